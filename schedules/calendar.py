@@ -1,0 +1,77 @@
+"""China's working-day calendar: statutory holidays and 调休 make-up workdays.
+
+Order of authority for a day: the bureau's own `[calendar]` overrides, then the
+`chinese-calendar` package, then (for years the package does not cover yet) Monday to
+Friday. The fallback is announced once per year through the `fallback_years` set and a
+log warning, so the admin knows to add that year's holidays to config.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import date, timedelta
+
+import chinese_calendar
+
+log = logging.getLogger(__name__)
+
+
+class WorkCalendar:
+    def __init__(self, holidays: Iterable[date] = (), workdays: Iterable[date] = ()) -> None:
+        self._holidays = frozenset(holidays)
+        self._workdays = frozenset(workdays)
+        self._cache: dict[date, bool] = {}
+        self.fallback_years: set[int] = set()
+
+    def is_workday(self, day: date) -> bool:
+        cached = self._cache.get(day)
+        if cached is None:
+            cached = self._cache[day] = self._decide(day)
+        return cached
+
+    def _decide(self, day: date) -> bool:
+        if day in self._holidays:
+            return False
+        if day in self._workdays:
+            return True
+        try:
+            return bool(chinese_calendar.is_workday(day))
+        except NotImplementedError:
+            if day.year not in self.fallback_years:
+                self.fallback_years.add(day.year)
+                log.warning(
+                    "no statutory holiday data for %d: using Monday to Friday plus "
+                    "[calendar] overrides; add that year's holidays to the config",
+                    day.year,
+                )
+            return day.weekday() < 5
+
+    def next_workday(self, day: date) -> date:
+        """The first working day strictly after `day`."""
+        day += timedelta(days=1)
+        while not self.is_workday(day):
+            day += timedelta(days=1)
+        return day
+
+    def previous_workday(self, day: date) -> date:
+        """The last working day strictly before `day`."""
+        day -= timedelta(days=1)
+        while not self.is_workday(day):
+            day -= timedelta(days=1)
+        return day
+
+    def on_or_before(self, day: date) -> date:
+        return day if self.is_workday(day) else self.previous_workday(day)
+
+    def on_or_after(self, day: date) -> date:
+        return day if self.is_workday(day) else self.next_workday(day)
+
+    def workdays_after(self, start: date, end: date) -> int:
+        """How many working days lie in (start, end]: 0 when `end` is not after `start`."""
+        count = 0
+        day = start + timedelta(days=1)
+        while day <= end:
+            count += self.is_workday(day)
+            day += timedelta(days=1)
+        return count

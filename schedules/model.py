@@ -1,0 +1,180 @@
+"""The bureau as the plan describes it: people, units, duties and their rules.
+
+Everything here is frozen and built once from config by `bot.config`; the rest of the
+domain reads it and never changes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+
+class Role(StrEnum):
+    """What a person may do; the first three are stated in config, the rest follow from units."""
+
+    PARTY_SECRETARY = "party-secretary"  # 党组书记: first responsible, sees everything
+    LEADER = "leader"  # 党组成员 / 分管领导: supervises units
+    ADMIN = "admin"  # 党务干事 in 机关党委: keeps the plan, sees everything
+    UNIT_HEAD = "unit-head"  # derived: head of some unit
+    MEMBER = "member"  # derived: belongs to some unit
+
+
+STATED_ROLES = frozenset({Role.PARTY_SECRETARY, Role.LEADER, Role.ADMIN})
+
+
+class Cadence(StrEnum):
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+    HALF_YEARLY = "half-yearly"
+    YEARLY = "yearly"
+    AS_REQUIRED = "as-required"  # one-off deadlines an admin lists in config
+    EVENT = "event"  # opened by a message (e.g. an opinion incident), not by the calendar
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    name: str
+    roles: frozenset[Role]
+    units: tuple[str, ...] = ()
+    wecom_userid: str | None = None
+    mobile: str | None = None
+    telegram_id: int | None = None
+
+    def has(self, role: Role) -> bool:
+        return role in self.roles
+
+
+@dataclass(frozen=True)
+class Unit:
+    id: str
+    name: str
+    kind: str
+    head: str  # person id: the secretary of a branch, the head of an office
+    supervisor: str | None = None  # person id of the 分管领导
+
+
+@dataclass(frozen=True)
+class DueRule:
+    """When a task is due within its period.
+
+    Exactly one form applies: an offset from the period's start or end (`anchor`, `days`),
+    fixed month-days such as 06-20 and 12-20 (one per period), fixed dates for as-required
+    duties, or N working days after opening for event duties.
+    """
+
+    anchor: str = "end"  # "end" | "start" | "month-days" | "dates" | "opened"
+    days: int = 0
+    month_days: tuple[tuple[int, int], ...] = ()
+    dates: tuple[date, ...] = ()
+
+    def describe(self) -> str:
+        if self.anchor == "month-days":
+            return "、".join(f"{m:02d}-{d:02d}" for m, d in self.month_days)
+        if self.anchor == "dates":
+            return "、".join(d.isoformat() for d in self.dates)
+        if self.anchor == "opened":
+            return f"开启后第{self.days}个工作日"
+        if self.anchor == "start":
+            return f"期初后第{self.days}天" if self.days else "期初"
+        return f"期末前{-self.days}天" if self.days else "期末"
+
+
+@dataclass(frozen=True)
+class Owners:
+    """Who a duty applies to: units of some kinds, named units, or each person with a role."""
+
+    kinds: tuple[str, ...] = ()
+    units: tuple[str, ...] = ()
+    role: Role | None = None
+
+
+@dataclass(frozen=True)
+class Duty:
+    id: str
+    title: str
+    clause: str
+    cadence: Cadence
+    due: DueRule
+    owners: Owners
+    evidence: str = ""
+
+
+@dataclass(frozen=True)
+class Org:
+    """The bureau: its people, units and duties, in the order config lists them."""
+
+    name: str
+    timezone: ZoneInfo
+    people: Mapping[str, Person]
+    units: Mapping[str, Unit]
+    duties: Mapping[str, Duty]
+    _names: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def person(self, key: str) -> Person | None:
+        """A person by id or by display name."""
+        found = self.people.get(key)
+        if found is None and key in self._names:
+            found = self.people.get(self._names[key])
+        return found
+
+    def owner_name(self, owner_id: str) -> str:
+        if owner_id in self.units:
+            return self.units[owner_id].name
+        if owner_id in self.people:
+            return self.people[owner_id].name
+        return owner_id
+
+    def units_headed_by(self, person_id: str) -> Iterator[Unit]:
+        return (u for u in self.units.values() if u.head == person_id)
+
+    def duty_owners(self, duty: Duty) -> list[str]:
+        """Ids of the units or people a duty applies to, in config order."""
+        if duty.owners.role is not None:
+            role = duty.owners.role
+            return [p.id for p in self.people.values() if p.has(role)]
+        if duty.owners.units:
+            return list(duty.owners.units)
+        kinds = set(duty.owners.kinds)
+        return [u.id for u in self.units.values() if u.kind in kinds]
+
+    def assignee(self, owner_id: str) -> str | None:
+        """Who answers for an owner's tasks: a unit's head, or the person themself."""
+        if owner_id in self.units:
+            return self.units[owner_id].head
+        if owner_id in self.people:
+            return owner_id
+        return None
+
+
+def build_org(
+    name: str,
+    timezone: ZoneInfo,
+    people: list[Person],
+    units: list[Unit],
+    duties: list[Duty],
+) -> Org:
+    """Assemble an `Org`, adding the roles that follow from unit membership and headship."""
+    heads = {u.head for u in units}
+    completed = []
+    for p in people:
+        roles = set(p.roles)
+        if p.id in heads:
+            roles.add(Role.UNIT_HEAD)
+        if p.units:
+            roles.add(Role.MEMBER)
+        completed.append(
+            Person(p.id, p.name, frozenset(roles), p.units, p.wecom_userid, p.mobile, p.telegram_id)
+        )
+    return Org(
+        name=name,
+        timezone=timezone,
+        people={p.id: p for p in completed},
+        units={u.id: u for u in units},
+        duties={d.id: d for d in duties},
+        _names={p.name: p.id for p in completed},
+    )

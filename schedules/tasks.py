@@ -1,0 +1,120 @@
+"""Tasks: one occurrence of a duty for one owner in one period, and how they are generated.
+
+Generation is a pure function of (org, since, today): it lists the tasks that should exist;
+the store adds the ones it lacks and gives each a short number. Running it twice, or after
+a restart, changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from enum import StrEnum
+
+from schedules.model import Cadence, Org
+from schedules.periods import as_required_period, due_date, period_of, periods_overlapping
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    EXCUSED = "excused"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    kind: str  # "image" | "file"
+    ref: str  # the platform's media id, or a path for the console
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    """A record that a task was done. Undoing keeps the record and stamps `undone_at`."""
+
+    id: str
+    task: str  # task key
+    person: str
+    at: datetime
+    note: str
+    channel: str
+    attachments: tuple[Attachment, ...] = ()
+    undone_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Task:
+    key: str  # duty:owner:period, stable across restarts
+    number: int  # short number people type
+    duty: str
+    owner: str  # unit id or person id
+    period: str  # period key, e.g. 2026-Q4
+    due: date
+    status: Status = Status.OPEN
+    checkins: tuple[CheckIn, ...] = ()
+    note: str = ""  # what an event task is about
+
+    @property
+    def checkin(self) -> CheckIn | None:
+        """The check-in that currently makes this task done, if any."""
+        for c in reversed(self.checkins):
+            if c.undone_at is None:
+                return c
+        return None
+
+    def is_overdue(self, today: date) -> bool:
+        return self.status is Status.OPEN and today > self.due
+
+    def with_checkin(self, checkin: CheckIn) -> Task:
+        return replace(self, status=Status.DONE, checkins=(*self.checkins, checkin))
+
+    def with_undo(self, checkin_id: str, at: datetime) -> Task:
+        checkins = tuple(
+            replace(c, undone_at=at) if c.id == checkin_id else c for c in self.checkins
+        )
+        still_done = any(c.undone_at is None for c in checkins)
+        return replace(self, checkins=checkins, status=Status.DONE if still_done else Status.OPEN)
+
+
+def task_key(duty_id: str, owner_id: str, period_key: str) -> str:
+    return f"{duty_id}:{owner_id}:{period_key}"
+
+
+@dataclass(frozen=True)
+class PlannedTask:
+    """A task the plan says should exist; the store turns it into a numbered `Task`."""
+
+    key: str
+    duty: str
+    owner: str
+    period: str
+    due: date
+
+
+def plan_tasks(org: Org, since: date, today: date) -> list[PlannedTask]:
+    """Every task of a calendar duty whose period has begun by `today` and ends on or after
+    `since` (the day the bureau started using the bot), in a stable order: period start,
+    then duty, then owner as config lists them. As-required deadlines on or after `since`
+    are listed at once, so people see them coming."""
+    planned: list[tuple[date, int, int, PlannedTask]] = []
+    for d_index, duty in enumerate(org.duties.values()):
+        if duty.cadence is Cadence.EVENT:
+            continue
+        owners = org.duty_owners(duty)
+        if duty.cadence is Cadence.AS_REQUIRED:
+            periods = [as_required_period(d) for d in duty.due.dates if d >= since]
+        else:
+            periods = [p for p in periods_overlapping(duty.cadence, since, today)]
+        for period in periods:
+            due = period.end if duty.cadence is Cadence.AS_REQUIRED else due_date(duty.due, period)
+            for o_index, owner in enumerate(owners):
+                item = PlannedTask(task_key(duty.id, owner, period.key), duty.id, owner,
+                                   period.key, due)
+                planned.append((period.start, d_index, o_index, item))
+    planned.sort(key=lambda row: row[:3])
+    return [row[3] for row in planned]
+
+
+def current_period_key(org: Org, duty_id: str, today: date) -> str:
+    """The key of the period of a calendar duty that contains `today`."""
+    return period_of(org.duties[duty_id].cadence, today).key

@@ -1,0 +1,111 @@
+"""A TinyDB storage that never leaves a half-written file and parses the file only once.
+
+TinyDB's own `JSONStorage` rewrites the file in place and re-reads it on every operation;
+a crash mid-write can leave it unparseable, and each call costs a full parse. This storage
+keeps the data in memory after the first read and replaces the file atomically: write a
+temporary file in the same folder, fsync it, `os.replace` it over the old one, fsync the
+folder. Writes inside `batch()` are gathered into one replace.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tinydb.storages import Storage
+
+from storage.errors import StoreCorrupt
+
+TEMP_SUFFIX = ".tmp"
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, payload: bytes) -> None:
+    """Replace `path` with `payload` so that a crash leaves either the old or the new file."""
+    temp = path.with_name(f"{path.name}.{os.getpid()}{TEMP_SUFFIX}")
+    try:
+        with open(temp, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def read_json_file(path: Path) -> Any:
+    """Parse a store file, or raise `StoreCorrupt` naming it; never modifies the file."""
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise StoreCorrupt(path, f"cannot be read ({e.strerror})") from e
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise StoreCorrupt(path, f"is not valid UTF-8 at byte {e.start}") from e
+    except json.JSONDecodeError as e:
+        raise StoreCorrupt(path, f"is not valid JSON (line {e.lineno}, column {e.colno})") from e
+
+
+class AtomicJSONStorage(Storage):  # type: ignore[misc]
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._data: dict[str, dict[str, Any]] | None = None
+        self._batching = False
+        self._dirty = False
+
+    def read(self) -> dict[str, dict[str, Any]] | None:
+        if self._data is None:
+            if not self.path.exists():
+                return None
+            data = read_json_file(self.path)
+            if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+                raise StoreCorrupt(self.path, "does not hold TinyDB tables")
+            self._data = data
+        return self._data
+
+    def write(self, data: dict[str, dict[str, Any]]) -> None:
+        self._data = data
+        if self._batching:
+            self._dirty = True
+            return
+        self._flush()
+
+    def _flush(self) -> None:
+        payload = json.dumps(self._data, ensure_ascii=False, separators=(",", ":")).encode()
+        try:
+            atomic_write(self.path, payload)
+        except OSError:
+            # TinyDB mutated our cached dict before calling write; the file is the truth.
+            self._data = None
+            raise
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Gather the writes of the block into one atomic replace at its end."""
+        self._batching, self._dirty = True, False
+        try:
+            yield
+        except BaseException:
+            self._data = None
+            raise
+        finally:
+            self._batching = False
+        if self._dirty:
+            self._flush()
+
+    def close(self) -> None:
+        pass

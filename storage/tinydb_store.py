@@ -1,0 +1,320 @@
+"""The TinyDB store: records held in memory, one TinyDB file per year, and the ledger.
+
+Layout of a store folder:
+
+    meta.json          format version and the day the bureau started (TinyDB)
+    tasks-2026.json    the tasks due in 2026 with their check-ins (TinyDB, doc id = number)
+    ledger.jsonl       hash-chained record of every change (the write-ahead log)
+    dutybot.lock       held by the one process that may write
+
+A change is committed by appending its ledger record (fsync'd); the touched year file is
+then replaced atomically. Each task document remembers the ledger sequence number it
+reflects, so at start-up any record that did not reach its year file is applied again.
+Reads are served from memory, so their cost does not grow with years of history, and a
+write touches one year's file only.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import socket
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from tinydb import TinyDB
+from tinydb.table import Document
+
+from schedules.tasks import Attachment, CheckIn, PlannedTask, Status, Task
+from storage import records
+from storage.atomic import TEMP_SUFFIX, AtomicJSONStorage
+from storage.errors import StoreCorrupt, StoreError, StoreLocked, StoreWriteFailed
+from storage.ledger import Ledger, LedgerRecord
+from storage.repository import TaskNotOpen
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+SYSTEM_ACTOR = "dutybot"
+
+
+class TinyDBStore:
+    def __init__(self, folder: Path, read_only: bool) -> None:
+        self.folder = folder
+        self.read_only = read_only
+        self._lock = threading.RLock()
+        self._lock_file: TextIO | None = None
+        self._since = date.min
+        self._tasks: dict[str, Task] = {}
+        self._seq: dict[str, int] = {}
+        self._by_number: dict[int, str] = {}
+        self._by_owner: dict[str, list[str]] = defaultdict(list)
+        self._sources: dict[str, tuple[str, str]] = {}  # source -> (task key, check-in id)
+        self._checkins_by: dict[str, list[tuple[str, str]]] = defaultdict(list)  # person ->
+        self._file_year: dict[str, int] = {}  # task key -> year of the file that holds it
+        self._years: dict[int, TinyDB] = {}
+        self._dirty: set[str] = set()
+        self._ledger: Ledger | None = None
+
+    # ---- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, folder: Path, now: datetime, read_only: bool = False) -> TinyDBStore:
+        """Open (or create) the store in `folder`.
+
+        Raises `StoreLocked` when another process holds it, `StoreCorrupt` when a file
+        cannot be trusted (nothing is then written). `read_only` takes no lock and writes
+        nothing, for previews and audits beside a running bot.
+        """
+        store = cls(folder, read_only)
+        try:
+            store._load(now)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def _load(self, now: datetime) -> None:
+        if not self.read_only:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._take_lock()
+            for orphan in self.folder.glob(f"*{TEMP_SUFFIX}"):
+                log.info("removing %s left by an interrupted write", orphan.name)
+                orphan.unlink()
+        meta = self._load_meta(now)
+        self._since = date.fromisoformat(meta["since"])
+        for path in sorted(self.folder.glob("tasks-*.json")):
+            year = self._year_of(path)
+            db = self._year_db(year)
+            for doc in db.table("tasks").all():
+                try:
+                    task, seq = records.task_from_doc(doc)
+                except (KeyError, ValueError, TypeError) as e:
+                    raise StoreCorrupt(path, f"has a malformed task (doc {doc.doc_id})") from e
+                if task.key in self._tasks:
+                    raise StoreCorrupt(path, f"repeats task {task.key}")
+                self._file_year[task.key] = year
+                self._index(task, seq)
+        self._ledger = Ledger.open(self.folder / "ledger.jsonl", self._replay,
+                                   repair=not self.read_only)
+        if self._dirty and not self.read_only:
+            log.warning("applying %d change(s) the ledger holds but the files missed",
+                        len(self._dirty))
+            self._persist()
+
+    def _take_lock(self) -> None:
+        path = self.folder / "dutybot.lock"
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the store's life
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown process"
+            handle.close()
+            raise StoreLocked(self.folder, holder) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        handle.flush()
+        self._lock_file = handle
+
+    def _load_meta(self, now: datetime) -> dict[str, Any]:
+        path = self.folder / "meta.json"
+        if not path.exists():
+            existing = [p.name for p in self.folder.glob("*") if p.name != "dutybot.lock"]
+            if existing:
+                raise StoreCorrupt(path, f"is missing but the folder holds {sorted(existing)}")
+            meta = {"format": FORMAT, "since": now.date().isoformat(), "created": now.isoformat()}
+            if not self.read_only:
+                TinyDB(path, storage=AtomicJSONStorage).table("meta").insert(meta)
+            return meta
+        rows = TinyDB(path, storage=AtomicJSONStorage).table("meta").all()
+        if len(rows) != 1 or "since" not in rows[0]:
+            raise StoreCorrupt(path, "does not hold the store's meta record")
+        if rows[0].get("format") != FORMAT:
+            raise StoreCorrupt(path, f"has format {rows[0].get('format')}, expected {FORMAT}")
+        return dict(rows[0])
+
+    @staticmethod
+    def _year_of(path: Path) -> int:
+        suffix = path.stem.removeprefix("tasks-")
+        if not suffix.isdigit():
+            raise StoreCorrupt(path, "is not a store file (expected tasks-YYYY.json)")
+        return int(suffix)
+
+    def _year_db(self, year: int) -> TinyDB:
+        db = self._years.get(year)
+        if db is None:
+            db = self._years[year] = TinyDB(self.folder / f"tasks-{year}.json",
+                                            storage=AtomicJSONStorage)
+        return db
+
+    def _index(self, task: Task, seq: int) -> None:
+        key = task.key
+        if key not in self._tasks:
+            self._by_number[task.number] = key
+            self._by_owner[task.owner].append(key)
+            self._file_year.setdefault(key, task.due.year)
+        known = {c.id for c in self._tasks[key].checkins} if key in self._tasks else set()
+        self._tasks[key] = task
+        self._seq[key] = seq
+        for c in task.checkins:
+            if c.id not in known:
+                self._checkins_by[c.person].append((key, c.id))
+
+    def _checkin(self, task_key: str, checkin_id: str) -> CheckIn:
+        return next(c for c in self._tasks[task_key].checkins if c.id == checkin_id)
+
+    def _replay(self, record: LedgerRecord) -> None:
+        """Apply a ledger record to every task whose file does not reflect it yet."""
+        self._note_source(record)
+        for key, effect in records.effects(record):
+            if self._seq.get(key, 0) < record.seq:
+                self._index(effect(self._tasks.get(key)), record.seq)
+                self._dirty.add(key)
+
+    def _note_source(self, record: LedgerRecord) -> None:
+        source = record.data.get("source")
+        if source and record.type == records.CHECKIN:
+            self._sources[source] = (record.data["task"], record.data["checkin"]["id"])
+        elif source:
+            self._sources[source] = (record.data.get("task", ""), "")
+
+    # ---- writing -------------------------------------------------------------------------
+
+    def _commit(self, at: datetime, type: str, actor: str, data: dict[str, Any]) -> LedgerRecord:
+        """Append the record (the commit point), apply it in memory, then update the files."""
+        if self.read_only or self._ledger is None:
+            raise StoreError("this store was opened read-only")
+        record = self._ledger.append(at, type, actor, data)
+        self._replay(record)
+        try:
+            self._persist()
+        except OSError as e:
+            # Committed in the ledger already; the files catch up on the next write or start.
+            log.error("could not update the store files after record %d: %s", record.seq, e)
+        return record
+
+    def _persist(self) -> None:
+        by_year: dict[int, list[str]] = defaultdict(list)
+        for key in self._dirty:
+            by_year[self._file_year[key]].append(key)
+        for year, keys in sorted(by_year.items()):
+            db = self._year_db(year)
+            storage = db.storage
+            assert isinstance(storage, AtomicJSONStorage)
+            table = db.table("tasks")
+            with storage.batch():
+                for key in keys:
+                    task = self._tasks[key]
+                    table.upsert(Document(records.task_to_doc(task, self._seq[key]),
+                                          doc_id=task.number))
+            self._dirty.difference_update(keys)
+
+    def add_tasks(self, planned: Sequence[PlannedTask], at: datetime) -> list[Task]:
+        with self._lock:
+            new: list[dict[str, Any]] = []
+            moved: list[PlannedTask] = []
+            number = max(self._by_number, default=0)
+            for p in planned:
+                existing = self._tasks.get(p.key)
+                if existing is None:
+                    number += 1
+                    new.append({"key": p.key, "number": number, "duty": p.duty,
+                                "owner": p.owner, "period": p.period, "due": p.due.isoformat()})
+                elif existing.status is Status.OPEN and existing.due != p.due:
+                    moved.append(p)
+            if new:
+                self._commit(at, records.TASKS_OPENED, SYSTEM_ACTOR, {"tasks": new})
+            for p in moved:
+                self._commit(at, records.TASK_DUE_CHANGED, SYSTEM_ACTOR,
+                             {"task": p.key, "due": p.due.isoformat()})
+            return [self._tasks[k] for k in [d["key"] for d in new] + [p.key for p in moved]]
+
+    def check_in(
+        self,
+        task_key: str,
+        person: str,
+        at: datetime,
+        note: str,
+        channel: str,
+        source: str | None = None,
+        attachments: Sequence[Attachment] = (),
+    ) -> CheckIn:
+        with self._lock:
+            if source and source in self._sources:
+                key, checkin_id = self._sources[source]
+                return self._checkin(key, checkin_id)
+            task = self._tasks[task_key]
+            if task.status is not Status.OPEN:
+                raise TaskNotOpen(task_key)
+            assert self._ledger is not None
+            checkin = CheckIn(
+                id=f"c{self._ledger.last_seq + 1}", task=task_key, person=person, at=at,
+                note=note, channel=channel, attachments=tuple(attachments),
+            )
+            self._commit(at, records.CHECKIN, person, {
+                "task": task_key, "checkin": records.checkin_to_doc(checkin), "source": source,
+            })
+            return checkin
+
+    def undo_checkin(
+        self, task_key: str, checkin_id: str, person: str, at: datetime, source: str | None = None
+    ) -> Task:
+        with self._lock:
+            if not (source and source in self._sources):
+                self._commit(at, records.CHECKIN_UNDONE, person,
+                             {"task": task_key, "checkin": checkin_id, "source": source})
+            return self._tasks[task_key]
+
+    # ---- reading -------------------------------------------------------------------------
+
+    @property
+    def since(self) -> date:
+        return self._since
+
+    def task(self, key: str) -> Task | None:
+        return self._tasks.get(key)
+
+    def task_by_number(self, number: int) -> Task | None:
+        key = self._by_number.get(number)
+        return self._tasks[key] if key else None
+
+    def tasks_of(self, owners: Iterable[str]) -> list[Task]:
+        with self._lock:
+            found = [self._tasks[k] for o in set(owners) for k in self._by_owner.get(o, ())]
+        return sorted(found, key=lambda t: t.number)
+
+    def all_tasks(self) -> list[Task]:
+        with self._lock:
+            return sorted(self._tasks.values(), key=lambda t: t.number)
+
+    def last_checkin_by(self, person: str) -> tuple[Task, CheckIn] | None:
+        with self._lock:
+            # Check-in ids carry the ledger sequence number: the highest is the newest.
+            live = [(int(cid[1:]), key, cid) for key, cid in self._checkins_by.get(person, ())
+                    if self._checkin(key, cid).undone_at is None]
+            if not live:
+                return None
+            _, key, checkin_id = max(live)
+            return self._tasks[key], self._checkin(key, checkin_id)
+
+    def ledger_path(self) -> Path:
+        return self.folder / "ledger.jsonl"
+
+    def close(self) -> None:
+        for db in self._years.values():
+            db.close()
+        self._years.clear()
+        if self._lock_file is not None:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+            self._lock_file = None
+
+
+__all__ = ["StoreWriteFailed", "TinyDBStore"]
