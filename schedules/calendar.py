@@ -47,6 +47,15 @@ class WorkCalendar:
                 )
             return day.weekday() < 5
 
+    @staticmethod
+    def has_statutory_data(year: int) -> bool:
+        """Whether `chinese-calendar` knows that year's holidays."""
+        try:
+            chinese_calendar.is_workday(date(year, 6, 1))
+        except NotImplementedError:
+            return False
+        return True
+
     def next_workday(self, day: date) -> date:
         """The first working day strictly after `day`."""
         day += timedelta(days=1)

@@ -1,0 +1,64 @@
+"""The running bot: config, store, calendar and handlers wired together."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+
+from bot.clock import Clock
+from bot.config import Config
+from handlers.dispatch import Dispatcher
+from handlers.messages import Inbound, Reply
+from schedules.calendar import WorkCalendar
+from schedules.tasks import plan_tasks
+from storage.tinydb_store import TinyDBStore
+
+log = logging.getLogger(__name__)
+
+
+def make_calendar(config: Config) -> WorkCalendar:
+    return WorkCalendar(config.holidays, config.workdays)
+
+
+class App:
+    def __init__(self, config: Config, store: TinyDBStore, clock: Clock) -> None:
+        self.config = config
+        self.org = config.org
+        self.store = store
+        self.clock = clock
+        self.calendar = make_calendar(config)
+        self.dispatcher = Dispatcher(self.org, store, self.calendar)
+        self._planned_through: date | None = None
+
+    @classmethod
+    def open(cls, config: Config, clock: Clock, read_only: bool = False) -> App:
+        """Open the store (raises `StoreError`) and bring its tasks up to date."""
+        store = TinyDBStore.open(config.store_path, clock.now(), read_only=read_only)
+        app = cls(config, store, clock)
+        if not read_only:
+            app.refresh(clock.now())
+        return app
+
+    def today(self, now: datetime) -> date:
+        return now.astimezone(self.org.timezone).date()
+
+    def refresh(self, now: datetime) -> None:
+        """Create the tasks of every period that has begun. The first call plans from the
+        store's first day (so a changed plan is picked up at start-up); later calls only
+        look at the days since the last one."""
+        today = self.today(now)
+        if self._planned_through is not None and today <= self._planned_through:
+            return
+        first = (self.store.since if self._planned_through is None
+                 else self._planned_through + timedelta(days=1))
+        created = self.store.add_tasks(plan_tasks(self.org, first, today), now)
+        if created:
+            log.info("opened or updated %d task(s) up to %s", len(created), today)
+        self._planned_through = today
+
+    def handle(self, message: Inbound) -> Reply:
+        self.refresh(message.received_at)
+        return self.dispatcher.handle(message)
+
+    def close(self) -> None:
+        self.store.close()

@@ -1,0 +1,125 @@
+"""`dutybot`: the command line. The only place that prints errors and chooses exit codes.
+
+Exit codes: 0 fine, 1 the store or the run failed, 2 bad config or bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bot import summary
+from bot.app import App
+from bot.channels.console import ConsoleChannel
+from bot.clock import Clock, ShiftedClock, SystemClock
+from bot.config import Config, ConfigError, load
+from schedules.model import Role
+from storage.errors import StoreError
+
+EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config.example.toml"
+
+
+class UsageError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, default=Path("config.toml"),
+                        help="config file (default ./config.toml; if absent, the bundled "
+                             "example bureau)")
+    common.add_argument("--now", metavar="DATETIME",
+                        help="run as if it were this moment (ISO 8601, e.g. 2026-12-01T09:00; "
+                             "without an offset, the bureau's time zone)")
+    parser = argparse.ArgumentParser(
+        prog="dutybot",
+        description="Turns a bureau's responsibility plan into live duties in chat.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    chat = sub.add_parser("chat", parents=[common], help="talk to the bot in this terminal")
+    chat.add_argument("--as", dest="person", metavar="PERSON",
+                      help="whom to be: a person's id or name (default: the first admin)")
+    check = sub.add_parser("check", parents=[common],
+                           help="validate the config and show the org, duties and deadlines")
+    check.add_argument("--json", action="store_true", help="print the org as JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        config = _load_config(args.config)
+        clock = _clock(args.now, config)
+        if args.command == "check":
+            return _check(config, clock, args.json)
+        return _chat(config, clock, args.person)
+    except ConfigError as e:
+        print(f"配置错误 config error: {e}", file=sys.stderr)
+        return 2
+    except UsageError as e:
+        print(f"dutybot: {e}", file=sys.stderr)
+        return 2
+    except StoreError as e:
+        print(f"存储错误 store error: {e}", file=sys.stderr)
+        return 1
+
+
+def _load_config(path: Path) -> Config:
+    if not path.exists() and path == Path("config.toml"):
+        print(f"dutybot: 未找到 ./config.toml，使用内置示例单位 {EXAMPLE_CONFIG}", file=sys.stderr)
+        path = EXAMPLE_CONFIG
+    return load(path)
+
+
+def _clock(now: str | None, config: Config) -> Clock:
+    system = SystemClock(config.org.timezone)
+    if now is None:
+        return system
+    try:
+        moment = datetime.fromisoformat(now)
+    except ValueError:
+        raise UsageError(f"--now {now!r} is not an ISO 8601 moment "
+                         "(e.g. 2026-12-01 or 2026-12-01T09:00+08:00)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=config.org.timezone)
+    return ShiftedClock(moment, system)
+
+
+def _chat(config: Config, clock: Clock, person: str | None) -> int:
+    sender = person or _default_person(config)
+    app = App.open(config, clock)
+    try:
+        ConsoleChannel(app, sender, sys.stdin, sys.stdout, sys.stdin.isatty()).run()
+    except KeyboardInterrupt:
+        print()
+    finally:
+        app.close()
+    return 0
+
+
+def _default_person(config: Config) -> str:
+    people = list(config.org.people.values())
+    chosen = next((p for p in people if p.has(Role.ADMIN)), people[0])
+    print(f"dutybot: 以 {chosen.name} 的身份运行（用 --as 姓名 切换）", file=sys.stderr)
+    return chosen.id
+
+
+def _check(config: Config, clock: Clock, as_json: bool) -> int:
+    now = clock.now()
+    if as_json:
+        document: dict[str, Any] = summary.as_json(config)
+        print(json.dumps(document, ensure_ascii=False, indent=2))
+    else:
+        print(summary.as_text(config, now, horizon=timedelta(days=60)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

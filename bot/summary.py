@@ -1,0 +1,102 @@
+"""What `dutybot check` shows: the config as the admin wrote it, read back."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.config import Config
+from handlers.text import day
+from schedules.calendar import WorkCalendar
+from schedules.model import Cadence, Duty, Org
+from schedules.tasks import plan_tasks
+
+CADENCE_ZH = {
+    Cadence.MONTHLY: "每月",
+    Cadence.QUARTERLY: "每季度",
+    Cadence.HALF_YEARLY: "每半年",
+    Cadence.YEARLY: "每年",
+    Cadence.AS_REQUIRED: "按要求",
+    Cadence.EVENT: "随时发生",
+}
+
+
+def owners_text(org: Org, duty: Duty) -> str:
+    names = [org.owner_name(o) for o in org.duty_owners(duty)]
+    shown = "、".join(names[:4]) + (f" 等 {len(names)} 个" if len(names) > 4 else "")
+    return shown or "（无）"
+
+
+def as_text(config: Config, now: datetime, horizon: timedelta) -> str:
+    org = config.org
+    today = now.astimezone(org.timezone).date()
+    store_state = "已存在" if (config.store_path / "meta.json").exists() else "首次运行时创建"
+    lines = [
+        f"配置有效：{config.path}",
+        f"单位：{org.name}（时区 {org.timezone.key}）",
+        f"存储：{config.store_path}（{store_state}）",
+        "",
+        f"组织（{len(org.units)} 个单位，{len(org.people)} 人）：",
+    ]
+    for u in org.units.values():
+        head = org.owner_name(u.head)
+        sup = f"，分管领导 {org.owner_name(u.supervisor)}" if u.supervisor else ""
+        lines.append(f"  {u.name} [{u.id}, {u.kind}] 负责人 {head}{sup}")
+    lines += ["", f"责任事项（{len(org.duties)} 项）："]
+    for d in org.duties.values():
+        lines.append(f"  [{d.clause}] {d.title} — {CADENCE_ZH[d.cadence]}，"
+                     f"截止：{d.due.describe()} — {owners_text(org, d)}")
+    until = today + horizon
+    due_soon = Counter(
+        (p.due, p.duty) for p in plan_tasks(org, today, until) if today <= p.due <= until
+    )
+    lines += ["", f"近期截止（{horizon.days} 天内）："]
+    for (due, duty_id), count in sorted(due_soon.items())[:12]:
+        lines.append(f"  {day(due, today)} {org.duties[duty_id].title} × {count}")
+    if not due_soon:
+        lines.append("  （无）")
+    missing = [y for y in sorted({today.year, until.year})
+               if not WorkCalendar.has_statutory_data(y)]
+    if missing:
+        years = "、".join(str(y) for y in missing)
+        lines += ["", f"日历提示：{years} 年的法定节假日数据尚未收录，将按周一至周五计算，"
+                      "请在 [calendar] 中补充当年的 holidays 和 workdays（调休上班日）。"]
+    lines += ["", "渠道：" + "；".join(channel_states(config))]
+    return "\n".join(lines)
+
+
+def channel_states(config: Config) -> list[str]:
+    states = ["控制台 可用"]
+    for label, enabled in (("企业微信", config.wecom.enabled), ("Telegram", config.telegram.enabled)):
+        if not enabled:
+            states.append(f"{label} 未启用")
+    missing = [f"{what}（{name or '未指定变量名'}）"
+               for what, name in config.env_names().items() if not name or name not in os.environ]
+    if missing:
+        states.append("缺少环境变量：" + "、".join(missing))
+    return states
+
+
+def as_json(config: Config) -> dict[str, Any]:
+    org = config.org
+    return {
+        "bureau": {"name": org.name, "timezone": org.timezone.key},
+        "people": [
+            {"id": p.id, "name": p.name, "roles": sorted(r.value for r in p.roles),
+             "units": list(p.units),
+             **({"wecom_userid": p.wecom_userid} if p.wecom_userid else {})}
+            for p in org.people.values()
+        ],
+        "units": [
+            {"id": u.id, "name": u.name, "kind": u.kind, "head": u.head,
+             "supervisor": u.supervisor}
+            for u in org.units.values()
+        ],
+        "duties": [
+            {"id": d.id, "title": d.title, "clause": d.clause, "cadence": d.cadence.value,
+             "due": d.due.describe(), "owners": org.duty_owners(d), "evidence": d.evidence}
+            for d in org.duties.values()
+        ],
+    }

@@ -1,0 +1,58 @@
+"""From an inbound message to a reply: who is asking, which command, and what went wrong.
+
+Errors meant for the user (`UserError`) are shown as they are; a failed store write is
+told as such; anything else is logged with context and answered with a short apology,
+never with exception text.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from handlers import text
+from handlers.commands import HANDLERS, Context, UserError
+from handlers.messages import Inbound, Reply
+from handlers.parse import Parsed, parse
+from schedules.calendar import WorkCalendar
+from schedules.model import Org, Person
+from storage.errors import StoreWriteFailed
+from storage.repository import Repository
+
+log = logging.getLogger(__name__)
+
+
+def resolve_sender(org: Org, message: Inbound) -> Person | None:
+    """The registered person behind a message, by the channel's notion of identity."""
+    if message.channel == "wecom":
+        return next((p for p in org.people.values() if p.wecom_userid == message.sender), None)
+    if message.channel == "telegram":
+        return next((p for p in org.people.values() if str(p.telegram_id) == message.sender),
+                    None)
+    return org.person(message.sender)
+
+
+class Dispatcher:
+    def __init__(self, org: Org, store: Repository, calendar: WorkCalendar) -> None:
+        self.org, self.store, self.calendar = org, store, calendar
+
+    def handle(self, message: Inbound) -> Reply:
+        person = resolve_sender(self.org, message)
+        if person is None:
+            return Reply(text.NOT_REGISTERED)
+        parsed = parse(message.text)
+        if not isinstance(parsed, Parsed):
+            if not parsed.word:
+                return Reply(text.EMPTY)
+            return Reply(text.unknown(parsed.word, parsed.suggestion))
+        ctx = Context(self.org, self.store, self.calendar, person, message)
+        try:
+            return HANDLERS[parsed.name](ctx, parsed.args)
+        except UserError as e:
+            return Reply(str(e))
+        except StoreWriteFailed:
+            log.exception("store write failed for %s's %s", person.id, parsed.name)
+            return Reply(text.WRITE_FAILED)
+        except Exception:  # noqa: BLE001 - the bot answers and stays up; the log has it all
+            log.exception("command %s from %s on %s failed", parsed.name, person.id,
+                          message.channel)
+            return Reply(text.SORRY)

@@ -1,0 +1,41 @@
+"""The neutral message types every channel adapter converts to and from.
+
+Handlers see only these: never a WeCom XML dict or a Telegram `Update`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from schedules.tasks import Attachment
+
+
+@dataclass(frozen=True)
+class Inbound:
+    channel: str  # "console", "wecom", "telegram"
+    sender: str  # the platform's id of the sender (console: a person id or name)
+    text: str
+    received_at: datetime  # tz-aware
+    conversation: str = ""  # group or chat id; empty for a direct message
+    message_id: str | None = None  # the platform's id, for ignoring redelivered messages
+    attachments: tuple[Attachment, ...] = ()
+    raw: object = None
+
+    @property
+    def source(self) -> str | None:
+        """A key that is the same when the platform delivers this message again."""
+        return f"{self.channel}:{self.message_id}" if self.message_id else None
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    command: str  # the text the button stands for, e.g. "打卡 3"
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    buttons: tuple[Button, ...] = ()
+    mentions: tuple[str, ...] = ()  # person ids to @mention where the platform can

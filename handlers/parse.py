@@ -1,0 +1,105 @@
+"""Text → command. Pure, total and fuzzable: any string gives a `Parsed` or an `Unknown`.
+
+Tolerates full-width spaces, digits and punctuation, `/cmd@botname`, a command word glued
+to its argument (`打卡3`), and extra spaces. The argument text is kept as the user typed
+it (only trimmed), so notes are stored verbatim.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# Canonical command name → the words that invoke it. Chinese first; English and slash
+# forms are aliases. Order is the order `帮助` lists them in.
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "help": ("帮助", "help", "start", "菜单", "?"),
+    "todo": ("待办", "todo"),
+    "checkin": ("打卡", "完成", "done", "checkin"),
+    "undo": ("撤销", "undo"),
+    "upcoming": ("近期", "upcoming"),
+}
+
+_WORDS = {word: name for name, words in COMMANDS.items() for word in words}
+# Chinese words may be glued to what follows (`打卡3`); longest first so prefixes lose.
+_GLUED = sorted((w for w in _WORDS if not w.isascii()), key=len, reverse=True)
+_EDGE_PUNCT = " \t:：,，、。.!！?？;；"
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Parsed:
+    name: str  # canonical command name, a key of COMMANDS
+    args: str  # the rest, as typed (trimmed)
+
+
+@dataclass(frozen=True)
+class Unknown:
+    word: str  # what the user typed first, normalised; "" for an empty message
+    suggestion: str | None  # the closest command word, if any is close
+
+
+def normalise(text: str) -> str:
+    """Full-width forms to half-width, lower case, no NULs or control characters."""
+    folded = unicodedata.normalize("NFKC", text)
+    return "".join(ch for ch in folded if ch.isprintable() or ch.isspace()).lower()
+
+
+def parse(text: str) -> Parsed | Unknown:
+    stripped = text.strip().strip("\x00")
+    if not stripped:
+        return Unknown("", None)
+    first, rest = _split(stripped)
+    word = normalise(first).strip(_EDGE_PUNCT)
+    if word.startswith("/"):
+        word = word[1:].split("@", 1)[0]  # /done@dutybot → done
+    if word in _WORDS:
+        return Parsed(_WORDS[word], _clean_args(rest))
+    for glued in _GLUED:
+        if word.startswith(glued):
+            # Keep the user's own characters for the argument: cut the original token.
+            cut = _original_prefix_length(first, glued)
+            args = first[cut:] + (" " + rest if rest else "")
+            return Parsed(_WORDS[glued], _clean_args(args))
+    return Unknown(word[:40], suggest(word))
+
+
+def suggest(word: str) -> str | None:
+    if not word:
+        return None
+    close = difflib.get_close_matches(word, list(_WORDS), n=1, cutoff=0.5)
+    return close[0] if close else None
+
+
+def number_arg(token: str) -> int | None:
+    """`3`, `３`, `#3`, `第3项`, `3号` → 3; anything else → None."""
+    t = normalise(token).strip(_EDGE_PUNCT).removeprefix("#").removeprefix("no.")
+    t = t.removeprefix("第").removesuffix("号").removesuffix("项")
+    if t.isascii() and t.isdigit() and len(t) <= 9:
+        return int(t)
+    return None
+
+
+def split_first(args: str) -> tuple[str, str]:
+    """The first word of an argument and the rest, both trimmed."""
+    first, rest = _split(args.strip())
+    return first, _clean_args(rest)
+
+
+def _split(text: str) -> tuple[str, str]:
+    parts = _SPACE.split(text, maxsplit=1)
+    return parts[0], parts[1] if len(parts) > 1 else ""
+
+
+def _clean_args(args: str) -> str:
+    return args.strip().lstrip(_EDGE_PUNCT).strip()
+
+
+def _original_prefix_length(token: str, word: str) -> int:
+    """How many characters of `token` make up `word` once normalised."""
+    for i in range(1, len(token) + 1):
+        if normalise(token[:i]).lstrip("/") == word:
+            return i
+    return len(word)
