@@ -69,7 +69,8 @@ def as_text(config: Config, now: datetime, horizon: timedelta) -> str:
 
 def channel_states(config: Config) -> list[str]:
     states = ["控制台 可用"]
-    for label, enabled in (("企业微信", config.wecom.enabled), ("Telegram", config.telegram.enabled)):
+    channels = (("企业微信", config.wecom.enabled), ("Telegram", config.telegram.enabled))
+    for label, enabled in channels:
         if not enabled:
             states.append(f"{label} 未启用")
     missing = [f"{what}（{name or '未指定变量名'}）"

@@ -52,7 +52,7 @@ class Dispatcher:
         except StoreWriteFailed:
             log.exception("store write failed for %s's %s", person.id, parsed.name)
             return Reply(text.WRITE_FAILED)
-        except Exception:  # noqa: BLE001 - the bot answers and stays up; the log has it all
+        except Exception:  # the bot answers and stays up; the log has the details
             log.exception("command %s from %s on %s failed", parsed.name, person.id,
                           message.channel)
             return Reply(text.SORRY)

@@ -60,7 +60,7 @@ def read_json_file(path: Path) -> Any:
         raise StoreCorrupt(path, f"is not valid JSON (line {e.lineno}, column {e.colno})") from e
 
 
-class AtomicJSONStorage(Storage):  # type: ignore[misc]
+class AtomicJSONStorage(Storage):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._data: dict[str, dict[str, Any]] | None = None

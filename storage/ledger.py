@@ -11,6 +11,7 @@ line (never acknowledged); loading moves those bytes aside and carries on.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -129,7 +130,8 @@ class Ledger:
 
     def append(self, at: datetime, type: str, actor: str, data: dict[str, Any]) -> LedgerRecord:
         """Append one record durably (fsync) or raise `StoreWriteFailed` leaving no trace."""
-        body = {"seq": self.last_seq + 1, "at": at.isoformat(), "type": type, "actor": actor,
+        seq = self.last_seq + 1
+        body = {"seq": seq, "at": at.isoformat(), "type": type, "actor": actor,
                 "data": data, "prev": self.last_hash}
         digest = _digest(body)
         line = json.dumps({**body, "hash": digest}, ensure_ascii=False,
@@ -147,14 +149,14 @@ class Ledger:
                     raise OSError(28, "short write")
                 os.fsync(fd)
             except OSError as e:
-                try:
+                # If even this fails, the torn tail is set aside at the next start-up.
+                with contextlib.suppress(OSError):
                     os.ftruncate(fd, size)
-                except OSError:
-                    pass  # the torn tail is set aside at the next start-up
                 raise StoreWriteFailed(f"cannot append to the ledger: {e.strerror}") from e
         finally:
             os.close(fd)
         if new_file:
             fsync_dir(self.path.parent)
-        self.last_seq, self.last_hash = body["seq"], digest
-        return LedgerRecord(body["seq"], body["at"], type, actor, data, body["prev"], digest)
+        record = LedgerRecord(seq, at.isoformat(), type, actor, data, self.last_hash, digest)
+        self.last_seq, self.last_hash = seq, digest
+        return record
