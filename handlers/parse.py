@@ -15,7 +15,7 @@ from dataclasses import dataclass
 # Canonical command name → the words that invoke it. Chinese first; English and slash
 # forms are aliases. Order is the order `帮助` lists them in.
 COMMANDS: dict[str, tuple[str, ...]] = {
-    "help": ("帮助", "help", "start", "菜单", "?"),
+    "help": ("帮助", "help", "start", "菜单"),
     "todo": ("待办", "todo"),
     "checkin": ("打卡", "完成", "done", "checkin"),
     "undo": ("撤销", "undo"),

@@ -1,0 +1,58 @@
+"""The working-day calendar: 2026 statutory data, config overrides, and the 2027 fallback."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+import pytest
+
+from schedules.calendar import WorkCalendar
+
+
+@pytest.mark.parametrize(("day", "working"), [
+    (date(2026, 9, 20), True),  # Sunday, make-up workday for National Day
+    (date(2026, 10, 10), True),  # Saturday, make-up workday
+    (date(2026, 9, 19), False),  # ordinary Saturday
+    (date(2026, 9, 30), True),
+    *[(date(2026, 10, d), False) for d in range(1, 8)],  # National Day holiday
+    (date(2026, 10, 8), True),
+    (date(2026, 1, 1), False),  # New Year's Day, a Thursday
+    (date(2026, 2, 14), True),  # Saturday before Spring Festival, make-up workday
+    (date(2026, 2, 17), False),  # Spring Festival
+    (date(2026, 11, 26), True),
+    (date(2026, 11, 28), False),
+])
+def test_2026_statutory_calendar(day: date, working: bool) -> None:
+    assert WorkCalendar().is_workday(day) is working
+
+
+def test_overrides_win_over_the_package() -> None:
+    cal = WorkCalendar(holidays=[date(2026, 11, 26)], workdays=[date(2026, 11, 28)])
+    assert not cal.is_workday(date(2026, 11, 26))
+    assert cal.is_workday(date(2026, 11, 28))
+
+
+def test_neighbouring_workdays_skip_the_national_day_week() -> None:
+    cal = WorkCalendar()
+    assert cal.next_workday(date(2026, 9, 30)) == date(2026, 10, 8)
+    assert cal.previous_workday(date(2026, 10, 8)) == date(2026, 9, 30)
+    assert cal.on_or_before(date(2026, 10, 4)) == date(2026, 9, 30)
+    assert cal.on_or_after(date(2026, 10, 4)) == date(2026, 10, 8)
+    assert cal.next_workday(date(2026, 10, 9)) == date(2026, 10, 10)  # make-up Saturday
+    assert cal.workdays_after(date(2026, 9, 30), date(2026, 10, 9)) == 2
+
+
+def test_2027_falls_back_to_weekdays_and_warns_once(caplog: pytest.LogCaptureFixture) -> None:
+    cal = WorkCalendar(holidays=[date(2027, 1, 1)], workdays=[date(2027, 2, 6)])
+    with caplog.at_level(logging.WARNING):
+        assert not cal.is_workday(date(2027, 1, 1))  # override
+        assert cal.is_workday(date(2027, 1, 4))  # Monday
+        assert not cal.is_workday(date(2027, 1, 9))  # Saturday
+        assert cal.is_workday(date(2027, 2, 6))  # Saturday made a workday by config
+        assert cal.next_workday(date(2026, 12, 31)) == date(2027, 1, 4)
+    warnings = [r for r in caplog.records if "2027" in r.getMessage()]
+    assert len(warnings) == 1
+    assert cal.fallback_years == {2027}
+    assert not WorkCalendar.has_statutory_data(2027)
+    assert WorkCalendar.has_statutory_data(2026)

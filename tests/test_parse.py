@@ -1,0 +1,85 @@
+"""The parser: examples, and properties that hold for any text at all."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from handlers.parse import COMMANDS, Parsed, Unknown, number_arg, parse
+from tests.builders import Chat
+
+
+@pytest.mark.parametrize(("message", "name", "args"), [
+    ("待办", "todo", ""),
+    ("  待办  ", "todo", ""),
+    ("待办。", "todo", ""),
+    ("/todo", "todo", ""),
+    ("/todo@dutybot", "todo", ""),
+    ("TODO", "todo", ""),
+    ("打卡 3 已召开，参会12人", "checkin", "3 已召开，参会12人"),
+    ("打卡3 已召开", "checkin", "3 已召开"),
+    ("打卡：3", "checkin", "3"),
+    ("打卡\u3000３\u3000已召开", "checkin", "３\u3000已召开"),
+    ("完成 5", "checkin", "5"),
+    ("/done@dutybot 5 备注", "checkin", "5 备注"),
+    ("撤销", "undo", ""),
+    ("undo 7", "undo", "7"),
+    ("近期 30", "upcoming", "30"),
+    ("/start", "help", ""),
+    ("帮助", "help", ""),
+])
+def test_examples(message: str, name: str, args: str) -> None:
+    assert parse(message) == Parsed(name, args)
+
+
+@pytest.mark.parametrize(("message", "suggestion"), [
+    ("代办", "待办"), ("打开", "打卡"), ("hepl", "help"), ("撤消", "撤销"), ("天气", None),
+])
+def test_unknown_words_get_a_suggestion(message: str, suggestion: str | None) -> None:
+    result = parse(message)
+    assert isinstance(result, Unknown) and result.suggestion == suggestion
+
+
+@pytest.mark.parametrize(("token", "number"), [
+    ("3", 3), ("３", 3), ("#12", 12), ("第3项", 3), ("3号", 3), ("x", None), ("-1", None),
+    ("1e5", None), ("9999999999", None), ("", None),
+])
+def test_number_arguments(token: str, number: int | None) -> None:
+    assert number_arg(token) == number
+
+
+@given(st.text(max_size=300))
+def test_any_text_parses_to_a_command_or_an_unknown(message: str) -> None:
+    result = parse(message)
+    assert isinstance(result, Parsed | Unknown)
+    if isinstance(result, Parsed):
+        assert result.name in COMMANDS
+        assert result.args == result.args.strip()
+
+
+@given(st.sampled_from([w for words in COMMANDS.values() for w in words]),
+       st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=80))
+def test_a_command_word_followed_by_anything_is_that_command(word: str, rest: str) -> None:
+    result = parse(f"{word} {rest}")
+    assert isinstance(result, Parsed)
+    assert word in COMMANDS[result.name]
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=150,
+          deadline=None)
+@given(message=st.one_of(
+    st.text(max_size=200),
+    st.builds(lambda w, a: f"{w} {a}",
+              st.sampled_from(["打卡", "撤销", "近期", "待办", "/done@x", "完成"]),
+              st.text(max_size=200)),
+    st.just("打卡 " + "长" * 10_000),
+    st.just("打卡 1 %s%n{0}{__class__}../../etc/passwd\x00"),
+))
+def test_the_bot_always_answers_and_never_raises(chat_as: Callable[[str], Chat],
+                                                 message: str) -> None:
+    reply = chat_as("吴芳").say(message)
+    assert reply.strip()
+    assert "Traceback" not in reply and "Error" not in reply
