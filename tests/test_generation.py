@@ -11,7 +11,6 @@ from bot.clock import FakeClock
 from bot.config import Config, load
 from schedules.tasks import plan_tasks
 from storage.tinydb_store import TinyDBStore
-
 from tests.builders import at
 
 

@@ -1,0 +1,185 @@
+"""Config errors: each kind names the file, the key path and the problem; `check` exits 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.config import ConfigError, load
+from schedules.model import Cadence, Role
+from tests.builders import EXAMPLE
+
+
+def broken(config_path: Path, old: str, new: str) -> ConfigError:
+    text = config_path.read_text(encoding="utf-8")
+    assert old in text, f"fixture text not found: {old!r}"
+    config_path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load(config_path)
+    assert str(config_path) in str(caught.value)
+    return caught.value
+
+
+def test_the_example_is_valid_and_complete() -> None:
+    config = load(EXAMPLE)
+    org = config.org
+    assert len([u for u in org.units.values() if u.kind == "branch"]) >= 4
+    leaders = [p for p in org.people.values() if p.has(Role.LEADER)]
+    assert 4 <= len(leaders) <= 5
+    secretary = [p for p in org.people.values() if p.has(Role.PARTY_SECRETARY)]
+    assert len(secretary) == 1
+    expected = {"party-group-meeting", "branch-meeting", "annual-inspection", "report-to-city",
+                "life-meeting", "duty-report", "office-summary", "summary-to-party-group",
+                "theory-study", "party-lecture", "intellectual-liaison", "theme-day",
+                "supervision", "opinion-incident"}
+    assert expected <= set(org.duties)
+    assert len([d for d in org.duties if d.startswith("three-meetings-")]) == 4
+    assert all(d.clause for d in org.duties.values())
+    assert org.duties["opinion-incident"].cadence is Cadence.EVENT
+
+
+def test_toml_syntax_error_names_the_line(config_path: Path) -> None:
+    error = broken(config_path, 'name = "示例市林业局"', 'name = "示例市林业局')
+    assert "TOML syntax error" in error.problem and "line 11" in error.problem
+
+
+def test_unknown_key(config_path: Path) -> None:
+    error = broken(config_path, 'kind = "party-group"\nhead',
+                   'kind = "party-group"\ncolour = 1\nhead')
+    assert error.key == "units[1].colour" and "not a known key" in error.problem
+
+
+def test_unknown_top_level_table(config_path: Path) -> None:
+    error = broken(config_path, "[store]", "[stores]")
+    assert error.key == "stores"
+
+
+def test_missing_required_key(config_path: Path) -> None:
+    error = broken(config_path, 'title = "主题党日活动"\n', "")
+    assert error.key.endswith(".title") and error.key.startswith("duties[")
+    assert "required" in error.problem
+
+
+def test_reference_to_a_missing_person(config_path: Path) -> None:
+    error = broken(config_path, 'head = "he-jun"', 'head = "he-junn"')
+    assert error.key == "units[8].head" and "'he-junn'" in error.problem
+
+
+def test_reference_to_a_missing_unit(config_path: Path) -> None:
+    error = broken(config_path, 'units = ["branch-2"]\n\n[[people]]\nid = "lin-xiao"',
+                   'units = ["branch-9"]\n\n[[people]]\nid = "lin-xiao"')
+    assert error.key == "people[14].units[0]" and "'branch-9'" in error.problem
+
+
+def test_duty_naming_a_missing_unit(config_path: Path) -> None:
+    error = broken(config_path, 'owners = { units = ["party-committee", "discipline"] }',
+                   'owners = { units = ["party-committee", "disciplne"] }')
+    assert error.key.endswith(".owners.units[1]")
+
+
+def test_duplicate_ids(config_path: Path) -> None:
+    error = broken(config_path, 'id = "gao-yuan"', 'id = "luo-min"')
+    assert error.key == "people[18].id" and "used twice" in error.problem
+    assert "people[17]" in error.problem
+
+
+def test_duplicate_duty_ids(config_path: Path) -> None:
+    error = broken(config_path, 'id = "supervision"', 'id = "theme-day"')
+    assert error.key.endswith(".id") and "used twice" in error.problem
+
+
+def test_unknown_cadence(config_path: Path) -> None:
+    error = broken(config_path, 'cadence = "quarterly"               # 方案：各支部',
+                   'cadence = "fortnightly"               # 方案：各支部')
+    assert error.key.endswith(".cadence") and "fortnightly" in error.problem
+
+
+@pytest.mark.parametrize(("due", "hint"), [
+    ('due = "end-40d"', "outside"),
+    ('due = ["06-20"]', "exactly one month-day"),
+    ('due = ["06-20", "06-25"]', "exactly one month-day"),
+    ('due = ["02-30", "12-20"]', "not a day of the year"),
+    ('due = "tomorrow"', "not a due rule"),
+    ("due = 5", "must be a string"),
+])
+def test_due_rules_that_make_no_sense(config_path: Path, due: str, hint: str) -> None:
+    old = 'due = ["06-20", "12-20"]            # 留出时间给机关党委汇总'
+    if "40d" in due:  # on a monthly duty, 40 days before the end leaves the month
+        old = ('cadence = "monthly"                 '
+               '# 方案：按上级要求开展；默认每月一次，可调整')
+        due = 'cadence = "monthly"\ndue = "end-40d"'
+    error = broken(config_path, old, due)
+    assert error.key.split(".")[-1].startswith("due") and hint in error.problem
+
+
+def test_duty_for_a_unit_kind_nobody_has(config_path: Path) -> None:
+    error = broken(config_path, 'owners = { kinds = ["branch"] }\nevidence = "活动时间',
+                   'owners = { kinds = ["brnach"] }\nevidence = "活动时间')
+    assert error.key.endswith(".owners.kinds[0]") and "'brnach'" in error.problem
+    assert "branch" in error.problem  # lists the kinds in use
+
+
+def test_owners_must_say_one_thing(config_path: Path) -> None:
+    error = broken(config_path, 'owners = { units = ["office"] }',
+                   'owners = { units = ["office"], role = "leader" }')
+    assert error.key.endswith(".owners") and "exactly one" in error.problem
+
+
+def test_roles_that_follow_from_units_are_not_listed(config_path: Path) -> None:
+    error = broken(config_path, 'roles = ["admin"]', 'roles = ["admin", "unit-head"]')
+    assert error.key == "people[6].roles[1]"
+
+
+def test_supervisor_must_be_a_leader(config_path: Path) -> None:
+    error = broken(config_path, 'supervisor = "li-hongmei"', 'supervisor = "zhao-min"')
+    assert error.key == "units[4].supervisor" and "leader" in error.problem
+
+
+def test_secrets_are_refused_in_the_file(config_path: Path) -> None:
+    text = config_path.read_text(encoding="utf-8")
+    config_path.write_text(text + '\n[channels.wecom]\nenabled = true\nsecret = "abc"\n',
+                           encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load(config_path)
+    assert caught.value.key == "channels.wecom.secret" and "environment" in caught.value.problem
+
+
+def test_check_prints_one_error_and_exits_2(config_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    text = config_path.read_text(encoding="utf-8")
+    config_path.write_text(text.replace('head = "he-jun"', 'head = "nobody"'), encoding="utf-8")
+    assert main(["check", "--config", str(config_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert str(config_path) in err[0] and "units[8].head" in err[0] and "nobody" in err[0]
+
+
+def test_check_json_lists_people_units_and_duties(config_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--json", "--config", str(config_path)]) == 0
+    document = json.loads(capsys.readouterr().out)
+    people = {p["id"]: p for p in document["people"]}
+    assert people["wang-jianguo"]["roles"] == ["leader", "member", "party-secretary",
+                                                "unit-head"]
+    assert people["wang-jianguo"]["wecom_userid"] == "WangJianGuo"
+    assert "wecom_userid" not in people["ma-li"]
+    assert {u["kind"] for u in document["units"]} >= {"branch", "office", "party-group"}
+    assert all(d["title"] and d["id"] for d in document["duties"])
+
+
+def test_check_summary_shows_next_deadlines(config_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--config", str(config_path), "--now", "2026-11-26T10:00"]) == 0
+    out = capsys.readouterr().out
+    assert "配置有效" in out and "示例市林业局" in out
+    assert "11月30日（周一） 主题党日活动 × 4" in out
+    assert "2027 年的法定节假日数据尚未收录" in out
+
+
+def test_a_missing_config_file_is_named(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--config", str(tmp_path / "nope.toml")]) == 2
+    assert "nope.toml" in capsys.readouterr().err
