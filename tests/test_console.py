@@ -1,0 +1,84 @@
+"""The console channel as a user meets it: `dutybot chat` in a subprocess with piped stdin."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from handlers import text
+from tests.builders import ROOT
+
+NOW = "2026-11-26T10:00:00+08:00"
+
+
+def chat(config: Path, person: str, *lines: str, now: str = NOW) -> list[str]:
+    """Run one chat session; return the replies (blank-line separated on stdout)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "chat", "--config", str(config), "--as", person,
+         "--now", now],
+        input="\n".join(lines) + "\n", capture_output=True, text=True, cwd=ROOT, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return [r.strip() for r in result.stdout.strip().split("\n\n")]
+
+
+def test_check_in_survives_a_restart_and_can_be_undone(config_path: Path) -> None:
+    todo, = chat(config_path, "吴芳", "待办")
+    assert todo.startswith("您有 6 项待办")
+    first = int(re.findall(r"【(\d+)】", todo)[0])
+
+    replies = chat(config_path, "吴芳", f"打卡 {first} 已召开，参会12人", "待办")
+    assert replies[0].startswith("已记录完成") and "已召开，参会12人" in replies[0]
+    assert replies[1].startswith("您有 5 项待办") and f"【{first}】" not in replies[1]
+
+    after_restart = chat(config_path, "吴芳", "待办", f"打卡 {first}")
+    assert after_restart[0].startswith("您有 5 项待办")
+    assert "无需重复" in after_restart[1]
+
+    undone = chat(config_path, "吴芳", "撤销", "待办")
+    assert undone[0].startswith("已撤销打卡") and f"【{first}】" in undone[0]
+    assert undone[1].startswith("您有 6 项待办")
+
+
+def test_an_unregistered_sender_gets_only_a_polite_refusal(config_path: Path) -> None:
+    replies = chat(config_path, "陌生人", "待办", "打卡 1", "帮助")
+    assert replies == [text.NOT_REGISTERED] * 3
+    assert "局" not in text.NOT_REGISTERED.replace("本单位", "")  # nothing about the org
+
+
+def test_quit_word_ends_the_session(config_path: Path) -> None:
+    replies = chat(config_path, "吴芳", "帮助", "退出", "待办")
+    assert replies == [text.HELP]
+
+
+def test_a_store_used_by_another_process_is_refused(config_path: Path) -> None:
+    with subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "chat", "--config", str(config_path), "--as", "吴芳"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    ) as holder:
+        assert holder.stdin is not None and holder.stdout is not None
+        holder.stdin.write("帮助\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline().startswith("可用命令")  # it is up and holds the store
+        second = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "chat", "--config", str(config_path)],
+            input="待办\n", capture_output=True, text=True, cwd=ROOT, timeout=60,
+        )
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert second.returncode == 1
+    assert "another dutybot process" in second.stderr and second.stdout == ""
+
+
+def test_bundled_example_is_used_when_there_is_no_config(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "check", "--now", NOW], capture_output=True,
+        text=True, cwd=tmp_path, timeout=60,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "config.example.toml" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert "示例市林业局" in result.stdout

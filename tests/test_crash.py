@@ -1,0 +1,70 @@
+"""Kill -9 at random points during a stream of check-ins: the store always loads, and every
+check-in that was acknowledged is there."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+from schedules.tasks import PlannedTask, Status
+from storage.tinydb_store import TinyDBStore
+from tests.builders import ROOT, at
+
+TASKS = 400
+
+WORKER = """
+import sys
+from datetime import timedelta
+from pathlib import Path
+from schedules.tasks import Status
+from storage.tinydb_store import TinyDBStore
+from tests.builders import at
+
+now = at("2026-11-26 10:00")
+store = TinyDBStore.open(Path(sys.argv[1]), now)
+for task in store.all_tasks():
+    if task.status is Status.OPEN:
+        store.check_in(task.key, "p", now, f"note {task.number}", "console",
+                       source=f"console:{task.number}")
+        print(task.number, flush=True)  # the acknowledgement: sent only after the write
+"""
+
+
+def test_acknowledged_check_ins_survive_sigkill(tmp_path: Path) -> None:
+    folder = tmp_path / "store"
+    store = TinyDBStore.open(folder, at("2026-11-26 09:00"))
+    store.add_tasks([PlannedTask(f"d{i}:u:2026-11", f"d{i}", "u", "2026-11", date(2026, 11, 30))
+                     for i in range(TASKS)], at("2026-11-26 09:00"))
+    store.close()
+    rng = random.Random(20261126)
+    acknowledged: set[int] = set()
+    kills = 0
+    while len(acknowledged) < TASKS - 40 and kills < 40:
+        wanted = rng.randint(0, 12)
+        with subprocess.Popen([sys.executable, "-c", WORKER, str(folder)], cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True) as worker:
+            assert worker.stdout is not None
+            for _ in range(wanted):
+                line = worker.stdout.readline()
+                if not line:
+                    break
+                acknowledged.add(int(line))
+            worker.kill()  # SIGKILL, mid-write more often than not
+        kills += 1
+
+        reopened = TinyDBStore.open(folder, at("2026-11-26 11:00"))
+        try:
+            done = {t.number for t in reopened.all_tasks() if t.status is Status.DONE}
+            missing = acknowledged - done
+            assert not missing, f"acknowledged but lost after kill {kills}: {sorted(missing)}"
+            for task in reopened.all_tasks():
+                assert len(task.checkins) <= 1, f"task {task.number} checked in twice"
+                if task.checkin:
+                    assert task.checkin.note == f"note {task.number}"
+        finally:
+            reopened.close()
+    assert kills >= 20
+    assert not list(folder.glob("*.tmp"))
