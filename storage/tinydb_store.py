@@ -1,17 +1,18 @@
-"""The TinyDB store: records held in memory, one TinyDB file per year, and the ledger.
+"""The TinyDB store: records held in memory, one TinyDB file per month, and the ledger.
 
 Layout of a store folder:
 
     meta.json          format version and the day the bureau started (TinyDB)
-    tasks-2026.json    the tasks due in 2026 with their check-ins (TinyDB, doc id = number)
+    tasks-2026-12.json the tasks due in December 2026 with their check-ins (TinyDB, doc id =
+                       task number)
     ledger.jsonl       hash-chained record of every change (the write-ahead log)
     dutybot.lock       held by the one process that may write
 
-A change is committed by appending its ledger record (fsync'd); the touched year file is
+A change is committed by appending its ledger record (fsync'd); the touched month's file is
 then replaced atomically. Each task document remembers the ledger sequence number it
-reflects, so at start-up any record that did not reach its year file is applied again.
+reflects, so at start-up any record that did not reach its file is applied again.
 Reads are served from memory, so their cost does not grow with years of history, and a
-write touches one year's file only.
+write rewrites one month's file only.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import re
 import socket
 import threading
 from collections import defaultdict
@@ -41,6 +43,12 @@ log = logging.getLogger(__name__)
 
 FORMAT = 1
 SYSTEM_ACTOR = "dutybot"
+SHARD_FILE = re.compile(r"^tasks-(\d{4}-\d{2})\.json$")
+
+
+def shard_of(due: date) -> str:
+    """Which file holds a task: the month it was first due in."""
+    return f"{due.year:04d}-{due.month:02d}"
 
 
 class TinyDBStore:
@@ -56,8 +64,8 @@ class TinyDBStore:
         self._by_owner: dict[str, list[str]] = defaultdict(list)
         self._sources: dict[str, tuple[str, str]] = {}  # source -> (task key, check-in id)
         self._checkins_by: dict[str, list[tuple[str, str]]] = defaultdict(list)  # person ->
-        self._file_year: dict[str, int] = {}  # task key -> year of the file that holds it
-        self._years: dict[int, TinyDB] = {}
+        self._shard: dict[str, str] = {}  # task key -> the month file that holds it
+        self._shards: dict[str, TinyDB] = {}
         self._dirty: set[str] = set()
         self._ledger: Ledger | None = None
 
@@ -89,8 +97,8 @@ class TinyDBStore:
         meta = self._load_meta(now)
         self._since = date.fromisoformat(meta["since"])
         for path in sorted(self.folder.glob("tasks-*.json")):
-            year = self._year_of(path)
-            db = self._year_db(year)
+            shard = self._shard_of_file(path)
+            db = self._shard_db(shard)
             for doc in db.table("tasks").all():
                 try:
                     task, seq = records.task_from_doc(doc)
@@ -98,7 +106,7 @@ class TinyDBStore:
                     raise StoreCorrupt(path, f"has a malformed task (doc {doc.doc_id})") from e
                 if task.key in self._tasks:
                     raise StoreCorrupt(path, f"repeats task {task.key}")
-                self._file_year[task.key] = year
+                self._shard[task.key] = shard
                 self._index(task, seq)
         self._ledger = Ledger.open(self.folder / "ledger.jsonl", self._replay,
                                    repair=not self.read_only)
@@ -141,17 +149,17 @@ class TinyDBStore:
         return dict(rows[0])
 
     @staticmethod
-    def _year_of(path: Path) -> int:
-        suffix = path.stem.removeprefix("tasks-")
-        if not suffix.isdigit():
-            raise StoreCorrupt(path, "is not a store file (expected tasks-YYYY.json)")
-        return int(suffix)
+    def _shard_of_file(path: Path) -> str:
+        match = SHARD_FILE.match(path.name)
+        if match is None:
+            raise StoreCorrupt(path, "is not a store file (expected tasks-YYYY-MM.json)")
+        return match[1]
 
-    def _year_db(self, year: int) -> TinyDB:
-        db = self._years.get(year)
+    def _shard_db(self, shard: str) -> TinyDB:
+        db = self._shards.get(shard)
         if db is None:
-            db = self._years[year] = TinyDB(self.folder / f"tasks-{year}.json",
-                                            storage=AtomicJSONStorage)
+            db = self._shards[shard] = TinyDB(self.folder / f"tasks-{shard}.json",
+                                              storage=AtomicJSONStorage)
         return db
 
     def _index(self, task: Task, seq: int) -> None:
@@ -159,7 +167,7 @@ class TinyDBStore:
         if key not in self._tasks:
             self._by_number[task.number] = key
             self._by_owner[task.owner].append(key)
-            self._file_year.setdefault(key, task.due.year)
+            self._shard.setdefault(key, shard_of(task.due))
         known = {c.id for c in self._tasks[key].checkins} if key in self._tasks else set()
         self._tasks[key] = task
         self._seq[key] = seq
@@ -201,11 +209,11 @@ class TinyDBStore:
         return record
 
     def _persist(self) -> None:
-        by_year: dict[int, list[str]] = defaultdict(list)
+        by_shard: dict[str, list[str]] = defaultdict(list)
         for key in self._dirty:
-            by_year[self._file_year[key]].append(key)
-        for year, keys in sorted(by_year.items()):
-            db = self._year_db(year)
+            by_shard[self._shard[key]].append(key)
+        for shard, keys in sorted(by_shard.items()):
+            db = self._shard_db(shard)
             storage = db.storage
             assert isinstance(storage, AtomicJSONStorage)
             table = db.table("tasks")
@@ -308,9 +316,9 @@ class TinyDBStore:
         return self.folder / "ledger.jsonl"
 
     def close(self) -> None:
-        for db in self._years.values():
+        for db in self._shards.values():
             db.close()
-        self._years.clear()
+        self._shards.clear()
         if self._lock_file is not None:
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
             self._lock_file.close()

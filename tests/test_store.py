@@ -38,12 +38,12 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize(("name", "damage"), [
-    ("tasks-2026.json", lambda b: b[: len(b) // 2]),  # truncated
-    ("tasks-2026.json", lambda b: b + b"}garbage"),  # trailing garbage
-    ("tasks-2026.json", lambda b: b""),  # empty
-    ("tasks-2026.json", lambda b: b"\xff\xfe" + b),  # invalid UTF-8
-    ("tasks-2026.json", lambda b: b"[1, 2, 3]"),  # wrong shape
-    ("tasks-2026.json", lambda b: b'{"tasks": {"1": {"key": "x"}}}'),  # malformed task
+    ("tasks-2026-11.json", lambda b: b[: len(b) // 2]),  # truncated
+    ("tasks-2026-11.json", lambda b: b + b"}garbage"),  # trailing garbage
+    ("tasks-2026-11.json", lambda b: b""),  # empty
+    ("tasks-2026-11.json", lambda b: b"\xff\xfe" + b),  # invalid UTF-8
+    ("tasks-2026-11.json", lambda b: b"[1, 2, 3]"),  # wrong shape
+    ("tasks-2026-11.json", lambda b: b'{"tasks": {"1": {"key": "x"}}}'),  # malformed task
     ("meta.json", lambda b: b"{}"),
     ("ledger.jsonl", lambda b: b.replace("第一条".encode(), "改过了".encode())),  # tampered
     ("ledger.jsonl", lambda b: b"not json\n" + b),
@@ -95,7 +95,7 @@ def test_the_lock_dies_with_a_killed_process(folder: Path) -> None:
 
 
 def test_orphan_temp_files_are_removed_at_start(folder: Path) -> None:
-    orphan = folder / "tasks-2026.json.12345.tmp"
+    orphan = folder / "tasks-2026-11.json.12345.tmp"
     orphan.write_bytes(b'{"half": ')
     TinyDBStore.open(folder, NOW).close()
     assert not orphan.exists()
@@ -117,7 +117,7 @@ def test_a_torn_ledger_tail_is_set_aside(folder: Path) -> None:
 
 
 def test_a_change_that_reached_only_the_ledger_is_applied_at_start(folder: Path) -> None:
-    tasks_file = folder / "tasks-2026.json"
+    tasks_file = folder / "tasks-2026-11.json"
     before = tasks_file.read_bytes()
     store = TinyDBStore.open(folder, NOW)
     store.check_in("duty-2:unit:2026-11", "p", NOW, "崩溃前", "console")

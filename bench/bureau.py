@@ -1,0 +1,127 @@
+"""Build a synthetic bureau (SPEC §9) and a store holding years of its history.
+
+Used by the benchmarks; not part of the product. The duty catalogue is the example
+bureau's, so the scale figures are for the full §4 catalogue.
+"""
+
+from __future__ import annotations
+
+import random
+import tomllib
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bot.app import App
+from bot.clock import FakeClock
+from bot.config import Config, load
+from schedules.tasks import Status
+
+ROOT = Path(__file__).resolve().parent.parent
+TZ = ZoneInfo("Asia/Shanghai")
+CORE_UNITS = [  # ids the example catalogue refers to by name
+    ("party-group", "局党组", "party-group"),
+    ("party-committee", "机关党委", "party-committee"),
+    ("discipline", "机关纪委", "discipline-committee"),
+    ("office", "办公室", "office"),
+]
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    return str(value)
+
+
+def write_config(folder: Path, people: int, units: int) -> Path:
+    """A config with `people` people and `units` units (4 core units, the rest split between
+    offices and branches 1:3), 5 leaders, and the example's duty catalogue."""
+    example = tomllib.loads((ROOT / "config.example.toml").read_text(encoding="utf-8"))
+    rng = random.Random(people * 1000 + units)
+    leaders = [f"leader-{i}" for i in range(5)]
+    extra = units - len(CORE_UNITS)
+    offices = extra // 4
+    unit_rows = [(uid, name, kind) for uid, name, kind in CORE_UNITS]
+    unit_rows += [(f"office-{i}", f"第{i + 1}科室", "office") for i in range(offices)]
+    unit_rows += [(f"branch-{i}", f"第{i + 1}党支部", "branch") for i in range(extra - offices)]
+    heads = {uid: f"head-{i}" for i, (uid, _, _) in enumerate(unit_rows) if i}
+    heads["party-group"] = leaders[0]
+    everyone: list[dict[str, object]] = []
+    for i, pid in enumerate(leaders):
+        roles = ["party-secretary", "leader"] if i == 0 else ["leader"]
+        everyone.append({"id": pid, "name": f"领导{i}", "roles": roles, "units": ["party-group"],
+                         "wecom_userid": f"L{i}"})
+    for i, (uid, _, _) in enumerate(unit_rows[1:], start=1):
+        everyone.append({"id": heads[uid], "name": f"负责人{i}", "units": [uid],
+                         "wecom_userid": f"H{i}"})
+    for i in range(people - len(everyone)):
+        uid = unit_rows[1 + rng.randrange(len(unit_rows) - 1)][0]
+        entry: dict[str, object] = {"id": f"member-{i}", "name": f"党员{i}", "units": [uid]}
+        if i == 0:
+            entry["roles"] = ["admin"]
+        everyone.append(entry)
+    lines = ['[bureau]', 'name = "基准测试局"', '', '[store]', 'path = "store"', '']
+    for person in everyone:
+        lines.append("[[people]]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in person.items()]
+        lines.append("")
+    for i, (uid, name, kind) in enumerate(unit_rows):
+        lines += ["[[units]]", f'id = "{uid}"', f'name = "{name}"', f'kind = "{kind}"',
+                  f'head = "{heads[uid]}"']
+        if uid != "party-group":
+            lines.append(f'supervisor = "{leaders[1 + i % 4]}"')
+        lines.append("")
+    for duty in example["duties"]:
+        lines.append("[[duties]]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in duty.items()]
+        lines.append("")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "config.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def build_history(config: Config, start: date, now: datetime, done_share: float = 0.95) -> int:
+    """Open a store on `start`, then live through to `now`, checking in most past tasks a few
+    days before they are due. Returns how many check-ins were recorded."""
+    rng = random.Random(7)
+    clock = FakeClock(datetime.combine(start, datetime.min.time(), TZ).replace(hour=9))
+    app = App.open(config, clock)
+    count = 0
+    try:
+        clock.set(now)
+        app.refresh(now)
+        for task in app.store.all_tasks():
+            if task.status is not Status.OPEN or task.due >= now.date():
+                continue
+            if rng.random() > done_share:
+                continue
+            assignee = config.org.assignee(task.owner) or "unknown"
+            moment = datetime.combine(task.due - timedelta(days=rng.randint(0, 20)),
+                                      datetime.min.time(), TZ).replace(hour=15)
+            app.store.check_in(task.key, assignee, moment,
+                               f"已完成，参会{rng.randint(5, 40)}人", "wecom")
+            count += 1
+    finally:
+        app.close()
+    return count
+
+
+def bureau(folder: Path, people: int, units: int, years: int, now: datetime) -> Config:
+    config = load(write_config(folder, people, units))
+    if not (config.store_path / "meta.json").exists():
+        build_history(config, date(now.year - years, now.month, 1), now)
+    return config
+
+
+if __name__ == "__main__":  # python -m bench.bureau FOLDER PEOPLE UNITS YEARS
+    import sys
+
+    folder, people, units, years = Path(sys.argv[1]), *map(int, sys.argv[2:5])
+    bureau(folder, people, units, years, datetime(2026, 11, 26, 10, tzinfo=TZ))
