@@ -22,6 +22,7 @@ class WorkCalendar:
         self._holidays = frozenset(holidays)
         self._workdays = frozenset(workdays)
         self._cache: dict[date, bool] = {}
+        self._year_counts: dict[int, list[int]] = {}  # year -> workdays up to each day
         self.fallback_years: set[int] = set()
 
     def is_workday(self, day: date) -> bool:
@@ -78,9 +79,24 @@ class WorkCalendar:
 
     def workdays_after(self, start: date, end: date) -> int:
         """How many working days lie in (start, end]: 0 when `end` is not after `start`."""
-        count = 0
-        day = start + timedelta(days=1)
-        while day <= end:
-            count += self.is_workday(day)
-            day += timedelta(days=1)
+        if end <= start:
+            return 0
+        count = self._through(end) - self._through(start)
+        for year in range(start.year, end.year):
+            count += self._counts(year)[-1]
         return count
+
+    def _through(self, day: date) -> int:
+        """Working days from 1 January of `day`'s year up to and including `day`."""
+        return self._counts(day.year)[day.timetuple().tm_yday - 1]
+
+    def _counts(self, year: int) -> list[int]:
+        counts = self._year_counts.get(year)
+        if counts is None:
+            counts, total, day = [], 0, date(year, 1, 1)
+            while day.year == year:
+                total += self.is_workday(day)
+                counts.append(total)
+                day += timedelta(days=1)
+            self._year_counts[year] = counts
+        return counts

@@ -56,3 +56,15 @@ def test_2027_falls_back_to_weekdays_and_warns_once(caplog: pytest.LogCaptureFix
     assert cal.fallback_years == {2027}
     assert not WorkCalendar.has_statutory_data(2027)
     assert WorkCalendar.has_statutory_data(2026)
+
+
+def test_counting_workdays_across_years_matches_a_day_by_day_count() -> None:
+    cal = WorkCalendar(holidays=[date(2027, 1, 1)])
+    start, end = date(2024, 3, 5), date(2027, 2, 10)
+    by_hand, day = 0, start
+    while day < end:
+        day = date.fromordinal(day.toordinal() + 1)
+        by_hand += cal.is_workday(day)
+    assert cal.workdays_after(start, end) == by_hand
+    assert cal.workdays_after(end, start) == 0
+    assert cal.workdays_after(date(2026, 11, 30), date(2026, 12, 3)) == 3
