@@ -51,7 +51,8 @@ class App:
             return
         first = (self.store.since if self._planned_through is None
                  else self._planned_through + timedelta(days=1))
-        created = self.store.add_tasks(plan_tasks(self.org, first, today), now)
+        planned = plan_tasks(self.org, first, today, self.store.duties_under_way())
+        created = self.store.add_tasks(planned, now)
         if created:
             log.info("opened or updated %d task(s) up to %s", len(created), today)
         self._planned_through = today

@@ -20,6 +20,7 @@ from bot.channels.console import ConsoleChannel
 from bot.clock import Clock, ShiftedClock, SystemClock
 from bot.config import Config, ConfigError, load
 from schedules.model import Role
+from storage.audit import verify
 from storage.errors import StoreError
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config.example.toml"
@@ -48,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", parents=[common],
                            help="validate the config and show the org, duties and deadlines")
     check.add_argument("--json", action="store_true", help="print the org as JSON")
+    audit = sub.add_parser("audit", help="check the accountability ledger")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    audit_sub.add_parser("verify", parents=[common],
+                         help="verify the ledger's hash chain; exit 1 naming the first "
+                              "broken record")
     return parser
 
 
@@ -59,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         clock = _clock(args.now, config)
         if args.command == "check":
             return _check(config, clock, args.json)
+        if args.command == "audit":
+            return _audit_verify(config)
         return _chat(config, clock, args.person)
     except ConfigError as e:
         print(f"配置错误 config error: {e}", file=sys.stderr)
@@ -118,6 +126,27 @@ def _check(config: Config, clock: Clock, as_json: bool) -> int:
         print(json.dumps(document, ensure_ascii=False, indent=2))
     else:
         print(summary.as_text(config, now, horizon=timedelta(days=60)))
+    return 0
+
+
+def _audit_verify(config: Config) -> int:
+    result = verify(config.store_path)
+    if result.broken is not None:
+        b = result.broken
+        seq = f"（记录 {b.seq}）" if b.seq is not None else ""
+        print(f"台账有误：{config.store_path / 'ledger.jsonl'} 第 {b.line} 行{seq} {b.problem}。"
+              f"此前 {result.records} 条记录完好。", file=sys.stderr)
+        return 1
+    if result.missing_tail is not None:
+        first, last = result.missing_tail
+        print(f"台账有误：末尾缺少记录 {first}–{last}（任务文件中有，台账中没有），"
+              "可能被删除。", file=sys.stderr)
+        return 1
+    print(f"台账完好：共 {result.records} 条记录，哈希链连续"
+          + (f"，最新一条记于 {result.last_at}" if result.last_at else "") + "。")
+    if result.torn_tail:
+        print("注意：最后一行是中断的写入（未确认的操作），"
+              "下次启动时会移到 ledger.jsonl.torn-* 文件。")
     return 0
 
 

@@ -57,8 +57,8 @@ def as_text(config: Config, now: datetime, horizon: timedelta) -> str:
         lines.append(f"  {day(due, today)} {org.duties[duty_id].title} × {count}")
     if not due_soon:
         lines.append("  （无）")
-    missing = [y for y in sorted({today.year, until.year})
-               if not WorkCalendar.has_statutory_data(y)]
+    calendar = WorkCalendar(config.holidays, config.workdays)
+    missing = [y for y in sorted({today.year, until.year}) if calendar.needs_holidays(y)]
     if missing:
         years = "、".join(str(y) for y in missing)
         lines += ["", f"日历提示：{years} 年的法定节假日数据尚未收录，将按周一至周五计算，"

@@ -21,6 +21,7 @@ class WorkCalendar:
     def __init__(self, holidays: Iterable[date] = (), workdays: Iterable[date] = ()) -> None:
         self._holidays = frozenset(holidays)
         self._workdays = frozenset(workdays)
+        self._overridden_years = {d.year for d in self._holidays | self._workdays}
         self._cache: dict[date, bool] = {}
         self._year_counts: dict[int, list[int]] = {}  # year -> workdays up to each day
         self.fallback_years: set[int] = set()
@@ -41,12 +42,20 @@ class WorkCalendar:
         except NotImplementedError:
             if day.year not in self.fallback_years:
                 self.fallback_years.add(day.year)
+                if day.year in self._overridden_years:
+                    log.info("no statutory data for %d: Monday to Friday plus the [calendar] "
+                             "overrides", day.year)
+                    return day.weekday() < 5
                 log.warning(
                     "no statutory holiday data for %d: using Monday to Friday plus "
                     "[calendar] overrides; add that year's holidays to the config",
                     day.year,
                 )
             return day.weekday() < 5
+
+    def needs_holidays(self, year: int) -> bool:
+        """Whether the admin should add `year`'s holidays: no package data, no overrides."""
+        return year not in self._overridden_years and not self.has_statutory_data(year)
 
     @staticmethod
     def has_statutory_data(year: int) -> bool:

@@ -7,6 +7,7 @@ a restart, changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -91,11 +92,17 @@ class PlannedTask:
     due: date
 
 
-def plan_tasks(org: Org, since: date, today: date) -> list[PlannedTask]:
+def plan_tasks(
+    org: Org, since: date, today: date, under_way: Collection[tuple[str, str]] | None = None
+) -> list[PlannedTask]:
     """Every task of a calendar duty whose period has begun by `today` and ends on or after
     `since` (the day the bureau started using the bot), in a stable order: period start,
     then duty, then owner as config lists them. As-required deadlines on or after `since`
-    are listed at once, so people see them coming."""
+    are listed at once, so people see them coming.
+
+    `under_way` holds the (duty, owner) pairs that already have tasks. A pair not in it —
+    a duty or a unit added to config later — starts with the period containing `today`,
+    not with a backlog of periods that ended before it existed."""
     planned: list[tuple[date, int, int, PlannedTask]] = []
     for d_index, duty in enumerate(org.duties.values()):
         if duty.cadence is Cadence.EVENT:
@@ -108,6 +115,9 @@ def plan_tasks(org: Org, since: date, today: date) -> list[PlannedTask]:
         for period in periods:
             due = period.end if duty.cadence is Cadence.AS_REQUIRED else due_date(duty.due, period)
             for o_index, owner in enumerate(owners):
+                if (under_way is not None and period.end < today
+                        and (duty.id, owner) not in under_way):
+                    continue
                 item = PlannedTask(task_key(duty.id, owner, period.key), duty.id, owner,
                                    period.key, due)
                 planned.append((period.start, d_index, o_index, item))

@@ -108,7 +108,7 @@ class Ledger:
             if isinstance(item, ChainBreak):
                 raise StoreCorrupt(
                     path,
-                    f"line {item.line} {item.problem}; run `dutybot audit verify` for details",
+                    f"line {item.line} {item.problem}; `dutybot audit verify` shows the same check",
                 )
             replay(item)
             last_seq, last_hash = item.seq, item.hash

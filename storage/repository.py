@@ -29,6 +29,10 @@ class Repository(Protocol):
 
     def all_tasks(self) -> list[Task]: ...
 
+    def duties_under_way(self) -> set[tuple[str, str]]:
+        """The (duty, owner) pairs that have at least one task."""
+        ...
+
     def add_tasks(self, planned: Sequence[PlannedTask], at: datetime) -> list[Task]:
         """Create the planned tasks that do not exist yet and move the due date of open ones
         whose plan changed; returns the tasks created or changed. Idempotent."""

@@ -302,6 +302,10 @@ class TinyDBStore:
         with self._lock:
             return sorted(self._tasks.values(), key=lambda t: t.number)
 
+    def duties_under_way(self) -> set[tuple[str, str]]:
+        with self._lock:
+            return {(t.duty, t.owner) for t in self._tasks.values()}
+
     def last_checkin_by(self, person: str) -> tuple[Task, CheckIn] | None:
         with self._lock:
             # Check-in ids carry the ledger sequence number: the highest is the newest.

@@ -44,18 +44,24 @@ def test_neighbouring_workdays_skip_the_national_day_week() -> None:
 
 
 def test_2027_falls_back_to_weekdays_and_warns_once(caplog: pytest.LogCaptureFixture) -> None:
-    cal = WorkCalendar(holidays=[date(2027, 1, 1)], workdays=[date(2027, 2, 6)])
+    cal = WorkCalendar()
     with caplog.at_level(logging.WARNING):
-        assert not cal.is_workday(date(2027, 1, 1))  # override
+        assert cal.is_workday(date(2027, 1, 1))  # a Friday; New Year unknown to the package
         assert cal.is_workday(date(2027, 1, 4))  # Monday
         assert not cal.is_workday(date(2027, 1, 9))  # Saturday
-        assert cal.is_workday(date(2027, 2, 6))  # Saturday made a workday by config
-        assert cal.next_workday(date(2026, 12, 31)) == date(2027, 1, 4)
+        assert cal.next_workday(date(2026, 12, 31)) == date(2027, 1, 1)
     warnings = [r for r in caplog.records if "2027" in r.getMessage()]
     assert len(warnings) == 1
     assert cal.fallback_years == {2027}
     assert not WorkCalendar.has_statutory_data(2027)
     assert WorkCalendar.has_statutory_data(2026)
+
+
+def test_2027_overrides_from_config_apply_on_top_of_weekdays() -> None:
+    cal = WorkCalendar(holidays=[date(2027, 1, 1)], workdays=[date(2027, 2, 6)])
+    assert not cal.is_workday(date(2027, 1, 1))
+    assert cal.is_workday(date(2027, 2, 6))  # Saturday made a workday by config
+    assert cal.next_workday(date(2026, 12, 31)) == date(2027, 1, 4)
 
 
 def test_counting_workdays_across_years_matches_a_day_by_day_count() -> None:
@@ -68,3 +74,14 @@ def test_counting_workdays_across_years_matches_a_day_by_day_count() -> None:
     assert cal.workdays_after(start, end) == by_hand
     assert cal.workdays_after(end, start) == 0
     assert cal.workdays_after(date(2026, 11, 30), date(2026, 12, 3)) == 3
+
+
+def test_overrides_for_a_new_year_silence_the_fallback_warning(
+        caplog: pytest.LogCaptureFixture) -> None:
+    cal = WorkCalendar(holidays=[date(2027, 1, 1)])
+    with caplog.at_level(logging.WARNING):
+        assert cal.is_workday(date(2027, 1, 4))
+    assert not caplog.records
+    assert not cal.needs_holidays(2027)
+    assert WorkCalendar().needs_holidays(2027)
+    assert not WorkCalendar().needs_holidays(2026)

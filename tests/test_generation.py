@@ -100,3 +100,23 @@ def test_the_store_remembers_its_first_day(config: Config, tmp_path: Path) -> No
     store = TinyDBStore.open(tmp_path / "s", at("2026-11-26 08:00"))
     assert store.since == date(2026, 3, 5)
     store.close()
+
+
+def test_a_unit_added_later_starts_with_the_current_period(config_path: Path) -> None:
+    clock = FakeClock(at("2026-02-10 10:00"))
+    App.open(load(config_path), clock).close()
+    text = config_path.read_text(encoding="utf-8")
+    marker = "# 责任事项 [[duties]]"
+    config_path.write_text(text.replace(marker, (
+        '\n[[units]]\nid = "branch-5"\nname = "种苗站党支部"\nkind = "branch"\n'
+        'head = "gao-yuan"\nsupervisor = "zhang-wei"\n\n' + marker)), encoding="utf-8")
+    clock.set(at("2026-11-26 10:00"))
+    app = App.open(load(config_path), clock)
+    try:
+        new = {t.period for t in app.store.all_tasks() if t.owner == "branch-5"}
+        old = {t.period for t in app.store.all_tasks()
+               if t.owner == "branch-1" and t.duty == "theme-day"}
+    finally:
+        app.close()
+    assert new == {"2026-11", "2026-Q4"}  # no backlog of months before it existed
+    assert len(old) == 10  # February to November for a branch that was there

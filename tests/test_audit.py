@@ -1,0 +1,69 @@
+"""`dutybot audit verify`: intact, edited, removed, reordered and truncated ledgers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.app import App
+from bot.cli import main
+from bot.clock import FakeClock
+from bot.config import load
+from tests.builders import at
+
+
+@pytest.fixture
+def ledger(config_path: Path) -> Path:
+    clock = FakeClock(at("2026-11-26 10:00"))
+    app = App.open(load(config_path), clock)
+    for key, note in [("theme-day:branch-1:2026-11", "一"), ("theme-day:branch-2:2026-11", "二"),
+                      ("theme-day:branch-3:2026-11", "三")]:
+        app.store.check_in(key, "someone", clock.now(), note, "console")
+    app.close()
+    return config_path.parent / "data" / "example" / "ledger.jsonl"
+
+
+def run(config_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(["audit", "verify", "--config", str(config_path)])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_an_intact_ledger_passes(config_path: Path, ledger: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(config_path, capsys)
+    assert code == 0 and "台账完好：共 4 条记录" in out
+
+
+def test_an_edited_note_is_named(config_path: Path, ledger: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    ledger.write_text(ledger.read_text(encoding="utf-8").replace('"note":"二"', '"note":"贰"'),
+                      encoding="utf-8")
+    code, out = run(config_path, capsys)
+    assert code == 1 and "第 3 行（记录 3）" in out and "altered" in out
+
+
+def test_a_removed_record_is_named(config_path: Path, ledger: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    lines = ledger.read_text(encoding="utf-8").splitlines(keepends=True)
+    ledger.write_text("".join(lines[:1] + lines[2:]), encoding="utf-8")
+    code, out = run(config_path, capsys)
+    assert code == 1 and "第 2 行（记录 3）" in out and "removed" in out
+
+
+def test_reordered_records_are_named(config_path: Path, ledger: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    lines = ledger.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[2], lines[3] = lines[3], lines[2]
+    ledger.write_text("".join(lines), encoding="utf-8")
+    code, out = run(config_path, capsys)
+    assert code == 1 and "第 3 行（记录 4）" in out
+
+
+def test_removing_the_newest_records_is_noticed(config_path: Path, ledger: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    lines = ledger.read_text(encoding="utf-8").splitlines(keepends=True)
+    ledger.write_text("".join(lines[:2]), encoding="utf-8")
+    code, out = run(config_path, capsys)
+    assert code == 1 and "末尾缺少记录 3–4" in out
