@@ -69,13 +69,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _audit_verify(config)
         return _chat(config, clock, args.person)
     except ConfigError as e:
-        print(f"配置错误 config error: {e}", file=sys.stderr)
+        print(f"配置错误：{e}", file=sys.stderr)
         return 2
     except UsageError as e:
         print(f"dutybot: {e}", file=sys.stderr)
         return 2
     except StoreError as e:
-        print(f"存储错误 store error: {e}", file=sys.stderr)
+        print(f"数据错误：{e}", file=sys.stderr)
         return 1
 
 
@@ -93,8 +93,8 @@ def _clock(now: str | None, config: Config) -> Clock:
     try:
         moment = datetime.fromisoformat(now)
     except ValueError:
-        raise UsageError(f"--now {now!r} is not an ISO 8601 moment "
-                         "(e.g. 2026-12-01 or 2026-12-01T09:00+08:00)") from None
+        raise UsageError(f"--now “{now}”不是 ISO 8601 时刻"
+                         "（如 2026-12-01 或 2026-12-01T09:00+08:00）") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=config.org.timezone)
     return ShiftedClock(moment, system)
@@ -134,7 +134,7 @@ def _audit_verify(config: Config) -> int:
     if result.broken is not None:
         b = result.broken
         seq = f"（记录 {b.seq}）" if b.seq is not None else ""
-        print(f"台账有误：{config.store_path / 'ledger.jsonl'} 第 {b.line} 行{seq} {b.problem}。"
+        print(f"台账有误：{config.store_path / 'ledger.jsonl'} 第 {b.line} 行{seq}{b.problem}。"
               f"此前 {result.records} 条记录完好。", file=sys.stderr)
         return 1
     if result.missing_tail is not None:

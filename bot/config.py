@@ -96,7 +96,7 @@ class _Table:
     def __init__(self, file: Path, path: str, data: Any) -> None:
         self.file, self.path = file, path
         if not isinstance(data, dict):
-            self.fail("", f"must be a table, not {_kind(data)}")
+            self.fail("", f"应为表（table），而不是{_kind(data)}")
         self.data: dict[str, Any] = data
         self.used: set[str] = set()
 
@@ -111,47 +111,47 @@ class _Table:
         self.used.add(name)
         if name not in self.data:
             if default is ...:
-                self.fail(name, "is required but missing")
+                self.fail(name, "缺少此项（必填）")
             return default
         value = self.data[name]
         # TOML booleans are ints to Python; keep them apart.
         if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _as_tuple(kind)):
-            self.fail(name, f"must be {kind_name}, not {_kind(value)}")
+            self.fail(name, f"应为{kind_name}，而不是{_kind(value)}")
         return value
 
     def text(self, name: str, default: Any = ...) -> Any:
-        value = self.get(name, str, default, kind_name="a string")
+        value = self.get(name, str, default, kind_name="字符串")
         if isinstance(value, str) and not value.strip():
-            self.fail(name, "must not be empty")
+            self.fail(name, "不能为空")
         return value
 
     def ident(self, name: str) -> str:
         value: str = self.text(name)
         if not ID_PATTERN.match(value):
-            self.fail(name, f"{value!r} is not a valid id (letters, digits, '-', '_', '.'; "
-                            "at most 64; no spaces or ':')")
+            self.fail(name, f"“{value}”不是有效的 id（只能用字母、数字和 - _ .，以字母或数字开头，"
+                            "最长 64 个字符，不能有空格、冒号或汉字）")
         return value
 
     def texts(self, name: str, default: Any = ...) -> list[str]:
-        value = self.get(name, list, default, kind_name="a list of strings")
+        value = self.get(name, list, default, kind_name="字符串列表")
         for i, item in enumerate(value):
             if not isinstance(item, str) or not item.strip():
-                self.fail(f"{name}[{i}]", f"must be a non-empty string, not {_kind(item)}")
+                self.fail(f"{name}[{i}]", f"应为非空字符串，而不是{_kind(item)}")
         return list(value)
 
     def table(self, name: str) -> _Table:
-        return _Table(self.file, self.key(name), self.get(name, dict, {}, kind_name="a table"))
+        return _Table(self.file, self.key(name), self.get(name, dict, {}, kind_name="表（table）"))
 
     def tables(self, name: str) -> list[_Table]:
-        items = self.get(name, list, [], kind_name="an array of tables ([[...]])")
+        items = self.get(name, list, [], kind_name="多段表（[[...]]）")
         return [_Table(self.file, f"{self.key(name)}[{i + 1}]", item)
                 for i, item in enumerate(items)]
 
     def done(self) -> None:
         unknown = sorted(set(self.data) - self.used)
         if unknown:
-            known = ", ".join(sorted(self.used)) or "none"
-            self.fail(unknown[0], f"is not a known key here (known keys: {known})")
+            known = "、".join(sorted(self.used)) or "无"
+            self.fail(unknown[0], f"不是这里可用的配置项（可用：{known}），请检查拼写")
 
 
 def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
@@ -159,8 +159,8 @@ def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
 
 
 def _kind(value: Any) -> str:
-    names = {str: "a string", int: "a number", float: "a number", bool: "true/false",
-             list: "a list", dict: "a table", date: "a date"}
+    names = {str: "字符串", int: "数字", float: "数字", bool: "true/false",
+             list: "列表", dict: "表（table）", date: "日期"}
     return names.get(type(value), type(value).__name__)
 
 
@@ -172,7 +172,7 @@ def _date(table: _Table, name: str, value: Any) -> date:
             return date.fromisoformat(value.strip())
         except ValueError:
             pass
-    table.fail(name, f"{value!r} is not a date (write it as 2026-10-01)")
+    table.fail(name, f"“{value}”不是日期（请写成 2026-10-01 的形式）")
 
 
 def load(path: Path) -> Config:
@@ -180,15 +180,18 @@ def load(path: Path) -> Config:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(path, "", "file not found") from None
+        raise ConfigError(path, "", "找不到该文件") from None
     except OSError as e:
-        raise ConfigError(path, "", f"cannot be read ({e.strerror})") from None
+        raise ConfigError(path, "", f"无法读取（{e.strerror}）") from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as e:
-        raise ConfigError(path, "", f"is not UTF-8 text (byte {e.start})") from None
+        raise ConfigError(path, "", f"不是 UTF-8 编码的文本（第 {e.start} 字节）") from None
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(path, "", f"TOML syntax error: {e}") from None
+        where = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
+        detail = str(e).split(" (at line")[0]
+        at = f"第 {where[1]} 行第 {where[2]} 列" if where else "文件末尾"
+        raise ConfigError(path, "", f"TOML 语法错误，{at}：{detail}") from None
     return _Reader(path, data).read()
 
 
@@ -204,7 +207,7 @@ class _Reader:
         try:
             timezone = ZoneInfo(tz_name)
         except (ZoneInfoNotFoundError, ValueError):
-            bureau.fail("timezone", f"{tz_name!r} is not a known time zone (e.g. Asia/Shanghai)")
+            bureau.fail("timezone", f"“{tz_name}”不是已知的时区（如 Asia/Shanghai）")
         bureau.done()
 
         store = self.root.table("store")
@@ -219,18 +222,18 @@ class _Reader:
         wecom, telegram = self._channels(self.root.table("channels"))
         self.root.done()
         if not people:
-            self.root.fail("people", "lists nobody; add at least one [[people]] entry")
+            self.root.fail("people", "没有任何人员；请至少写一段 [[people]]")
         org = build_org(name, timezone, people, units, duties)
         return Config(self.file, org, store_path, holidays, workdays, wecom, telegram)
 
     def _calendar(self, t: _Table) -> tuple[tuple[date, ...], tuple[date, ...]]:
         lists = {}
         for name in ("holidays", "workdays"):
-            values = t.get(name, list, [], kind_name="a list of dates")
+            values = t.get(name, list, [], kind_name="日期列表")
             lists[name] = tuple(_date(t, f"{name}[{i}]", v) for i, v in enumerate(values))
         both = set(lists["holidays"]) & set(lists["workdays"])
         if both:
-            t.fail("workdays", f"{min(both)} is listed both as a holiday and as a workday")
+            t.fail("workdays", f"{min(both)} 同时列在 holidays 和 workdays 中，只能选一个")
         t.done()
         return lists["holidays"], lists["workdays"]
 
@@ -242,29 +245,30 @@ class _Reader:
         for t in tables:
             pid = t.ident("id")
             if pid in seen:
-                t.fail("id", f"{pid!r} is used twice (also at {seen[pid]})")
+                t.fail("id", f"“{pid}”重复使用（{seen[pid]} 也用了它）")
             seen[pid] = t.path
             name = t.text("name")
             if name in names:
-                t.fail("name", f"{name!r} is the name of {names[name]!r} too; names must differ")
+                t.fail("name", f"与 “{names[name]}” 重名（“{name}”）；姓名须各不相同，"
+                               "可加以区分，如 张伟（办公室）")
             names[name] = pid
             roles: set[Role] = set()
             for i, r in enumerate(t.texts("roles", [])):
                 if r in (Role.UNIT_HEAD, Role.MEMBER):
-                    t.fail(f"roles[{i}]", f"{r!r} follows from [[units]] (head) and this "
-                                          "person's units; do not list it")
+                    t.fail(f"roles[{i}]", f"“{r}”由 [[units]] 的 head 和本人的 units 自动得出，"
+                                          "不要写在 roles 中")
                 if r not in {x.value for x in STATED_ROLES}:
-                    t.fail(f"roles[{i}]", f"{r!r} is not a role (choose from "
-                                          f"{', '.join(sorted(STATED_ROLES))})")
+                    t.fail(f"roles[{i}]", f"“{r}”不是可用的身份（可选："
+                                          f"{'、'.join(sorted(STATED_ROLES))}）")
                 roles.add(Role(r))
             t.texts("units", [])  # checked against [[units]] once those are read
-            userid = t.get("wecom_userid", str, None, kind_name="a string")
+            userid = t.get("wecom_userid", str, None, kind_name="字符串")
             if userid is not None:
                 if userid in userids:
-                    t.fail("wecom_userid", f"{userid!r} is also {userids[userid]!r}'s")
+                    t.fail("wecom_userid", f"“{userid}”已是 “{userids[userid]}” 的企业微信账号")
                 userids[userid] = pid
-            mobile = t.get("mobile", str, None, kind_name="a string")
-            telegram_id = t.get("telegram_id", int, None, kind_name="a number")
+            mobile = t.get("mobile", str, None, kind_name="字符串")
+            telegram_id = t.get("telegram_id", int, None, kind_name="数字")
             t.done()
             people.append(Person(pid, name, frozenset(roles), (), userid, mobile, telegram_id))
         return people
@@ -276,22 +280,22 @@ class _Reader:
         for t in tables:
             uid = t.ident("id")
             if uid in seen:
-                t.fail("id", f"{uid!r} is used twice (also at {seen[uid]})")
+                t.fail("id", f"“{uid}”重复使用（{seen[uid]} 也用了它）")
             if uid in by_id:
-                t.fail("id", f"{uid!r} is already a person's id; unit and person ids must differ")
+                t.fail("id", f"“{uid}”已是某位人员的 id；单位和人员的 id 不能相同")
             seen[uid] = t.path
             name = t.text("name")
             kind = t.ident("kind")
             head = t.text("head")
             if head not in by_id:
-                t.fail("head", f"no person has id {head!r}")
-            supervisor = t.get("supervisor", str, None, kind_name="a string")
+                t.fail("head", f"没有 id 为 “{head}” 的人员")
+            supervisor = t.get("supervisor", str, None, kind_name="字符串")
             if supervisor is not None:
                 if supervisor not in by_id:
-                    t.fail("supervisor", f"no person has id {supervisor!r}")
+                    t.fail("supervisor", f"没有 id 为 “{supervisor}” 的人员")
                 if Role.LEADER not in by_id[supervisor].roles:
-                    t.fail("supervisor", f"{supervisor!r} must have the role 'leader' "
-                                         "(a member of the party group) to supervise a unit")
+                    t.fail("supervisor", f"分管领导 “{supervisor}” 须具有 leader 身份"
+                                         "（党组成员），请在其 roles 中加上 \"leader\"")
             t.done()
             units.append(Unit(uid, name, kind, head, supervisor))
         return units
@@ -303,7 +307,7 @@ class _Reader:
             member_of = tuple(t.data.get("units", []))
             for j, uid in enumerate(member_of):
                 if uid not in unit_ids:
-                    t.fail(f"units[{j}]", f"no unit has id {uid!r}")
+                    t.fail(f"units[{j}]", f"没有 id 为 “{uid}” 的单位")
             people[i] = Person(person.id, person.name, person.roles, member_of,
                                person.wecom_userid, person.mobile, person.telegram_id)
 
@@ -313,7 +317,7 @@ class _Reader:
         for t in tables:
             did = t.ident("id")
             if did in seen:
-                t.fail("id", f"{did!r} is used twice (also at {seen[did]})")
+                t.fail("id", f"“{did}”重复使用（{seen[did]} 也用了它）")
             seen[did] = t.path
             title = t.text("title")
             clause = t.text("clause")
@@ -321,8 +325,8 @@ class _Reader:
             try:
                 cadence = Cadence(cadence_text)
             except ValueError:
-                t.fail("cadence", f"{cadence_text!r} is not a cadence (choose from "
-                                  f"{', '.join(c.value for c in Cadence)})")
+                t.fail("cadence", f"“{cadence_text}”不是可用的周期（可选："
+                                  f"{'、'.join(c.value for c in Cadence)}）")
             due = self._due(t, cadence)
             owners = self._owners(t.table("owners"), people, units)
             evidence = t.text("evidence", "")
@@ -338,16 +342,16 @@ class _Reader:
                 return DueRule(anchor="opened", days=1)
             match = EVENT_DUE_PATTERN.match(str(value).strip())
             if not isinstance(value, str) or not match or int(match[1]) < 1:
-                t.fail("due", f"{value!r} does not fit an event duty; write how many working "
-                              "days after it is opened, e.g. \"1wd\"")
+                t.fail("due", f"“{value}”不适用于随时发生（event）的事项；请写开启后第几个工作日，"
+                              "如 \"1wd\"")
             return DueRule(anchor="opened", days=int(match[1]) if match else 1)
         if cadence is Cadence.AS_REQUIRED:
             if not isinstance(value, list) or not value:
-                t.fail("due", "an as-required duty needs its deadlines as a list of dates, "
-                              "e.g. [\"2026-12-10\"]")
+                t.fail("due", "按要求（as-required）的事项须列出截止日期，"
+                              "如 [\"2026-12-10\"]")
             dates = tuple(_date(t, f"due[{i}]", v) for i, v in enumerate(value))
             if len(set(dates)) != len(dates):
-                t.fail("due", "lists a date twice")
+                t.fail("due", "同一日期列了两次")
             return DueRule(anchor="dates", dates=tuple(sorted(dates)))
         if value is None:
             return DueRule()
@@ -355,23 +359,22 @@ class _Reader:
             return self._offset(t, cadence, value)
         if isinstance(value, list):
             return self._month_days(t, cadence, value)
-        t.fail("due", f"must be a string such as \"end\" or a list of month-days, "
-                      f"not {_kind(value)}")
+        t.fail("due", f"应为 \"end\" 这样的字符串或月-日列表，而不是{_kind(value)}")
 
     def _offset(self, t: _Table, cadence: Cadence, value: str) -> DueRule:
         match = OFFSET_PATTERN.match(value.strip())
         if not match:
-            t.fail("due", f"{value!r} is not a due rule (write \"end\", \"end-10d\", "
-                          "\"start+14d\" or a list of month-days like [\"06-20\", \"12-20\"])")
+            t.fail("due", f"“{value}”不是截止日规则（可写 \"end\"、\"end-10d\"、"
+                          "\"start+14d\"，或月-日列表如 [\"06-20\", \"12-20\"]）")
         anchor, sign, number = match[1], match[2], int(match[3] or 0)
         days = -number if sign == "-" else number
         limit = SHORTEST_DAYS[cadence] - 1
         if anchor == "start" and not 0 <= days <= limit:
-            t.fail("due", f"{value!r} falls outside a {cadence.value} period "
-                          f"(start+0d … start+{limit}d)")
+            t.fail("due", f"“{value}”超出了 {cadence.value} 周期的范围"
+                          f"（可用 start+0d … start+{limit}d）")
         if anchor == "end" and not -limit <= days <= 0:
-            t.fail("due", f"{value!r} falls outside a {cadence.value} period "
-                          f"(end-{limit}d … end)")
+            t.fail("due", f"“{value}”超出了 {cadence.value} 周期的范围"
+                          f"（可用 end-{limit}d … end）")
         return DueRule(anchor=anchor, days=days)
 
     def _month_days(self, t: _Table, cadence: Cadence, values: list[Any]) -> DueRule:
@@ -379,47 +382,47 @@ class _Reader:
         for i, v in enumerate(values):
             match = MONTH_DAY_PATTERN.match(v.strip()) if isinstance(v, str) else None
             if match is None:
-                t.fail(f"due[{i}]", f"{v!r} is not a month-day like \"06-20\"")
+                t.fail(f"due[{i}]", f"“{v}”不是 \"06-20\" 这样的月-日")
             month, day = int(match[1]), int(match[2])
             try:
                 date(2026, month, day)  # 02-29 is refused: it would vanish in most years
             except ValueError:
-                t.fail(f"due[{i}]", f"{v!r} is not a day of the year")
+                t.fail(f"due[{i}]", f"“{v}”不是一年中的日期（不收 02-29）")
             pairs.append((month, day))
         expected = PERIODS_PER_YEAR[cadence]
         periods = {period_of(cadence, date(2026, m, d)).key[4:] for m, d in pairs}
         if len(pairs) != expected or len(periods) != expected:
-            t.fail("due", f"a {cadence.value} duty needs exactly one month-day in each of its "
-                          f"{expected} periods of the year; got {values!r}")
+            t.fail("due", f"{cadence.value} 事项一年有 {expected} 个周期，每个周期须正好一个月-日；"
+                          f"现在是 {values}")
         return DueRule(anchor="month-days", month_days=tuple(sorted(pairs)))
 
     def _owners(self, t: _Table, people: list[Person], units: list[Unit]) -> Owners:
         if not t.data:
-            t.fail("", "is required: say who the duty applies to, e.g. "
-                       "owners = { kinds = [\"branch\"] }")
+            t.fail("", "缺少此项（必填）：写明事项适用于谁，"
+                       "如 owners = { kinds = [\"branch\"] }")
         kinds = t.texts("kinds", [])
         named = t.texts("units", [])
-        role_text = t.get("role", str, None, kind_name="a string")
+        role_text = t.get("role", str, None, kind_name="字符串")
         t.done()
         if sum(map(bool, (kinds, named, role_text))) != 1:
-            t.fail("", "give exactly one of kinds, units or role")
+            t.fail("", "kinds、units、role 三者须正好写一个")
         unit_kinds = {u.kind for u in units}
         for i, kind in enumerate(kinds):
             if kind not in unit_kinds:
-                t.fail(f"kinds[{i}]", f"no unit has kind {kind!r} "
-                                      f"(kinds in use: {', '.join(sorted(unit_kinds))})")
+                t.fail(f"kinds[{i}]", f"没有类别为 “{kind}” 的单位"
+                                      f"（现有类别：{'、'.join(sorted(unit_kinds))}）")
         unit_ids = {u.id for u in units}
         for i, uid in enumerate(named):
             if uid not in unit_ids:
-                t.fail(f"units[{i}]", f"no unit has id {uid!r}")
+                t.fail(f"units[{i}]", f"没有 id 为 “{uid}” 的单位")
         role = None
         if role_text is not None:
             if role_text not in {r.value for r in STATED_ROLES}:
-                t.fail("role", f"{role_text!r} is not a role (choose from "
-                               f"{', '.join(sorted(STATED_ROLES))})")
+                t.fail("role", f"“{role_text}”不是可用的身份（可选："
+                               f"{'、'.join(sorted(STATED_ROLES))}）")
             role = Role(role_text)
             if not any(role in p.roles for p in people):
-                t.fail("role", f"nobody has the role {role_text!r}")
+                t.fail("role", f"没有人具有 “{role_text}” 身份")
         return Owners(tuple(kinds), tuple(named), role)
 
     def _channels(self, t: _Table) -> tuple[WeComSettings, TelegramSettings]:
@@ -428,9 +431,9 @@ class _Reader:
         if w.data:
             _refuse_literal_secrets(w, ("token", "aes_key", "secret", "corp_secret"))
             wecom = WeComSettings(
-                enabled=w.get("enabled", bool, False, kind_name="true or false"),
+                enabled=w.get("enabled", bool, False, kind_name="true 或 false"),
                 corp_id=w.text("corp_id", ""),
-                agent_id=w.get("agent_id", int, 0, kind_name="a number"),
+                agent_id=w.get("agent_id", int, 0, kind_name="数字"),
                 token_env=_env_name(w, "token_env"),
                 aes_key_env=_env_name(w, "aes_key_env"),
                 secret_env=_env_name(w, "secret_env"),
@@ -442,7 +445,7 @@ class _Reader:
         if g.data:
             _refuse_literal_secrets(g, ("token", "secret_token"))
             telegram = TelegramSettings(
-                enabled=g.get("enabled", bool, False, kind_name="true or false"),
+                enabled=g.get("enabled", bool, False, kind_name="true 或 false"),
                 token_env=_env_name(g, "token_env"),
                 mode=_choice(g, "mode", ("polling", "webhook"), "polling"),
                 webhook_url=g.text("webhook_url", ""),
@@ -457,19 +460,19 @@ class _Reader:
 def _refuse_literal_secrets(t: _Table, names: Iterable[str]) -> None:
     for name in names:
         if name in t.data:
-            t.fail(name, f"secrets are never written in the config; put it in an environment "
-                         f"variable and name that variable with {name}_env = \"...\"")
+            t.fail(name, f"密钥不能写在配置文件里；请放进环境变量，"
+                         f"在这里写变量名：{name}_env = \"变量名\"")
 
 
 def _env_name(t: _Table, name: str) -> str:
     value: str = t.text(name, "")
     if value and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-        t.fail(name, f"{value!r} is not an environment variable name")
+        t.fail(name, f"“{value}”不是有效的环境变量名")
     return value
 
 
 def _choice(t: _Table, name: str, options: tuple[str, ...], default: str) -> str:
     value: str = t.text(name, default)
     if value not in options:
-        t.fail(name, f"{value!r} is not one of {', '.join(options)}")
+        t.fail(name, f"“{value}”不是可选值（可选：{'、'.join(options)}）")
     return value

@@ -51,13 +51,13 @@ def read_json_file(path: Path) -> Any:
     try:
         raw = path.read_bytes()
     except OSError as e:
-        raise StoreCorrupt(path, f"cannot be read ({e.strerror})") from e
+        raise StoreCorrupt(path, f"无法读取（{e.strerror}）") from e
     try:
         return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as e:
-        raise StoreCorrupt(path, f"is not valid UTF-8 at byte {e.start}") from e
+        raise StoreCorrupt(path, f"第 {e.start} 字节起不是有效的 UTF-8") from e
     except json.JSONDecodeError as e:
-        raise StoreCorrupt(path, f"is not valid JSON (line {e.lineno}, column {e.colno})") from e
+        raise StoreCorrupt(path, f"不是有效的 JSON（第 {e.lineno} 行第 {e.colno} 列）") from e
 
 
 class AtomicJSONStorage(Storage):
@@ -73,7 +73,7 @@ class AtomicJSONStorage(Storage):
                 return None
             data = read_json_file(self.path)
             if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-                raise StoreCorrupt(self.path, "does not hold TinyDB tables")
+                raise StoreCorrupt(self.path, "不是 TinyDB 数据文件的结构")
             self._data = data
         return self._data
 

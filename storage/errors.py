@@ -13,8 +13,8 @@ class StoreCorrupt(StoreError):
     def __init__(self, path: Path, problem: str) -> None:
         self.path = path
         super().__init__(
-            f"store file {path} {problem}; it was left untouched. "
-            "Restore it from a backup, or move the store folder away to start a new one."
+            f"数据文件 {path} {problem}。该文件已原样保留，未作任何改动。"
+            "请从备份恢复，或把数据目录移走后重新开始。"
         )
 
 
@@ -22,8 +22,8 @@ class StoreLocked(StoreError):
     def __init__(self, path: Path, holder: str) -> None:
         self.path = path
         super().__init__(
-            f"the store {path} is in use by another dutybot process ({holder}); "
-            "only one process may write to a store. Stop the other one first."
+            f"数据目录 {path} 正被另一个 dutybot 进程使用（{holder}）；"
+            "同一数据目录只能由一个进程使用，请先停止另一个。"
         )
 
 

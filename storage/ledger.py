@@ -73,16 +73,15 @@ def read_records(path: Path) -> Iterator[LedgerRecord | ChainBreak]:
                     data=obj["data"], prev=obj["prev"], hash=obj["hash"],
                 )
             except (ValueError, KeyError, TypeError):
-                yield ChainBreak(line_no, None, "is not a ledger record")
+                yield ChainBreak(line_no, None, "不是台账记录")
                 return
             if record.hash != _digest(record.body()):
-                yield ChainBreak(line_no, record.seq, "was altered (its hash does not match)")
+                yield ChainBreak(line_no, record.seq, "被改动过（哈希值不符）")
                 return
             if record.prev != prev or record.seq != expected_seq:
                 yield ChainBreak(
                     line_no, record.seq,
-                    f"does not follow record {expected_seq - 1} "
-                    "(a record before it was removed or the order changed)",
+                    f"没有接在记录 {expected_seq - 1} 之后（其前的记录被删除或顺序被调换）",
                 )
                 return
             yield record
@@ -108,7 +107,7 @@ class Ledger:
             if isinstance(item, ChainBreak):
                 raise StoreCorrupt(
                     path,
-                    f"line {item.line} {item.problem}; `dutybot audit verify` shows the same check",
+                    f"第 {item.line} 行{item.problem}（可用 dutybot audit verify 查看）",
                 )
             replay(item)
             last_seq, last_hash = item.seq, item.hash
@@ -140,7 +139,7 @@ class Ledger:
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as e:
-            raise StoreWriteFailed(f"cannot open the ledger: {e.strerror}") from e
+            raise StoreWriteFailed(f"无法打开台账：{e.strerror}") from e
         try:
             size = os.fstat(fd).st_size
             try:
@@ -152,7 +151,7 @@ class Ledger:
                 # If even this fails, the torn tail is set aside at the next start-up.
                 with contextlib.suppress(OSError):
                     os.ftruncate(fd, size)
-                raise StoreWriteFailed(f"cannot append to the ledger: {e.strerror}") from e
+                raise StoreWriteFailed(f"无法写入台账：{e.strerror}") from e
         finally:
             os.close(fd)
         if new_file:

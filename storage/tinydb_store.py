@@ -103,9 +103,9 @@ class TinyDBStore:
                 try:
                     task, seq = records.task_from_doc(doc)
                 except (KeyError, ValueError, TypeError) as e:
-                    raise StoreCorrupt(path, f"has a malformed task (doc {doc.doc_id})") from e
+                    raise StoreCorrupt(path, f"中有格式不对的任务（文档 {doc.doc_id}）") from e
                 if task.key in self._tasks:
-                    raise StoreCorrupt(path, f"repeats task {task.key}")
+                    raise StoreCorrupt(path, f"重复了任务 {task.key}")
                 self._shard[task.key] = shard
                 self._index(task, seq)
         self._ledger = Ledger.open(self.folder / "ledger.jsonl", self._replay,
@@ -136,23 +136,23 @@ class TinyDBStore:
         if not path.exists():
             existing = [p.name for p in self.folder.glob("*") if p.name != "dutybot.lock"]
             if existing:
-                raise StoreCorrupt(path, f"is missing but the folder holds {sorted(existing)}")
+                raise StoreCorrupt(path, f"缺失，但目录中已有 {sorted(existing)}")
             meta = {"format": FORMAT, "since": now.date().isoformat(), "created": now.isoformat()}
             if not self.read_only:
                 TinyDB(path, storage=AtomicJSONStorage).table("meta").insert(meta)
             return meta
         rows = TinyDB(path, storage=AtomicJSONStorage).table("meta").all()
         if len(rows) != 1 or "since" not in rows[0]:
-            raise StoreCorrupt(path, "does not hold the store's meta record")
+            raise StoreCorrupt(path, "中没有数据目录的元信息")
         if rows[0].get("format") != FORMAT:
-            raise StoreCorrupt(path, f"has format {rows[0].get('format')}, expected {FORMAT}")
+            raise StoreCorrupt(path, f"的格式版本为 {rows[0].get('format')}，本程序需要 {FORMAT}")
         return dict(rows[0])
 
     @staticmethod
     def _shard_of_file(path: Path) -> str:
         match = SHARD_FILE.match(path.name)
         if match is None:
-            raise StoreCorrupt(path, "is not a store file (expected tasks-YYYY-MM.json)")
+            raise StoreCorrupt(path, "不是本程序的数据文件（应为 tasks-YYYY-MM.json）")
         return match[1]
 
     def _shard_db(self, shard: str) -> TinyDB:

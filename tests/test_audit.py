@@ -41,7 +41,7 @@ def test_an_edited_note_is_named(config_path: Path, ledger: Path,
     ledger.write_text(ledger.read_text(encoding="utf-8").replace('"note":"二"', '"note":"贰"'),
                       encoding="utf-8")
     code, out = run(config_path, capsys)
-    assert code == 1 and "第 3 行（记录 3）" in out and "altered" in out
+    assert code == 1 and "第 3 行（记录 3）" in out and "被改动过" in out
 
 
 def test_a_removed_record_is_named(config_path: Path, ledger: Path,
@@ -49,7 +49,7 @@ def test_a_removed_record_is_named(config_path: Path, ledger: Path,
     lines = ledger.read_text(encoding="utf-8").splitlines(keepends=True)
     ledger.write_text("".join(lines[:1] + lines[2:]), encoding="utf-8")
     code, out = run(config_path, capsys)
-    assert code == 1 and "第 2 行（记录 3）" in out and "removed" in out
+    assert code == 1 and "第 2 行（记录 3）" in out and "被删除" in out
 
 
 def test_reordered_records_are_named(config_path: Path, ledger: Path,

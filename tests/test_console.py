@@ -70,7 +70,7 @@ def test_a_store_used_by_another_process_is_refused(config_path: Path) -> None:
         holder.stdin.close()
         holder.wait(timeout=30)
     assert second.returncode == 1
-    assert "another dutybot process" in second.stderr and second.stdout == ""
+    assert "另一个 dutybot 进程" in second.stderr and second.stdout == ""
 
 
 def test_bundled_example_is_used_when_there_is_no_config(tmp_path: Path) -> None:

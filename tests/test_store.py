@@ -54,7 +54,7 @@ def test_a_corrupt_store_is_refused_and_left_untouched(folder: Path, name: str, 
     before = snapshot(folder)
     with pytest.raises(StoreCorrupt) as caught:
         TinyDBStore.open(folder, NOW)
-    assert name in str(caught.value) and "untouched" in str(caught.value)
+    assert name in str(caught.value) and "原样保留" in str(caught.value)
     assert snapshot(folder) == before
 
 
@@ -68,7 +68,7 @@ def test_a_second_writer_is_refused_until_the_first_closes(folder: Path) -> None
     first = TinyDBStore.open(folder, NOW)
     with pytest.raises(StoreLocked) as caught:
         TinyDBStore.open(folder, NOW)
-    assert "another dutybot process" in str(caught.value)
+    assert "另一个 dutybot 进程" in str(caught.value)
     # A read-only look (previews, audits) does not need the lock and writes nothing.
     reader = TinyDBStore.open(folder, NOW, read_only=True)
     assert reader.task("duty-0:unit:2026-11") is not None
