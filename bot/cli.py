@@ -102,9 +102,12 @@ def _clock(now: str | None, config: Config) -> Clock:
 
 def _chat(config: Config, clock: Clock, person: str | None) -> int:
     sender = person or _default_person(config)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        import readline  # noqa: F401 - gives input() line editing, also for Chinese text
     app = App.open(config, clock)
     try:
-        ConsoleChannel(app, sender, sys.stdin, sys.stdout, sys.stdin.isatty()).run()
+        ConsoleChannel(app, sender, sys.stdin, sys.stdout, interactive).run()
     except KeyboardInterrupt:
         print()
     finally:

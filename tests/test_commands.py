@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
+
+import pytest
 
 from bot.app import App
 from bot.clock import FakeClock
+from bot.config import load
 from handlers import text
 from schedules.tasks import Status
 from tests.builders import Chat, at
@@ -171,3 +175,20 @@ def test_a_redelivered_message_records_once(chat_as: ChatAs, app: App) -> None:
     assert "已记录完成" in first and "无需重复" in again
     task = app.store.task_by_number(n)
     assert task is not None and len(task.checkins) == 1
+
+
+def test_the_bot_runs_into_2027_without_holiday_data(config_path: Path,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock(at("2026-12-30 10:00"))
+    app = App.open(load(config_path), clock)
+    try:
+        clock.set(at("2027-01-01 09:00"))
+        wu = Chat(app, clock, "吴芳")
+        todo = wu.say("待办")
+        assert "2027年1月" in todo and "已逾期1个工作日" in todo  # Dec 31 → Jan 1 (a Friday)
+        assert "截止" in wu.say("近期 60")
+        n = number_of(app, "theme-day:branch-1:2027-01")
+        assert "已记录完成" in wu.say(f"打卡 {n}")
+    finally:
+        app.close()
+    assert any("2027" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")

@@ -82,3 +82,34 @@ def test_bundled_example_is_used_when_there_is_no_config(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     assert "config.example.toml" in result.stderr and len(result.stderr.splitlines()) == 1
     assert "示例市林业局" in result.stdout
+
+
+def test_a_terminal_gets_a_banner_and_a_prompt(config_path: Path) -> None:
+    import os
+    import pty
+    import select
+
+    controller, terminal = pty.openpty()
+    with subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "chat", "--config", str(config_path), "--as", "吴芳",
+         "--now", NOW],
+        stdin=terminal, stdout=terminal, stderr=terminal, cwd=ROOT,
+    ) as bot:
+        os.close(terminal)
+        seen = b""
+
+        def read_until(marker: bytes) -> None:
+            nonlocal seen
+            while marker not in seen:
+                ready, _, _ = select.select([controller], [], [], 30)
+                assert ready, f"no {marker!r} in {seen.decode(errors='replace')!r}"
+                seen += os.read(controller, 4096)
+
+        read_until("吴芳> ".encode())
+        os.write(controller, "待办\n".encode())
+        read_until("您有 6 项待办".encode())
+        os.write(controller, "退出\n".encode())
+        read_until("再见".encode())
+        assert bot.wait(timeout=30) == 0
+    os.close(controller)
+    assert "当前身份：吴芳" in seen.decode()

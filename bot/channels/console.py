@@ -31,13 +31,10 @@ class ConsoleChannel:
             who = person.name if person else self.sender
             self._print(f"dutybot · {self.app.org.name} · 当前身份：{who}\n"
                         "输入「帮助」查看命令，输入「退出」结束。\n")
-        prompt = f"{person.name if person else self.sender}> " if self.interactive else ""
+        prompt = f"{person.name if person else self.sender}> "
         while True:
-            if prompt:
-                self.stdout.write(prompt)
-                self.stdout.flush()
-            line = self.stdin.readline()
-            if not line:
+            line = self._read(prompt)
+            if line is None:
                 break
             message = line.rstrip("\r\n")
             if message.strip().lower() in QUIT_WORDS:
@@ -51,6 +48,16 @@ class ConsoleChannel:
             self.show(reply)
         if self.interactive:
             self._print("再见。")
+
+    def _read(self, prompt: str) -> str | None:
+        """The next message, or None at end of input."""
+        if self.interactive:
+            try:
+                return input(prompt)  # line editing, with `readline` loaded by the CLI
+            except EOFError:
+                return None
+        line = self.stdin.readline()
+        return line or None
 
     def show(self, reply: Reply) -> None:
         self._print(reply.text + "\n")
