@@ -95,8 +95,7 @@ def checkin(ctx: Context, args: str) -> Reply:
         if not open_tasks:
             return Reply(text.CHECKIN_NOTHING_OPEN)
         if len(open_tasks) > 1:
-            return _choose(ctx, text.CHECKIN_WHICH.format(number=open_tasks[0].number),
-                           open_tasks)
+            return _choose(ctx, text.CHECKIN_WHICH, open_tasks)
         return _record(ctx, open_tasks[0], "")
     number = number_arg(first)
     if number is not None:
@@ -187,6 +186,7 @@ def _choose(ctx: Context, header: str, tasks: list[Task]) -> Reply:
     lines = [header, *(ctx.line(t) for t in tasks[:MAX_LINES])]
     if len(tasks) > MAX_LINES:
         lines.append(text.more(len(tasks) - MAX_LINES))
+    lines.append(text.CHOOSE_FOOTER.format(number=tasks[0].number))
     return Reply("\n".join(lines), buttons=_checkin_buttons(tasks[:3]))
 
 

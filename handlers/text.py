@@ -93,8 +93,9 @@ def several_match(keyword: str) -> str:
     return f"与「{keyword}」相关的待办有多项，请用编号打卡："
 
 
+CHOOSE_FOOTER = "请发送「打卡 编号 备注」完成其中一项，如：打卡 {number} 已完成"
 CHECKIN_NOTHING_OPEN = "您目前没有需要打卡的待办。发送「近期」查看接下来的截止事项。"
-CHECKIN_WHICH = "您有多项待办，请注明编号，如「打卡 {number} 已完成」："
+CHECKIN_WHICH = "您有多项待办，请注明要打卡的是哪一项："
 
 # ---- 撤销 -------------------------------------------------------------------------------
 
