@@ -142,6 +142,14 @@ class _Table:
     def table(self, name: str) -> _Table:
         return _Table(self.file, self.key(name), self.get(name, dict, {}, kind_name="表（table）"))
 
+    def unique_id(self, seen: dict[str, str]) -> str:
+        """This table's `id`, checked against the ids (and where they were) seen so far."""
+        value = self.ident("id")
+        if value in seen:
+            self.fail("id", f"“{value}”重复使用（{seen[value]} 也用了它）")
+        seen[value] = self.path
+        return value
+
     def tables(self, name: str) -> list[_Table]:
         items = self.get(name, list, [], kind_name="多段表（[[...]]）")
         return [_Table(self.file, f"{self.key(name)}[{i + 1}]", item)
@@ -243,10 +251,7 @@ class _Reader:
         names: dict[str, str] = {}
         userids: dict[str, str] = {}
         for t in tables:
-            pid = t.ident("id")
-            if pid in seen:
-                t.fail("id", f"“{pid}”重复使用（{seen[pid]} 也用了它）")
-            seen[pid] = t.path
+            pid = t.unique_id(seen)
             name = t.text("name")
             if name in names:
                 t.fail("name", f"与 “{names[name]}” 重名（“{name}”）；姓名须各不相同，"
@@ -278,12 +283,9 @@ class _Reader:
         units: list[Unit] = []
         seen: dict[str, str] = {}
         for t in tables:
-            uid = t.ident("id")
-            if uid in seen:
-                t.fail("id", f"“{uid}”重复使用（{seen[uid]} 也用了它）")
+            uid = t.unique_id(seen)
             if uid in by_id:
                 t.fail("id", f"“{uid}”已是某位人员的 id；单位和人员的 id 不能相同")
-            seen[uid] = t.path
             name = t.text("name")
             kind = t.ident("kind")
             head = t.text("head")
@@ -315,10 +317,7 @@ class _Reader:
         duties: list[Duty] = []
         seen: dict[str, str] = {}
         for t in tables:
-            did = t.ident("id")
-            if did in seen:
-                t.fail("id", f"“{did}”重复使用（{seen[did]} 也用了它）")
-            seen[did] = t.path
+            did = t.unique_id(seen)
             title = t.text("title")
             clause = t.text("clause")
             cadence_text = t.text("cadence")
