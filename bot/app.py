@@ -11,6 +11,7 @@ from handlers.dispatch import Dispatcher
 from handlers.messages import Inbound, Reply
 from schedules.calendar import WorkCalendar
 from schedules.tasks import plan_tasks
+from storage.errors import StoreWriteFailed
 from storage.tinydb_store import TinyDBStore
 
 log = logging.getLogger(__name__)
@@ -45,14 +46,19 @@ class App:
     def refresh(self, now: datetime) -> None:
         """Create the tasks of every period that has begun. The first call plans from the
         store's first day (so a changed plan is picked up at start-up); later calls only
-        look at the days since the last one."""
+        look at the days since the last one. A store that cannot be written to is logged
+        and tried again on the next call: the bot keeps answering from what it has."""
         today = self.today(now)
         if self._planned_through is not None and today <= self._planned_through:
             return
         first = (self.store.since if self._planned_through is None
                  else self._planned_through + timedelta(days=1))
         planned = plan_tasks(self.org, first, today, self.store.duties_under_way())
-        created = self.store.add_tasks(planned, now)
+        try:
+            created = self.store.add_tasks(planned, now)
+        except StoreWriteFailed as e:
+            log.error("could not open the tasks due up to %s (will retry): %s", today, e)
+            return
         if created:
             log.info("opened or updated %d task(s) up to %s", len(created), today)
         self._planned_through = today

@@ -121,8 +121,8 @@ class _Table:
 
     def text(self, name: str, default: Any = ...) -> Any:
         value = self.get(name, str, default, kind_name="字符串")
-        if isinstance(value, str) and not value.strip():
-            self.fail(name, "不能为空")
+        if name in self.data and not value.strip():
+            self.fail(name, "不能为空（不需要时整行删去）")
         return value
 
     def ident(self, name: str) -> str:
@@ -137,6 +137,8 @@ class _Table:
         for i, item in enumerate(value):
             if not isinstance(item, str) or not item.strip():
                 self.fail(f"{name}[{i}]", f"应为非空字符串，而不是{_kind(item)}")
+            if item in value[:i]:
+                self.fail(f"{name}[{i}]", f"“{item}”重复列出")
         return list(value)
 
     def table(self, name: str) -> _Table:
@@ -214,7 +216,7 @@ class _Reader:
         tz_name = bureau.text("timezone", "Asia/Shanghai")
         try:
             timezone = ZoneInfo(tz_name)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             bureau.fail("timezone", f"“{tz_name}”不是已知的时区（如 Asia/Shanghai）")
         bureau.done()
 
@@ -250,6 +252,7 @@ class _Reader:
         seen: dict[str, str] = {}
         names: dict[str, str] = {}
         userids: dict[str, str] = {}
+        telegram_ids: dict[int, str] = {}
         for t in tables:
             pid = t.unique_id(seen)
             name = t.text("name")
@@ -274,6 +277,11 @@ class _Reader:
                 userids[userid] = pid
             mobile = t.get("mobile", str, None, kind_name="字符串")
             telegram_id = t.get("telegram_id", int, None, kind_name="数字")
+            if telegram_id is not None:
+                if telegram_id in telegram_ids:
+                    t.fail("telegram_id", f"{telegram_id} 已是 “{telegram_ids[telegram_id]}” "
+                                          "的 Telegram 账号")
+                telegram_ids[telegram_id] = pid
             t.done()
             people.append(Person(pid, name, frozenset(roles), (), userid, mobile, telegram_id))
         return people

@@ -12,12 +12,12 @@ from difflib import SequenceMatcher
 
 from handlers import text
 from handlers.messages import Button, Inbound, Reply
-from handlers.parse import number_arg, split_first
+from handlers.parse import number_arg, split_first, split_keyword, split_number
 from schedules.calendar import WorkCalendar
 from schedules.model import Org, Person
 from schedules.periods import parse_period_key
 from schedules.tasks import PlannedTask, Status, Task, plan_tasks
-from storage.repository import Repository, TaskNotOpen
+from storage.repository import CheckinNotLive, Outcome, Repository, TaskNotOpen
 
 MAX_LINES = 15
 KEYWORD_THRESHOLD = 0.6  # share of the keyword that must appear in a title
@@ -90,25 +90,25 @@ def todo(ctx: Context, args: str) -> Reply:
 
 def checkin(ctx: Context, args: str) -> Reply:
     open_tasks = ctx.my_open_tasks()
-    first, rest = split_first(args)
-    if not first:
+    if not args:
         if not open_tasks:
             return Reply(text.CHECKIN_NOTHING_OPEN)
         if len(open_tasks) > 1:
             return _choose(ctx, text.CHECKIN_WHICH, open_tasks)
         return _record(ctx, open_tasks[0], "")
-    number = number_arg(first)
+    number, note = split_number(args)
     if number is not None:
         task = ctx.store.task_by_number(number)
         if task is None or task.owner not in ctx.owners() or task.duty not in ctx.org.duties:
             raise UserError(text.no_such_task(number))
-        return _record(ctx, task, rest)
-    matches = _by_keyword(first, open_tasks, ctx.org)
+        return _record(ctx, task, note)
+    keyword, note = split_keyword(args)
+    matches = _by_keyword(keyword, open_tasks, ctx.org)
     if not matches:
-        raise UserError(text.no_match(first))
+        raise UserError(text.no_match(keyword))
     if len(matches) > 1:
-        return _choose(ctx, text.several_match(first), matches)
-    return _record(ctx, matches[0], rest)
+        return _choose(ctx, text.several_match(keyword), matches)
+    return _record(ctx, matches[0], note)
 
 
 def _record(ctx: Context, task: Task, note: str) -> Reply:
@@ -124,17 +124,19 @@ def _record(ctx: Context, task: Task, note: str) -> Reply:
             task.key, ctx.person.id, ctx.now, note, ctx.message.channel,
             source=ctx.message.source, attachments=ctx.message.attachments,
         )
-    except TaskNotOpen:
-        return Reply(text.already_done(line, ""))
+    except TaskNotOpen:  # someone else checked it in a moment ago
+        fresh = ctx.store.task(task.key)
+        if fresh is None or fresh.status is Status.OPEN:
+            raise
+        return _record(ctx, fresh, note)
     late = recorded.at.astimezone(ctx.org.timezone).date() > task.due
     remaining = len(ctx.my_open_tasks())
     return Reply(text.checked_in(line, recorded.note, late, remaining))
 
 
 def undo(ctx: Context, args: str) -> Reply:
-    first, _ = split_first(args)
-    number = number_arg(first) if first else None
-    if first and number is None:
+    number, rest = split_number(args)
+    if args and (number is None or rest):
         raise UserError(text.UNDO_NOTHING)
     if number is None:
         last = ctx.store.last_checkin_by(ctx.person.id)
@@ -147,8 +149,21 @@ def undo(ctx: Context, args: str) -> Reply:
         if found is None or done_ is None or done_.person != ctx.person.id:
             raise UserError(text.undo_not_yours(number))
         task, done = found, done_
-    ctx.store.undo_checkin(task.key, done.id, ctx.person.id, ctx.now, source=ctx.message.source)
+    try:
+        ctx.store.undo_checkin(task.key, done.id, ctx.person.id, ctx.now,
+                               source=ctx.message.source)
+    except CheckinNotLive:  # undone a moment ago by a parallel request
+        return Reply(text.UNDO_NOTHING)
     return Reply(text.undone(f"【{task.number}】{ctx.describe(task)}"))
+
+
+def replay(ctx: Context, outcome: Outcome) -> Reply:
+    """The answer to a message the platform delivered again: what it already did."""
+    task = ctx.store.task(outcome.task)
+    line = f"【{task.number}】{ctx.describe(task)}" if task else outcome.task
+    if outcome.type == "checkin-undone":
+        return Reply(text.replayed_undo(line))
+    return Reply(text.replayed_checkin(line))
 
 
 def upcoming(ctx: Context, args: str) -> Reply:

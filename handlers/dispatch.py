@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from handlers import text
-from handlers.commands import HANDLERS, Context, UserError
+from handlers.commands import HANDLERS, Context, UserError, replay
 from handlers.messages import Inbound, Reply
 from handlers.parse import Parsed, parse
 from schedules.calendar import WorkCalendar
@@ -46,6 +46,9 @@ class Dispatcher:
             return Reply(text.unknown(parsed.word, parsed.suggestion))
         ctx = Context(self.org, self.store, self.calendar, person, message)
         try:
+            outcome = self.store.outcome_of(message.source) if message.source else None
+            if outcome is not None:
+                return replay(ctx, outcome)
             return HANDLERS[parsed.name](ctx, parsed.args)
         except UserError as e:
             return Reply(str(e))

@@ -82,6 +82,33 @@ def number_arg(token: str) -> int | None:
     return None
 
 
+_LEADING_NUMBER = re.compile(
+    r"^\s*(?:第|#|＃|no\.?\s*)?([0-9０-９]{1,9})\s*(?:号|项)?(?![0-9０-９])", re.IGNORECASE)
+_NOTE_SEPARATORS = "，、,：:；;。.\u3000 \t"
+_KEYWORD_END = re.compile(r"[\s，、,：:；;。]")
+
+
+def split_number(args: str) -> tuple[int | None, str]:
+    """A leading task number and the note after it: `22，已召开` → (22, "已召开").
+
+    The number may be full-width and may be written 第22项 or #22; the note may follow a
+    space, a comma or nothing at all. Without a leading number: (None, args)."""
+    match = _LEADING_NUMBER.match(args)
+    if match is None:
+        return None, args.strip()
+    number = int(unicodedata.normalize("NFKC", match[1]))
+    return number, args[match.end():].lstrip(_NOTE_SEPARATORS).strip()
+
+
+def split_keyword(args: str) -> tuple[str, str]:
+    """A leading keyword and the note after it, split at a space or Chinese punctuation."""
+    args = args.strip()
+    match = _KEYWORD_END.search(args)
+    if match is None:
+        return args, ""
+    return args[:match.start()], args[match.end():].lstrip(_NOTE_SEPARATORS).strip()
+
+
 def split_first(args: str) -> tuple[str, str]:
     """The first word of an argument and the rest, both trimmed."""
     first, rest = _split(args.strip())

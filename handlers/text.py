@@ -97,6 +97,10 @@ CHOOSE_FOOTER = "请发送「打卡 编号 备注」完成其中一项，如：�
 CHECKIN_NOTHING_OPEN = "您目前没有需要打卡的待办。发送「近期」查看接下来的截止事项。"
 CHECKIN_WHICH = "您有多项待办，请注明要打卡的是哪一项："
 
+def replayed_checkin(line: str) -> str:
+    return f"这条消息此前已处理，已记录完成：{line}\n发送「待办」查看其余事项。"
+
+
 # ---- 撤销 -------------------------------------------------------------------------------
 
 UNDO_NOTHING = "没有可以撤销的打卡。发送「待办」查看您的事项。"
@@ -105,6 +109,10 @@ UNDO_NOTHING = "没有可以撤销的打卡。发送「待办」查看您的事�
 def undone(line: str) -> str:
     return (f"已撤销打卡：{line}\n该事项恢复为待办，原打卡记录仍保留在台账中。"
             "发送「打卡 编号」可重新打卡。")
+
+
+def replayed_undo(line: str) -> str:
+    return f"这条消息此前已处理，已撤销打卡：{line}\n发送「待办」查看您的事项。"
 
 
 def undo_not_yours(number: int) -> str:

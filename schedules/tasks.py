@@ -95,28 +95,29 @@ class PlannedTask:
 def plan_tasks(
     org: Org, since: date, today: date, under_way: Collection[tuple[str, str]] | None = None
 ) -> list[PlannedTask]:
-    """Every task of a calendar duty whose period has begun by `today` and ends on or after
-    `since` (the day the bureau started using the bot), in a stable order: period start,
-    then duty, then owner as config lists them. As-required deadlines on or after `since`
-    are listed at once, so people see them coming.
+    """Every task of a calendar duty whose period has begun by `today` and which is due on or
+    after `since` (the day the bureau started using the bot), in a stable order: period
+    start, then duty, then owner as config lists them. As-required deadlines on or after
+    `since` are listed at once, so people see them coming.
 
     `under_way` holds the (duty, owner) pairs that already have tasks. A pair not in it —
-    a duty or a unit added to config later — starts with the period containing `today`,
-    not with a backlog of periods that ended before it existed."""
+    a duty or a unit added to config later — starts with the first task due from `today`
+    on, not with a backlog of deadlines that passed before it existed."""
     planned: list[tuple[date, int, int, PlannedTask]] = []
     for d_index, duty in enumerate(org.duties.values()):
         if duty.cadence is Cadence.EVENT:
             continue
         owners = org.duty_owners(duty)
         if duty.cadence is Cadence.AS_REQUIRED:
-            periods = [as_required_period(d) for d in duty.due.dates if d >= since]
+            periods = [as_required_period(d) for d in duty.due.dates]
         else:
             periods = [p for p in periods_overlapping(duty.cadence, since, today)]
         for period in periods:
             due = period.end if duty.cadence is Cadence.AS_REQUIRED else due_date(duty.due, period)
+            if due < since:
+                continue  # its deadline passed before the bot was tracking anything
             for o_index, owner in enumerate(owners):
-                if (under_way is not None and period.end < today
-                        and (duty.id, owner) not in under_way):
+                if under_way is not None and due < today and (duty.id, owner) not in under_way:
                     continue
                 item = PlannedTask(task_key(duty.id, owner, period.key), duty.id, owner,
                                    period.key, due)

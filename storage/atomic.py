@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,8 @@ from tinydb.storages import Storage
 from storage.errors import StoreCorrupt
 
 TEMP_SUFFIX = ".tmp"
+# Only the temporary files `atomic_write` makes: `<file>.<pid>.tmp`.
+OWN_TEMP = re.compile(r"^(?:tasks-\d{4}-\d{2}|meta)\.json\.\d+\.tmp$")
 
 
 def fsync_dir(path: Path) -> None:

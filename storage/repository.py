@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
@@ -11,6 +12,19 @@ from schedules.tasks import Attachment, CheckIn, PlannedTask, Task
 
 class TaskNotOpen(Exception):
     """A check-in was asked for a task that is already done or excused."""
+
+
+class CheckinNotLive(Exception):
+    """An undo was asked for a check-in that is already undone."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an inbound message already did, so a redelivery is answered, not repeated."""
+
+    type: str  # a ledger record type: "checkin" or "checkin-undone"
+    task: str  # task key
+    checkin: str  # check-in id
 
 
 class Repository(Protocol):
@@ -48,12 +62,19 @@ class Repository(Protocol):
         source: str | None = None,
         attachments: Sequence[Attachment] = (),
     ) -> CheckIn:
-        """Record a check-in durably. A `source` seen before returns the earlier check-in."""
+        """Record a check-in durably. The same `source` again returns the earlier check-in;
+        raises `TaskNotOpen` if the task is not open."""
         ...
 
     def undo_checkin(
         self, task_key: str, checkin_id: str, person: str, at: datetime, source: str | None = None
-    ) -> Task: ...
+    ) -> Task:
+        """Undo a check-in that is in effect (else `CheckinNotLive`); the ledger keeps both."""
+        ...
+
+    def outcome_of(self, source: str) -> Outcome | None:
+        """What the message with this source already changed, if anything."""
+        ...
 
     def last_checkin_by(self, person: str) -> tuple[Task, CheckIn] | None:
         """The person's most recent check-in that is still in effect."""

@@ -34,10 +34,10 @@ from tinydb.table import Document
 
 from schedules.tasks import Attachment, CheckIn, PlannedTask, Status, Task
 from storage import records
-from storage.atomic import TEMP_SUFFIX, AtomicJSONStorage
+from storage.atomic import OWN_TEMP, TEMP_SUFFIX, AtomicJSONStorage
 from storage.errors import StoreCorrupt, StoreError, StoreLocked, StoreWriteFailed
 from storage.ledger import Ledger, LedgerRecord
-from storage.repository import TaskNotOpen
+from storage.repository import CheckinNotLive, Outcome, TaskNotOpen
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class TinyDBStore:
         self._seq: dict[str, int] = {}
         self._by_number: dict[int, str] = {}
         self._by_owner: dict[str, list[str]] = defaultdict(list)
-        self._sources: dict[str, tuple[str, str]] = {}  # source -> (task key, check-in id)
+        self._sources: dict[str, Outcome] = {}  # inbound message source -> what it did
         self._checkins_by: dict[str, list[tuple[str, str]]] = defaultdict(list)  # person ->
         self._shard: dict[str, str] = {}  # task key -> the month file that holds it
         self._shards: dict[str, TinyDB] = {}
@@ -80,10 +80,13 @@ class TinyDBStore:
         nothing, for previews and audits beside a running bot.
         """
         store = cls(folder, read_only)
+        lock_existed = (folder / "dutybot.lock").exists()
         try:
             store._load(now)
-        except BaseException:
+        except BaseException as e:
             store.close()
+            if not lock_existed and not isinstance(e, StoreLocked):
+                (folder / "dutybot.lock").unlink(missing_ok=True)  # leave no trace behind
             raise
         return store
 
@@ -91,11 +94,12 @@ class TinyDBStore:
         if not self.read_only:
             self.folder.mkdir(parents=True, exist_ok=True)
             self._take_lock()
-            for orphan in self.folder.glob(f"*{TEMP_SUFFIX}"):
-                log.info("removing %s left by an interrupted write", orphan.name)
-                orphan.unlink()
         meta = self._load_meta(now)
         self._since = date.fromisoformat(meta["since"])
+        if not self.read_only:  # only now is the folder known to be a store
+            for orphan in self._own_temp_files():
+                log.info("removing %s left by an interrupted write", orphan.name)
+                orphan.unlink()
         for path in sorted(self.folder.glob("tasks-*.json")):
             shard = self._shard_of_file(path)
             db = self._shard_db(shard)
@@ -108,12 +112,25 @@ class TinyDBStore:
                     raise StoreCorrupt(path, f"重复了任务 {task.key}")
                 self._shard[task.key] = shard
                 self._index(task, seq)
+        newest_in_files = max(self._seq.values(), default=0)
         self._ledger = Ledger.open(self.folder / "ledger.jsonl", self._replay,
                                    repair=not self.read_only)
+        if newest_in_files > self._ledger.last_seq:
+            raise StoreCorrupt(
+                self._ledger.path,
+                f"比任务文件旧：任务文件记到第 {newest_in_files} 条记录，台账只有 "
+                f"{self._ledger.last_seq} 条（台账可能被删除或回退）",
+            )
         if self._dirty and not self.read_only:
             log.warning("applying %d change(s) the ledger holds but the files missed",
                         len(self._dirty))
-            self._persist()
+            try:
+                self._persist()
+            except OSError as e:  # committed in the ledger; the files catch up later
+                log.error("could not update the store files: %s", e)
+
+    def _own_temp_files(self) -> list[Path]:
+        return [p for p in self.folder.glob(f"*{TEMP_SUFFIX}") if OWN_TEMP.match(p.name)]
 
     def _take_lock(self) -> None:
         path = self.folder / "dutybot.lock"
@@ -134,7 +151,8 @@ class TinyDBStore:
     def _load_meta(self, now: datetime) -> dict[str, Any]:
         path = self.folder / "meta.json"
         if not path.exists():
-            existing = [p.name for p in self.folder.glob("*") if p.name != "dutybot.lock"]
+            ours = {"dutybot.lock", *(p.name for p in self._own_temp_files())}
+            existing = [p.name for p in self.folder.glob("*") if p.name not in ours]
             if existing:
                 raise StoreCorrupt(path, f"缺失，但目录中已有 {sorted(existing)}")
             meta = {"format": FORMAT, "since": now.date().isoformat(), "created": now.isoformat()}
@@ -164,13 +182,14 @@ class TinyDBStore:
 
     def _index(self, task: Task, seq: int) -> None:
         key = task.key
-        if key not in self._tasks:
+        previous = self._tasks.get(key)
+        known = {c.id for c in previous.checkins} if previous else set()
+        self._tasks[key] = task  # before the indexes, so a lock-free reader never misses it
+        self._seq[key] = seq
+        if previous is None:
             self._by_number[task.number] = key
             self._by_owner[task.owner].append(key)
             self._shard.setdefault(key, shard_of(task.due))
-        known = {c.id for c in self._tasks[key].checkins} if key in self._tasks else set()
-        self._tasks[key] = task
-        self._seq[key] = seq
         for c in task.checkins:
             if c.id not in known:
                 self._checkins_by[c.person].append((key, c.id))
@@ -188,10 +207,14 @@ class TinyDBStore:
 
     def _note_source(self, record: LedgerRecord) -> None:
         source = record.data.get("source")
-        if source and record.type == records.CHECKIN:
-            self._sources[source] = (record.data["task"], record.data["checkin"]["id"])
-        elif source:
-            self._sources[source] = (record.data.get("task", ""), "")
+        if not source or source in self._sources:
+            return
+        if record.type == records.CHECKIN:
+            self._sources[source] = Outcome(record.type, record.data["task"],
+                                            record.data["checkin"]["id"])
+        elif record.type == records.CHECKIN_UNDONE:
+            self._sources[source] = Outcome(record.type, record.data["task"],
+                                            record.data["checkin"])
 
     # ---- writing -------------------------------------------------------------------------
 
@@ -255,9 +278,11 @@ class TinyDBStore:
         attachments: Sequence[Attachment] = (),
     ) -> CheckIn:
         with self._lock:
-            if source and source in self._sources:
-                key, checkin_id = self._sources[source]
-                return self._checkin(key, checkin_id)
+            done = self._sources.get(source) if source else None
+            if done is not None:
+                if done.type != records.CHECKIN or done.task != task_key:
+                    raise ValueError(f"source {source} already did {done}")
+                return self._checkin(done.task, done.checkin)
             task = self._tasks[task_key]
             if task.status is not Status.OPEN:
                 raise TaskNotOpen(task_key)
@@ -275,10 +300,21 @@ class TinyDBStore:
         self, task_key: str, checkin_id: str, person: str, at: datetime, source: str | None = None
     ) -> Task:
         with self._lock:
-            if not (source and source in self._sources):
-                self._commit(at, records.CHECKIN_UNDONE, person,
-                             {"task": task_key, "checkin": checkin_id, "source": source})
+            done = self._sources.get(source) if source else None
+            if done is not None:
+                if (done.type, done.task, done.checkin) != (records.CHECKIN_UNDONE, task_key,
+                                                           checkin_id):
+                    raise ValueError(f"source {source} already did {done}")
+                return self._tasks[task_key]
+            if self._checkin(task_key, checkin_id).undone_at is not None:
+                raise CheckinNotLive(checkin_id)
+            self._commit(at, records.CHECKIN_UNDONE, person,
+                         {"task": task_key, "checkin": checkin_id, "source": source})
             return self._tasks[task_key]
+
+    def outcome_of(self, source: str) -> Outcome | None:
+        with self._lock:
+            return self._sources.get(source)
 
     # ---- reading -------------------------------------------------------------------------
 
@@ -287,11 +323,13 @@ class TinyDBStore:
         return self._since
 
     def task(self, key: str) -> Task | None:
-        return self._tasks.get(key)
+        with self._lock:
+            return self._tasks.get(key)
 
     def task_by_number(self, number: int) -> Task | None:
-        key = self._by_number.get(number)
-        return self._tasks[key] if key else None
+        with self._lock:
+            key = self._by_number.get(number)
+            return self._tasks[key] if key else None
 
     def tasks_of(self, owners: Iterable[str]) -> list[Task]:
         with self._lock:

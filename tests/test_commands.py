@@ -172,9 +172,34 @@ def test_a_redelivered_message_records_once(chat_as: ChatAs, app: App) -> None:
     wu = chat_as("WuFang")
     first = wu.say(f"打卡 {n} 已召开", message_id="m-1", channel="wecom")
     again = wu.say(f"打卡 {n} 已召开", message_id="m-1", channel="wecom")
-    assert "已记录完成" in first and "无需重复" in again
+    assert "已记录完成" in first and again.startswith("这条消息此前已处理，已记录完成")
     task = app.store.task_by_number(n)
     assert task is not None and len(task.checkins) == 1
+
+    # Undone in between, the same delivery again must not check in again.
+    assert "已撤销打卡" in wu.say("撤销", message_id="m-2", channel="wecom")
+    assert wu.say(f"打卡 {n} 已召开", message_id="m-1", channel="wecom").startswith(
+        "这条消息此前已处理")
+    replayed = wu.say("撤销", message_id="m-2", channel="wecom")
+    assert replayed.startswith("这条消息此前已处理，已撤销")
+    task = app.store.task_by_number(n)
+    assert task is not None and task.status is Status.OPEN and len(task.checkins) == 1
+
+
+def test_a_number_may_be_followed_by_a_comma_or_nothing(chat_as: ChatAs, app: App) -> None:
+    wu = chat_as("吴芳")
+    for key, message, note in [
+        ("branch-meeting:branch-1:2026-Q4", "打卡 {n}，已召开，参会12人", "已召开，参会12人"),
+        ("theme-day:branch-1:2026-11", "打卡{n}已开展", "已开展"),
+        ("three-meetings-lecture:branch-1:2026-Q4", "打卡 第{n}项、已讲", "已讲"),
+    ]:
+        n = number_of(app, key)
+        assert "已记录完成" in wu.say(message.format(n=n)), message
+        task = app.store.task(key)
+        assert task is not None and task.checkin is not None and task.checkin.note == note
+    assert "已记录完成" in wu.say("打卡 党员大会，已召开")
+    task = app.store.task("three-meetings-general:branch-1:2026-Q4")
+    assert task is not None and task.checkin is not None and task.checkin.note == "已召开"
 
 
 def test_the_bot_runs_into_2027_without_holiday_data(config_path: Path,

@@ -183,3 +183,43 @@ def test_a_missing_config_file_is_named(tmp_path: Path,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "--config", str(tmp_path / "nope.toml")]) == 2
     assert "nope.toml" in capsys.readouterr().err
+
+
+def test_optional_keys_may_be_left_out(config_path: Path) -> None:
+    text = config_path.read_text(encoding="utf-8")
+    text = text.replace('evidence = "活动时间、主题、参加人数"\n', "")
+    text += ('\n[channels.wecom]\nenabled = false\n'
+             '\n[channels.telegram]\nenabled = true\ntoken_env = "TG_TOKEN"\nmode = "polling"\n')
+    config_path.write_text(text, encoding="utf-8")
+    config = load(config_path)
+    assert config.org.duties["theme-day"].evidence == ""
+    assert config.telegram.enabled and config.telegram.webhook_url == ""
+
+
+def test_an_empty_value_written_out_is_refused(config_path: Path) -> None:
+    error = broken(config_path, 'evidence = "活动时间、主题、参加人数"', 'evidence = " "')
+    assert error.key.endswith(".evidence") and "不能为空" in error.problem
+
+
+def test_a_time_zone_that_is_a_folder_is_refused(config_path: Path) -> None:
+    error = broken(config_path, 'timezone = "Asia/Shanghai"', 'timezone = "Asia"')
+    assert error.key == "bureau.timezone"
+
+
+def test_duplicate_platform_accounts_are_refused(config_path: Path) -> None:
+    text = config_path.read_text(encoding="utf-8")
+    for userid in ("WuFang", "ZhengLei"):
+        text = text.replace(f'wecom_userid = "{userid}"',
+                            f'wecom_userid = "{userid}"\ntelegram_id = 42')
+    config_path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load(config_path)
+    assert caught.value.key == "people[10].telegram_id" and "wu-fang" in caught.value.problem
+    error = broken(config_path, 'wecom_userid = "ZhengLei"', 'wecom_userid = "WuFang"')
+    assert error.key == "people[10].wecom_userid" and "wu-fang" in error.problem
+
+
+def test_a_unit_listed_twice_for_a_duty_is_refused(config_path: Path) -> None:
+    error = broken(config_path, 'owners = { units = ["party-committee", "discipline"] }',
+                   'owners = { units = ["party-committee", "party-committee"] }')
+    assert error.key.endswith(".owners.units[1]") and "重复" in error.problem

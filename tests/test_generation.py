@@ -94,6 +94,16 @@ def test_a_changed_due_rule_moves_open_tasks_only(config_path: Path) -> None:
         app.close()
 
 
+def test_deadlines_before_the_first_day_are_not_tracked(config: Config) -> None:
+    app = App.open(config, FakeClock(at("2026-12-20 10:00")))
+    try:
+        assert app.store.task("annual-inspection:party-committee:2026") is None  # due 12-15
+        assert app.store.task("report-to-city:party-committee:2026-12-10") is None
+        assert app.store.task("office-summary:office:2026-H2") is not None  # due 12-20
+    finally:
+        app.close()
+
+
 def test_the_store_remembers_its_first_day(config: Config, tmp_path: Path) -> None:
     store = TinyDBStore.open(tmp_path / "s", at("2026-03-05 08:00"))
     store.close()

@@ -8,7 +8,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from handlers.parse import COMMANDS, Parsed, Unknown, number_arg, parse
+from handlers.parse import (
+    COMMANDS,
+    Parsed,
+    Unknown,
+    number_arg,
+    parse,
+    split_keyword,
+    split_number,
+)
 from tests.builders import Chat
 
 
@@ -49,6 +57,31 @@ def test_unknown_words_get_a_suggestion(message: str, suggestion: str | None) ->
 ])
 def test_number_arguments(token: str, number: int | None) -> None:
     assert number_arg(token) == number
+
+
+@pytest.mark.parametrize(("args", "number", "note"), [
+    ("22 已召开，参会12人", 22, "已召开，参会12人"),
+    ("22，已召开", 22, "已召开"),
+    ("22已召开", 22, "已召开"),
+    ("２２　已召开", 22, "已召开"),
+    ("第22项，已召开", 22, "已召开"),
+    ("#22", 22, ""),
+    ("主题党日 已开展", None, "主题党日 已开展"),
+    ("2026年度总结", 2026, "年度总结"),
+    ("1234567890", None, "1234567890"),
+])
+def test_split_number(args: str, number: int | None, note: str) -> None:
+    assert split_number(args) == (number, note)
+
+
+@pytest.mark.parametrize(("args", "keyword", "note"), [
+    ("主题党日 已开展", "主题党日", "已开展"),
+    ("主题党日，已开展", "主题党日", "已开展"),
+    ("主题党日", "主题党日", ""),
+    ("  主题党日：已开展，参加20人", "主题党日", "已开展，参加20人"),
+])
+def test_split_keyword(args: str, keyword: str, note: str) -> None:
+    assert split_keyword(args) == (keyword, note)
 
 
 @given(st.text(max_size=300))

@@ -97,8 +97,37 @@ def test_the_lock_dies_with_a_killed_process(folder: Path) -> None:
 def test_orphan_temp_files_are_removed_at_start(folder: Path) -> None:
     orphan = folder / "tasks-2026-11.json.12345.tmp"
     orphan.write_bytes(b'{"half": ')
+    foreign = folder / "notes.tmp"
+    foreign.write_bytes(b"not ours")
     TinyDBStore.open(folder, NOW).close()
     assert not orphan.exists()
+    assert foreign.read_bytes() == b"not ours"
+
+
+def test_a_folder_that_is_not_a_store_is_refused_and_nothing_is_deleted(tmp_path: Path) -> None:
+    (tmp_path / "budget.xlsx.tmp").write_bytes(b"someone's work")
+    (tmp_path / "report.docx").write_bytes(b"more work")
+    with pytest.raises(StoreCorrupt):
+        TinyDBStore.open(tmp_path, NOW)
+    assert (tmp_path / "budget.xlsx.tmp").read_bytes() == b"someone's work"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["budget.xlsx.tmp", "report.docx"]
+
+
+def test_a_ledger_older_than_the_task_files_is_refused(folder: Path) -> None:
+    ledger = folder / "ledger.jsonl"
+    older = ledger.read_bytes()
+    store = TinyDBStore.open(folder, NOW)
+    store.check_in("duty-3:unit:2026-11", "p", NOW, "之后", "console")
+    store.close()
+    ledger.write_bytes(older)  # rolled back, e.g. restored from an older backup
+    before = snapshot(folder)
+    with pytest.raises(StoreCorrupt) as caught:
+        TinyDBStore.open(folder, NOW)
+    assert "台账可能被删除或回退" in str(caught.value)
+    assert snapshot(folder) == before
+    ledger.unlink()
+    with pytest.raises(StoreCorrupt):
+        TinyDBStore.open(folder, NOW)
 
 
 def test_a_torn_ledger_tail_is_set_aside(folder: Path) -> None:
@@ -179,6 +208,11 @@ print("FULL", say(f"打卡 {number} 已召开").splitlines()[0])
 print("READ", say("待办").splitlines()[0])
 resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
 print("AGAIN", say(f"打卡 {number} 已召开").splitlines()[0])
+resource.setrlimit(resource.RLIMIT_FSIZE, (ledger.stat().st_size + 64, hard))
+clock.set(at("2026-12-01 09:00"))  # a new month: its tasks cannot be written
+print("NEWMONTH", say("待办").splitlines()[0])
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+print("RECOVERED", say("待办").splitlines()[0])
 """
 
 
@@ -190,6 +224,8 @@ def test_a_full_disk_loses_nothing_and_says_so(config_path: Path) -> None:
     assert out["FULL"].startswith("抱歉，记录未能保存")
     assert out["READ"].startswith("您有 6 项待办")
     assert out["AGAIN"].startswith("已记录完成")
+    assert out["NEWMONTH"].startswith("您有 5 项待办，其中逾期 3 项")  # what it has, still
+    assert out["RECOVERED"].startswith("您有 8 项待办")  # December's three, once space returns
     store = TinyDBStore.open(config_path.parent / "data" / "example", NOW, read_only=True)
     task = store.task("branch-meeting:branch-1:2026-Q4")
     assert task is not None and len(task.checkins) == 1 and task.status is Status.DONE
