@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -77,6 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreError as e:
         print(f"数据错误：{e}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the reader went away (`dutybot check | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _load_config(path: Path) -> Config:
