@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import date, datetime, timedelta
 
 from bot.clock import Clock
@@ -30,6 +31,7 @@ class App:
         self.calendar = make_calendar(config)
         self.dispatcher = Dispatcher(self.org, store, self.calendar)
         self._planned_through: date | None = None
+        self._refresh_lock = threading.Lock()  # the ticker and message handlers both refresh
 
     @classmethod
     def open(cls, config: Config, clock: Clock, read_only: bool = False) -> App:
@@ -48,6 +50,10 @@ class App:
         store's first day (so a changed plan is picked up at start-up); later calls only
         look at the days since the last one. A store that cannot be written to is logged
         and tried again on the next call: the bot keeps answering from what it has."""
+        with self._refresh_lock:
+            self._refresh(now)
+
+    def _refresh(self, now: datetime) -> None:
         today = self.today(now)
         if self._planned_through is not None and today <= self._planned_through:
             return

@@ -6,20 +6,22 @@ Exit codes: 0 fine, 1 the store or the run failed, 2 bad config or bad arguments
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot import summary
-from bot.app import App
+from bot import runner, simulate, summary
+from bot.app import App, make_calendar
 from bot.channels.console import ConsoleChannel
 from bot.clock import Clock, ShiftedClock, SystemClock
 from bot.config import Config, ConfigError, load
+from bot.delivery import Deliverer
 from schedules.model import Role
 from storage.audit import verify
 from storage.errors import StoreError
@@ -50,6 +52,13 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", parents=[common],
                            help="validate the config and show the org, duties and deadlines")
     check.add_argument("--json", action="store_true", help="print the org as JSON")
+    sub.add_parser("run", parents=[common],
+                   help="run the bot: reminders every minute and every enabled channel")
+    simulate = sub.add_parser("simulate", parents=[common],
+                              help="print every message the bot would send, sending nothing")
+    simulate.add_argument("--from", dest="first", required=True, type=_day, metavar="DATE")
+    simulate.add_argument("--to", dest="last", required=True, type=_day, metavar="DATE")
+    simulate.add_argument("--format", choices=("text", "jsonl"), default="text")
     audit = sub.add_parser("audit", help="check the accountability ledger")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     audit_sub.add_parser("verify", parents=[common],
@@ -68,6 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(config, clock, args.json)
         if args.command == "audit":
             return _audit_verify(config)
+        if args.command == "simulate":
+            return _simulate(config, clock, args.first, args.last, args.format)
+        if args.command == "run":
+            return _run(config, clock)
         return _chat(config, clock, args.person)
     except ConfigError as e:
         print(f"配置错误：{e}", file=sys.stderr)
@@ -104,18 +117,58 @@ def _clock(now: str | None, config: Config) -> Clock:
     return ShiftedClock(moment, system)
 
 
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"“{text}”不是日期（如 2026-01-01）") from None
+
+
 def _chat(config: Config, clock: Clock, person: str | None) -> int:
     sender = person or _default_person(config)
+    logging.getLogger().setLevel(logging.ERROR)  # the chat is for replies; `check` warns
     interactive = sys.stdin.isatty()
     if interactive:
         import readline  # noqa: F401 - gives input() line editing, also for Chinese text
     app = App.open(config, clock)
     try:
-        ConsoleChannel(app, sender, sys.stdin, sys.stdout, interactive).run()
+        audience = app.org.person(sender)
+        console = ConsoleChannel(app.org, sys.stdin, sys.stdout, interactive,
+                                 audience=audience.id if audience else sender)
+        deliverer = Deliverer(app, {console.name: console}, defer_unreached=True)
+        deliverer.recover(clock.now())
+        asyncio.run(runner.chat(app, console, deliverer, sender))
     except KeyboardInterrupt:
         print()
     finally:
         app.close()
+    return 0
+
+
+def _run(config: Config, clock: Clock) -> int:
+    logging.getLogger().setLevel(logging.INFO)
+    app = App.open(config, clock)
+    try:
+        # Channels for WeCom and Telegram join here as they are built; until one is
+        # enabled, every message is printed on this console.
+        console = ConsoleChannel(app.org, sys.stdin, sys.stdout, False, audience=None)
+        deliverer = Deliverer(app, {console.name: console}, defer_unreached=False)
+        asyncio.run(runner.run(app, deliverer))
+    finally:
+        app.close()
+    return 0
+
+
+def _simulate(config: Config, clock: Clock, first: date, last: date, fmt: str) -> int:
+    if last < first:
+        raise UsageError("--to 早于 --from")
+    messages = simulate.simulate(config, first, last, make_calendar(config), clock.now())
+    if fmt == "jsonl":
+        for message in messages:
+            print(simulate.as_jsonl(message))
+    else:
+        for line in simulate.as_text(messages, config):
+            print(line)
     return 0
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import date, time
 from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,9 +21,11 @@ from schedules.model import (
     Cadence,
     DueRule,
     Duty,
+    GroupChat,
     Org,
     Owners,
     Person,
+    Policy,
     Role,
     Unit,
     build_org,
@@ -73,6 +75,7 @@ class Config:
     store_path: Path
     holidays: tuple[date, ...] = ()
     workdays: tuple[date, ...] = ()
+    reminders: Policy = field(default_factory=Policy)  # the bureau's defaults (and digests')
     wecom: WeComSettings = field(default_factory=WeComSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
 
@@ -225,16 +228,18 @@ class _Reader:
         store.done()
 
         holidays, workdays = self._calendar(self.root.table("calendar"))
+        reminders = _policy(self.root.table("reminders"), Policy())
         people = self._people(self.root.tables("people"))
         units = self._units(self.root.tables("units"), people)
         self._check_memberships(self.root.tables("people"), people, units)
-        duties = self._duties(self.root.tables("duties"), people, units)
+        duties = self._duties(self.root.tables("duties"), people, units, reminders)
         wecom, telegram = self._channels(self.root.table("channels"))
         self.root.done()
         if not people:
             self.root.fail("people", "没有任何人员；请至少写一段 [[people]]")
         org = build_org(name, timezone, people, units, duties)
-        return Config(self.file, org, store_path, holidays, workdays, wecom, telegram)
+        return Config(self.file, org, store_path, holidays, workdays, reminders, wecom,
+                      telegram)
 
     def _calendar(self, t: _Table) -> tuple[tuple[date, ...], tuple[date, ...]]:
         lists = {}
@@ -306,8 +311,9 @@ class _Reader:
                 if Role.LEADER not in by_id[supervisor].roles:
                     t.fail("supervisor", f"分管领导 “{supervisor}” 须具有 leader 身份"
                                          "（党组成员），请在其 roles 中加上 \"leader\"")
+            group = _group(t.table("group")) if "group" in t.data else None
             t.done()
-            units.append(Unit(uid, name, kind, head, supervisor))
+            units.append(Unit(uid, name, kind, head, supervisor, group))
         return units
 
     def _check_memberships(self, tables: list[_Table], people: list[Person],
@@ -321,7 +327,8 @@ class _Reader:
             people[i] = Person(person.id, person.name, person.roles, member_of,
                                person.wecom_userid, person.mobile, person.telegram_id)
 
-    def _duties(self, tables: list[_Table], people: list[Person], units: list[Unit]) -> list[Duty]:
+    def _duties(self, tables: list[_Table], people: list[Person], units: list[Unit],
+                reminders: Policy) -> list[Duty]:
         duties: list[Duty] = []
         seen: dict[str, str] = {}
         for t in tables:
@@ -337,8 +344,9 @@ class _Reader:
             due = self._due(t, cadence)
             owners = self._owners(t.table("owners"), people, units)
             evidence = t.text("evidence", "")
+            policy = _policy(t.table("reminders"), reminders)
             t.done()
-            duties.append(Duty(did, title, clause, cadence, due, owners, evidence))
+            duties.append(Duty(did, title, clause, cadence, due, owners, evidence, policy))
         return duties
 
     def _due(self, t: _Table, cadence: Cadence) -> DueRule:
@@ -462,6 +470,62 @@ class _Reader:
             g.done()
         t.done()
         return wecom, telegram
+
+
+def _group(t: _Table) -> GroupChat:
+    _refuse_literal_secrets(t, ("wecom_robot_key",))
+    group = GroupChat(
+        name=t.text("name"),
+        wecom_robot_key_env=_env_name(t, "wecom_robot_key_env"),
+        telegram_chat_id=t.get("telegram_chat_id", int, None, kind_name="数字"),
+    )
+    t.done()
+    return group
+
+
+def _policy(t: _Table, base: Policy) -> Policy:
+    """A reminder policy: `base` with the keys this table sets."""
+    if not t.data:
+        return base
+    changes: dict[str, Any] = {}
+    for name, low, high in (("advance_days", 0, 60), ("overdue_max", 0, 30),
+                            ("escalate_on", 0, 30)):
+        if name in t.data:
+            value = t.get(name, int, kind_name="整数")
+            if not low <= value <= high:
+                t.fail(name, f"应在 {low} 到 {high} 之间（0 表示不发）")
+            changes[name] = value
+    for name in ("eve", "due_day"):
+        if name in t.data:
+            changes[name] = t.get(name, bool, kind_name="true 或 false")
+    if "send_at" in t.data:
+        changes["send_at"] = _clock_time(t, "send_at", t.get("send_at", str, kind_name="字符串"))
+    if "quiet_hours" in t.data:
+        hours = t.get("quiet_hours", list, kind_name="两个时刻的列表，如 [\"20:00\", \"08:00\"]")
+        if len(hours) not in (0, 2):
+            t.fail("quiet_hours", "应写开始和结束两个时刻，如 [\"20:00\", \"08:00\"]；"
+                                  "不需要免打扰时写 []")
+        times = [_clock_time(t, f"quiet_hours[{i}]", h) for i, h in enumerate(hours)]
+        changes["quiet_start"], changes["quiet_end"] = times or (time(0), time(0))
+    if "timezone" in t.data:
+        tz_name = t.text("timezone")
+        try:
+            changes["timezone"] = ZoneInfo(tz_name)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            t.fail("timezone", f"“{tz_name}”不是已知的时区（如 Asia/Shanghai）")
+    t.done()
+    policy = replace(base, **changes)
+    if policy.quiet(policy.send_at):
+        t.fail("send_at", f"{policy.send_at:%H:%M} 落在免打扰时段 "
+                          f"{policy.quiet_start:%H:%M}–{policy.quiet_end:%H:%M} 内，提醒将发不出去")
+    return policy
+
+
+def _clock_time(t: _Table, name: str, value: Any) -> time:
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", value.strip()) if isinstance(value, str) else None
+    if match is None or int(match[1]) > 23 or int(match[2]) > 59:
+        t.fail(name, f"“{value}”不是时刻（请写成 09:00 的形式）")
+    return time(int(match[1]), int(match[2]))
 
 
 def _refuse_literal_secrets(t: _Table, names: Iterable[str]) -> None:

@@ -46,11 +46,8 @@ class WorkCalendar:
                     log.info("no statutory data for %d: Monday to Friday plus the [calendar] "
                              "overrides", day.year)
                     return day.weekday() < 5
-                log.warning(
-                    "no statutory holiday data for %d: using Monday to Friday plus "
-                    "[calendar] overrides; add that year's holidays to the config",
-                    day.year,
-                )
+                log.warning("%d 年的法定节假日数据尚未收录，暂按周一至周五计算；"
+                            "请在配置的 [calendar] 中补充当年的放假和调休日期", day.year)
             return day.weekday() < 5
 
     def needs_holidays(self, year: int) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, time
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -50,12 +50,44 @@ class Person:
 
 
 @dataclass(frozen=True)
+class GroupChat:
+    """A unit's work group, where digests go; the endpoints are per platform."""
+
+    name: str
+    wecom_robot_key_env: str = ""  # environment variable holding the group robot's key
+    telegram_chat_id: int | None = None
+
+
+@dataclass(frozen=True)
 class Unit:
     id: str
     name: str
     kind: str
     head: str  # person id: the secretary of a branch, the head of an office
     supervisor: str | None = None  # person id of the 分管领导
+    group: GroupChat | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """When a duty's reminders go out (SPEC §5); the bureau's defaults, overridable per duty."""
+
+    advance_days: int = 7  # 0: no advance reminder
+    eve: bool = True
+    due_day: bool = True
+    overdue_max: int = 5  # reminders while overdue, one per working day
+    escalate_on: int = 3  # the Nth working day overdue; 0: never
+    send_at: time = time(9, 0)
+    quiet_start: time = time(20, 0)  # nothing is sent from here …
+    quiet_end: time = time(8, 0)  # … to here
+    timezone: ZoneInfo | None = None  # None: the bureau's
+
+    def quiet(self, moment: time) -> bool:
+        if self.quiet_start == self.quiet_end:
+            return False
+        if self.quiet_start < self.quiet_end:
+            return self.quiet_start <= moment < self.quiet_end
+        return moment >= self.quiet_start or moment < self.quiet_end
 
 
 @dataclass(frozen=True)
@@ -102,6 +134,7 @@ class Duty:
     due: DueRule
     owners: Owners
     evidence: str = ""
+    policy: Policy = field(default_factory=Policy)
 
 
 @dataclass(frozen=True)

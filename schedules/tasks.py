@@ -54,6 +54,7 @@ class Task:
     status: Status = Status.OPEN
     checkins: tuple[CheckIn, ...] = ()
     note: str = ""  # what an event task is about
+    opened: datetime | None = None  # when the task came to exist (stages before it don't fire)
 
     @property
     def checkin(self) -> CheckIn | None:

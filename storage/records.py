@@ -1,4 +1,4 @@
-"""How tasks look on disk, and how each ledger record changes them.
+"""How tasks and outbox entries look on disk, and how each ledger record changes them.
 
 The same `effects` drive a live write and the replay of the ledger at start-up, so a
 record's effect is the same whether it was applied before a crash or after.
@@ -13,13 +13,45 @@ from typing import Any
 
 from schedules.tasks import Attachment, CheckIn, Status, Task
 from storage.ledger import LedgerRecord
+from storage.repository import Delivery, OutboxEntry
 
 TASKS_OPENED = "tasks-opened"
 TASK_DUE_CHANGED = "task-due-changed"
 CHECKIN = "checkin"
 CHECKIN_UNDONE = "checkin-undone"
+DELIVERIES_ADDED = "deliveries-added"
+DELIVERY = "delivery"  # a delivery changed state
+ESCALATION = "escalation"  # an accountability item: who was told that a task is overdue
 
-Effect = Callable[[Task | None], Task]
+TASKS = "tasks"
+OUTBOX = "outbox"
+
+Effect = Callable[[Any], Any]  # old document (or None) -> new one
+
+
+def _when(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def entry_to_doc(e: OutboxEntry, seq: int) -> dict[str, Any]:
+    return {
+        "notice": e.notice, "channel": e.channel, "subject": e.subject, "stage": e.stage,
+        "recipient": e.recipient, "due_at": e.due_at.isoformat(), "task": e.task,
+        "group": e.group, "state": e.state.value, "attempts": e.attempts, "error": e.error,
+        "updated": e.updated.isoformat() if e.updated else None,
+        "not_before": e.not_before.isoformat() if e.not_before else None,
+        "seq": seq,
+    }
+
+
+def entry_from_doc(d: dict[str, Any]) -> tuple[OutboxEntry, int]:
+    entry = OutboxEntry(
+        notice=d["notice"], channel=d["channel"], subject=d["subject"], stage=d["stage"],
+        recipient=d["recipient"], due_at=datetime.fromisoformat(d["due_at"]), task=d["task"],
+        group=d["group"], state=Delivery(d["state"]), attempts=d["attempts"],
+        error=d["error"], updated=_when(d["updated"]), not_before=_when(d["not_before"]),
+    )
+    return entry, d["seq"]
 
 
 def checkin_to_doc(c: CheckIn) -> dict[str, Any]:
@@ -59,6 +91,7 @@ def task_to_doc(t: Task, seq: int) -> dict[str, Any]:
         "status": t.status.value,
         "note": t.note,
         "checkins": [checkin_to_doc(c) for c in t.checkins],
+        "opened": t.opened.isoformat() if t.opened else None,
         "seq": seq,
     }
 
@@ -74,6 +107,7 @@ def task_from_doc(d: dict[str, Any]) -> tuple[Task, int]:
         status=Status(d["status"]),
         checkins=tuple(checkin_from_doc(d["key"], c) for c in d["checkins"]),
         note=d["note"],
+        opened=datetime.fromisoformat(d["opened"]) if d.get("opened") else None,
     )
     return task, d["seq"]
 
@@ -84,15 +118,41 @@ def _require(task: Task | None, key: str) -> Task:
     return task
 
 
-def effects(record: LedgerRecord) -> list[tuple[str, Effect]]:
-    """The tasks a record changes, each with the change to make."""
+def effects(record: LedgerRecord) -> list[tuple[str, str, Effect]]:
+    """The documents a record changes, as (collection, key, change)."""
+    return [(OUTBOX, k, e) for k, e in _outbox_effects(record)] + [
+        (TASKS, k, e) for k, e in _task_effects(record)]
+
+
+def _outbox_effects(record: LedgerRecord) -> list[tuple[str, Effect]]:
+    data = record.data
+    if record.type == DELIVERIES_ADDED:
+        def adder(doc: dict[str, Any]) -> Effect:
+            return lambda _: entry_from_doc({**doc, "seq": 0})[0]
+        return [(f"{doc['notice']}|{doc['channel']}", adder(doc)) for doc in data["entries"]]
+    if record.type == DELIVERY:
+        key, state, at = data["key"], Delivery(data["state"]), datetime.fromisoformat(record.at)
+
+        def move(e: OutboxEntry | None) -> OutboxEntry:
+            if e is None:
+                raise KeyError(f"ledger refers to unknown delivery {key}")
+            return e.moved(state, at, data.get("error", ""), _when(data.get("not_before")),
+                           attempt=state is Delivery.SENDING)
+        return [(key, move)]
+    return []
+
+
+def _task_effects(record: LedgerRecord) -> list[tuple[str, Effect]]:
     data = record.data
     if record.type == TASKS_OPENED:
+        opened = datetime.fromisoformat(record.at)
+
         def opener(spec: dict[str, Any]) -> Effect:
             def open_task(_: Task | None) -> Task:
                 return Task(key=spec["key"], number=spec["number"], duty=spec["duty"],
                             owner=spec["owner"], period=spec["period"],
-                            due=date.fromisoformat(spec["due"]), note=spec.get("note", ""))
+                            due=date.fromisoformat(spec["due"]), note=spec.get("note", ""),
+                            opened=opened)
             return open_task
         return [(spec["key"], opener(spec)) for spec in data["tasks"]]
     if record.type == TASK_DUE_CHANGED:

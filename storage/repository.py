@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Protocol
 
 from schedules.tasks import Attachment, CheckIn, PlannedTask, Task
@@ -25,6 +26,46 @@ class Outcome:
     type: str  # a ledger record type: "checkin" or "checkin-undone"
     task: str  # task key
     checkin: str  # check-in id
+
+
+class Delivery(StrEnum):
+    """Where an outbox entry stands. Only `pending` is ever sent; `sending` left by a crash
+    becomes `unknown` (it may or may not have gone out) and is shown to admins."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"  # permanently: unknown recipient, channel not configured, …
+    UNKNOWN = "unknown"
+    SKIPPED = "skipped"  # missed while the bot was down and no longer useful
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """One message for one recipient on one channel."""
+
+    notice: str  # the plan's key: subject|stage|recipient
+    channel: str  # "console", "wecom", "wecom-robot", "telegram"; "" when skipped
+    subject: str
+    stage: str  # stage name, e.g. "overdue-2"
+    recipient: str
+    due_at: datetime
+    task: str | None = None
+    group: bool = False
+    state: Delivery = Delivery.PENDING
+    attempts: int = 0
+    error: str = ""
+    updated: datetime | None = None
+    not_before: datetime | None = None  # retry back-off
+
+    @property
+    def key(self) -> str:
+        return f"{self.notice}|{self.channel}"
+
+    def moved(self, state: Delivery, at: datetime, error: str = "",
+              not_before: datetime | None = None, attempt: bool = False) -> OutboxEntry:
+        return replace(self, state=state, updated=at, error=error, not_before=not_before,
+                       attempts=self.attempts + attempt)
 
 
 class Repository(Protocol):
@@ -74,6 +115,27 @@ class Repository(Protocol):
 
     def outcome_of(self, source: str) -> Outcome | None:
         """What the message with this source already changed, if anything."""
+        ...
+
+    def handled_notices(self) -> frozenset[str]:
+        """Keys of every notice already in the outbox, whatever its state."""
+        ...
+
+    def add_deliveries(self, entries: Sequence[OutboxEntry], at: datetime,
+                       escalations: Sequence[dict[str, object]] = ()) -> None:
+        """Put planned (or skipped) entries in the outbox in one durable write; escalations
+        are recorded in the ledger as accountability items alongside."""
+        ...
+
+    def pending_deliveries(self, now: datetime) -> list[OutboxEntry]:
+        """Pending entries whose back-off has passed, oldest first."""
+        ...
+
+    def deliveries(self) -> list[OutboxEntry]: ...
+
+    def move_delivery(self, entry: OutboxEntry, state: Delivery, at: datetime, error: str = "",
+                      not_before: datetime | None = None) -> OutboxEntry:
+        """Record a delivery's new state durably (sending, sent, failed, unknown, retry)."""
         ...
 
     def last_checkin_by(self, person: str) -> tuple[Task, CheckIn] | None:

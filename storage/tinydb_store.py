@@ -2,9 +2,10 @@
 
 Layout of a store folder:
 
-    meta.json          format version and the day the bureau started (TinyDB)
-    tasks-2026-12.json the tasks due in December 2026 with their check-ins (TinyDB, doc id =
-                       task number)
+    meta.json           format version and the day the bureau started (TinyDB)
+    tasks-2026-12.json  the tasks due in December 2026 with their check-ins (TinyDB, doc id =
+                        task number)
+    outbox-2026-12.json the reminders and digests due to go out in December 2026
     ledger.jsonl       hash-chained record of every change (the write-ahead log)
     dutybot.lock       held by the one process that may write
 
@@ -37,13 +38,14 @@ from storage import records
 from storage.atomic import OWN_TEMP, TEMP_SUFFIX, AtomicJSONStorage
 from storage.errors import StoreCorrupt, StoreError, StoreLocked, StoreWriteFailed
 from storage.ledger import Ledger, LedgerRecord
-from storage.repository import CheckinNotLive, Outcome, TaskNotOpen
+from storage.repository import CheckinNotLive, Delivery, OutboxEntry, Outcome, TaskNotOpen
 
 log = logging.getLogger(__name__)
 
 FORMAT = 1
 SYSTEM_ACTOR = "dutybot"
-SHARD_FILE = re.compile(r"^tasks-(\d{4}-\d{2})\.json$")
+SHARD_FILE = re.compile(r"^(tasks|outbox)-(\d{4}-\d{2})\.json$")
+DocKey = tuple[str, str]  # (collection, key)
 
 
 def shard_of(due: date) -> str:
@@ -59,14 +61,18 @@ class TinyDBStore:
         self._lock_file: TextIO | None = None
         self._since = date.min
         self._tasks: dict[str, Task] = {}
-        self._seq: dict[str, int] = {}
+        self._outbox: dict[str, OutboxEntry] = {}
+        self._handled: set[str] = set()  # notice keys in the outbox
+        self._seq: dict[DocKey, int] = {}  # the ledger record each document reflects
+        self._doc_id: dict[DocKey, int] = {}
+        self._last_entry_id = 0
         self._by_number: dict[int, str] = {}
         self._by_owner: dict[str, list[str]] = defaultdict(list)
         self._sources: dict[str, Outcome] = {}  # inbound message source -> what it did
         self._checkins_by: dict[str, list[tuple[str, str]]] = defaultdict(list)  # person ->
-        self._shard: dict[str, str] = {}  # task key -> the month file that holds it
-        self._shards: dict[str, TinyDB] = {}
-        self._dirty: set[str] = set()
+        self._shard: dict[DocKey, str] = {}  # document -> the month file that holds it
+        self._shards: dict[tuple[str, str], TinyDB] = {}
+        self._dirty: set[DocKey] = set()
         self._ledger: Ledger | None = None
 
     # ---- opening -------------------------------------------------------------------------
@@ -100,18 +106,9 @@ class TinyDBStore:
             for orphan in self._own_temp_files():
                 log.info("removing %s left by an interrupted write", orphan.name)
                 orphan.unlink()
-        for path in sorted(self.folder.glob("tasks-*.json")):
-            shard = self._shard_of_file(path)
-            db = self._shard_db(shard)
-            for doc in db.table("tasks").all():
-                try:
-                    task, seq = records.task_from_doc(doc)
-                except (KeyError, ValueError, TypeError) as e:
-                    raise StoreCorrupt(path, f"中有格式不对的任务（文档 {doc.doc_id}）") from e
-                if task.key in self._tasks:
-                    raise StoreCorrupt(path, f"重复了任务 {task.key}")
-                self._shard[task.key] = shard
-                self._index(task, seq)
+        for path in sorted([*self.folder.glob("tasks-*.json"),
+                            *self.folder.glob("outbox-*.json")]):
+            self._load_shard(path)
         newest_in_files = max(self._seq.values(), default=0)
         self._ledger = Ledger.open(self.folder / "ledger.jsonl", self._replay,
                                    repair=not self.read_only)
@@ -128,6 +125,29 @@ class TinyDBStore:
                 self._persist()
             except OSError as e:  # committed in the ledger; the files catch up later
                 log.error("could not update the store files: %s", e)
+
+    def _load_shard(self, path: Path) -> None:
+        collection, shard = self._shard_of_file(path)
+        for doc in self._shard_db(collection, shard).table(collection).all():
+            try:
+                if collection == records.TASKS:
+                    task, seq = records.task_from_doc(doc)
+                    key = task.key
+                else:
+                    entry, seq = records.entry_from_doc(doc)
+                    key = entry.key
+            except (KeyError, ValueError, TypeError) as e:
+                raise StoreCorrupt(path, f"中有格式不对的记录（文档 {doc.doc_id}）") from e
+            if (collection, key) in self._seq:
+                raise StoreCorrupt(path, f"重复了记录 {key}")
+            self._shard[collection, key] = shard
+            self._doc_id[collection, key] = doc.doc_id
+            if collection == records.OUTBOX:
+                self._last_entry_id = max(self._last_entry_id, doc.doc_id)
+            if collection == records.TASKS:
+                self._index_task(task, seq)
+            else:
+                self._index_entry(entry, seq)
 
     def _own_temp_files(self) -> list[Path]:
         return [p for p in self.folder.glob(f"*{TEMP_SUFFIX}") if OWN_TEMP.match(p.name)]
@@ -167,43 +187,58 @@ class TinyDBStore:
         return dict(rows[0])
 
     @staticmethod
-    def _shard_of_file(path: Path) -> str:
+    def _shard_of_file(path: Path) -> tuple[str, str]:
         match = SHARD_FILE.match(path.name)
         if match is None:
             raise StoreCorrupt(path, "不是本程序的数据文件（应为 tasks-YYYY-MM.json）")
-        return match[1]
+        return match[1], match[2]
 
-    def _shard_db(self, shard: str) -> TinyDB:
-        db = self._shards.get(shard)
+    def _shard_db(self, collection: str, shard: str) -> TinyDB:
+        db = self._shards.get((collection, shard))
         if db is None:
-            db = self._shards[shard] = TinyDB(self.folder / f"tasks-{shard}.json",
-                                              storage=AtomicJSONStorage)
+            db = self._shards[collection, shard] = TinyDB(
+                self.folder / f"{collection}-{shard}.json", storage=AtomicJSONStorage)
         return db
 
-    def _index(self, task: Task, seq: int) -> None:
+    def _index_task(self, task: Task, seq: int) -> None:
         key = task.key
         previous = self._tasks.get(key)
         known = {c.id for c in previous.checkins} if previous else set()
         self._tasks[key] = task  # before the indexes, so a lock-free reader never misses it
-        self._seq[key] = seq
+        self._seq[records.TASKS, key] = seq
         if previous is None:
             self._by_number[task.number] = key
             self._by_owner[task.owner].append(key)
-            self._shard.setdefault(key, shard_of(task.due))
+            self._shard.setdefault((records.TASKS, key), shard_of(task.due))
+            self._doc_id.setdefault((records.TASKS, key), task.number)
         for c in task.checkins:
             if c.id not in known:
                 self._checkins_by[c.person].append((key, c.id))
+
+    def _index_entry(self, entry: OutboxEntry, seq: int) -> None:
+        key = (records.OUTBOX, entry.key)
+        if entry.key not in self._outbox:
+            self._shard.setdefault(key, shard_of(entry.due_at.date()))
+            if key not in self._doc_id:
+                self._last_entry_id += 1
+                self._doc_id[key] = self._last_entry_id
+            self._handled.add(entry.notice)
+        self._outbox[entry.key] = entry
+        self._seq[key] = seq
 
     def _checkin(self, task_key: str, checkin_id: str) -> CheckIn:
         return next(c for c in self._tasks[task_key].checkins if c.id == checkin_id)
 
     def _replay(self, record: LedgerRecord) -> None:
-        """Apply a ledger record to every task whose file does not reflect it yet."""
+        """Apply a ledger record to every document whose file does not reflect it yet."""
         self._note_source(record)
-        for key, effect in records.effects(record):
-            if self._seq.get(key, 0) < record.seq:
-                self._index(effect(self._tasks.get(key)), record.seq)
-                self._dirty.add(key)
+        for collection, key, effect in records.effects(record):
+            if self._seq.get((collection, key), 0) < record.seq:
+                if collection == records.TASKS:
+                    self._index_task(effect(self._tasks.get(key)), record.seq)
+                else:
+                    self._index_entry(effect(self._outbox.get(key)), record.seq)
+                self._dirty.add((collection, key))
 
     def _note_source(self, record: LedgerRecord) -> None:
         source = record.data.get("source")
@@ -232,20 +267,24 @@ class TinyDBStore:
         return record
 
     def _persist(self) -> None:
-        by_shard: dict[str, list[str]] = defaultdict(list)
-        for key in self._dirty:
-            by_shard[self._shard[key]].append(key)
-        for shard, keys in sorted(by_shard.items()):
-            db = self._shard_db(shard)
+        by_file: dict[tuple[str, str], list[DocKey]] = defaultdict(list)
+        for doc_key in self._dirty:
+            by_file[doc_key[0], self._shard[doc_key]].append(doc_key)
+        for (collection, shard), keys in sorted(by_file.items()):
+            db = self._shard_db(collection, shard)
             storage = db.storage
             assert isinstance(storage, AtomicJSONStorage)
-            table = db.table("tasks")
+            table = db.table(collection)
             with storage.batch():
-                for key in keys:
-                    task = self._tasks[key]
-                    table.upsert(Document(records.task_to_doc(task, self._seq[key]),
-                                          doc_id=task.number))
+                for doc_key in keys:
+                    table.upsert(Document(self._doc(doc_key), doc_id=self._doc_id[doc_key]))
             self._dirty.difference_update(keys)
+
+    def _doc(self, doc_key: DocKey) -> dict[str, Any]:
+        collection, key = doc_key
+        if collection == records.TASKS:
+            return records.task_to_doc(self._tasks[key], self._seq[doc_key])
+        return records.entry_to_doc(self._outbox[key], self._seq[doc_key])
 
     def add_tasks(self, planned: Sequence[PlannedTask], at: datetime) -> list[Task]:
         with self._lock:
@@ -312,6 +351,27 @@ class TinyDBStore:
                          {"task": task_key, "checkin": checkin_id, "source": source})
             return self._tasks[task_key]
 
+    def add_deliveries(self, entries: Sequence[OutboxEntry], at: datetime,
+                       escalations: Sequence[dict[str, object]] = ()) -> None:
+        with self._lock:
+            new = [e for e in entries if e.key not in self._outbox]
+            for escalation in escalations:
+                self._commit(at, records.ESCALATION, SYSTEM_ACTOR, dict(escalation))
+            if new:
+                self._commit(at, records.DELIVERIES_ADDED, SYSTEM_ACTOR,
+                             {"entries": [records.entry_to_doc(e, 0) for e in new]})
+
+    def move_delivery(self, entry: OutboxEntry, state: Delivery, at: datetime, error: str = "",
+                      not_before: datetime | None = None) -> OutboxEntry:
+        with self._lock:
+            data: dict[str, Any] = {"key": entry.key, "state": state.value}
+            if error:
+                data["error"] = error
+            if not_before is not None:
+                data["not_before"] = not_before.isoformat()
+            self._commit(at, records.DELIVERY, SYSTEM_ACTOR, data)
+            return self._outbox[entry.key]
+
     def outcome_of(self, source: str) -> Outcome | None:
         with self._lock:
             return self._sources.get(source)
@@ -339,6 +399,20 @@ class TinyDBStore:
     def all_tasks(self) -> list[Task]:
         with self._lock:
             return sorted(self._tasks.values(), key=lambda t: t.number)
+
+    def handled_notices(self) -> frozenset[str]:
+        with self._lock:
+            return frozenset(self._handled)
+
+    def pending_deliveries(self, now: datetime) -> list[OutboxEntry]:
+        with self._lock:
+            due = [e for e in self._outbox.values() if e.state is Delivery.PENDING
+                   and (e.not_before is None or e.not_before <= now)]
+        return sorted(due, key=lambda e: (e.due_at, self._doc_id[records.OUTBOX, e.key]))
+
+    def deliveries(self) -> list[OutboxEntry]:
+        with self._lock:
+            return list(self._outbox.values())
 
     def duties_under_way(self) -> set[tuple[str, str]]:
         with self._lock:

@@ -1,0 +1,78 @@
+"""The long-running loops: `dutybot chat` and `dutybot run`.
+
+APScheduler's AsyncIOScheduler is only a one-minute ticker that starts a reconciliation
+pass (in a worker thread, so the event loop stays free); the outbox decides what is due.
+A pass also runs at start-up and, in `chat`, before each message, so a script driving the
+console sees the reminders that fall due at its `--now`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from contextlib import suppress
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.app import App
+from bot.channels.console import ConsoleChannel
+from bot.delivery import Deliverer
+from handlers.messages import Inbound
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 60
+
+
+def _ticker(deliverer: Deliverer) -> AsyncIOScheduler:
+    app = deliverer.app
+
+    async def tick() -> None:
+        try:
+            await asyncio.to_thread(deliverer.run_pass, app.clock.now())
+        except Exception:  # a failed pass is retried by the next tick; the loop stays up
+            log.exception("reminder pass failed")
+
+    scheduler = AsyncIOScheduler(timezone=app.org.timezone)
+    scheduler.add_job(tick, "interval", seconds=TICK_SECONDS, id="reconcile",
+                      max_instances=1, coalesce=True, misfire_grace_time=None)
+    return scheduler
+
+
+async def chat(app: App, console: ConsoleChannel, deliverer: Deliverer, sender: str) -> None:
+    person = app.org.person(sender)
+    console.banner(person.name if person else sender)
+    prompt = f"{person.name if person else sender}> "
+    await asyncio.to_thread(deliverer.run_pass, app.clock.now())
+    scheduler = _ticker(deliverer)
+    scheduler.start()
+    try:
+        while (line := await asyncio.to_thread(console.read, prompt)) is not None:
+            now = app.clock.now()
+            await asyncio.to_thread(deliverer.run_pass, now)
+            message = Inbound(channel=console.name, sender=sender, text=line, received_at=now)
+            console.show(await asyncio.to_thread(app.handle, message))
+    finally:
+        scheduler.shutdown(wait=False)
+    console.goodbye()
+
+
+async def run(app: App, deliverer: Deliverer) -> None:
+    """Until SIGINT or SIGTERM: recover, pass at once, then every minute."""
+    stuck = await asyncio.to_thread(deliverer.recover, app.clock.now())
+    if stuck:
+        log.warning("%d message(s) were being sent when the bot stopped; marked unknown", stuck)
+    await asyncio.to_thread(deliverer.run_pass, app.clock.now())
+    scheduler = _ticker(deliverer)
+    scheduler.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    log.info("dutybot is running; reminders are checked every minute")
+    try:
+        await stop.wait()
+    finally:
+        scheduler.shutdown(wait=False)

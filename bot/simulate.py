@@ -1,0 +1,163 @@
+"""`dutybot simulate`: every message the bot would send in a range of days, sending nothing.
+
+It starts from the store as it is (check-ins already recorded count; opened read-only, so
+nothing is written), opens future periods' tasks in memory as the days pass, and assumes
+nothing more gets done. Each day is evaluated at every send time the policies use.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from bot.config import Config
+from handlers import notices as words
+from handlers.messages import Reply
+from handlers.text import WEEKDAYS
+from schedules.calendar import WorkCalendar
+from schedules.reminders import Notice, Stage, digest_notices, task_notices
+from schedules.tasks import Status, Task, plan_tasks
+from storage.tinydb_store import TinyDBStore
+
+
+@dataclass(frozen=True)
+class Message:
+    at: datetime
+    recipient: str
+    channel: str
+    stages: tuple[Stage, ...]
+    task: str | None
+    text: str
+
+    @property
+    def stage(self) -> Stage:
+        """The stage that sets the merged message's tone."""
+        return max(self.stages, key=words.urgency)
+
+
+class FutureTasks:
+    """The store's tasks plus those the coming periods will open, in memory."""
+
+    def __init__(self, tasks: Iterable[Task]) -> None:
+        self.by_key = {t.key: t for t in tasks}
+        self.next_number = max((t.number for t in self.by_key.values()), default=0) + 1
+
+    def task(self, key: str) -> Task | None:
+        return self.by_key.get(key)
+
+    def tasks_of(self, owners: Iterable[str]) -> list[Task]:
+        wanted = set(owners)
+        return [t for t in self.by_key.values() if t.owner in wanted]
+
+    def open_tasks(self) -> list[Task]:
+        return [t for t in self.by_key.values() if t.status is Status.OPEN]
+
+
+def routes(config: Config, recipient: str, group: bool) -> list[str]:
+    """Where `dutybot run` would deliver, from the config alone."""
+    org, found = config.org, []
+    if group:
+        unit = org.units[recipient]
+        if unit.group and config.wecom.enabled and unit.group.wecom_robot_key_env:
+            found.append("wecom-robot")
+        if unit.group and config.telegram.enabled and unit.group.telegram_chat_id:
+            found.append("telegram")
+    else:
+        person = org.people.get(recipient)
+        if person and config.wecom.enabled and person.wecom_userid:
+            found.append("wecom")
+        if person and config.telegram.enabled and person.telegram_id:
+            found.append("telegram")
+    if not found and not (config.wecom.enabled or config.telegram.enabled):
+        found.append("console")
+    return found
+
+
+def simulate(config: Config, first: date, last: date, calendar: WorkCalendar,
+             now: datetime) -> Iterator[Message]:
+    org = config.org
+    store = TinyDBStore.open(config.store_path, now, read_only=True)
+    try:
+        tasks = FutureTasks(store.all_tasks())
+        handled = set(store.handled_notices())
+        since = min(store.since, first)
+    finally:
+        store.close()
+    send_times = sorted({d.policy.send_at for d in org.duties.values()}
+                        | {config.reminders.send_at})
+    groups = {u.id for u in org.units.values() if u.group is not None}
+    day, plan_from = first, since
+    while day <= last:
+        midnight = datetime.combine(day, time(0), org.timezone)
+        under_way = {(t.duty, t.owner) for t in tasks.by_key.values()}
+        planned, plan_from = plan_tasks(org, plan_from, day, under_way), day + timedelta(days=1)
+        for p in planned:
+            if p.key not in tasks.by_key:
+                tasks.by_key[p.key] = Task(p.key, tasks.next_number, p.duty, p.owner, p.period,
+                                           p.due, opened=midnight)
+                tasks.next_number += 1
+        for send_time in send_times:
+            moment = datetime.combine(day, send_time, org.timezone)
+            plan = task_notices(org, tasks.open_tasks(), calendar, moment, handled)
+            due = plan.send + digest_notices(org, groups, calendar, config.reminders, moment,
+                                             handled)
+            handled.update(n.key for n in [*due, *plan.skip])
+            yield from _messages(config, tasks, calendar, due, moment)
+        day += timedelta(days=1)
+
+
+def _messages(config: Config, tasks: FutureTasks, calendar: WorkCalendar,
+              due: list[Notice], moment: datetime) -> Iterator[Message]:
+    org = config.org
+    merged: dict[tuple[str, str], list[Notice]] = defaultdict(list)
+    for notice in due:
+        merged[notice.subject, notice.recipient].append(notice)
+    for notices in merged.values():
+        first = notices[0]
+        reply: Reply | None
+        if first.stage is Stage.WEEKLY_DIGEST and first.group:
+            reply = words.weekly_digest(org, first.recipient, tasks, moment)
+        elif first.stage is Stage.WEEKLY_DIGEST:
+            reply = None  # delivery problems cannot be foreseen
+        elif first.stage is Stage.MONTHLY_DIGEST:
+            reply = words.monthly_digest(org, first.recipient, tasks, calendar, moment)
+        else:
+            task = tasks.task(first.task or "")
+            reply = words.task_reminder(org, task, notices, calendar, moment) if task else None
+        if reply is None:
+            continue
+        text = reply.text
+        if reply.mentions:
+            text += "\n" + " ".join(f"@{org.owner_name(p)}" for p in reply.mentions)
+        for channel in routes(config, first.recipient, first.group) or ["(无渠道)"]:
+            yield Message(moment, first.recipient, channel, tuple(n.stage for n in notices),
+                          first.task, text)
+
+
+def as_jsonl(message: Message) -> str:
+    record: dict[str, object] = {
+        "at": message.at.isoformat(), "recipient": message.recipient,
+        "channel": message.channel, "stage": message.stage.value,
+    }
+    if message.task:
+        record["task"] = message.task
+    if len(message.stages) > 1:
+        record["merged_stages"] = [s.value for s in message.stages]
+    record["text"] = message.text
+    return json.dumps(record, ensure_ascii=False)
+
+
+def as_text(messages: Iterable[Message], config: Config) -> Iterator[str]:
+    current: date | None = None
+    for m in messages:
+        day = m.at.date()
+        if day != current:
+            current = day
+            yield f"\n{day.isoformat()}（周{WEEKDAYS[day.weekday()]}）"
+        who = config.org.owner_name(m.recipient)
+        stages = "+".join(s.value for s in m.stages)
+        yield f"  {m.at:%H:%M} → {who} [{m.channel}] {stages}"
+        yield from (f"      {line}" for line in m.text.splitlines())

@@ -1,0 +1,158 @@
+"""The words of reminders and digests: a planned notice (or several merged) → a `Reply`.
+
+Tone as in `handlers.text`: polite, short, and each message ends with what to do. Leaders'
+and groups' messages list units in the bureau's own order — never ranked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Protocol
+
+from handlers.messages import Button, Reply
+from handlers.text import day
+from schedules.calendar import WorkCalendar
+from schedules.model import Org, Role
+from schedules.periods import parse_period_key
+from schedules.reminders import Notice, Stage
+from schedules.tasks import Status, Task
+
+URGENCY = [Stage.ADVANCE, Stage.EVE, Stage.DUE, Stage.OVERDUE, Stage.ESCALATION]
+MAX_DIGEST_LINES = 20
+
+
+class TaskView(Protocol):
+    """What rendering reads: the store, or the simulator's picture of the future."""
+
+    def task(self, key: str) -> Task | None: ...
+
+    def tasks_of(self, owners: Sequence[str] | set[str]) -> list[Task]: ...
+
+
+class Problem(Protocol):
+    @property
+    def recipient(self) -> str: ...
+
+    @property
+    def channel(self) -> str: ...
+
+    @property
+    def error(self) -> str: ...
+
+
+def urgency(stage: Stage) -> int:
+    return URGENCY.index(stage) if stage in URGENCY else 0
+
+
+def principal(notices: Sequence[Notice]) -> Notice:
+    """Of stages merged into one message, the one that sets its tone."""
+    return max(notices, key=lambda n: (urgency(n.stage), n.occurrence))
+
+
+def period_label(task: Task) -> str:
+    try:
+        return parse_period_key(task.period)[1].label()
+    except ValueError:
+        return f"{task.due.month}月{task.due.day}日截止"
+
+
+def task_line(org: Org, task: Task, for_person: str | None = None) -> str:
+    duty = org.duties.get(task.duty)
+    title = duty.title if duty else task.duty
+    owner = "本人" if task.owner == for_person else org.owner_name(task.owner)
+    return f"【{task.number}】{title}（{owner} · {period_label(task)}）"
+
+
+def task_reminder(org: Org, task: Task, notices: Sequence[Notice], calendar: WorkCalendar,
+                  now: datetime) -> Reply:
+    """A reminder to the assignee, or an escalation to a leader or admin."""
+    today = now.astimezone(org.timezone).date()
+    lead = principal(notices)
+    late = calendar.workdays_after(task.due, today)
+    if lead.stage is Stage.ESCALATION:
+        assignee = org.assignee(task.owner)
+        who = org.owner_name(assignee) if assignee else "（未指定）"
+        return Reply(
+            f"【逾期督办】{task_line(org, task)}截止于{day(task.due, today)}，"
+            f"已逾期{late}个工作日，负责人：{who}。\n"
+            "请您关注并督促完成；完成后负责人打卡即可，无需回复本消息。")
+    line = task_line(org, task, lead.recipient)
+    duty = org.duties.get(task.duty)
+    hint = f"\n建议说明：{duty.evidence}" if duty and duty.evidence else ""
+    action = f"完成后回复「打卡 {task.number} 备注」或点“已完成”。"
+    buttons = (Button("已完成", f"打卡 {task.number}"), Button("查看待办", "待办"))
+    if today > task.due:
+        head = f"【逾期提醒】{line}截止于{day(task.due, today)}，已逾期{late}个工作日。"
+        return Reply(f"{head}\n请尽快完成。{action}{hint}", buttons=buttons)
+    days_left = (task.due - today).days
+    if days_left == 0:
+        head = f"【今日截止】{line}今天截止。"
+    elif days_left == 1:
+        head = f"【明日截止】{line}将于明天（{day(task.due, today)}）截止。"
+    elif calendar.previous_workday(task.due) == today:
+        head = f"【即将截止】{line}将于{day(task.due, today)}截止，今天是截止前最后一个工作日。"
+    else:
+        head = f"【待办提醒】{line}将于{day(task.due, today)}截止，还有{days_left}天。"
+    return Reply(f"{head}\n{action}{hint}", buttons=buttons)
+
+
+def weekly_digest(org: Org, unit_id: str, tasks: TaskView, now: datetime) -> Reply | None:
+    """The week's open tasks of a unit, to its group, @mentioning who answers for them."""
+    today = now.astimezone(org.timezone).date()
+    unit = org.units[unit_id]
+    open_tasks = sorted((t for t in tasks.tasks_of({unit_id})
+                         if t.status is Status.OPEN and t.duty in org.duties),
+                        key=lambda t: (t.due, t.number))
+    if not open_tasks:
+        return None
+    lines = [f"【本周待办】{unit.name}（{len(open_tasks)} 项）："]
+    for t in open_tasks[:MAX_DIGEST_LINES]:
+        late = "，已逾期" if t.due < today else ""
+        title = org.duties[t.duty].title
+        lines.append(f"· 【{t.number}】{title}（{period_label(t)}）截止 {day(t.due, today)}{late}")
+    if len(open_tasks) > MAX_DIGEST_LINES:
+        lines.append(f"……另有 {len(open_tasks) - MAX_DIGEST_LINES} 项。")
+    lines.append("完成后由负责同志在应用中回复「打卡 编号 备注」即可。")
+    return Reply("\n".join(lines), mentions=(unit.head,))
+
+
+def monthly_digest(org: Org, leader_id: str, tasks: TaskView, calendar: WorkCalendar,
+                   now: datetime) -> Reply | None:
+    """For a leader: each unit they supervise (all, for the party secretary), in config order."""
+    today = now.astimezone(org.timezone).date()
+    leader = org.people[leader_id]
+    units = [u for u in org.units.values()
+             if leader.has(Role.PARTY_SECRETARY) or u.supervisor == leader_id]
+    if not units:
+        return None
+    last_month_end = today.replace(day=1) - timedelta(days=1)
+    last_month_start = last_month_end.replace(day=1)
+    lines = [f"【月度情况】{today.year}年{today.month}月初，"
+             f"{'全局' if leader.has(Role.PARTY_SECRETARY) else '您分管的单位'}责任事项情况："]
+    for u in units[:MAX_DIGEST_LINES]:
+        own = [t for t in tasks.tasks_of({u.id}) if t.duty in org.duties]
+        open_ = [t for t in own if t.status is Status.OPEN]
+        overdue = sum(t.due < today for t in open_)
+        done = sum(1 for t in own if t.checkin and _within(t.checkin.at.astimezone(
+            org.timezone).date(), last_month_start, last_month_end))
+        lines.append(f"· {u.name}：上月完成 {done} 项；未完成 {len(open_)} 项"
+                     + (f"，其中逾期 {overdue} 项" if overdue else ""))
+    lines.append("逾期事项会同时提醒各单位负责人。如需了解详情，可与负责人联系。")
+    return Reply("\n".join(lines))
+
+
+def admin_report(org: Org, problems: Sequence[Problem]) -> Reply | None:
+    """Delivery problems of the past week, for the admins; nothing when all went well."""
+    if not problems:
+        return None
+    lines = [f"【投递情况】过去一周有 {len(problems)} 条消息未能确认送达："]
+    for p in problems[:MAX_DIGEST_LINES]:
+        who = org.owner_name(p.recipient)
+        lines.append(f"· {who}（{p.channel or '无渠道'}）：{p.error or '状态不明，可能已送达'}")
+    lines.append("请核对相关人员的账号配置或渠道设置，然后运行 dutybot check。")
+    return Reply("\n".join(lines))
+
+
+def _within(d: date, first: date, last: date) -> bool:
+    return first <= d <= last

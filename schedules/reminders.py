@@ -1,0 +1,238 @@
+"""Reminder planning: which messages are due at a moment, to whom, for which stage.
+
+Pure functions of (org, tasks, calendar, policy, now, what was already sent or skipped).
+The delivery loop in `bot/` persists what this plans into an outbox and sends it; this
+module never sends and never remembers.
+
+Policy (SPEC §5), per duty: an `advance` reminder N days before the deadline, one on the
+working day before (`eve`), one on the day (`due`), then one each working day while overdue
+(`overdue`, at most N), and an `escalation` to the supervising leader and the admins on the
+Nth working day overdue. Stage days are working days: before the deadline a non-working day
+moves back, after it forward. Stages of one task that fall on the same day reach the person
+as one message. A task never fires stages from before it existed. After downtime, of the
+missed stages of a task only the newest that is still useful goes out; the rest are skipped.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from schedules.calendar import WorkCalendar
+from schedules.model import Org, Policy, Role
+from schedules.tasks import Status, Task
+
+
+class Stage(StrEnum):
+    ADVANCE = "advance"
+    EVE = "eve"
+    DUE = "due"
+    OVERDUE = "overdue"
+    ESCALATION = "escalation"
+    WEEKLY_DIGEST = "weekly-digest"
+    MONTHLY_DIGEST = "monthly-digest"
+
+
+TASK_STAGES = (Stage.ADVANCE, Stage.EVE, Stage.DUE, Stage.OVERDUE, Stage.ESCALATION)
+
+
+@dataclass(frozen=True)
+class StageDay:
+    stage: Stage
+    occurrence: int  # 1, 2, … for overdue reminders; 0 for the others
+    day: date
+
+    @property
+    def name(self) -> str:
+        return f"{self.stage.value}-{self.occurrence}" if self.occurrence else self.stage.value
+
+
+def task_stages(due: date, policy: Policy, calendar: WorkCalendar) -> list[StageDay]:
+    """The days each stage of a task due on `due` falls on, in time order."""
+    stages: list[StageDay] = []
+    if policy.advance_days > 0:
+        advance = calendar.on_or_before(due - timedelta(days=policy.advance_days))
+        stages.append(StageDay(Stage.ADVANCE, 0, advance))
+    if policy.eve:
+        stages.append(StageDay(Stage.EVE, 0, calendar.previous_workday(due)))
+    if policy.due_day:
+        stages.append(StageDay(Stage.DUE, 0, calendar.on_or_before(due)))
+    day = due
+    for k in range(1, max(policy.overdue_max, policy.escalate_on) + 1):
+        day = calendar.next_workday(day)
+        if k <= policy.overdue_max:
+            stages.append(StageDay(Stage.OVERDUE, k, day))
+        if k == policy.escalate_on:
+            stages.append(StageDay(Stage.ESCALATION, 0, day))
+    return sorted(stages, key=lambda s: s.day)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One message the plan says should go out."""
+
+    subject: str  # the task key, or a digest's own key such as weekly:branch-1:2026-W48
+    stage: Stage
+    recipient: str  # a person id, or a unit id for the unit's group
+    at: datetime  # when it was due to go out
+    occurrence: int = 0
+    task: str | None = None
+    group: bool = False
+
+    @property
+    def stage_name(self) -> str:
+        return f"{self.stage.value}-{self.occurrence}" if self.occurrence else self.stage.value
+
+    @property
+    def key(self) -> str:
+        """Unique per (task, stage, recipient): the outbox never holds two of these."""
+        return f"{self.subject}|{self.stage_name}|{self.recipient}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    send: list[Notice]  # due now, in order
+    skip: list[Notice]  # missed while the bot was down and no longer worth sending
+
+
+def escalation_recipients(org: Org, owner: str) -> list[str]:
+    """Who hears of an overdue task: the unit's supervising leader (谁主管谁负责) or, for a
+    leader's own duty, the party secretary; and the admins of 机关党委. Never the assignee."""
+    found: list[str] = []
+    unit = org.units.get(owner)
+    if unit is not None and unit.supervisor:
+        found.append(unit.supervisor)
+    elif unit is None:
+        found += [p.id for p in org.people.values() if p.has(Role.PARTY_SECRETARY)]
+    found += [p.id for p in org.people.values() if p.has(Role.ADMIN)]
+    assignee = org.assignee(owner)
+    return [p for i, p in enumerate(found) if p != assignee and p not in found[:i]]
+
+
+def _window_end(stages: list[StageDay], due: date) -> dict[Stage, date]:
+    """The last day a stage is still worth sending late: reminders before the deadline
+    until the deadline, the overdue ones and the escalation until the last of them."""
+    after = [s.day for s in stages if s.stage in (Stage.OVERDUE, Stage.ESCALATION)]
+    late_end = max(after, default=due)
+    return {Stage.ADVANCE: due, Stage.EVE: due, Stage.DUE: due,
+            Stage.OVERDUE: late_end, Stage.ESCALATION: late_end}
+
+
+def sendable(now: datetime, tz: ZoneInfo, policy: Policy, calendar: WorkCalendar) -> bool:
+    """Nothing goes out on a non-working day or in quiet hours."""
+    local = now.astimezone(tz)
+    return calendar.is_workday(local.date()) and not policy.quiet(local.time())
+
+
+def task_notices(
+    org: Org,
+    tasks: Iterable[Task],
+    calendar: WorkCalendar,
+    now: datetime,
+    handled: Collection[str],
+) -> Plan:
+    """Task reminders due by `now` that are not in `handled` (sent or skipped before)."""
+    send: list[Notice] = []
+    skip: list[Notice] = []
+    for task in tasks:
+        duty = org.duties.get(task.duty)
+        assignee = org.assignee(task.owner)
+        if task.status is not Status.OPEN or duty is None or assignee is None:
+            continue
+        policy = duty.policy
+        tz = policy.timezone or org.timezone
+        if not sendable(now, tz, policy, calendar):
+            continue
+        today = now.astimezone(tz).date()
+        stages = task_stages(task.due, policy, calendar)
+        window = _window_end(stages, task.due)
+        missed: dict[str, list[tuple[StageDay, Notice]]] = defaultdict(list)
+        for sd in stages:
+            if sd.day > today:
+                break
+            moment = datetime.combine(sd.day, policy.send_at, tz)
+            if moment > now or (task.opened is not None and moment < task.opened):
+                continue
+            recipients = ([assignee] if sd.stage is not Stage.ESCALATION
+                          else escalation_recipients(org, task.owner))
+            for recipient in recipients:
+                notice = Notice(task.key, sd.stage, recipient, moment, sd.occurrence, task.key)
+                if notice.key not in handled:
+                    missed[recipient].append((sd, notice))
+        for items in missed.values():
+            useful = [sd.day for sd, _ in items if today <= window[sd.stage]]
+            newest = max(useful, default=None)
+            for sd, notice in items:
+                (send if sd.day == newest else skip).append(notice)
+    return Plan(send, skip)
+
+
+WEEKLY_CATCH_UP_WORKDAYS = 2  # a weekly digest missed on Monday still goes out on Tuesday
+MONTHLY_CATCH_UP_WORKDAYS = 3
+
+
+def week_key(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def first_workday_of_week(day: date, calendar: WorkCalendar) -> date | None:
+    monday = day - timedelta(days=day.weekday())
+    return next((d for d in (monday + timedelta(days=i) for i in range(7))
+                 if calendar.is_workday(d)), None)
+
+
+def first_workday_of_month(day: date, calendar: WorkCalendar) -> date | None:
+    first = day.replace(day=1)
+    d = first
+    while d.month == first.month:
+        if calendar.is_workday(d):
+            return d
+        d += timedelta(days=1)
+    return None
+
+
+def digest_notices(
+    org: Org,
+    group_units: Collection[str],
+    calendar: WorkCalendar,
+    policy: Policy,
+    now: datetime,
+    handled: Collection[str],
+) -> list[Notice]:
+    """Weekly digests to unit groups (on the first working day of the week) and monthly
+    digests to leaders (on the first working day of the month), each once; one the bot was
+    down for goes out when it is back, if that is within the first few working days."""
+    tz = policy.timezone or org.timezone
+    if not sendable(now, tz, policy, calendar):
+        return []
+    today = now.astimezone(tz).date()
+    notices: list[Notice] = []
+    week_start = first_workday_of_week(today, calendar)
+    if (week_start is not None and week_start <= today
+            and calendar.workdays_after(week_start, today) < WEEKLY_CATCH_UP_WORKDAYS):
+        moment = datetime.combine(week_start, policy.send_at, tz)
+        if moment <= now:
+            for unit in org.units:
+                if unit in group_units:
+                    subject = f"weekly:{unit}:{week_key(today)}"
+                    notices.append(Notice(subject, Stage.WEEKLY_DIGEST, unit, moment,
+                                          group=True))
+            for person in org.people.values():
+                if person.has(Role.ADMIN):  # delivery problems of the past week, if any
+                    subject = f"weekly-admin:{person.id}:{week_key(today)}"
+                    notices.append(Notice(subject, Stage.WEEKLY_DIGEST, person.id, moment))
+    month_start = first_workday_of_month(today, calendar)
+    if (month_start is not None and month_start <= today
+            and calendar.workdays_after(month_start, today) < MONTHLY_CATCH_UP_WORKDAYS):
+        moment = datetime.combine(month_start, policy.send_at, tz)
+        if moment <= now:
+            for person in org.people.values():
+                if person.has(Role.LEADER):
+                    subject = f"monthly:{person.id}:{today:%Y-%m}"
+                    notices.append(Notice(subject, Stage.MONTHLY_DIGEST, person.id, moment))
+    return [n for n in notices if n.key not in handled]
