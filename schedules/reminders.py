@@ -9,8 +9,10 @@ working day before (`eve`), one on the day (`due`), then one each working day wh
 (`overdue`, at most N), and an `escalation` to the supervising leader and the admins on the
 Nth working day overdue. Stage days are working days: before the deadline a non-working day
 moves back, after it forward. Stages of one task that fall on the same day reach the person
-as one message. A task never fires stages from before it existed. After downtime, of the
-missed stages of a task only the newest that is still useful goes out; the rest are skipped.
+as one message. A task never fires stages from before it existed, nor, after a check-in is
+undone, stages that passed while it was done: reminders resume at the next stage. After
+downtime, of the missed stages of a task only the newest still useful goes out; the rest
+are skipped.
 """
 
 from __future__ import annotations
@@ -148,6 +150,7 @@ def task_notices(
         if not sendable(now, tz, policy, calendar):
             continue
         today = now.astimezone(tz).date()
+        open_since = task.open_since
         stages = task_stages(task.due, policy, calendar)
         window = _window_end(stages, task.due)
         missed: dict[str, list[tuple[StageDay, Notice]]] = defaultdict(list)
@@ -155,7 +158,7 @@ def task_notices(
             if sd.day > today:
                 break
             moment = datetime.combine(sd.day, policy.send_at, tz)
-            if moment > now or (task.opened is not None and moment < task.opened):
+            if moment > now or (open_since is not None and moment < open_since):
                 continue
             recipients = ([assignee] if sd.stage is not Stage.ESCALATION
                           else escalation_recipients(org, task.owner))

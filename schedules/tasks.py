@@ -64,6 +64,14 @@ class Task:
                 return c
         return None
 
+    @property
+    def open_since(self) -> datetime | None:
+        """When the task last became open: created, or reopened by undoing a check-in."""
+        moments = [c.undone_at for c in self.checkins if c.undone_at is not None]
+        if self.opened is not None:
+            moments.append(self.opened)
+        return max(moments, default=None)
+
     def is_overdue(self, today: date) -> bool:
         return self.status is Status.OPEN and today > self.due
 

@@ -1,0 +1,153 @@
+"""Reminder planning, pure: stage days at the edges, merging, catch-up, escalation routing."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from bot.config import Config
+from schedules.calendar import WorkCalendar
+from schedules.model import Policy
+from schedules.reminders import Stage, escalation_recipients, task_notices, task_stages
+from schedules.tasks import CheckIn, Task
+from tests.builders import SHANGHAI, at
+
+CAL = WorkCalendar()
+
+
+def days(due: date, policy: Policy = Policy(), calendar: WorkCalendar = CAL) -> dict[str, date]:
+    return {s.name: s.day for s in task_stages(due, policy, calendar)}
+
+
+def test_an_ordinary_thursday_deadline() -> None:
+    assert days(date(2026, 12, 31)) == {
+        "advance": date(2026, 12, 24), "eve": date(2026, 12, 30), "due": date(2026, 12, 31),
+        # 2027 has no statutory data yet: Monday to Friday, so 1 January counts
+        "overdue-1": date(2027, 1, 1), "overdue-2": date(2027, 1, 4),
+        "overdue-3": date(2027, 1, 5), "escalation": date(2027, 1, 5),
+        "overdue-4": date(2027, 1, 6), "overdue-5": date(2027, 1, 7),
+    }
+
+
+def test_across_the_year_end_with_next_years_holidays_in_config() -> None:
+    calendar = WorkCalendar(holidays=[date(2027, 1, 1)])
+    stages = days(date(2026, 12, 31), calendar=calendar)
+    assert stages["overdue-1"] == date(2027, 1, 4)
+    assert stages["escalation"] == date(2027, 1, 6)
+
+
+def test_a_saturday_deadline_moves_the_due_day_back_and_merges_with_the_eve() -> None:
+    stages = days(date(2026, 12, 19))  # Saturday
+    assert stages["advance"] == date(2026, 12, 11)  # the 12th is a Saturday too: back to Fri
+    assert stages["eve"] == stages["due"] == date(2026, 12, 18)
+    assert stages["overdue-1"] == date(2026, 12, 21)
+
+
+def test_the_eve_of_the_national_day_holiday() -> None:
+    stages = days(date(2026, 9, 30))
+    assert stages["eve"] == date(2026, 9, 29)
+    assert stages["due"] == date(2026, 9, 30)
+    assert stages["overdue-1"] == date(2026, 10, 8)  # after the whole holiday
+    assert stages["overdue-3"] == stages["escalation"] == date(2026, 10, 10)  # make-up Sat
+
+
+def test_a_deadline_on_a_make_up_workday() -> None:
+    stages = days(date(2026, 10, 10))  # Saturday, but a working day
+    assert stages["due"] == date(2026, 10, 10)
+    assert stages["eve"] == date(2026, 10, 9)
+    assert stages["advance"] == date(2026, 9, 30)  # 10-03 is a holiday: back before it
+
+
+def test_a_deadline_inside_a_holiday() -> None:
+    stages = days(date(2026, 10, 4))
+    assert stages["eve"] == stages["due"] == date(2026, 9, 30)
+    assert stages["overdue-1"] == date(2026, 10, 8)
+
+
+def test_policy_switches() -> None:
+    quiet = Policy(advance_days=0, eve=False, overdue_max=2, escalate_on=0)
+    assert list(days(date(2026, 12, 31), quiet)) == ["due", "overdue-1", "overdue-2"]
+    late = Policy(overdue_max=1, escalate_on=4)
+    assert days(date(2026, 11, 30), late)["escalation"] == date(2026, 12, 4)
+
+
+def task(key: str = "branch-meeting:branch-1:2026-Q4", due: date = date(2026, 12, 31),
+         opened: datetime | None = None, **kw: object) -> Task:
+    duty, owner, period = key.split(":")
+    return Task(key, 22, duty, owner, period, due,
+                opened=opened or at("2026-10-01 00:00"), **kw)  # type: ignore[arg-type]
+
+
+def plan_at(config: Config, moment: datetime, tasks: list[Task], handled: set[str] | None = None):
+    return task_notices(config.org, tasks, CAL, moment, handled or set())
+
+
+def test_nothing_before_send_time_then_the_stage(config: Config) -> None:
+    t = task()
+    assert plan_at(config, at("2026-12-24 08:59"), [t]).send == []
+    sent = plan_at(config, at("2026-12-24 09:00"), [t]).send
+    assert [(n.stage, n.recipient) for n in sent] == [(Stage.ADVANCE, "wu-fang")]
+    assert plan_at(config, at("2026-12-24 09:01"), [t], {sent[0].key}).send == []
+
+
+def test_weekends_holidays_and_quiet_hours_send_nothing(config: Config) -> None:
+    t = task(due=date(2026, 12, 21))  # Monday; its eve is Friday the 18th
+    assert plan_at(config, at("2026-12-19 09:00"), [t]).send == []  # Saturday
+    assert plan_at(config, at("2026-12-18 21:00"), [t]).send == []  # Friday, quiet hours
+    assert plan_at(config, at("2026-12-18 19:59"), [t]).send != []  # Friday, not yet quiet
+
+
+def test_a_done_task_gets_nothing_and_an_undo_resumes_at_the_next_stage(config: Config) -> None:
+    checkin = CheckIn("c9", "k", "wu-fang", at("2026-12-30 08:59"), "", "console")
+    done = task().with_checkin(checkin)
+    assert plan_at(config, at("2026-12-30 09:00"), [done]).send == []
+    reopened = done.with_undo("c9", at("2026-12-30 10:00"))
+    assert plan_at(config, at("2026-12-30 10:01"), [reopened]).send == []  # the eve passed
+    due_day = plan_at(config, at("2026-12-31 09:00"), [reopened]).send
+    assert [n.stage for n in due_day] == [Stage.DUE]
+
+
+def test_a_task_created_late_does_not_fire_past_stages(config: Config) -> None:
+    late = task(opened=at("2026-12-30 11:00"))
+    assert plan_at(config, at("2026-12-30 12:00"), [late]).send == []
+    assert [n.stage for n in plan_at(config, at("2026-12-31 09:00"), [late]).send] == [Stage.DUE]
+
+
+def test_catch_up_sends_only_the_newest_useful_stage(config: Config) -> None:
+    t = task(due=date(2026, 12, 3))  # Thursday: advance 11-26, eve 12-02, due 12-03
+    # Down from before 11-26 until 12-03 10:00: advance and eve were missed.
+    plan = plan_at(config, at("2026-12-03 10:00"), [t])
+    assert [n.stage for n in plan.send] == [Stage.DUE]
+    assert {n.stage for n in plan.skip} == {Stage.ADVANCE, Stage.EVE}
+    # Down until long after the overdue window: nothing is useful any more.
+    stale = plan_at(config, at("2026-12-21 10:00"), [t])
+    assert stale.send == [] and len(stale.skip) == 2 + 5 + 1 + 2  # …+ two escalations
+
+
+def test_stages_on_the_same_day_come_together(config: Config) -> None:
+    t = task(due=date(2026, 12, 19))  # eve and due both on Friday the 18th
+    plan = plan_at(config, at("2026-12-18 09:00"), [t])
+    assert {n.stage for n in plan.send} == {Stage.EVE, Stage.DUE}
+    assert {n.at for n in plan.send} == {datetime(2026, 12, 18, 9, tzinfo=SHANGHAI)}
+
+
+def test_escalations_follow_the_org(config: Config) -> None:
+    org = config.org
+    assert escalation_recipients(org, "branch-2") == ["zhang-wei", "zhao-min"]
+    assert escalation_recipients(org, "branch-4") == ["liu-zhiqiang", "zhao-min"]
+    assert escalation_recipients(org, "li-hongmei") == ["wang-jianguo", "zhao-min"]
+    assert escalation_recipients(org, "party-group") == ["zhao-min"]  # 党组: admins only
+    t = task("theme-day:branch-2:2026-11", due=date(2026, 11, 30))
+    plan = plan_at(config, at("2026-12-03 09:00"), [t])
+    assert {(n.stage, n.recipient) for n in plan.send} == {
+        (Stage.OVERDUE, "zheng-lei"), (Stage.ESCALATION, "zhang-wei"),
+        (Stage.ESCALATION, "zhao-min")}
+
+
+@pytest.mark.parametrize(("hour", "sends"), [(0, False), (7, False), (8, True), (19, True),
+                                             (20, False), (23, False)])
+def test_quiet_hours_hold_everything(config: Config, hour: int, sends: bool) -> None:
+    t = task(due=date(2026, 12, 3))  # Thursday: the eve stage was Wednesday, due at 09:00
+    moment = datetime(2026, 12, 3, hour, tzinfo=SHANGHAI) + timedelta(minutes=30)
+    assert bool(plan_at(config, moment, [t]).send) is sends
