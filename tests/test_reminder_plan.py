@@ -14,9 +14,10 @@ from schedules.tasks import CheckIn, Task
 from tests.builders import SHANGHAI, at
 
 CAL = WorkCalendar()
+DEFAULT = Policy()
 
 
-def days(due: date, policy: Policy = Policy(), calendar: WorkCalendar = CAL) -> dict[str, date]:
+def days(due: date, policy: Policy = DEFAULT, calendar: WorkCalendar = CAL) -> dict[str, date]:
     return {s.name: s.day for s in task_stages(due, policy, calendar)}
 
 
