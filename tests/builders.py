@@ -32,3 +32,24 @@ class Chat:
                                         received_at=self.clock.now(), message_id=message_id))
         self.replies.append(reply)
         return reply.text
+
+
+class RecordingChannel:
+    """An outbound channel that records what it was asked to send, and can be told to fail."""
+
+    def __init__(self, name: str = "console", only: set[str] | None = None) -> None:
+        self.name = name
+        self.only = only  # recipients it reaches; None: everyone
+        self.sent: list[tuple[str, bool, Reply]] = []
+        self.failures: list[Exception] = []  # raised, in order, before anything is sent
+
+    def reaches(self, recipient: str, group: bool) -> bool:
+        return self.only is None or recipient in self.only
+
+    def send(self, recipient: str, group: bool, reply: Reply) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append((recipient, group, reply))
+
+    def texts_for(self, recipient: str) -> list[str]:
+        return [r.text for who, _, r in self.sent if who == recipient]

@@ -1,0 +1,141 @@
+"""A year of reminders on the example bureau, through `dutybot simulate`."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from collections import Counter, defaultdict
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.app import App, make_calendar
+from bot.cli import main
+from bot.clock import FakeClock
+from bot.config import Config, load
+from schedules.reminders import escalation_recipients
+from tests.builders import at
+
+MAKE_UP_WORKDAYS = {date(2026, 1, 4), date(2026, 2, 14), date(2026, 2, 28), date(2026, 5, 9),
+                    date(2026, 9, 20), date(2026, 10, 10)}
+
+
+Year = tuple[Config, list[dict[str, object]]]
+
+
+@pytest.fixture(scope="module")
+def year(tmp_path_factory: pytest.TempPathFactory) -> Year:
+    folder = tmp_path_factory.mktemp("year")
+    path = folder / "config.toml"
+    path.write_bytes((Path(__file__).parent.parent / "config.example.toml").read_bytes())
+    config = load(path)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["simulate", "--from", "2026-01-01", "--to", "2026-12-31", "--format",
+                     "jsonl", "--config", str(path), "--now", "2025-12-31T12:00"]) == 0
+    return config, [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_nothing_on_a_non_working_day_and_make_up_days_are_used(year: Year) -> None:
+    config, messages = year
+    calendar = make_calendar(config)
+    days = {date.fromisoformat(str(m["at"])[:10]) for m in messages}
+    assert all(calendar.is_workday(d) for d in days)
+    assert date(2026, 10, 10) in days  # escalations of the 09-30 deadlines: a make-up Saturday
+    assert len(days & MAKE_UP_WORKDAYS) >= 4
+    assert not days & {date(2026, 10, d) for d in range(1, 8)}
+
+
+def test_each_stage_at_most_once_per_task_and_recipient(year: Year) -> None:
+    _, messages = year
+    seen = Counter((m.get("task"), s, m["recipient"])
+                   for m in messages for s in m.get("merged_stages", [m["stage"]])
+                   if m.get("task"))
+    repeated = {k: n for k, n in seen.items() if n > 1 and k[1] != "overdue"}
+    assert not repeated
+    overdue = Counter((m["task"], m["recipient"]) for m in messages if m["stage"] == "overdue")
+    assert max(overdue.values()) <= 5
+
+
+def test_counts_per_stage_follow_the_policy(year: Year) -> None:
+    config, messages = year
+    stages: dict[str, Counter[str]] = defaultdict(Counter)
+    for m in messages:
+        if m.get("task"):
+            for s in m.get("merged_stages", [m["stage"]]):
+                stages[str(m["task"])][s] += 1
+    checked = 0
+    for key, counts in stages.items():
+        duty_id, owner, period = key.split(":")
+        due = date.fromisoformat(period) if len(period) == 10 else None
+        if due is None and not (period.startswith("2026-0") or period in {
+                "2026-10", "2026-11", "2026-Q1", "2026-Q2", "2026-Q3", "2026-H1"}):
+            continue  # its overdue window runs into 2027
+        policy = config.org.duties[duty_id].policy
+        assert counts["advance"] == (1 if policy.advance_days else 0), key
+        assert counts["eve"] == counts["due"] == 1, key
+        assert counts["overdue"] == policy.overdue_max, key
+        assert counts["escalation"] == len(escalation_recipients(config.org, owner)), key
+        checked += 1
+    assert checked > 150
+
+
+def test_escalations_go_to_the_units_own_leader(year: Year) -> None:
+    config, messages = year
+    admins = {"zhao-min"}
+    escalations = [m for m in messages if m["stage"] == "escalation"]
+    assert escalations
+    for m in escalations:
+        owner = str(m["task"]).split(":")[1]
+        unit = config.org.units.get(owner)
+        expected = {unit.supervisor} if unit and unit.supervisor else (
+            set() if unit else {"wang-jianguo"})
+        assert m["recipient"] in expected | admins, m
+    by_branch2 = {m["recipient"] for m in escalations if ":branch-2:" in str(m["task"])}
+    assert by_branch2 == {"zhang-wei", "zhao-min"}
+
+
+def test_digests_come_weekly_and_monthly(year: Year) -> None:
+    _, messages = year
+    weekly = [m for m in messages if m["stage"] == "weekly-digest" and m["recipient"] == "branch-1"]
+    monthly = [m for m in messages
+               if m["stage"] == "monthly-digest" and m["recipient"] == "li-hongmei"]
+    assert 48 <= len(weekly) <= 53
+    assert len(monthly) == 12
+    first_days = [date.fromisoformat(str(m["at"])[:10]) for m in monthly]
+    assert date(2026, 10, 8) in first_days  # after the National Day holiday
+    assert all(d.day <= 8 for d in first_days)
+    assert {tuple(sorted(m)) for m in messages} <= {
+        ("at", "channel", "recipient", "stage", "text"),
+        ("at", "channel", "recipient", "stage", "task", "text"),
+        ("at", "channel", "merged_stages", "recipient", "stage", "task", "text")}
+
+
+def test_simulate_writes_nothing_and_counts_what_is_done(config_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    clock = FakeClock(at("2026-11-20 10:00"))
+    app = App.open(load(config_path), clock)
+    task = app.store.task("theme-day:branch-1:2026-11")
+    assert task is not None
+    app.store.check_in(task.key, "wu-fang", clock.now(), "已开展", "console")
+    app.close()
+    store = config_path.parent / "data" / "example"
+    before = {p.name: p.read_bytes() for p in store.iterdir()}
+    assert main(["simulate", "--from", "2026-11-20", "--to", "2026-12-10", "--format", "jsonl",
+                 "--config", str(config_path), "--now", "2026-11-20T10:00"]) == 0
+    messages = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {p.name: p.read_bytes() for p in store.iterdir()} == before
+    assert not any(m.get("task") == task.key for m in messages)
+    assert any(m.get("task") == "theme-day:branch-2:2026-11" for m in messages)
+
+
+def test_simulate_text_is_grouped_by_day(config_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--from", "2026-11-27", "--to", "2026-11-30", "--config",
+                 str(config_path), "--now", "2026-11-20T10:00"]) == 0
+    out = capsys.readouterr().out
+    assert "2026-11-27（周五）" in out and "2026-11-28" not in out  # Saturday: nothing
+    assert "09:00 → 吴芳 [console] eve" in out
+    assert not (config_path.parent / "data").exists()
