@@ -113,3 +113,15 @@ def test_a_terminal_gets_a_banner_and_a_prompt(config_path: Path) -> None:
         assert bot.wait(timeout=30) == 0
     os.close(controller)
     assert "当前身份：吴芳" in seen.decode()
+
+
+def test_chat_prints_the_reminders_that_fall_due_once(config_path: Path) -> None:
+    chat(config_path, "吴芳", "帮助", now="2026-11-20T10:00:00+08:00")  # the store begins
+    first = chat(config_path, "吴芳", "待办", now="2026-11-23T09:30:00+08:00")
+    reminders = [r for r in first if r.startswith("—— 提醒 ——")]
+    assert len(reminders) == 3 and all("还有7天" in r for r in reminders)
+    assert first[-1].startswith("您有 6 项待办")  # the reply comes after the reminders
+    again = chat(config_path, "吴芳", "待办", now="2026-11-23T09:40:00+08:00")
+    assert not any(r.startswith("—— 提醒 ——") for r in again)
+    others = chat(config_path, "郑磊", "待办", now="2026-11-23T09:45:00+08:00")
+    assert sum(r.startswith("—— 提醒 ——") for r in others) == 3  # his were kept for him
