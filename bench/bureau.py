@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import random
 import tomllib
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.app import App
 from bot.clock import FakeClock
 from bot.config import Config, load
+from bot.delivery import Deliverer
+from handlers.messages import Reply
 from schedules.tasks import Status
+from storage.tinydb_store import TinyDBStore
 
 ROOT = Path(__file__).resolve().parent.parent
 TZ = ZoneInfo("Asia/Shanghai")
@@ -87,41 +90,82 @@ def write_config(folder: Path, people: int, units: int) -> Path:
     return path
 
 
-def build_history(config: Config, start: date, now: datetime, done_share: float = 0.95) -> int:
-    """Open a store on `start`, then live through to `now`, checking in most past tasks a few
-    days before they are due. Returns how many check-ins were recorded."""
+class BulkStore(TinyDBStore):
+    """Builds history fast: every change is still committed to the ledger, but the month
+    files are written once at the end instead of after each change (benchmark set-up only;
+    the measurements reopen the store from disk as the bot would)."""
+
+    bulk = True
+
+    def _persist(self) -> None:
+        if not self.bulk:
+            super()._persist()
+
+    def flush(self) -> None:
+        self.bulk = False
+        self._persist()
+
+
+class NullChannel:
+    name = "console"
+
+    def reaches(self, recipient: str, group: bool) -> bool:
+        return True
+
+    def send(self, recipient: str, group: bool, reply: Reply) -> None:
+        pass
+
+
+def build_history(config: Config, start: date, now: datetime, done_share: float = 0.95,
+                  reminders: bool = True) -> int:
+    """Live through from `start` to `now`: tasks open as their periods begin, most are
+    checked in a few days before their deadline, and (with `reminders`) the reminder pass
+    runs every morning, so the outbox holds years of sent messages. Returns check-ins."""
     rng = random.Random(7)
-    clock = FakeClock(datetime.combine(start, datetime.min.time(), TZ).replace(hour=9))
-    app = App.open(config, clock)
+    clock = FakeClock(datetime.combine(start, time(8), TZ))
+    store = BulkStore.open(config.store_path, clock.now())
+    app = App(config, store, clock)
+    deliverer = Deliverer(app, {"console": NullChannel()}, defer_unreached=False)
+    done_on: dict[str, date | None] = {}
     count = 0
     try:
-        clock.set(now)
-        app.refresh(now)
-        for task in app.store.all_tasks():
-            if task.status is not Status.OPEN or task.due >= now.date():
-                continue
-            if rng.random() > done_share:
-                continue
-            assignee = config.org.assignee(task.owner) or "unknown"
-            moment = datetime.combine(task.due - timedelta(days=rng.randint(0, 20)),
-                                      datetime.min.time(), TZ).replace(hour=15)
-            app.store.check_in(task.key, assignee, moment,
-                               f"已完成，参会{rng.randint(5, 40)}人", "wecom")
-            count += 1
+        day = start
+        while day < now.date():
+            clock.set(datetime.combine(day, time(9), TZ))
+            if reminders:
+                deliverer.run_pass(clock.now())
+            else:
+                app.refresh(clock.now())
+            for task in store.all_tasks():
+                if task.status is not Status.OPEN:
+                    continue
+                if task.key not in done_on:
+                    late = rng.random() > done_share
+                    done_on[task.key] = None if late else max(
+                        day, task.due - timedelta(days=rng.randint(0, 20)))
+                if done_on[task.key] == day:
+                    assignee = config.org.assignee(task.owner) or "unknown"
+                    store.check_in(task.key, assignee, clock.now() + timedelta(hours=6),
+                                   f"已完成，参会{rng.randint(5, 40)}人", "wecom")
+                    count += 1
+            day += timedelta(days=1)
+        store.flush()
     finally:
-        app.close()
+        store.close()
     return count
 
 
-def bureau(folder: Path, people: int, units: int, years: int, now: datetime) -> Config:
+def bureau(folder: Path, people: int, units: int, years: int, now: datetime,
+           reminders: bool = True) -> Config:
     config = load(write_config(folder, people, units))
     if not (config.store_path / "meta.json").exists():
-        build_history(config, date(now.year - years, now.month, 1), now)
+        build_history(config, date(now.year - years, now.month, 1), now, reminders=reminders)
     return config
 
 
-if __name__ == "__main__":  # python -m bench.bureau FOLDER PEOPLE UNITS YEARS
+if __name__ == "__main__":  # python -m bench.bureau FOLDER PEOPLE UNITS YEARS [--no-reminders]
     import sys
 
     folder, people, units, years = Path(sys.argv[1]), *map(int, sys.argv[2:5])
-    bureau(folder, people, units, years, datetime(2026, 11, 26, 10, tzinfo=TZ))
+    bureau(folder, people, units, years, datetime(2026, 11, 26, 10, tzinfo=TZ),
+           reminders="--no-reminders" not in sys.argv)

@@ -99,7 +99,7 @@ class Deliverer:
         app, store = self.app, self.app.store
         app.refresh(now)
         handled = store.handled_notices()
-        open_tasks = [t for t in store.all_tasks() if t.status is Status.OPEN]
+        open_tasks = store.open_tasks()
         plan = task_notices(app.org, open_tasks, app.calendar, now, handled)
         groups = {u.id for u in app.org.units.values() if u.group is not None}
         due = plan.send + digest_notices(app.org, groups, app.calendar,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, time
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -147,6 +148,14 @@ class Org:
     units: Mapping[str, Unit]
     duties: Mapping[str, Duty]
     _names: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def admins(self) -> tuple[str, ...]:
+        return tuple(p.id for p in self.people.values() if p.has(Role.ADMIN))
+
+    @cached_property
+    def party_secretaries(self) -> tuple[str, ...]:
+        return tuple(p.id for p in self.people.values() if p.has(Role.PARTY_SECRETARY))
 
     def person(self, key: str) -> Person | None:
         """A person by id or by display name."""

@@ -22,6 +22,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from schedules.calendar import WorkCalendar
@@ -53,8 +54,10 @@ class StageDay:
         return f"{self.stage.value}-{self.occurrence}" if self.occurrence else self.stage.value
 
 
-def task_stages(due: date, policy: Policy, calendar: WorkCalendar) -> list[StageDay]:
-    """The days each stage of a task due on `due` falls on, in time order."""
+@lru_cache(maxsize=4096)
+def task_stages(due: date, policy: Policy, calendar: WorkCalendar) -> tuple[StageDay, ...]:
+    """The days each stage of a task due on `due` falls on, in time order. (Many tasks
+    share a deadline: the answer is kept, per calendar.)"""
     stages: list[StageDay] = []
     if policy.advance_days > 0:
         advance = calendar.on_or_before(due - timedelta(days=policy.advance_days))
@@ -70,7 +73,7 @@ def task_stages(due: date, policy: Policy, calendar: WorkCalendar) -> list[Stage
             stages.append(StageDay(Stage.OVERDUE, k, day))
         if k == policy.escalate_on:
             stages.append(StageDay(Stage.ESCALATION, 0, day))
-    return sorted(stages, key=lambda s: s.day)
+    return tuple(sorted(stages, key=lambda s: s.day))
 
 
 @dataclass(frozen=True)
@@ -109,13 +112,13 @@ def escalation_recipients(org: Org, owner: str) -> list[str]:
     if unit is not None and unit.supervisor:
         found.append(unit.supervisor)
     elif unit is None:
-        found += [p.id for p in org.people.values() if p.has(Role.PARTY_SECRETARY)]
-    found += [p.id for p in org.people.values() if p.has(Role.ADMIN)]
+        found += org.party_secretaries
+    found += org.admins
     assignee = org.assignee(owner)
     return [p for i, p in enumerate(found) if p != assignee and p not in found[:i]]
 
 
-def _window_end(stages: list[StageDay], due: date) -> dict[Stage, date]:
+def _window_end(stages: tuple[StageDay, ...], due: date) -> dict[Stage, date]:
     """The last day a stage is still worth sending late: reminders before the deadline
     until the deadline, the overdue ones and the escalation until the last of them."""
     after = [s.day for s in stages if s.stage in (Stage.OVERDUE, Stage.ESCALATION)]
@@ -152,7 +155,6 @@ def task_notices(
         today = now.astimezone(tz).date()
         open_since = task.open_since
         stages = task_stages(task.due, policy, calendar)
-        window = _window_end(stages, task.due)
         missed: dict[str, list[tuple[StageDay, Notice]]] = defaultdict(list)
         for sd in stages:
             if sd.day > today:
@@ -163,9 +165,12 @@ def task_notices(
             recipients = ([assignee] if sd.stage is not Stage.ESCALATION
                           else escalation_recipients(org, task.owner))
             for recipient in recipients:
+                if f"{task.key}|{sd.name}|{recipient}" in handled:  # Notice.key, built cheaply
+                    continue
                 notice = Notice(task.key, sd.stage, recipient, moment, sd.occurrence, task.key)
-                if notice.key not in handled:
-                    missed[recipient].append((sd, notice))
+                missed[recipient].append((sd, notice))
+        if missed:
+            window = _window_end(stages, task.due)
         for items in missed.values():
             useful = [sd.day for sd, _ in items if today <= window[sd.stage]]
             newest = max(useful, default=None)

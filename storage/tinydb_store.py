@@ -396,6 +396,11 @@ class TinyDBStore:
             found = [self._tasks[k] for o in set(owners) for k in self._by_owner.get(o, ())]
         return sorted(found, key=lambda t: t.number)
 
+    def open_tasks(self) -> list[Task]:
+        """Open tasks, in no particular order (the reminder pass reads these every minute)."""
+        with self._lock:
+            return [t for t in self._tasks.values() if t.status is Status.OPEN]
+
     def all_tasks(self) -> list[Task]:
         with self._lock:
             return sorted(self._tasks.values(), key=lambda t: t.number)
