@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import date, time
 from enum import StrEnum
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 
