@@ -7,6 +7,7 @@ bureau's, so the scale figures are for the full §4 catalogue.
 from __future__ import annotations
 
 import random
+from collections import defaultdict
 import tomllib
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -105,6 +106,12 @@ class BulkStore(TinyDBStore):
         self.bulk = False
         self._persist()
 
+    def task_keys(self) -> set[str]:
+        return set(self._tasks)
+
+    def task_count(self) -> int:
+        return len(self._tasks)
+
 
 class NullChannel:
     name = "console"
@@ -126,7 +133,8 @@ def build_history(config: Config, start: date, now: datetime, done_share: float 
     store = BulkStore.open(config.store_path, clock.now())
     app = App(config, store, clock)
     deliverer = Deliverer(app, {"console": NullChannel()}, defer_unreached=False)
-    done_on: dict[str, date | None] = {}
+    due_on: dict[date, list[str]] = defaultdict(list)  # the day each task gets checked in
+    seen: set[str] = set()
     count = 0
     try:
         day = start
@@ -136,18 +144,22 @@ def build_history(config: Config, start: date, now: datetime, done_share: float 
                 deliverer.run_pass(clock.now())
             else:
                 app.refresh(clock.now())
-            for task in store.all_tasks():
-                if task.status is not Status.OPEN:
+            if store.task_count() != len(seen):
+                keys = store.task_keys()
+                for key in sorted(keys - seen):  # opened today
+                    task = store.task(key)
+                    if task is not None and rng.random() <= done_share:
+                        offset = timedelta(days=rng.randint(0, 20))
+                        due_on[max(day, task.due - offset)].append(key)
+                seen = keys
+            for key in due_on.pop(day, []):
+                task = store.task(key)
+                if task is None or task.status is not Status.OPEN:
                     continue
-                if task.key not in done_on:
-                    late = rng.random() > done_share
-                    done_on[task.key] = None if late else max(
-                        day, task.due - timedelta(days=rng.randint(0, 20)))
-                if done_on[task.key] == day:
-                    assignee = config.org.assignee(task.owner) or "unknown"
-                    store.check_in(task.key, assignee, clock.now() + timedelta(hours=6),
-                                   f"已完成，参会{rng.randint(5, 40)}人", "wecom")
-                    count += 1
+                assignee = config.org.assignee(task.owner) or "unknown"
+                store.check_in(key, assignee, clock.now() + timedelta(hours=6),
+                               f"已完成，参会{rng.randint(5, 40)}人", "wecom")
+                count += 1
             day += timedelta(days=1)
         store.flush()
     finally:

@@ -10,7 +10,7 @@ from typing import Any
 from bot.config import Config
 from handlers.text import day
 from schedules.calendar import WorkCalendar
-from schedules.model import Cadence, Duty, Org
+from schedules.model import Cadence, Duty, Org, Policy
 from schedules.tasks import plan_tasks
 
 CADENCE_ZH = {
@@ -21,6 +21,19 @@ CADENCE_ZH = {
     Cadence.AS_REQUIRED: "按要求",
     Cadence.EVENT: "随时发生",
 }
+
+
+def policy_text(p: Policy) -> str:
+    parts = [f"提前{p.advance_days}天" if p.advance_days else "不提前提醒",
+             "前一工作日" if p.eve else "", "当天" if p.due_day else "",
+             f"逾期每工作日最多{p.overdue_max}次" if p.overdue_max else "逾期不提醒",
+             f"逾期第{p.escalate_on}个工作日督办" if p.escalate_on else "不督办",
+             f"{p.send_at:%H:%M} 发送"]
+    if p.quiet_start != p.quiet_end:
+        parts.append(f"免打扰 {p.quiet_start:%H:%M}–{p.quiet_end:%H:%M}")
+    if p.timezone is not None:
+        parts.append(f"时区 {p.timezone.key}")
+    return "、".join(x for x in parts if x)
 
 
 def owners_text(org: Org, duty: Duty) -> str:
@@ -46,8 +59,10 @@ def as_text(config: Config, now: datetime, horizon: timedelta) -> str:
         lines.append(f"  {u.name} [{u.id}, {u.kind}] 负责人 {head}{sup}")
     lines += ["", f"责任事项（{len(org.duties)} 项）："]
     for d in org.duties.values():
+        own = "" if d.policy == config.reminders else f"（提醒：{policy_text(d.policy)}）"
         lines.append(f"  [{d.clause}] {d.title} — {CADENCE_ZH[d.cadence]}，"
-                     f"截止：{d.due.describe()} — {owners_text(org, d)}")
+                     f"截止：{d.due.describe()} — {owners_text(org, d)}{own}")
+    lines += ["", f"提醒规则：{policy_text(config.reminders)}；只在工作日发送"]
     until = today + horizon
     due_soon = Counter(
         (p.due, p.duty) for p in plan_tasks(org, today, until) if today <= p.due <= until

@@ -223,3 +223,40 @@ def test_a_unit_listed_twice_for_a_duty_is_refused(config_path: Path) -> None:
     error = broken(config_path, 'owners = { units = ["party-committee", "discipline"] }',
                    'owners = { units = ["party-committee", "party-committee"] }')
     assert error.key.endswith(".owners.units[1]") and "重复" in error.problem
+
+
+def test_reminder_policy_defaults_and_a_per_duty_override(config: Config) -> None:
+    from datetime import time
+    assert config.reminders.advance_days == 7 and config.reminders.send_at == time(9, 0)
+    duties = config.org.duties
+    assert duties["party-group-meeting"].policy.advance_days == 14
+    assert duties["party-group-meeting"].policy.overdue_max == 5  # the rest inherited
+    assert duties["theme-day"].policy == config.reminders
+    assert config.org.units["branch-1"].group is not None
+    assert config.org.units["branch-1"].group.wecom_robot_key_env == "DUTYBOT_ROBOT_BRANCH_1"
+    assert config.org.units["office"].group is None
+
+
+@pytest.mark.parametrize(("old", "new", "key", "hint"), [
+    ('send_at = "09:00"', 'send_at = "21:00"', "reminders.send_at", "免打扰"),
+    ('send_at = "09:00"', 'send_at = "9点"', "reminders.send_at", "不是时刻"),
+    ("overdue_max = 5 ", "overdue_max = 99 ", "reminders.overdue_max", "0 到 30"),
+    ('quiet_hours = ["20:00", "08:00"]', 'quiet_hours = ["20:00"]', "reminders.quiet_hours",
+     "两个时刻"),
+    ("reminders = { advance_days = 14 }", "reminders = { advance = 14 }",
+     "reminders.advance", "不是这里可用的配置项"),
+    ('wecom_robot_key_env = "DUTYBOT_ROBOT_BRANCH_1"', 'wecom_robot_key = "abc"',
+     "units[5].group.wecom_robot_key", "环境变量"),
+])
+def test_reminder_and_group_mistakes(config_path: Path, old: str, new: str, key: str,
+                                     hint: str) -> None:
+    error = broken(config_path, old, new)
+    assert error.key.endswith(key) and hint in error.problem
+
+
+def test_quiet_hours_can_be_switched_off(config_path: Path) -> None:
+    text = config_path.read_text(encoding="utf-8")
+    config_path.write_text(text.replace('quiet_hours = ["20:00", "08:00"]', "quiet_hours = []")
+                           .replace('send_at = "09:00"', 'send_at = "22:30"'), encoding="utf-8")
+    policy = load(config_path).reminders
+    assert not policy.quiet(policy.send_at)
