@@ -7,8 +7,8 @@ bureau's, so the scale figures are for the full §4 catalogue.
 from __future__ import annotations
 
 import random
-from collections import defaultdict
 import tomllib
+from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo

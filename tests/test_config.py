@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import time
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
-from bot.config import ConfigError, load
+from bot.config import Config, ConfigError, load
 from schedules.model import Cadence, Role
 from tests.builders import EXAMPLE
 
@@ -226,7 +227,6 @@ def test_a_unit_listed_twice_for_a_duty_is_refused(config_path: Path) -> None:
 
 
 def test_reminder_policy_defaults_and_a_per_duty_override(config: Config) -> None:
-    from datetime import time
     assert config.reminders.advance_days == 7 and config.reminders.send_at == time(9, 0)
     duties = config.org.duties
     assert duties["party-group-meeting"].policy.advance_days == 14
