@@ -147,6 +147,7 @@ def _chat(config: Config, clock: Clock, person: str | None) -> int:
 
 def _run(config: Config, clock: Clock) -> int:
     logging.getLogger().setLevel(logging.INFO)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     app = App.open(config, clock)
     try:
         # Channels for WeCom and Telegram join here as they are built; until one is

@@ -93,6 +93,10 @@ class Deliverer:
             result = self._plan(now)
             result.sent, result.failed = self._deliver(now)
             self.last_pass = now
+            if result.sent or result.failed or result.skipped:
+                log.info("reminder pass at %s: %d sent, %d failed, %d skipped",
+                         now.isoformat(timespec="minutes"), result.sent, result.failed,
+                         result.skipped)
             return result
 
     def _plan(self, now: datetime) -> PassResult:
