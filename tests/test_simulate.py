@@ -6,11 +6,12 @@ import contextlib
 import io
 import json
 from collections import Counter, defaultdict
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
+from bot import simulate
 from bot.app import App, make_calendar
 from bot.cli import main
 from bot.clock import FakeClock
@@ -139,3 +140,44 @@ def test_simulate_text_is_grouped_by_day(config_path: Path,
     assert "2026-11-27（周五）" in out and "2026-11-28" not in out  # Saturday: nothing
     assert "09:00 → 吴芳 [console] eve" in out
     assert not (config_path.parent / "data").exists()
+
+
+def test_simulate_matches_what_the_running_bot_sends(config_path: Path) -> None:
+    """A quarter lived through with a fake clock — a pass every morning at 09:00, as the
+    minute ticker would — sends exactly what `simulate` predicted for it."""
+    from bot.delivery import Deliverer
+    from tests.builders import RecordingChannel
+
+    config = load(config_path)
+    clock = FakeClock(at("2026-09-30 18:00"))
+    App.open(config, clock).close()  # the store begins the day before
+    predicted = Counter()
+    for m in simulate_messages(config, date(2026, 10, 1), date(2026, 12, 31)):
+        predicted[(m.at.date(), m.recipient, m.text)] += 1
+
+    app = App.open(config, clock)
+    channel = RecordingChannel()
+    deliverer = Deliverer(app, {channel.name: channel}, defer_unreached=False)
+    sent: Counter[tuple[date, str, str]] = Counter()
+    day = date(2026, 10, 1)
+    try:
+        while day <= date(2026, 12, 31):
+            clock.set(at(f"{day} 09:00"))
+            before = len(channel.sent)
+            deliverer.run_pass(clock.now())
+            for recipient, _, reply in channel.sent[before:]:
+                text = reply.text
+                if reply.mentions:
+                    text += "\n" + " ".join(f"@{config.org.owner_name(p)}"
+                                            for p in reply.mentions)
+                sent[(day, recipient, text)] += 1
+            day += timedelta(days=1)
+    finally:
+        app.close()
+    assert sent == predicted
+    assert sum(sent.values()) > 300
+
+
+def simulate_messages(config: Config, first: date, last: date) -> list[simulate.Message]:
+    return list(simulate.simulate(config, first, last, make_calendar(config),
+                                  at("2026-09-30 18:00")))
