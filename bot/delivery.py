@@ -15,13 +15,23 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.app import App
 from bot.channels.base import Outbound, PermanentSendError, TransientSendError
 from handlers import notices as words
 from handlers.messages import Reply
-from schedules.reminders import Notice, Stage, digest_notices, task_notices
+from schedules.model import Policy
+from schedules.reminders import (
+    Notice,
+    Stage,
+    digest_notices,
+    digest_stale,
+    sendable,
+    task_notice_stale,
+    task_notices,
+)
 from schedules.tasks import Status
 from storage.repository import Delivery, OutboxEntry
 
@@ -47,11 +57,12 @@ class PassResult:
     failed: int = 0
 
 
-def entry_for(notice: Notice, channel: str, state: Delivery = Delivery.PENDING,
-              error: str = "") -> OutboxEntry:
+def entry_for(notice: Notice, channel: str, now: datetime,
+              state: Delivery = Delivery.PENDING, error: str = "") -> OutboxEntry:
     return OutboxEntry(notice=notice.key, channel=channel, subject=notice.subject,
                        stage=notice.stage_name, recipient=notice.recipient, due_at=notice.at,
-                       task=notice.task, group=notice.group, state=state, error=error)
+                       task=notice.task, group=notice.group, state=state, error=error,
+                       updated=None if state is Delivery.PENDING else now)
 
 
 def stage_of(entry: OutboxEntry) -> Stage:
@@ -80,16 +91,18 @@ class Deliverer:
         return None if self.defer_unreached else []
 
     def recover(self, now: datetime) -> int:
-        """Entries left `sending` by a crash may or may not have gone out: mark them
-        `unknown` (admins see them in their weekly report) rather than send them twice."""
+        """Entries left `sending` (by a crash, or a send that raised something unforeseen)
+        may or may not have gone out: mark them `unknown` — admins see them in their weekly
+        report — rather than send them twice. Passes never overlap, so at the start of one
+        nothing is legitimately `sending`."""
         store = self.app.store
         stuck = [e for e in store.deliveries() if e.state is Delivery.SENDING]
-        for entry in stuck:
-            store.move_delivery(entry, Delivery.UNKNOWN, now, "发送中断（进程退出），可能已送达")
+        store.move_deliveries(stuck, Delivery.UNKNOWN, now, "发送中断，可能已送达")
         return len(stuck)
 
     def run_pass(self, now: datetime) -> PassResult:
-        with self._lock:
+        with self._lock, self.app.store.deferred_files():
+            self.recover(now)
             result = self._plan(now)
             result.sent, result.failed = self._deliver(now)
             self.last_pass = now
@@ -103,100 +116,154 @@ class Deliverer:
         app, store = self.app, self.app.store
         app.refresh(now)
         handled = store.handled_notices()
-        open_tasks = store.open_tasks()
-        plan = task_notices(app.org, open_tasks, app.calendar, now, handled)
+        plan = task_notices(app.org, store.open_tasks(), app.calendar, now, handled)
         groups = {u.id for u in app.org.units.values() if u.group is not None}
         due = plan.send + digest_notices(app.org, groups, app.calendar,
                                          app.config.reminders, now, handled)
         entries: list[OutboxEntry] = []
-        escalated: dict[str, list[str]] = defaultdict(list)
         for notice in due:
             channels = self.route(notice)
             if channels is None:
                 continue
-            if notice.stage is Stage.ESCALATION and notice.task:
-                escalated[notice.task].append(notice.recipient)
             if not channels:
-                entries.append(entry_for(notice, "", Delivery.FAILED, NO_CHANNEL))
-            entries += [entry_for(notice, c) for c in channels]
-        entries += [entry_for(n, "", Delivery.SKIPPED, "停机期间错过，已不再需要")
+                entries.append(entry_for(notice, "", now, Delivery.FAILED, NO_CHANNEL))
+            entries += [entry_for(notice, c, now) for c in channels]
+        entries += [entry_for(n, "", now, Delivery.SKIPPED, "错过或已过时，不再发送")
                     for n in plan.skip]
-        escalations = []
-        for task_key, recipients in escalated.items():
-            task = store.task(task_key)
-            if task is not None:
-                escalations.append({
-                    "task": task_key, "to": recipients, "due": task.due.isoformat(),
-                    "workdays_overdue": app.calendar.workdays_after(
-                        task.due, now.astimezone(app.org.timezone).date()),
-                })
+        planned_keys = {e.notice for e in entries}
+        escalations = self._escalations(
+            [n for n in [*plan.send, *plan.skip]
+             if n.stage is Stage.ESCALATION and n.key in planned_keys],
+            {n.key for n in plan.send}, now)
         if entries:
             store.add_deliveries(entries, now, escalations)
         return PassResult(planned=len(entries) - len(plan.skip), skipped=len(plan.skip))
 
+    def _escalations(self, notices: Sequence[Notice], sending: set[str],
+                     now: datetime) -> list[dict[str, object]]:
+        """One accountability item per escalated task: who is told, or that the bot was down
+        when it fell due (then nobody was told, but the ledger still shows it)."""
+        app = self.app
+        by_task: dict[str, list[Notice]] = defaultdict(list)
+        for n in notices:
+            if n.task:
+                by_task[n.task].append(n)
+        items = []
+        for task_key, group in by_task.items():
+            task = app.store.task(task_key)
+            if task is None:
+                continue
+            today = now.astimezone(self.tz_for(task.duty)).date()
+            items.append({
+                "task": task_key, "stage": "escalation", "due": task.due.isoformat(),
+                "to": [n.recipient for n in group if n.key in sending],
+                "missed": [n.recipient for n in group if n.key not in sending],
+                "workdays_overdue": app.calendar.workdays_after(task.due, today),
+            })
+        return items
+
+    def policy_for(self, entry: OutboxEntry) -> Policy:
+        task = self.app.store.task(entry.task) if entry.task else None
+        duty = self.app.org.duties.get(task.duty) if task else None
+        return duty.policy if duty else self.app.config.reminders
+
+    def tz_for(self, duty_id: str) -> ZoneInfo:
+        duty = self.app.org.duties.get(duty_id)
+        policy = duty.policy if duty else self.app.config.reminders
+        return policy.timezone or self.app.org.timezone
+
     def _deliver(self, now: datetime) -> tuple[int, int]:
-        store = self.app.store
-        batches: dict[tuple[str, str, str, str], list[OutboxEntry]] = defaultdict(list)
+        """Send what is pending — but only at a time the policy allows, and only what is
+        still worth sending: an older pending stage gives way to a newer one of the same
+        task, and anything past its window is skipped (recorded), never sent late."""
+        app, store = self.app, self.app.store
+        threads: dict[tuple[str, str, str], list[OutboxEntry]] = defaultdict(list)
         for entry in store.pending_deliveries(now):
             if entry.channel in self.channels:
-                day = entry.due_at.astimezone(self.app.org.timezone).date().isoformat()
-                batches[entry.subject, entry.recipient, entry.channel, day].append(entry)
+                threads[entry.subject, entry.recipient, entry.channel].append(entry)
         sent = failed = 0
-        for batch in batches.values():
-            outcome = self._send(batch, now)
+        for entries in threads.values():
+            policy = self.policy_for(entries[0])
+            tz = policy.timezone or app.org.timezone
+            if not sendable(now, tz, policy, app.calendar):
+                continue
+            today = now.astimezone(tz).date()
+            newest = max(e.due_at.astimezone(tz).date() for e in entries)
+            batch = [e for e in entries if e.due_at.astimezone(tz).date() == newest]
+            store.move_deliveries([e for e in entries if e not in batch], Delivery.SKIPPED,
+                                  now, "已有更新的提醒")
+            if self.stale(batch[0], policy, today):
+                store.move_deliveries(batch, Delivery.SKIPPED, now, "已过时，不再发送")
+                continue
+            outcome = self._send(batch, now, tz)
             sent += outcome is Delivery.SENT
             failed += outcome is Delivery.FAILED
         return sent, failed
 
-    def _send(self, batch: Sequence[OutboxEntry], now: datetime) -> Delivery:
+    def stale(self, entry: OutboxEntry, policy: Policy, today: date) -> bool:
+        notice = as_notice(entry)
+        if notice.stage in (Stage.WEEKLY_DIGEST, Stage.MONTHLY_DIGEST):
+            return digest_stale(notice, self.app.calendar, today)
+        task = self.app.store.task(entry.task or "")
+        return task is None or task_notice_stale(notice, task.due, policy, self.app.calendar,
+                                                 today)
+
+    def _send(self, batch: Sequence[OutboxEntry], now: datetime, tz: ZoneInfo) -> Delivery:
         """One message for stages merged on the same day; every entry moves together."""
         store, first = self.app.store, batch[0]
-        reply = self.render(batch, now)
+        reply = self.render(batch, now, tz)
         if reply is None:
             why = "事项已完成，无需提醒" if first.task else "没有需要告知的内容"
-            for entry in batch:
-                store.move_delivery(entry, Delivery.SKIPPED, now, why)
+            store.move_deliveries(batch, Delivery.SKIPPED, now, why)
             return Delivery.SKIPPED
-        for entry in batch:
-            store.move_delivery(entry, Delivery.SENDING, now)
+        store.move_deliveries(batch, Delivery.SENDING, now)
         try:
             self.channels[first.channel].send(first.recipient, first.group, reply)
         except PermanentSendError as e:
             return self._settle(batch, Delivery.FAILED, now, str(e))
-        except TransientSendError as e:
+        except Exception as e:  # transient, or unforeseen: retried, with back-off
+            if not isinstance(e, TransientSendError):
+                log.exception("sending to %s on %s raised", first.recipient, first.channel)
             attempts = first.attempts + 1  # counting this one
             if attempts >= MAX_ATTEMPTS:
                 return self._settle(batch, Delivery.FAILED, now, f"多次重试仍失败：{e}")
-            for entry in batch:
-                store.move_delivery(entry, Delivery.PENDING, now, str(e),
-                                    not_before=now + backoff(attempts))
+            store.move_deliveries(batch, Delivery.PENDING, now, str(e) or type(e).__name__,
+                                  not_before=now + backoff(attempts))
             return Delivery.PENDING
         return self._settle(batch, Delivery.SENT, now)
 
     def _settle(self, batch: Sequence[OutboxEntry], state: Delivery, now: datetime,
                 error: str = "") -> Delivery:
-        for entry in batch:
-            self.app.store.move_delivery(entry, state, now, error)
+        self.app.store.move_deliveries(batch, state, now, error)
         if state is Delivery.FAILED:
             log.warning("delivery to %s on %s failed: %s", batch[0].recipient, batch[0].channel,
                         error)
         return state
 
-    def render(self, batch: Sequence[OutboxEntry], now: datetime) -> Reply | None:
+    def render(self, batch: Sequence[OutboxEntry], now: datetime, tz: ZoneInfo) -> Reply | None:
         app = self.app
         notices = [as_notice(e) for e in batch]
         first = notices[0]
         if first.stage is Stage.WEEKLY_DIGEST and first.group:
             return words.weekly_digest(app.org, first.recipient, app.store, now)
         if first.stage is Stage.WEEKLY_DIGEST:
-            week_ago = now - timedelta(days=7)
-            problems = [e for e in app.store.deliveries()
-                        if e.state in (Delivery.FAILED, Delivery.UNKNOWN)
-                        and e.updated is not None and e.updated >= week_ago]
-            return words.admin_report(app.org, problems)
+            return words.admin_report(app.org, self.problems_since_last_report(first, now))
         if first.stage is Stage.MONTHLY_DIGEST:
             return words.monthly_digest(app.org, first.recipient, app.store, app.calendar, now)
         task = app.store.task(first.task or "")
         if task is None or task.status is not Status.OPEN:
             return None  # done since it was planned (a check-in at 08:59 stops the 09:00 one)
-        return words.task_reminder(app.org, task, notices, app.calendar, now)
+        return words.task_reminder(app.org, task, notices, app.calendar, now, tz)
+
+    def problems_since_last_report(self, notice: Notice, now: datetime) -> list[OutboxEntry]:
+        """Failed or unknown deliveries since this admin's previous report went out."""
+        deliveries = self.app.store.deliveries()
+        mine = f"weekly-admin:{notice.recipient}:"
+        previous = max((e.updated for e in deliveries
+                        if e.subject.startswith(mine) and e.state is Delivery.SENT
+                        and e.updated is not None and e.updated < now), default=None)
+        return sorted((e for e in deliveries
+                       if e.state in (Delivery.FAILED, Delivery.UNKNOWN)
+                       and e.updated is not None and e.updated <= now
+                       and (previous is None or e.updated > previous)),
+                      key=lambda e: e.updated or now)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from handlers.messages import Button, Reply
 from handlers.text import day
@@ -54,7 +55,7 @@ def period_label(task: Task) -> str:
     try:
         return parse_period_key(task.period)[1].label()
     except ValueError:
-        return f"{task.due.month}月{task.due.day}日截止"
+        return "按上级要求"  # an as-required deadline: its date is said elsewhere
 
 
 def task_line(org: Org, task: Task, for_person: str | None = None) -> str:
@@ -65,9 +66,10 @@ def task_line(org: Org, task: Task, for_person: str | None = None) -> str:
 
 
 def task_reminder(org: Org, task: Task, notices: Sequence[Notice], calendar: WorkCalendar,
-                  now: datetime) -> Reply:
-    """A reminder to the assignee, or an escalation to a leader or admin."""
-    today = now.astimezone(org.timezone).date()
+                  now: datetime, tz: ZoneInfo | None = None) -> Reply:
+    """A reminder to the assignee, or an escalation to a leader or admin. Dates are the
+    duty's own (`tz`, its policy's time zone)."""
+    today = now.astimezone(tz or org.timezone).date()
     lead = principal(notices)
     late = calendar.workdays_after(task.due, today)
     if lead.stage is Stage.ESCALATION:
@@ -86,34 +88,45 @@ def task_reminder(org: Org, task: Task, notices: Sequence[Notice], calendar: Wor
         head = f"【逾期提醒】{line}截止于{day(task.due, today)}，已逾期{late}个工作日。"
         return Reply(f"{head}\n请尽快完成。{action}{hint}", buttons=buttons)
     days_left = (task.due - today).days
+    workdays = calendar.workdays_after(today, task.due)
     if days_left == 0:
         head = f"【今日截止】{line}今天截止。"
-    elif days_left == 1:
-        head = f"【明日截止】{line}将于明天（{day(task.due, today)}）截止。"
-    elif calendar.previous_workday(task.due) == today:
+    elif days_left > 1 and calendar.previous_workday(task.due) == today:
         head = f"【即将截止】{line}将于{day(task.due, today)}截止，今天是截止前最后一个工作日。"
+    elif days_left == 1:
+        head = f"【明日截止】{line}将于明天{day(task.due, today)}截止。"
     else:
-        head = f"【待办提醒】{line}将于{day(task.due, today)}截止，还有{days_left}天。"
+        span = f"还有{days_left}天" + (f"（其中工作日{workdays}天）"
+                                       if days_left - workdays >= 3 else "")
+        head = f"【待办提醒】{line}将于{day(task.due, today)}截止，{span}。"
     return Reply(f"{head}\n{action}{hint}", buttons=buttons)
 
 
+DIGEST_HORIZON = timedelta(days=14)
+
+
 def weekly_digest(org: Org, unit_id: str, tasks: TaskView, now: datetime) -> Reply | None:
-    """The week's open tasks of a unit, to its group, @mentioning who answers for them."""
+    """A unit's overdue tasks and those due in the next two weeks, to its group,
+    @mentioning who answers for them; later deadlines are only counted."""
     today = now.astimezone(org.timezone).date()
     unit = org.units[unit_id]
     open_tasks = sorted((t for t in tasks.tasks_of({unit_id})
                          if t.status is Status.OPEN and t.duty in org.duties),
                         key=lambda t: (t.due, t.number))
-    if not open_tasks:
+    soon = [t for t in open_tasks if t.due <= today + DIGEST_HORIZON]
+    if not soon:
         return None
-    lines = [f"【本周待办】{unit.name}（{len(open_tasks)} 项）："]
-    for t in open_tasks[:MAX_DIGEST_LINES]:
+    lines = [f"【本周提示】{unit.name}：逾期及两周内截止的事项 {len(soon)} 项"]
+    for t in soon[:MAX_DIGEST_LINES]:
         late = "，已逾期" if t.due < today else ""
         title = org.duties[t.duty].title
         lines.append(f"· 【{t.number}】{title}（{period_label(t)}）截止 {day(t.due, today)}{late}")
-    if len(open_tasks) > MAX_DIGEST_LINES:
-        lines.append(f"……另有 {len(open_tasks) - MAX_DIGEST_LINES} 项。")
-    lines.append("完成后由负责同志在应用中回复「打卡 编号 备注」即可。")
+    if len(soon) > MAX_DIGEST_LINES:
+        lines.append(f"……另有 {len(soon) - MAX_DIGEST_LINES} 项。")
+    later = len(open_tasks) - len(soon)
+    if later:
+        lines.append(f"另有 {later} 项截止较晚，发送「待办」可查看全部。")
+    lines.append("完成后由负责同志回复「打卡 编号 备注」即可。")
     return Reply("\n".join(lines), mentions=(unit.head,))
 
 
@@ -124,21 +137,29 @@ def monthly_digest(org: Org, leader_id: str, tasks: TaskView, calendar: WorkCale
     leader = org.people[leader_id]
     units = [u for u in org.units.values()
              if leader.has(Role.PARTY_SECRETARY) or u.supervisor == leader_id]
-    if not units:
-        return None
     last_month_end = today.replace(day=1) - timedelta(days=1)
     last_month_start = last_month_end.replace(day=1)
-    lines = [f"【月度情况】{today.year}年{today.month}月初，"
-             f"{'全局' if leader.has(Role.PARTY_SECRETARY) else '您分管的单位'}责任事项情况："]
-    for u in units[:MAX_DIGEST_LINES]:
-        own = [t for t in tasks.tasks_of({u.id}) if t.duty in org.duties]
+    scope = "全局各单位" if leader.has(Role.PARTY_SECRETARY) else "您分管的单位"
+    lines = [f"【月度情况】{today.year}年{today.month}月初，{scope}责任事项情况："]
+
+    def status(owner: str) -> str:
+        own = [t for t in tasks.tasks_of({owner}) if t.duty in org.duties]
         open_ = [t for t in own if t.status is Status.OPEN]
         overdue = sum(t.due < today for t in open_)
         done = sum(1 for t in own if t.checkin and _within(t.checkin.at.astimezone(
             org.timezone).date(), last_month_start, last_month_end))
-        lines.append(f"· {u.name}：上月完成 {done} 项；未完成 {len(open_)} 项"
-                     + (f"，其中逾期 {overdue} 项" if overdue else ""))
-    lines.append("逾期事项会同时提醒各单位负责人。如需了解详情，可与负责人联系。")
+        return (f"上月完成 {done} 项；待完成 {len(open_)} 项"
+                + (f"，其中已逾期 {overdue} 项" if overdue else ""))
+
+    for u in units[:MAX_DIGEST_LINES]:
+        lines.append(f"· {u.name}：{status(u.id)}")
+    if len(units) > MAX_DIGEST_LINES:
+        lines.append(f"……另有 {len(units) - MAX_DIGEST_LINES} 个单位未列出。")
+    if tasks.tasks_of({leader_id}):
+        lines.append(f"· 您本人（述职、讲党课等）：{status(leader_id)}")
+    if len(lines) == 1:
+        return None
+    lines.append("逾期事项会同时提醒各单位负责人。发送「待办」查看您本人的事项。")
     return Reply("\n".join(lines))
 
 

@@ -119,12 +119,35 @@ def escalation_recipients(org: Org, owner: str) -> list[str]:
 
 
 def _window_end(stages: tuple[StageDay, ...], due: date) -> dict[Stage, date]:
-    """The last day a stage is still worth sending late: reminders before the deadline
-    until the deadline, the overdue ones and the escalation until the last of them."""
+    """The last day a stage is still worth sending late: the reminders before the deadline
+    until the day before it, the due-day one on the day, the overdue ones and the
+    escalation until the last of them."""
     after = [s.day for s in stages if s.stage in (Stage.OVERDUE, Stage.ESCALATION)]
     late_end = max(after, default=due)
-    return {Stage.ADVANCE: due, Stage.EVE: due, Stage.DUE: due,
+    eve = due - timedelta(days=1)
+    return {Stage.ADVANCE: eve, Stage.EVE: eve, Stage.DUE: due,
             Stage.OVERDUE: late_end, Stage.ESCALATION: late_end}
+
+
+def task_notice_stale(notice: Notice, due: date, policy: Policy, calendar: WorkCalendar,
+                      today: date) -> bool:
+    """Whether a planned task reminder still waiting to go out is no longer worth sending."""
+    window = _window_end(task_stages(due, policy, calendar), due)
+    return today > window.get(notice.stage, due)
+
+
+def digest_stale(notice: Notice, calendar: WorkCalendar, today: date) -> bool:
+    """Whether a digest still waiting to go out is past its catch-up window."""
+    planned = notice.at.date()
+    if notice.stage is Stage.MONTHLY_DIGEST:
+        start = first_workday_of_month(planned, calendar)
+        limit = MONTHLY_CATCH_UP_WORKDAYS
+        same = (planned.year, planned.month) == (today.year, today.month)
+    else:
+        start = first_workday_of_week(planned, calendar)
+        limit = WEEKLY_CATCH_UP_WORKDAYS
+        same = week_key(planned) == week_key(today)
+    return not same or start is None or calendar.workdays_after(start, today) >= limit
 
 
 def sendable(now: datetime, tz: ZoneInfo, policy: Policy, calendar: WorkCalendar) -> bool:
@@ -140,7 +163,11 @@ def task_notices(
     now: datetime,
     handled: Collection[str],
 ) -> Plan:
-    """Task reminders due by `now` that are not in `handled` (sent or skipped before)."""
+    """Task reminders due by `now` that are not in `handled` (sent or skipped before).
+
+    Skipped (and so recorded, never sent): stages that passed before the task was open,
+    missed stages older than the newest useful one, and missed stages when a later stage
+    of the same task comes for that person later the same day."""
     send: list[Notice] = []
     skip: list[Notice] = []
     for task in tasks:
@@ -156,24 +183,29 @@ def task_notices(
         open_since = task.open_since
         stages = task_stages(task.due, policy, calendar)
         missed: dict[str, list[tuple[StageDay, Notice]]] = defaultdict(list)
+        coming_today: set[str] = set()  # people with a stage of this task later today
         for sd in stages:
             if sd.day > today:
                 break
             moment = datetime.combine(sd.day, policy.send_at, tz)
-            if moment > now or (open_since is not None and moment < open_since):
-                continue
             recipients = ([assignee] if sd.stage is not Stage.ESCALATION
                           else escalation_recipients(org, task.owner))
+            if moment > now:
+                coming_today.update(recipients)
+                continue
             for recipient in recipients:
                 if f"{task.key}|{sd.name}|{recipient}" in handled:  # Notice.key, built cheaply
                     continue
                 notice = Notice(task.key, sd.stage, recipient, moment, sd.occurrence, task.key)
-                missed[recipient].append((sd, notice))
+                if open_since is not None and moment < open_since:
+                    skip.append(notice)  # passed before the task was open
+                else:
+                    missed[recipient].append((sd, notice))
         if missed:
             window = _window_end(stages, task.due)
-        for items in missed.values():
+        for recipient, items in missed.items():
             useful = [sd.day for sd, _ in items if today <= window[sd.stage]]
-            newest = max(useful, default=None)
+            newest = None if recipient in coming_today else max(useful, default=None)
             for sd, notice in items:
                 (send if sd.day == newest else skip).append(notice)
     return Plan(send, skip)

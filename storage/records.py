@@ -131,14 +131,14 @@ def _outbox_effects(record: LedgerRecord) -> list[tuple[str, Effect]]:
             return lambda _: entry_from_doc({**doc, "seq": 0})[0]
         return [(f"{doc['notice']}|{doc['channel']}", adder(doc)) for doc in data["entries"]]
     if record.type == DELIVERY:
-        key, state, at = data["key"], Delivery(data["state"]), datetime.fromisoformat(record.at)
+        state, at = Delivery(data["state"]), datetime.fromisoformat(record.at)
 
         def move(e: OutboxEntry | None) -> OutboxEntry:
             if e is None:
-                raise KeyError(f"ledger refers to unknown delivery {key}")
+                raise KeyError(f"ledger record {record.seq} refers to an unknown delivery")
             return e.moved(state, at, data.get("error", ""), _when(data.get("not_before")),
                            attempt=state is Delivery.SENDING)
-        return [(key, move)]
+        return [(key, move) for key in data["keys"]]
     return []
 
 

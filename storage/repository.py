@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -126,7 +127,8 @@ class Repository(Protocol):
     def add_deliveries(self, entries: Sequence[OutboxEntry], at: datetime,
                        escalations: Sequence[dict[str, object]] = ()) -> None:
         """Put planned (or skipped) entries in the outbox in one durable write; escalations
-        are recorded in the ledger as accountability items alongside."""
+        (dicts with at least a "task" key) are recorded in the ledger as accountability
+        items, once per task and escalation, however often this is called."""
         ...
 
     def pending_deliveries(self, now: datetime) -> list[OutboxEntry]:
@@ -135,9 +137,15 @@ class Repository(Protocol):
 
     def deliveries(self) -> list[OutboxEntry]: ...
 
-    def move_delivery(self, entry: OutboxEntry, state: Delivery, at: datetime, error: str = "",
-                      not_before: datetime | None = None) -> OutboxEntry:
-        """Record a delivery's new state durably (sending, sent, failed, unknown, retry)."""
+    def move_deliveries(self, entries: Sequence[OutboxEntry], state: Delivery, at: datetime,
+                        error: str = "", not_before: datetime | None = None) -> None:
+        """Record new states durably (sending, sent, failed, unknown, retry), for entries that
+        travel as one message in one write."""
+        ...
+
+    def deferred_files(self) -> AbstractContextManager[None]:
+        """Within the block, changes are committed to the ledger as usual but the table files
+        are rewritten once, at its end (a crash in between is repaired from the ledger)."""
         ...
 
     def last_checkin_by(self, person: str) -> tuple[Task, CheckIn] | None:

@@ -25,7 +25,8 @@ import re
 import socket
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -66,6 +67,8 @@ class TinyDBStore:
         self._seq: dict[DocKey, int] = {}  # the ledger record each document reflects
         self._doc_id: dict[DocKey, int] = {}
         self._last_entry_id = 0
+        self._escalated: set[str] = set()  # task|stage already recorded as escalated
+        self._defer = 0  # inside deferred_files(): table files are written at the end
         self._by_number: dict[int, str] = {}
         self._by_owner: dict[str, list[str]] = defaultdict(list)
         self._sources: dict[str, Outcome] = {}  # inbound message source -> what it did
@@ -232,6 +235,7 @@ class TinyDBStore:
     def _replay(self, record: LedgerRecord) -> None:
         """Apply a ledger record to every document whose file does not reflect it yet."""
         self._note_source(record)
+        self._note_escalation(record)
         for collection, key, effect in records.effects(record):
             if self._seq.get((collection, key), 0) < record.seq:
                 if collection == records.TASKS:
@@ -239,6 +243,11 @@ class TinyDBStore:
                 else:
                     self._index_entry(effect(self._outbox.get(key)), record.seq)
                 self._dirty.add((collection, key))
+
+    def _note_escalation(self, record: LedgerRecord) -> None:
+        if record.type == records.ESCALATION:
+            data = record.data
+            self._escalated.add(f"{data['task']}|{data.get('stage', 'escalation')}")
 
     def _note_source(self, record: LedgerRecord) -> None:
         source = record.data.get("source")
@@ -259,6 +268,8 @@ class TinyDBStore:
             raise StoreError("this store was opened read-only")
         record = self._ledger.append(at, type, actor, data)
         self._replay(record)
+        if self._defer:
+            return record
         try:
             self._persist()
         except OSError as e:
@@ -356,21 +367,39 @@ class TinyDBStore:
         with self._lock:
             new = [e for e in entries if e.key not in self._outbox]
             for escalation in escalations:
-                self._commit(at, records.ESCALATION, SYSTEM_ACTOR, dict(escalation))
+                key = f"{escalation['task']}|{escalation.get('stage', 'escalation')}"
+                if key not in self._escalated:
+                    self._commit(at, records.ESCALATION, SYSTEM_ACTOR, dict(escalation))
             if new:
                 self._commit(at, records.DELIVERIES_ADDED, SYSTEM_ACTOR,
                              {"entries": [records.entry_to_doc(e, 0) for e in new]})
 
-    def move_delivery(self, entry: OutboxEntry, state: Delivery, at: datetime, error: str = "",
-                      not_before: datetime | None = None) -> OutboxEntry:
+    def move_deliveries(self, entries: Sequence[OutboxEntry], state: Delivery, at: datetime,
+                        error: str = "", not_before: datetime | None = None) -> None:
+        if not entries:
+            return
         with self._lock:
-            data: dict[str, Any] = {"key": entry.key, "state": state.value}
+            data: dict[str, Any] = {"keys": [e.key for e in entries], "state": state.value}
             if error:
                 data["error"] = error
             if not_before is not None:
                 data["not_before"] = not_before.isoformat()
             self._commit(at, records.DELIVERY, SYSTEM_ACTOR, data)
-            return self._outbox[entry.key]
+
+    @contextmanager
+    def deferred_files(self) -> Iterator[None]:
+        with self._lock:
+            self._defer += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._defer -= 1
+                if not self._defer:
+                    try:
+                        self._persist()
+                    except OSError as e:  # committed in the ledger; files catch up later
+                        log.error("could not update the store files: %s", e)
 
     def outcome_of(self, source: str) -> Outcome | None:
         with self._lock:

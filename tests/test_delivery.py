@@ -179,15 +179,22 @@ def test_weekly_digest_to_unit_groups_with_mentions(bureau: tuple[App, FakeClock
     app, clock = bureau
     channel = RecordingChannel()
     d = deliverer(app, channel)
-    clock.set(at("2026-11-02 09:00"))  # the first working day of the week (and month)
+    clock.set(at("2026-11-02 09:00"))  # first working day of the week and of the month
     d.run_pass(clock.now())
-    groups = [(who, r) for who, group, r in channel.sent if group]
-    assert [who for who, _ in groups] == ["branch-1", "branch-2", "branch-3", "branch-4"]
-    assert groups[0][1].mentions == ("wu-fang",)
-    assert groups[0][1].text.startswith("【本周待办】机关第一党支部")
+    assert not [who for who, group, _ in channel.sent if group]  # nothing due within 2 weeks
     monthly = channel.texts_for("li-hongmei")
     assert len(monthly) == 1 and monthly[0].startswith("【月度情况】")
     assert monthly[0].index("办公室") < monthly[0].index("机关第一党支部")  # config order
+    assert "您本人" in monthly[0] and monthly[0].rstrip().endswith("查看您本人的事项。")
+
+    clock.set(at("2026-11-23 09:00"))  # Monday, a week before the November deadlines
+    d.run_pass(clock.now())
+    groups = [(who, r) for who, group, r in channel.sent if group]
+    assert [who for who, _ in groups] == ["branch-1", "branch-2", "branch-3", "branch-4"]
+    first = groups[0][1]
+    assert first.mentions == ("wu-fang",)
+    assert first.text.startswith("【本周提示】机关第一党支部：逾期及两周内截止的事项 3 项")
+    assert "另有 3 项截止较晚" in first.text
 
 
 def test_a_crash_leaves_sending_entries_unknown_not_resent(
@@ -197,10 +204,70 @@ def test_a_crash_leaves_sending_entries_unknown_not_resent(
     d = deliverer(app, channel)
     clock.set(at("2026-11-23 09:00"))
     d.run_pass(clock.now())
-    entry = app.store.deliveries()[0]
-    app.store.move_delivery(entry, Delivery.SENDING, clock.now())  # as if killed mid-send
+    entry = next(e for e in app.store.deliveries() if e.state is Delivery.SENT)
+    app.store.move_deliveries([entry], Delivery.SENDING, clock.now())  # as if killed mid-send
     assert d.recover(clock.now()) == 1
     assert app.store.deliveries()[0].state is Delivery.UNKNOWN
     sent = len(channel.sent)
     d.run_pass(clock.now() + timedelta(minutes=1))
     assert len(channel.sent) == sent
+
+
+def test_waiting_entries_respect_working_days_and_go_stale(
+        bureau: tuple[App, FakeClock]) -> None:
+    app, clock = bureau
+    channel = RecordingChannel(only={"wu-fang"})
+    d = deliverer(app, channel, defer=True)
+    clock.set(at("2026-11-23 09:00"))  # Monday: the advance reminders are planned…
+    channel.failures = [TransientSendError("平台繁忙")] * 3  # …but none gets out
+    d.run_pass(clock.now())
+    assert channel.sent == []
+    clock.set(at("2026-11-28 10:00"))  # Saturday: nothing, however long they waited
+    d.run_pass(clock.now())
+    clock.set(at("2026-11-27 22:00"))  # Friday night: quiet hours
+    d.run_pass(clock.now())
+    assert channel.sent == []
+    clock.set(at("2026-11-30 09:00"))  # the deadline: the week-old advance is stale now
+    d.run_pass(clock.now())
+    texts = channel.texts_for("wu-fang")
+    assert len(texts) == 3 and all(t.startswith("【今日截止】") for t in texts)
+    advance = [e for e in app.store.deliveries() if e.stage == "advance"]
+    assert {e.state for e in advance} == {Delivery.SKIPPED}
+
+
+def test_an_unforeseen_send_error_is_retried_not_stuck(bureau: tuple[App, FakeClock]) -> None:
+    app, clock = bureau
+    channel = RecordingChannel(only={"zhou-tao"})
+    channel.failures = [ConnectionResetError("reset by peer")]
+    d = deliverer(app, channel, defer=True)
+    clock.set(at("2026-12-11 09:00"))
+    d.run_pass(clock.now())
+    assert [e.state for e in app.store.deliveries() if e.recipient == "zhou-tao"] == [
+        Delivery.PENDING]
+    d.run_pass(clock.now() + timedelta(minutes=2))
+    assert len(channel.sent) == 1
+
+
+def test_admins_hear_of_each_problem_once(bureau: tuple[App, FakeClock]) -> None:
+    app, clock = bureau
+    channel = RecordingChannel(only={"wu-fang", "zhao-min"})  # nobody else has a channel
+    d = deliverer(app, channel, defer=False)
+    reports: list[str] = []
+    for day in ("2026-11-23", "2026-11-24", "2026-11-27", "2026-11-30", "2026-12-01",
+                "2026-12-07"):
+        clock.set(at(f"{day} 09:00"))
+        d.run_pass(clock.now())
+        reports += [t for t in channel.texts_for("zhao-min") if t.startswith("【投递情况】")
+                    and t not in reports]
+    failed = [e for e in app.store.deliveries() if e.state is Delivery.FAILED]
+    assert failed and all(e.channel == "" for e in failed)
+    listed = sum(int(r.split("过去一周有 ")[1].split(" 条")[0]) for r in reports)
+    assert listed == len(failed)  # every failure reported, none twice
+
+
+def test_an_escalation_is_recorded_once_per_task(bureau: tuple[App, FakeClock]) -> None:
+    app, clock = bureau
+    record = {"task": "theme-day:branch-1:2026-11", "stage": "escalation", "to": ["li-hongmei"]}
+    app.store.add_deliveries([], clock.now(), [record])
+    app.store.add_deliveries([], clock.now(), [record])
+    assert ledger_types(app)["escalation"] == 1

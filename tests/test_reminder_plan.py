@@ -146,9 +146,24 @@ def test_escalations_follow_the_org(config: Config) -> None:
         (Stage.ESCALATION, "zhao-min")}
 
 
-@pytest.mark.parametrize(("hour", "sends"), [(0, False), (7, False), (8, True), (19, True),
+@pytest.mark.parametrize(("hour", "sends"), [(0, False), (7, False), (9, True), (19, True),
                                              (20, False), (23, False)])
 def test_quiet_hours_hold_everything(config: Config, hour: int, sends: bool) -> None:
-    t = task(due=date(2026, 12, 3))  # Thursday: the eve stage was Wednesday, due at 09:00
+    t = task(due=date(2026, 12, 3))  # Thursday: due at 09:00
     moment = datetime(2026, 12, 3, hour, tzinfo=SHANGHAI) + timedelta(minutes=30)
     assert bool(plan_at(config, moment, [t]).send) is sends
+
+
+def test_a_missed_stage_gives_way_to_one_coming_later_the_same_day(config: Config) -> None:
+    t = task(due=date(2026, 12, 3))  # the eve (Wednesday) was missed; back at 08:30 Thursday
+    early = plan_at(config, at("2026-12-03 08:30"), [t])
+    assert early.send == [] and {n.stage for n in early.skip} == {Stage.ADVANCE, Stage.EVE}
+    handled = {n.key for n in early.skip}
+    assert [n.stage for n in plan_at(config, at("2026-12-03 09:00"), [t], handled).send] == [
+        Stage.DUE]
+
+
+def test_stages_before_the_task_existed_are_recorded_as_skipped(config: Config) -> None:
+    late = task(opened=at("2026-12-24 10:00"))  # advance was at 09:00 that day
+    plan = plan_at(config, at("2026-12-24 10:01"), [late])
+    assert plan.send == [] and [n.stage for n in plan.skip] == [Stage.ADVANCE]
