@@ -135,7 +135,11 @@ def _chat(config: Config, clock: Clock, person: str | None) -> int:
         audience = app.org.person(sender)
         console = ConsoleChannel(app.org, sys.stdin, sys.stdout, interactive,
                                  audience=audience.id if audience else sender)
-        deliverer = Deliverer(app, {console.name: console}, defer_unreached=True)
+        # With a real platform configured, reminders belong to `dutybot run`: a trial chat
+        # must not take them (they would be marked sent and never reach WeCom/Telegram).
+        live = config.wecom.enabled or config.telegram.enabled
+        outbound = {} if live else {console.name: console}
+        deliverer = Deliverer(app, outbound, defer_unreached=True)
         deliverer.recover(clock.now())
         asyncio.run(runner.chat(app, console, deliverer, sender))
     except KeyboardInterrupt:

@@ -86,8 +86,9 @@ def simulate(config: Config, first: date, last: date, calendar: WorkCalendar,
         since = min(store.since, first)
     finally:
         store.close()
-    send_times = sorted({d.policy.send_at for d in org.duties.values()}
-                        | {config.reminders.send_at})
+    # Every (time zone, send time) a policy uses, each evaluated on the bureau's days.
+    send_times = {(p.timezone or org.timezone, p.send_at)
+                  for p in [config.reminders, *(d.policy for d in org.duties.values())]}
     groups = {u.id for u in org.units.values() if u.group is not None}
     day, plan_from = first, since
     while day <= last:
@@ -99,8 +100,7 @@ def simulate(config: Config, first: date, last: date, calendar: WorkCalendar,
                 tasks.by_key[p.key] = Task(p.key, tasks.next_number, p.duty, p.owner, p.period,
                                            p.due, opened=midnight)
                 tasks.next_number += 1
-        for send_time in send_times:
-            moment = datetime.combine(day, send_time, org.timezone)
+        for moment in sorted(datetime.combine(day, t, tz) for tz, t in send_times):
             plan = task_notices(org, tasks.open_tasks(), calendar, moment, handled)
             due = plan.send + digest_notices(org, groups, calendar, config.reminders, moment,
                                              handled)
@@ -126,7 +126,10 @@ def _messages(config: Config, tasks: FutureTasks, calendar: WorkCalendar,
             reply = words.monthly_digest(org, first.recipient, tasks, calendar, moment)
         else:
             task = tasks.task(first.task or "")
-            reply = words.task_reminder(org, task, notices, calendar, moment) if task else None
+            duty = org.duties.get(task.duty) if task else None
+            tz = duty.policy.timezone if duty else None
+            reply = (words.task_reminder(org, task, notices, calendar, moment, tz)
+                     if task else None)
         if reply is None:
             continue
         text = reply.text

@@ -125,3 +125,14 @@ def test_chat_prints_the_reminders_that_fall_due_once(config_path: Path) -> None
     assert not any(r.startswith("—— 提醒 ——") for r in again)
     others = chat(config_path, "郑磊", "待办", now="2026-11-23T09:45:00+08:00")
     assert sum(r.startswith("—— 提醒 ——") for r in others) == 3  # his were kept for him
+
+
+def test_a_trial_chat_leaves_reminders_to_the_live_bot(config_path: Path) -> None:
+    text = config_path.read_text(encoding="utf-8")
+    config_path.write_text(text + '\n[channels.wecom]\nenabled = true\ncorp_id = "ww1"\n'
+                           'agent_id = 1000002\nsecret_env = "DUTYBOT_WECOM_SECRET"\n',
+                           encoding="utf-8")
+    chat(config_path, "吴芳", "帮助", now="2026-11-20T10:00:00+08:00")
+    replies = chat(config_path, "吴芳", "待办", now="2026-11-23T09:30:00+08:00")
+    assert not any(r.startswith("—— 提醒 ——") for r in replies)
+    assert replies[-1].startswith("您有 6 项待办")

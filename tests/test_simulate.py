@@ -181,3 +181,19 @@ def test_simulate_matches_what_the_running_bot_sends(config_path: Path) -> None:
 def simulate_messages(config: Config, first: date, last: date) -> list[simulate.Message]:
     return list(simulate.simulate(config, first, last, make_calendar(config),
                                   at("2026-09-30 18:00")))
+
+
+def test_a_duty_in_another_time_zone_is_previewed_at_its_own_hour(
+        config_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = config_path.read_text(encoding="utf-8").replace(
+        'evidence = "活动时间、主题、参加人数"',
+        'evidence = "活动时间、主题、参加人数"\nreminders = { timezone = "Europe/Berlin" }')
+    config_path.write_text(text, encoding="utf-8")
+    assert main(["simulate", "--from", "2026-11-23", "--to", "2026-11-23", "--format",
+                 "jsonl", "--config", str(config_path), "--now", "2026-11-20T10:00"]) == 0
+    messages = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    theme = [m for m in messages if str(m.get("task", "")).startswith("theme-day:")]
+    assert theme and {m["at"] for m in theme} == {"2026-11-23T09:00:00+01:00"}
+    assert all("还有7天" in m["text"] for m in theme)
+    others = [m for m in messages if str(m.get("task", "")).startswith("three-meetings")]
+    assert others and {m["at"] for m in others} == {"2026-11-23T09:00:00+08:00"}
