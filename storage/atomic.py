@@ -4,7 +4,7 @@ TinyDB's own `JSONStorage` rewrites the file in place and re-reads it on every o
 a crash mid-write can leave it unparseable, and each call costs a full parse. This storage
 keeps the data in memory after the first read and replaces the file atomically: write a
 temporary file in the same folder, fsync it, `os.replace` it over the old one, fsync the
-folder. Writes inside `batch()` are gathered into one replace.
+folder.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +65,6 @@ class AtomicJSONStorage(Storage):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._data: dict[str, dict[str, Any]] | None = None
-        self._batching = False
-        self._dirty = False
 
     def read(self) -> dict[str, dict[str, Any]] | None:
         if self._data is None:
@@ -82,33 +78,13 @@ class AtomicJSONStorage(Storage):
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
         self._data = data
-        if self._batching:
-            self._dirty = True
-            return
-        self._flush()
-
-    def _flush(self) -> None:
-        payload = json.dumps(self._data, ensure_ascii=False, separators=(",", ":")).encode()
+        payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
         try:
             atomic_write(self.path, payload)
         except OSError:
-            # TinyDB mutated our cached dict before calling write; the file is the truth.
+            # The caller changed our cached dict before writing; the file is the truth.
             self._data = None
             raise
-
-    @contextmanager
-    def batch(self) -> Iterator[None]:
-        """Gather the writes of the block into one atomic replace at its end."""
-        self._batching, self._dirty = True, False
-        try:
-            yield
-        except BaseException:
-            self._data = None
-            raise
-        finally:
-            self._batching = False
-        if self._dirty:
-            self._flush()
 
     def close(self) -> None:
         pass

@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tinydb import TinyDB
-from tinydb.table import Document
 
 from schedules.tasks import Attachment, CheckIn, PlannedTask, Status, Task
 from storage import records
@@ -285,10 +284,14 @@ class TinyDBStore:
             db = self._shard_db(collection, shard)
             storage = db.storage
             assert isinstance(storage, AtomicJSONStorage)
-            table = db.table(collection)
-            with storage.batch():
-                for doc_key in keys:
-                    table.upsert(Document(self._doc(doc_key), doc_id=self._doc_id[doc_key]))
+            # Through TinyDB's storage, not its Table API: `Table.upsert` rebuilds the whole
+            # table for each document, which is quadratic for a month of new tasks.
+            data = storage.read() or {}
+            table = data.setdefault(collection, {})
+            for doc_key in keys:
+                table[str(self._doc_id[doc_key])] = self._doc(doc_key)
+            storage.write(data)
+            db.table(collection).clear_cache()
             self._dirty.difference_update(keys)
 
     def _doc(self, doc_key: DocKey) -> dict[str, Any]:
