@@ -83,6 +83,9 @@ class Deliverer:
         self.defer_unreached = defer_unreached
         self._lock = threading.Lock()
         self.last_pass: datetime | None = None
+        # Tasks the planner said are finished with, as they were then (memory only: a
+        # restart simply asks again).
+        self._settled: dict[str, tuple[date, datetime | None]] = {}
 
     def route(self, notice: Notice) -> list[str] | None:
         names = [n for n, ch in self.channels.items() if ch.reaches(notice.recipient, notice.group)]
@@ -96,7 +99,7 @@ class Deliverer:
         report — rather than send them twice. Passes never overlap, so at the start of one
         nothing is legitimately `sending`."""
         store = self.app.store
-        stuck = [e for e in store.deliveries() if e.state is Delivery.SENDING]
+        stuck = store.sending_deliveries()
         store.move_deliveries(stuck, Delivery.UNKNOWN, now, "发送中断，可能已送达")
         return len(stuck)
 
@@ -116,7 +119,10 @@ class Deliverer:
         app, store = self.app, self.app.store
         app.refresh(now)
         handled = store.handled_notices()
-        plan = task_notices(app.org, store.open_tasks(), app.calendar, now, handled)
+        live = [t for t in store.open_tasks()
+                if self._settled.get(t.key) != (t.due, t.open_since)]
+        plan = task_notices(app.org, live, app.calendar, now, handled)
+        self._settled.update({t.key: (t.due, t.open_since) for t in plan.settled})
         groups = {u.id for u in app.org.units.values() if u.group is not None}
         due = plan.send + digest_notices(app.org, groups, app.calendar,
                                          app.config.reminders, now, handled)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
@@ -102,6 +102,9 @@ class Notice:
 class Plan:
     send: list[Notice]  # due now, in order
     skip: list[Notice]  # missed while the bot was down and no longer worth sending
+    # Tasks whose every stage is behind them and handled: nothing more can come of them
+    # until they change (a new due date, or reopened), so a caller may stop asking.
+    settled: list[Task] = field(default_factory=list)
 
 
 def escalation_recipients(org: Org, owner: str) -> list[str]:
@@ -170,6 +173,7 @@ def task_notices(
     of the same task comes for that person later the same day."""
     send: list[Notice] = []
     skip: list[Notice] = []
+    settled: list[Task] = []
     for task in tasks:
         duty = org.duties.get(task.duty)
         assignee = org.assignee(task.owner)
@@ -182,6 +186,7 @@ def task_notices(
         today = now.astimezone(tz).date()
         open_since = task.open_since
         stages = task_stages(task.due, policy, calendar)
+        planned_before = len(send) + len(skip)
         missed: dict[str, list[tuple[StageDay, Notice]]] = defaultdict(list)
         coming_today: set[str] = set()  # people with a stage of this task later today
         for sd in stages:
@@ -208,7 +213,9 @@ def task_notices(
             newest = None if recipient in coming_today else max(useful, default=None)
             for sd, notice in items:
                 (send if sd.day == newest else skip).append(notice)
-    return Plan(send, skip)
+        if (not stages or stages[-1].day < today) and len(send) + len(skip) == planned_before:
+            settled.append(task)
+    return Plan(send, skip, settled)
 
 
 WEEKLY_CATCH_UP_WORKDAYS = 2  # a weekly digest missed on Monday still goes out on Tuesday

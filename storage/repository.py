@@ -137,6 +137,10 @@ class Repository(Protocol):
 
     def deliveries(self) -> list[OutboxEntry]: ...
 
+    def sending_deliveries(self) -> list[OutboxEntry]:
+        """Entries recorded as being sent (after a crash: perhaps sent, perhaps not)."""
+        ...
+
     def move_deliveries(self, entries: Sequence[OutboxEntry], state: Delivery, at: datetime,
                         error: str = "", not_before: datetime | None = None) -> None:
         """Record new states durably (sending, sent, failed, unknown, retry), for entries that

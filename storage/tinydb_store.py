@@ -67,6 +67,9 @@ class TinyDBStore:
         self._doc_id: dict[DocKey, int] = {}
         self._last_entry_id = 0
         self._escalated: set[str] = set()  # task|stage already recorded as escalated
+        # Entries still in motion, so the minute pass need not scan years of sent ones.
+        self._in_state: dict[Delivery, set[str]] = {Delivery.PENDING: set(),
+                                                    Delivery.SENDING: set()}
         self._defer = 0  # inside deferred_files(): table files are written at the end
         self._by_number: dict[int, str] = {}
         self._by_owner: dict[str, list[str]] = defaultdict(list)
@@ -227,6 +230,11 @@ class TinyDBStore:
             self._handled.add(entry.notice)
         self._outbox[entry.key] = entry
         self._seq[key] = seq
+        for state, keys in self._in_state.items():
+            if state is entry.state:
+                keys.add(entry.key)
+            else:
+                keys.discard(entry.key)
 
     def _checkin(self, task_key: str, checkin_id: str) -> CheckIn:
         return next(c for c in self._tasks[task_key].checkins if c.id == checkin_id)
@@ -443,9 +451,13 @@ class TinyDBStore:
 
     def pending_deliveries(self, now: datetime) -> list[OutboxEntry]:
         with self._lock:
-            due = [e for e in self._outbox.values() if e.state is Delivery.PENDING
-                   and (e.not_before is None or e.not_before <= now)]
-        return sorted(due, key=lambda e: (e.due_at, self._doc_id[records.OUTBOX, e.key]))
+            waiting = (self._outbox[k] for k in self._in_state[Delivery.PENDING])
+            due = [e for e in waiting if e.not_before is None or e.not_before <= now]
+            return sorted(due, key=lambda e: (e.due_at, self._doc_id[records.OUTBOX, e.key]))
+
+    def sending_deliveries(self) -> list[OutboxEntry]:
+        with self._lock:
+            return [self._outbox[k] for k in self._in_state[Delivery.SENDING]]
 
     def deliveries(self) -> list[OutboxEntry]:
         with self._lock:

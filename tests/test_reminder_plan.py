@@ -167,3 +167,14 @@ def test_stages_before_the_task_existed_are_recorded_as_skipped(config: Config) 
     late = task(opened=at("2026-12-24 10:00"))  # advance was at 09:00 that day
     plan = plan_at(config, at("2026-12-24 10:01"), [late])
     assert plan.send == [] and [n.stage for n in plan.skip] == [Stage.ADVANCE]
+
+
+def test_a_task_past_all_its_stages_is_reported_settled(config: Config) -> None:
+    t = task(due=date(2026, 11, 30))
+    first = plan_at(config, at("2026-12-21 10:00"), [t])  # long after the overdue window
+    assert first.send == [] and first.skip and first.settled == []  # skips to record first
+    handled = {n.key for n in first.skip}
+    again = plan_at(config, at("2026-12-21 10:01"), [t], handled)
+    assert again.send == again.skip == [] and again.settled == [t]
+    ongoing = task(due=date(2026, 12, 31))
+    assert plan_at(config, at("2026-12-21 10:01"), [ongoing]).settled == []
