@@ -61,6 +61,7 @@ class TinyDBStore:
         self._lock_file: TextIO | None = None
         self._since = date.min
         self._tasks: dict[str, Task] = {}
+        self._open: set[str] = set()  # keys of open tasks, read by the minute pass
         self._outbox: dict[str, OutboxEntry] = {}
         self._handled: set[str] = set()  # notice keys in the outbox
         self._seq: dict[DocKey, int] = {}  # the ledger record each document reflects
@@ -211,6 +212,10 @@ class TinyDBStore:
         known = {c.id for c in previous.checkins} if previous else set()
         self._tasks[key] = task  # before the indexes, so a lock-free reader never misses it
         self._seq[records.TASKS, key] = seq
+        if task.status is Status.OPEN:
+            self._open.add(key)
+        else:
+            self._open.discard(key)
         if previous is None:
             self._by_number[task.number] = key
             self._by_owner[task.owner].append(key)
@@ -439,7 +444,7 @@ class TinyDBStore:
     def open_tasks(self) -> list[Task]:
         """Open tasks, in no particular order (the reminder pass reads these every minute)."""
         with self._lock:
-            return [t for t in self._tasks.values() if t.status is Status.OPEN]
+            return [self._tasks[k] for k in self._open]
 
     def all_tasks(self) -> list[Task]:
         with self._lock:
