@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -44,9 +44,6 @@ NO_CHANNEL = "没有可用的渠道：此人未登记任何已启用渠道的账
 def backoff(attempts: int) -> timedelta:
     """1, 2, 4 … minutes, at most 30."""
     return timedelta(minutes=min(30, 2 ** max(attempts - 1, 0)))
-
-
-Route = Callable[[Notice], list[str] | None]  # channel names; [] none at all; None: not here
 
 
 @dataclass
@@ -88,6 +85,8 @@ class Deliverer:
         self._settled: dict[str, tuple[date, datetime | None]] = {}
 
     def route(self, notice: Notice) -> list[str] | None:
+        """The channels that deliver this notice here; [] none at all (a permanent failure);
+        None: not in this process (in `chat`, other people's messages wait for `run`)."""
         names = [n for n, ch in self.channels.items() if ch.reaches(notice.recipient, notice.group)]
         if names:
             return names

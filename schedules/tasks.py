@@ -13,7 +13,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from schedules.model import Cadence, Org
-from schedules.periods import as_required_period, due_date, period_of, periods_overlapping
+from schedules.periods import as_required_period, due_date, periods_overlapping
 
 
 class Status(StrEnum):
@@ -134,7 +134,3 @@ def plan_tasks(
     planned.sort(key=lambda row: row[:3])
     return [row[3] for row in planned]
 
-
-def current_period_key(org: Org, duty_id: str, today: date) -> str:
-    """The key of the period of a calendar duty that contains `today`."""
-    return period_of(org.duties[duty_id].cadence, today).key
