@@ -158,7 +158,8 @@ class Deliverer:
             task = app.store.task(task_key)
             if task is None:
                 continue
-            today = now.astimezone(self.tz_for(task.duty)).date()
+            tz = self.policy_for(task_key).timezone or app.org.timezone
+            today = now.astimezone(tz).date()
             items.append({
                 "task": task_key, "stage": "escalation", "due": task.due.isoformat(),
                 "to": [n.recipient for n in group if n.key in sending],
@@ -167,15 +168,11 @@ class Deliverer:
             })
         return items
 
-    def policy_for(self, entry: OutboxEntry) -> Policy:
-        task = self.app.store.task(entry.task) if entry.task else None
+    def policy_for(self, task_key: str | None) -> Policy:
+        """A task's duty's policy; the bureau's defaults for digests."""
+        task = self.app.store.task(task_key) if task_key else None
         duty = self.app.org.duties.get(task.duty) if task else None
         return duty.policy if duty else self.app.config.reminders
-
-    def tz_for(self, duty_id: str) -> ZoneInfo:
-        duty = self.app.org.duties.get(duty_id)
-        policy = duty.policy if duty else self.app.config.reminders
-        return policy.timezone or self.app.org.timezone
 
     def _deliver(self, now: datetime) -> tuple[int, int]:
         """Send what is pending — but only at a time the policy allows, and only what is
@@ -188,7 +185,7 @@ class Deliverer:
                 threads[entry.subject, entry.recipient, entry.channel].append(entry)
         sent = failed = 0
         for entries in threads.values():
-            policy = self.policy_for(entries[0])
+            policy = self.policy_for(entries[0].task)
             tz = policy.timezone or app.org.timezone
             if not sendable(now, tz, policy, app.calendar):
                 continue

@@ -15,7 +15,6 @@ from handlers.messages import Button, Inbound, Reply
 from handlers.parse import number_arg, split_first, split_keyword, split_number
 from schedules.calendar import WorkCalendar
 from schedules.model import Org, Person
-from schedules.periods import parse_period_key
 from schedules.tasks import PlannedTask, Status, Task, plan_tasks
 from storage.repository import CheckinNotLive, Outcome, Repository, TaskNotOpen
 
@@ -54,15 +53,7 @@ class Context:
         return sorted(tasks, key=lambda t: (t.due, t.number))
 
     def describe(self, task: Task | PlannedTask) -> str:
-        """E.g. 支部专题会议研究意识形态工作（第一党支部 · 2026年第四季度）."""
-        duty = self.org.duties.get(task.duty)
-        title = duty.title if duty else task.duty
-        owner = "本人" if task.owner == self.person.id else self.org.owner_name(task.owner)
-        try:
-            period = parse_period_key(task.period)[1].label()
-        except ValueError:
-            period = text.day(task.due, self.today) + "截止"
-        return f"{title}（{owner} · {period}）"
+        return text.describe(self.org, task, self.person.id)
 
     def line(self, task: Task) -> str:
         due = f"截止 {text.day(task.due, self.today)}"

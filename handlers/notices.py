@@ -12,10 +12,9 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from handlers.messages import Button, Reply
-from handlers.text import day
+from handlers.text import day, describe, period_label
 from schedules.calendar import WorkCalendar
 from schedules.model import Org, Role
-from schedules.periods import parse_period_key
 from schedules.reminders import Notice, Stage
 from schedules.tasks import Status, Task
 
@@ -51,18 +50,8 @@ def principal(notices: Sequence[Notice]) -> Notice:
     return max(notices, key=lambda n: (urgency(n.stage), n.occurrence))
 
 
-def period_label(task: Task) -> str:
-    try:
-        return parse_period_key(task.period)[1].label()
-    except ValueError:
-        return "按上级要求"  # an as-required deadline: its date is said elsewhere
-
-
 def task_line(org: Org, task: Task, for_person: str | None = None) -> str:
-    duty = org.duties.get(task.duty)
-    title = duty.title if duty else task.duty
-    owner = "本人" if task.owner == for_person else org.owner_name(task.owner)
-    return f"【{task.number}】{title}（{owner} · {period_label(task)}）"
+    return f"【{task.number}】{describe(org, task, for_person)}"
 
 
 def task_reminder(org: Org, task: Task, notices: Sequence[Notice], calendar: WorkCalendar,
@@ -120,7 +109,8 @@ def weekly_digest(org: Org, unit_id: str, tasks: TaskView, now: datetime) -> Rep
     for t in soon[:MAX_DIGEST_LINES]:
         late = "，已逾期" if t.due < today else ""
         title = org.duties[t.duty].title
-        lines.append(f"· 【{t.number}】{title}（{period_label(t)}）截止 {day(t.due, today)}{late}")
+        lines.append(f"· 【{t.number}】{title}（{period_label(t.period)}）截止 "
+                     f"{day(t.due, today)}{late}")
     if len(soon) > MAX_DIGEST_LINES:
         lines.append(f"……另有 {len(soon) - MAX_DIGEST_LINES} 项。")
     later = len(open_tasks) - len(soon)

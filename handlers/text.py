@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from datetime import date
 
+from schedules.model import Org
+from schedules.periods import parse_period_key
+from schedules.tasks import PlannedTask, Task
+
 WEEKDAYS = "一二三四五六日"
 
 NOT_REGISTERED = (
@@ -39,6 +43,23 @@ def day(d: date, today: date | None = None) -> str:
     """12月31日（周四）; the year only when it is not this year."""
     year = f"{d.year}年" if today is not None and d.year != today.year else ""
     return f"{year}{d.month}月{d.day}日（周{WEEKDAYS[d.weekday()]}）"
+
+
+def period_label(period_key: str) -> str:
+    """2026年第四季度; an as-required deadline has no period of its own."""
+    try:
+        return parse_period_key(period_key)[1].label()
+    except ValueError:
+        return "按上级要求"
+
+
+def describe(org: Org, task: Task | PlannedTask, for_person: str | None = None) -> str:
+    """E.g. 支部专题会议研究意识形态工作（机关第一党支部 · 2026年第四季度）; "本人" when the
+    task is the reader's own."""
+    duty = org.duties.get(task.duty)
+    title = duty.title if duty else task.duty
+    owner = "本人" if task.owner == for_person else org.owner_name(task.owner)
+    return f"{title}（{owner} · {period_label(task.period)}）"
 
 
 def overdue_mark(workdays: int) -> str:
