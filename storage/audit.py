@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from storage.ledger import ChainBreak, read_records
+from storage.ledger import ChainBreak, ends_torn, read_records
 
 
 @dataclass(frozen=True)
@@ -30,20 +30,11 @@ def verify(folder: Path) -> AuditResult:
             broken = item
             break
         count, last_at = item.seq, item.at
-    torn = _ends_torn(ledger)
+    torn = ends_torn(ledger)
     # Removing the newest records leaves a valid chain; the task files still remember them.
     newest = max((_newest_seq(p) for p in folder.glob("tasks-*.json")), default=0)
     missing = (count + 1, newest) if broken is None and newest > count else None
     return AuditResult(count, last_at, broken, torn, missing)
-
-
-def _ends_torn(ledger: Path) -> bool:
-    """Whether the last line lacks its newline (an append a crash interrupted)."""
-    if not ledger.exists() or ledger.stat().st_size == 0:
-        return False
-    with open(ledger, "rb") as f:
-        f.seek(-1, 2)
-        return f.read(1) != b"\n"
 
 
 def _newest_seq(path: Path) -> int:

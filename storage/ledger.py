@@ -47,6 +47,15 @@ def _digest(body: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def ends_torn(path: Path) -> bool:
+    """Whether the ledger's last line lacks its newline (an append a crash interrupted)."""
+    if not path.exists() or path.stat().st_size == 0:
+        return False
+    with open(path, "rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) != b"\n"
+
+
 @dataclass(frozen=True)
 class ChainBreak:
     line: int  # 1-based line number in the file
@@ -117,9 +126,9 @@ class Ledger:
 
     @staticmethod
     def _set_aside_torn_tail(path: Path) -> None:
-        data = path.read_bytes()
-        if not data or data.endswith(b"\n"):
+        if not ends_torn(path):
             return
+        data = path.read_bytes()
         cut = data.rfind(b"\n") + 1
         aside = path.with_name(f"{path.name}.torn-{len(data)}")
         aside.write_bytes(data[cut:])
