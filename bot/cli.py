@@ -22,6 +22,7 @@ from bot.channels.console import ConsoleChannel
 from bot.clock import Clock, ShiftedClock, SystemClock
 from bot.config import Config, ConfigError, load
 from bot.delivery import Deliverer
+from bot.report import Report, Span
 from schedules.model import Role
 from storage.audit import verify
 from storage.errors import StoreError
@@ -59,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--from", dest="first", required=True, type=_day, metavar="DATE")
     simulate.add_argument("--to", dest="last", required=True, type=_day, metavar="DATE")
     simulate.add_argument("--format", choices=("text", "jsonl"), default="text")
+    report = sub.add_parser("report", parents=[common],
+                            help="write the year's compliance report (xlsx, or csv details)")
+    report.add_argument("--year", type=int, required=True)
+    report.add_argument("--half", type=int, choices=(1, 2), help="only this half-year")
+    report.add_argument("--out", type=Path, required=True, metavar="FILE",
+                        help="FILE.xlsx (every sheet) or FILE.csv (check-in details only)")
     audit = sub.add_parser("audit", help="check the accountability ledger")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     audit_sub.add_parser("verify", parents=[common],
@@ -81,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _simulate(config, clock, args.first, args.last, args.format)
         if args.command == "run":
             return _run(config, clock)
+        if args.command == "report":
+            return _report(config, clock, args.year, args.half, args.out)
         return _chat(config, clock, args.person)
     except ConfigError as e:
         print(f"配置错误：{e}", file=sys.stderr)
@@ -174,6 +183,27 @@ def _simulate(config: Config, clock: Clock, first: date, last: date, fmt: str) -
     else:
         for line in simulate.as_text(messages, config):
             print(line)
+    return 0
+
+
+def _report(config: Config, clock: Clock, year: int, half: int | None, out: Path) -> int:
+    if out.suffix.lower() not in (".xlsx", ".csv"):
+        raise UsageError(f"--out “{out}”应以 .xlsx 或 .csv 结尾")
+    if not 2000 <= year <= 2100:
+        raise UsageError(f"--year {year} 不是有效年份")
+    if not out.parent.is_dir():
+        raise UsageError(f"--out 的目录 {out.parent} 不存在")
+    now = clock.now()
+    # Read-only: a report can be made beside the running bot, and changes nothing.
+    app = App.open(config, clock, read_only=True)
+    try:
+        made = Report(app.org, app.store, app.calendar, Span.of(year, half),
+                      app.today(now)).write(out)
+    finally:
+        app.close()
+    what = "打卡明细" if out.suffix.lower() == ".csv" else "报表"
+    print(f"已生成{what}：{out}（{Span.of(year, half).label}：事项 {made.tasks} 项，"
+          f"打卡 {made.checkins} 条，升级督办 {made.escalations} 次）")
     return 0
 
 

@@ -1,11 +1,12 @@
 """The commands: each takes a `Context` and the argument text and returns a `Reply`.
 
-They are registered explicitly, in order, in `HANDLERS` at the bottom.
+They are registered explicitly, in order, in `handlers.dispatch.HANDLERS`; the leaders'
+commands live in `handlers.oversight`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from difflib import SequenceMatcher
@@ -154,6 +155,10 @@ def replay(ctx: Context, outcome: Outcome) -> Reply:
     line = f"【{task.number}】{ctx.describe(task)}" if task else outcome.task
     if outcome.type == "checkin-undone":
         return Reply(text.replayed_undo(line))
+    if outcome.type == "task-excused":
+        return Reply(text.replayed_excuse(line))
+    if outcome.type == "tasks-opened":
+        return Reply(text.replayed_incident(line))
     return Reply(text.replayed_checkin(line))
 
 
@@ -216,15 +221,3 @@ def _by_keyword(keyword: str, tasks: list[Task], org: Org) -> list[Task]:
         return []
     best = max(s for s, _ in scored)
     return [t for s, t in scored if s == best]
-
-
-Handler = Callable[[Context, str], Reply]
-
-# Registered in one place, in the order `帮助` lists them.
-HANDLERS: dict[str, Handler] = {
-    "help": help_,
-    "todo": todo,
-    "checkin": checkin,
-    "undo": undo,
-    "upcoming": upcoming,
-}

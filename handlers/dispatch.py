@@ -8,9 +8,10 @@ never with exception text.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
-from handlers import text
-from handlers.commands import HANDLERS, Context, UserError, replay
+from handlers import commands, oversight, text
+from handlers.commands import Context, UserError, replay
 from handlers.messages import Inbound, Reply
 from handlers.parse import Parsed, parse
 from schedules.calendar import WorkCalendar
@@ -19,6 +20,22 @@ from storage.errors import StoreWriteFailed
 from storage.repository import Repository
 
 log = logging.getLogger(__name__)
+
+Handler = Callable[[Context, str], Reply]
+
+# Every command, registered in one place, in the order `帮助` lists them.
+HANDLERS: dict[str, Handler] = {
+    "help": commands.help_,
+    "todo": commands.todo,
+    "checkin": commands.checkin,
+    "undo": commands.undo,
+    "upcoming": commands.upcoming,
+    "status": oversight.status,
+    "overview": oversight.overview,
+    "overdue": oversight.overdue,
+    "excuse": oversight.excuse,
+    "incident": oversight.incident,
+}
 
 
 def resolve_sender(org: Org, message: Inbound) -> Person | None:

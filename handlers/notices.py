@@ -18,7 +18,7 @@ from schedules.model import Org, Role
 from schedules.reminders import Notice, Stage
 from schedules.tasks import Status, Task
 
-URGENCY = [Stage.ADVANCE, Stage.EVE, Stage.DUE, Stage.OVERDUE, Stage.ESCALATION]
+URGENCY = [Stage.OPENED, Stage.ADVANCE, Stage.EVE, Stage.DUE, Stage.OVERDUE, Stage.ESCALATION]
 MAX_DIGEST_LINES = 20
 
 
@@ -68,6 +68,8 @@ def task_reminder(org: Org, task: Task, notices: Sequence[Notice], calendar: Wor
             f"【逾期督办】{task_line(org, task)}截止于{day(task.due, today)}，"
             f"已逾期{late}个工作日，负责人：{who}。\n"
             "请您关注并督促完成；完成后负责人打卡即可，无需回复本消息。")
+    if lead.stage is Stage.OPENED:
+        return event_opened(org, task, lead.recipient, today)
     line = task_line(org, task, lead.recipient)
     duty = org.duties.get(task.duty)
     hint = f"\n建议说明：{duty.evidence}" if duty and duty.evidence else ""
@@ -89,6 +91,23 @@ def task_reminder(org: Org, task: Task, notices: Sequence[Notice], calendar: Wor
                                        if days_left - workdays >= 3 else "")
         head = f"【待办提醒】{line}将于{day(task.due, today)}截止，{span}。"
     return Reply(f"{head}\n{action}{hint}", buttons=buttons)
+
+
+def event_opened(org: Org, task: Task, recipient: str, today: date) -> Reply:
+    """A reported event (舆情): to its assignee, what to do; to the leader, for information."""
+    reporter = org.owner_name(task.opened_by) if task.opened_by else "有同志"
+    title = org.duties[task.duty].title if task.duty in org.duties else task.duty
+    assignee = org.assignee(task.owner)
+    if recipient == assignee:
+        return Reply(
+            f"【{title}】{reporter}报告：{task.note}\n已登记为【{task.number}】，请于"
+            f"{day(task.due, today)}前处置并反馈。处置完成后回复「打卡 {task.number} "
+            "处置情况」或点“已完成”。",
+            buttons=(Button("已完成", f"打卡 {task.number}"), Button("查看待办", "待办")))
+    who = org.owner_name(assignee) if assignee else org.owner_name(task.owner)
+    return Reply(
+        f"【{title}·知悉】{reporter}报告：{task.note}\n已转{who}处置（编号 {task.number}），"
+        f"{day(task.due, today)}前反馈。请您知悉，无需回复；逾期未处置将另行提示。")
 
 
 DIGEST_HORIZON = timedelta(days=14)

@@ -11,6 +11,10 @@ import difflib
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import date, timedelta
+
+from schedules.model import Cadence
+from schedules.periods import Period, parse_period_key, period_of
 
 # Canonical command name → the words that invoke it. Chinese first; English and slash
 # forms are aliases. Order is the order `帮助` lists them in.
@@ -20,6 +24,11 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "checkin": ("打卡", "完成", "done", "checkin"),
     "undo": ("撤销", "undo"),
     "upcoming": ("近期", "upcoming"),
+    "status": ("查询", "status", "query"),
+    "overview": ("总览", "overview"),
+    "overdue": ("逾期", "overdue"),
+    "excuse": ("豁免", "excuse"),
+    "incident": ("舆情", "incident"),
 }
 
 _WORDS = {word: name for name, words in COMMANDS.items() for word in words}
@@ -130,3 +139,48 @@ def _original_prefix_length(token: str, word: str) -> int:
         if normalise(token[:i]).lstrip("/") == word:
             return i
     return len(word)
+
+
+_CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4": 4}
+_PERIOD_CN = re.compile(
+    r"^(?:(?P<year>\d{4})年?)?"
+    r"(?:(?P<half>上|下)半年|第?(?P<quarter>[一二三四1-4])季度?|q(?P<q>[1-4])"
+    r"|(?P<month>\d{1,2})月份?)?$")
+_RELATIVE = {
+    "本月": (Cadence.MONTHLY, 0), "上月": (Cadence.MONTHLY, -1),
+    "本季度": (Cadence.QUARTERLY, 0), "上季度": (Cadence.QUARTERLY, -1),
+    "本半年": (Cadence.HALF_YEARLY, 0),
+    "今年": (Cadence.YEARLY, 0), "本年": (Cadence.YEARLY, 0), "本年度": (Cadence.YEARLY, 0),
+    "去年": (Cadence.YEARLY, -1), "上年": (Cadence.YEARLY, -1),
+}
+
+
+def period_arg(token: str, today: date) -> Period | None:
+    """A period as people write it: `2026-H1`, `2026-Q4`, `2026-11`, `2026`, `2026年上半年`,
+    `第三季度`, `11月`, `本季度`, `去年` … (a missing year is this year); else None."""
+    t = normalise(token).strip(_EDGE_PUNCT).replace(" ", "")
+    if not t:
+        return None
+    try:
+        return parse_period_key(t)[1]
+    except ValueError:
+        pass
+    if t in _RELATIVE:
+        cadence, step = _RELATIVE[t]
+        period = period_of(cadence, today)
+        return period_of(cadence, period.start - timedelta(days=1)) if step else period
+    match = _PERIOD_CN.match(t)
+    if match is None or not any(match.groupdict().values()):
+        return None
+    year = int(match["year"]) if match["year"] else today.year
+    if not 2000 <= year <= 2100:
+        return None
+    if match["half"]:
+        return period_of(Cadence.HALF_YEARLY, date(year, 1 if match["half"] == "上" else 7, 1))
+    quarter = match["quarter"] or match["q"]
+    if quarter:
+        return period_of(Cadence.QUARTERLY, date(year, _CN_DIGITS[quarter] * 3 - 2, 1))
+    if match["month"]:
+        month = int(match["month"])
+        return period_of(Cadence.MONTHLY, date(year, month, 1)) if 1 <= month <= 12 else None
+    return period_of(Cadence.YEARLY, date(year, 1, 1))

@@ -29,7 +29,12 @@ HELP = "\n".join([
     "· 打卡 关键词 —— 按名称打卡，如：打卡 主题党日",
     "· 撤销 —— 撤销我最近一次打卡（或：撤销 编号）",
     "· 近期 天数 —— 查看近期截止事项，如：近期 30",
-    "发送「待办」开始。",
+    "· 查询 单位或人员 —— 查看本期事项，如：查询 第二支部",
+    "· 总览 期间 —— 各单位完成情况，如：总览 2026-H1",
+    "· 逾期 —— 查看逾期事项",
+    "· 豁免 编号 原因 —— 如：豁免 17 支部书记病假，并入下季度",
+    "· 舆情 描述 —— 报告网络舆情，如：舆情 某论坛出现涉及本局的不实帖子",
+    "查询、总览、逾期按您的职责范围显示；豁免由分管领导或管理员办理。发送「待办」开始。",
 ])
 
 
@@ -46,7 +51,11 @@ def day(d: date, today: date | None = None) -> str:
 
 
 def period_label(period_key: str) -> str:
-    """2026年第四季度; an as-required deadline has no period of its own."""
+    """2026年第四季度; an event task by the day it was reported (11月26日报告); an
+    as-required deadline has no period of its own."""
+    if "#" in period_key:
+        reported = date.fromisoformat(period_key.split("#", 1)[0])
+        return f"{reported.month}月{reported.day}日报告"
     try:
         return parse_period_key(period_key)[1].label()
     except ValueError:
@@ -59,7 +68,12 @@ def describe(org: Org, task: Task | PlannedTask, for_person: str | None = None) 
     duty = org.duties.get(task.duty)
     title = duty.title if duty else task.duty
     owner = "本人" if task.owner == for_person else org.owner_name(task.owner)
-    return f"{title}（{owner} · {period_label(task.period)}）"
+    about = f"：{short(task.note)}" if isinstance(task, Task) and task.note else ""
+    return f"{title}（{owner} · {period_label(task.period)}）{about}"
+
+
+def short(note: str, limit: int = 30) -> str:
+    return note if len(note) <= limit else note[:limit] + "…"
 
 
 def overdue_mark(workdays: int) -> str:
@@ -153,3 +167,133 @@ def upcoming_none(days: int) -> str:
 UPCOMING_FOOTER = "发送「待办」查看编号，完成后「打卡 编号」。"
 UPCOMING_BAD_DAYS = "天数请填 1 到 366 之间的数字，如「近期 30」。"
 NOT_YET_OPEN = "（尚未开始）"
+
+
+# ---- 查询 / 总览 / 逾期 -----------------------------------------------------------------
+
+STATUS_USAGE = "请写明要查询的单位或人员，如「查询 第二支部」。发送「总览」查看各单位情况。"
+STATUS_FOOTER = "发送「逾期」查看逾期事项，「总览」查看各单位完成情况。"
+NO_SCOPE = ("总览供党组成员、单位负责人和机关党委管理员使用。"
+            "发送「待办」查看您本人的事项。")
+
+
+def not_in_scope(target: str) -> str:
+    return (f"没有找到您可查询的「{target}」。您可查询本人，以及您负责或分管的单位；"
+            "请核对名称后重试。")
+
+
+def several_targets(target: str, names: list[str]) -> str:
+    return f"「{target}」对应多个单位或人员：{'、'.join(names)}。请写出全称后再查询。"
+
+
+def status_header(names: str, today: date) -> str:
+    return f"{names} · 本期事项（截至{day(today)}）："
+
+
+def status_none(names: str) -> str:
+    return f"{names}本期没有事项。发送「总览」查看各单位情况。"
+
+
+def state_of(done_on: date | None, excused: bool, late_workdays: int | None,
+             today: date) -> str:
+    if excused:
+        return "已豁免"
+    if done_on is not None:
+        return f"已完成（{day(done_on, today)}）"
+    if late_workdays is not None:
+        return overdue_mark(late_workdays)
+    return "待完成"
+
+
+def bad_period(token: str) -> str:
+    return (f"没有识别出期间「{token}」。可写 2026-H1、2026年第三季度、11月、本季度、去年 等，"
+            "如「总览 2026-H1」。")
+
+
+def overview_header(label: str, today: date, everything: bool) -> str:
+    whose = "全局各单位" if everything else "您负责或分管的单位"
+    return f"【总览】{label}，{whose}（截至{day(today)}）："
+
+
+def overview_row(name: str, due: int, done: int, excused: int, overdue: int,
+                 not_yet: int) -> str:
+    parts = [f"应完成 {due} 项", f"已完成 {done}"]
+    if excused:
+        parts.append(f"已豁免 {excused}")
+    parts.append(f"逾期 {overdue}")
+    if not_yet:
+        parts.append(f"未到期 {not_yet}")
+    return f"· {name}：" + "，".join(parts)
+
+
+def overview_quiet(count: int) -> str:
+    return f"· 另有 {count} 个单位或个人本期没有到期事项。"
+
+
+OVERVIEW_NO_OVERDUE = "本期没有逾期事项。"
+OVERVIEW_OVERDUE = "逾期事项："
+OVERVIEW_FOOTER = "发送「查询 单位」查看明细，「总览 2026-H1」查看其他期间。"
+
+
+def own_tasks(name: str) -> str:
+    return f"{name}（本人事项）"
+
+
+OVERDUE_NONE = "您可查看的范围内目前没有逾期事项。发送「近期」查看接下来的截止事项。"
+
+
+def overdue_header(count: int) -> str:
+    return f"逾期事项 {count} 项："
+
+
+OVERDUE_FOOTER = ("完成后由负责同志「打卡 编号 备注」；确有特殊情况的，"
+                  "可由分管领导或管理员「豁免 编号 原因」。")
+
+
+# ---- 豁免 -------------------------------------------------------------------------------
+
+EXCUSE_USAGE = "请写明编号和原因，如「豁免 17 支部书记病假，并入下季度」。"
+
+
+def excuse_not_found(number: int) -> str:
+    return (f"没有找到编号为 {number} 的、您可查看的事项。"
+            "发送「逾期」或「查询 单位」查看编号。")
+
+
+def excuse_not_allowed(line: str) -> str:
+    return (f"{line}\n豁免需由该单位的分管领导或机关党委管理员办理，"
+            "本人负责的事项不能自行豁免。")
+
+
+def excuse_done(line: str, when: str) -> str:
+    return f"{line}\n已于{when}打卡完成，无需豁免。"
+
+
+def excuse_again(line: str, when: str, reason: str) -> str:
+    return f"{line}\n已于{when}豁免，原因：{reason}。无需再次办理。"
+
+
+def excused_now(line: str, reason: str) -> str:
+    return (f"已豁免：{line}\n原因：{reason}\n"
+            "该事项不再提醒，报表中计为“已豁免”，原因已记入台账。")
+
+
+def replayed_excuse(line: str) -> str:
+    return f"这条消息此前已处理，已豁免：{line}\n发送「逾期」查看其他逾期事项。"
+
+
+# ---- 舆情 -------------------------------------------------------------------------------
+
+INCIDENT_USAGE = "请简要描述舆情，如「舆情 某论坛出现涉及本局的不实帖子」。"
+INCIDENT_NOT_PLANNED = "本单位的责任清单中没有舆情处置事项，请直接联系办公室。"
+INCIDENT_MAX_NOTE = 500
+
+
+def incident_opened(line: str, assignee: str, due: str, informed: str) -> str:
+    told = f"，并已告知{informed}" if informed else ""
+    return (f"已登记舆情：{line}\n已转{assignee}处置，{due}前反馈{told}。"
+            "感谢您及时报告。")
+
+
+def replayed_incident(line: str) -> str:
+    return f"这条消息此前已处理，已登记舆情：{line}\n无需重复报告。"

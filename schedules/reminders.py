@@ -26,11 +26,12 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from schedules.calendar import WorkCalendar
-from schedules.model import Org, Policy, Role
+from schedules.model import Cadence, Org, Policy, Role
 from schedules.tasks import Status, Task
 
 
 class Stage(StrEnum):
+    OPENED = "opened"  # an event task was reported: its owner and leader hear at once
     ADVANCE = "advance"
     EVE = "eve"
     DUE = "due"
@@ -121,6 +122,18 @@ def escalation_recipients(org: Org, owner: str) -> list[str]:
     return [p for i, p in enumerate(found) if p != assignee and p not in found[:i]]
 
 
+def opened_recipients(org: Org, task: Task) -> list[str]:
+    """Who hears at once of a reported event (an opinion incident): the assignee and the
+    unit's supervising leader (the party secretary when it has none) — not the reporter,
+    who already has the bot's answer."""
+    unit = org.units.get(task.owner)
+    leaders = [unit.supervisor] if unit is not None and unit.supervisor else list(
+        org.party_secretaries)
+    found = [org.assignee(task.owner), *leaders]
+    return [p for i, p in enumerate(found)
+            if p is not None and p != task.opened_by and p not in found[:i]]
+
+
 def _window_end(stages: tuple[StageDay, ...], due: date) -> dict[Stage, date]:
     """The last day a stage is still worth sending late: the reminders before the deadline
     until the day before it, the due-day one on the day, the overdue ones and the
@@ -187,6 +200,8 @@ def task_notices(
         open_since = task.open_since
         stages = task_stages(task.due, policy, calendar)
         planned_before = len(send) + len(skip)
+        if duty.cadence is Cadence.EVENT and task.opened is not None and not task.checkins:
+            send += _opened_notices(org, task, now, today, handled)
         missed: dict[str, list[tuple[StageDay, Notice]]] = defaultdict(list)
         coming_today: set[str] = set()  # people with a stage of this task later today
         for sd in stages:
@@ -216,6 +231,18 @@ def task_notices(
         if (not stages or stages[-1].day < today) and len(send) + len(skip) == planned_before:
             settled.append(task)
     return Plan(send, skip, settled)
+
+
+def _opened_notices(org: Org, task: Task, now: datetime, today: date,
+                    handled: Collection[str]) -> list[Notice]:
+    """The news of a reported event, as soon as the time allows; not once it is due (the
+    due-day and overdue reminders say it then)."""
+    assert task.opened is not None
+    if task.opened > now or today > task.due:
+        return []
+    return [Notice(task.key, Stage.OPENED, r, task.opened, task=task.key)
+            for r in opened_recipients(org, task)
+            if f"{task.key}|{Stage.OPENED.value}|{r}" not in handled]
 
 
 WEEKLY_CATCH_UP_WORKDAYS = 2  # a weekly digest missed on Monday still goes out on Tuesday

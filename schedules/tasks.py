@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from enum import StrEnum
 
 from schedules.model import Cadence, Org
@@ -44,6 +44,15 @@ class CheckIn:
 
 
 @dataclass(frozen=True)
+class Excuse:
+    """Why a task need not be done, who decided it and when (SPEC §3: excused)."""
+
+    person: str
+    at: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
 class Task:
     key: str  # duty:owner:period, stable across restarts
     number: int  # short number people type
@@ -55,6 +64,8 @@ class Task:
     checkins: tuple[CheckIn, ...] = ()
     note: str = ""  # what an event task is about
     opened: datetime | None = None  # when the task came to exist (stages before it don't fire)
+    opened_by: str = ""  # who reported an event task; "" for tasks the plan opened
+    excuse: Excuse | None = None
 
     @property
     def checkin(self) -> CheckIn | None:
@@ -77,6 +88,14 @@ class Task:
 
     def with_checkin(self, checkin: CheckIn) -> Task:
         return replace(self, status=Status.DONE, checkins=(*self.checkins, checkin))
+
+    def with_excuse(self, excuse: Excuse) -> Task:
+        return replace(self, status=Status.EXCUSED, excuse=excuse)
+
+    def done_on(self, tz: tzinfo) -> date | None:
+        """The local day of the check-in that makes this task done."""
+        done = self.checkin
+        return done.at.astimezone(tz).date() if done else None
 
     def with_undo(self, checkin_id: str, at: datetime) -> Task:
         checkins = tuple(

@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
-from schedules.tasks import Attachment, CheckIn, Status, Task
+from schedules.tasks import Attachment, CheckIn, Excuse, Status, Task
 from storage.ledger import LedgerRecord
 from storage.repository import Delivery, OutboxEntry
 
@@ -19,6 +19,7 @@ TASKS_OPENED = "tasks-opened"
 TASK_DUE_CHANGED = "task-due-changed"
 CHECKIN = "checkin"
 CHECKIN_UNDONE = "checkin-undone"
+TASK_EXCUSED = "task-excused"  # an authorised person excused a task, with the reason
 DELIVERIES_ADDED = "deliveries-added"
 DELIVERY = "delivery"  # a delivery changed state
 ESCALATION = "escalation"  # an accountability item: who was told that a task is overdue
@@ -92,6 +93,8 @@ def task_to_doc(t: Task, seq: int) -> dict[str, Any]:
         "note": t.note,
         "checkins": [checkin_to_doc(c) for c in t.checkins],
         "opened": t.opened.isoformat() if t.opened else None,
+        "opened_by": t.opened_by,
+        "excuse": excuse_to_doc(t.excuse) if t.excuse else None,
         "seq": seq,
     }
 
@@ -108,8 +111,18 @@ def task_from_doc(d: dict[str, Any]) -> tuple[Task, int]:
         checkins=tuple(checkin_from_doc(d["key"], c) for c in d["checkins"]),
         note=d["note"],
         opened=datetime.fromisoformat(d["opened"]) if d.get("opened") else None,
+        opened_by=d.get("opened_by", ""),
+        excuse=excuse_from_doc(d["excuse"]) if d.get("excuse") else None,
     )
     return task, d["seq"]
+
+
+def excuse_to_doc(e: Excuse) -> dict[str, Any]:
+    return {"person": e.person, "at": e.at.isoformat(), "reason": e.reason}
+
+
+def excuse_from_doc(d: dict[str, Any]) -> Excuse:
+    return Excuse(d["person"], datetime.fromisoformat(d["at"]), d["reason"])
 
 
 def _require(task: Task | None, key: str) -> Task:
@@ -152,7 +165,7 @@ def _task_effects(record: LedgerRecord) -> list[tuple[str, Effect]]:
                 return Task(key=spec["key"], number=spec["number"], duty=spec["duty"],
                             owner=spec["owner"], period=spec["period"],
                             due=date.fromisoformat(spec["due"]), note=spec.get("note", ""),
-                            opened=opened)
+                            opened=opened, opened_by=spec.get("opened_by", ""))
             return open_task
         return [(spec["key"], opener(spec)) for spec in data["tasks"]]
     if record.type == TASK_DUE_CHANGED:
@@ -169,4 +182,8 @@ def _task_effects(record: LedgerRecord) -> list[tuple[str, Effect]]:
         key, checkin_id = data["task"], data["checkin"]
         at = datetime.fromisoformat(record.at)
         return [(key, lambda t: _require(t, key).with_undo(checkin_id, at))]
+    if record.type == TASK_EXCUSED:
+        key = data["task"]
+        excuse = Excuse(record.actor, datetime.fromisoformat(record.at), data["reason"])
+        return [(key, lambda t: _require(t, key).with_excuse(excuse))]
     return []  # records that change no task (e.g. messages sent) only live in the ledger

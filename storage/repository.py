@@ -24,9 +24,20 @@ class CheckinNotLive(Exception):
 class Outcome:
     """What an inbound message already did, so a redelivery is answered, not repeated."""
 
-    type: str  # a ledger record type: "checkin" or "checkin-undone"
+    type: str  # a ledger record type: checkin, checkin-undone, task-excused, tasks-opened
     task: str  # task key
-    checkin: str  # check-in id
+    checkin: str  # check-in id ("" when the record is not about a check-in)
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """An accountability item from the ledger: an overdue task reported to its leaders."""
+
+    task: str  # task key
+    at: datetime
+    told: tuple[str, ...]  # who was sent the escalation
+    missed: tuple[str, ...]  # who would have been, had the bot been running that day
+    workdays_overdue: int
 
 
 class Delivery(StrEnum):
@@ -114,6 +125,21 @@ class Repository(Protocol):
         self, task_key: str, checkin_id: str, person: str, at: datetime, source: str | None = None
     ) -> Task:
         """Undo a check-in that is in effect (else `CheckinNotLive`); the ledger keeps both."""
+        ...
+
+    def excuse(self, task_key: str, person: str, at: datetime, reason: str,
+               source: str | None = None) -> Task:
+        """Mark an open task excused (else `TaskNotOpen`), keeping who, when and why."""
+        ...
+
+    def open_event_task(self, duty: str, owner: str, due: date, note: str, person: str,
+                        at: datetime, source: str | None = None) -> Task:
+        """Open a task for an event (e.g. a reported opinion incident) reported by `person`;
+        the same `source` again returns the task it opened."""
+        ...
+
+    def escalations(self) -> list[Escalation]:
+        """Every escalation the ledger records, oldest first."""
         ...
 
     def outcome_of(self, source: str) -> Outcome | None:

@@ -38,7 +38,14 @@ from storage import records
 from storage.atomic import OWN_TEMP, TEMP_SUFFIX, AtomicJSONStorage
 from storage.errors import StoreCorrupt, StoreError, StoreLocked, StoreWriteFailed
 from storage.ledger import Ledger, LedgerRecord
-from storage.repository import CheckinNotLive, Delivery, OutboxEntry, Outcome, TaskNotOpen
+from storage.repository import (
+    CheckinNotLive,
+    Delivery,
+    Escalation,
+    OutboxEntry,
+    Outcome,
+    TaskNotOpen,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +75,7 @@ class TinyDBStore:
         self._doc_id: dict[DocKey, int] = {}
         self._last_entry_id = 0
         self._escalated: set[str] = set()  # task|stage already recorded as escalated
+        self._escalations: list[Escalation] = []
         # Entries still in motion, so the minute pass need not scan years of sent ones.
         self._in_state: dict[Delivery, set[str]] = {Delivery.PENDING: set(),
                                                     Delivery.SENDING: set()}
@@ -260,6 +268,10 @@ class TinyDBStore:
         if record.type == records.ESCALATION:
             data = record.data
             self._escalated.add(f"{data['task']}|{data.get('stage', 'escalation')}")
+            self._escalations.append(Escalation(
+                task=data["task"], at=datetime.fromisoformat(record.at),
+                told=tuple(data.get("to", ())), missed=tuple(data.get("missed", ())),
+                workdays_overdue=int(data.get("workdays_overdue", 0))))
 
     def _note_source(self, record: LedgerRecord) -> None:
         source = record.data.get("source")
@@ -271,6 +283,10 @@ class TinyDBStore:
         elif record.type == records.CHECKIN_UNDONE:
             self._sources[source] = Outcome(record.type, record.data["task"],
                                             record.data["checkin"])
+        elif record.type == records.TASK_EXCUSED:
+            self._sources[source] = Outcome(record.type, record.data["task"], "")
+        elif record.type == records.TASKS_OPENED:
+            self._sources[source] = Outcome(record.type, record.data["tasks"][0]["key"], "")
 
     # ---- writing -------------------------------------------------------------------------
 
@@ -378,6 +394,37 @@ class TinyDBStore:
                          {"task": task_key, "checkin": checkin_id, "source": source})
             return self._tasks[task_key]
 
+    def excuse(self, task_key: str, person: str, at: datetime, reason: str,
+               source: str | None = None) -> Task:
+        with self._lock:
+            done = self._sources.get(source) if source else None
+            if done is not None:
+                if (done.type, done.task) != (records.TASK_EXCUSED, task_key):
+                    raise ValueError(f"source {source} already did {done}")
+                return self._tasks[task_key]
+            if self._tasks[task_key].status is not Status.OPEN:
+                raise TaskNotOpen(task_key)
+            self._commit(at, records.TASK_EXCUSED, person,
+                         {"task": task_key, "reason": reason, "source": source})
+            return self._tasks[task_key]
+
+    def open_event_task(self, duty: str, owner: str, due: date, note: str, person: str,
+                        at: datetime, source: str | None = None) -> Task:
+        with self._lock:
+            done = self._sources.get(source) if source else None
+            if done is not None:
+                if done.type != records.TASKS_OPENED:
+                    raise ValueError(f"source {source} already did {done}")
+                return self._tasks[done.task]
+            prefix = f"{duty}:{owner}:{at.date().isoformat()}#"
+            same_day = sum(1 for k in self._by_owner.get(owner, ()) if k.startswith(prefix))
+            key = f"{prefix}{same_day + 1}"
+            spec = {"key": key, "number": max(self._by_number, default=0) + 1, "duty": duty,
+                    "owner": owner, "period": key.rsplit(":", 1)[1], "due": due.isoformat(),
+                    "note": note, "opened_by": person}
+            self._commit(at, records.TASKS_OPENED, person, {"tasks": [spec], "source": source})
+            return self._tasks[key]
+
     def add_deliveries(self, entries: Sequence[OutboxEntry], at: datetime,
                        escalations: Sequence[dict[str, object]] = ()) -> None:
         with self._lock:
@@ -481,6 +528,10 @@ class TinyDBStore:
                 return None
             _, key, checkin_id = max(live)
             return self._tasks[key], self._checkin(key, checkin_id)
+
+    def escalations(self) -> list[Escalation]:
+        with self._lock:
+            return list(self._escalations)
 
     def ledger_path(self) -> Path:
         return self.folder / "ledger.jsonl"

@@ -1,0 +1,304 @@
+"""`dutybot report`: the year's (or half-year's) record as a workbook for 年度考核 and 述职.
+
+Sheets: 汇总 (per unit: due, done, on time, late, excused, overdue, escalated), 事项矩阵
+(unit × duty, one column per month of the deadline, the completion date in the cell), 打卡明细
+(every check-in), 豁免记录 and 升级督办. Rows follow the config's order — no rankings.
+Dates are real dates. `.csv` writes the check-in details alone (UTF-8 with BOM, for Excel).
+
+Written with openpyxl's write-only mode, so a city's year streams out in seconds.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+from handlers.text import period_label
+from schedules.calendar import WorkCalendar
+from schedules.model import Org
+from schedules.standing import Standing, standing
+from schedules.tasks import Status, Task
+from storage.repository import Escalation, Repository
+
+DATE_FORMAT = "yyyy-mm-dd"
+TIME_FORMAT = "yyyy-mm-dd hh:mm"
+MAX_WIDTH = 60
+
+
+@dataclass(frozen=True)
+class Span:
+    first: date
+    last: date
+    label: str
+
+    @classmethod
+    def of(cls, year: int, half: int | None) -> Span:
+        if half == 1:
+            return cls(date(year, 1, 1), date(year, 6, 30), f"{year}年上半年")
+        if half == 2:
+            return cls(date(year, 7, 1), date(year, 12, 31), f"{year}年下半年")
+        return cls(date(year, 1, 1), date(year, 12, 31), f"{year}年")
+
+    def months(self) -> list[int]:
+        return list(range(self.first.month, self.last.month + 1))
+
+
+@dataclass(frozen=True)
+class ReportSummary:
+    tasks: int
+    checkins: int
+    escalations: int
+
+
+class Report:
+    """The figures of one span, computed once from the store and written as xlsx or csv."""
+
+    def __init__(self, org: Org, store: Repository, calendar: WorkCalendar, span: Span,
+                 today: date) -> None:
+        self.org, self.calendar, self.span, self.today = org, calendar, span, today
+        self.tz: tzinfo = org.timezone
+        self.tasks = [t for t in store.all_tasks() if span.first <= t.due <= span.last]
+        keys = {t.key for t in self.tasks}
+        self.escalations = [e for e in store.escalations() if e.task in keys]
+        self.escalated = frozenset(e.task for e in self.escalations)
+        self.by_key = {t.key: t for t in self.tasks}
+        self.by_owner: dict[str, list[Task]] = defaultdict(list)
+        for t in self.tasks:
+            self.by_owner[t.owner].append(t)
+
+    # ---- figures -------------------------------------------------------------------------
+
+    def owners(self) -> list[str]:
+        """Units, then people with duties of their own, in config order; then anything the
+        store holds for owners no longer in config."""
+        known = [*self.org.units, *self.org.people]
+        listed = [o for o in known if o in self.by_owner]
+        return listed + sorted(o for o in self.by_owner if o not in self.org.units
+                               and o not in self.org.people)
+
+    def standing_of(self, owner: str) -> Standing:
+        return standing(self.by_owner.get(owner, ()), self.tz, self.today, self.escalated)
+
+    def owner_label(self, owner: str) -> str:
+        name = self.org.owner_name(owner)
+        return f"{name}（本人）" if owner in self.org.people else name
+
+    def title(self, task: Task) -> str:
+        duty = self.org.duties.get(task.duty)
+        return duty.title if duty else task.duty
+
+    def clause(self, task: Task) -> str:
+        duty = self.org.duties.get(task.duty)
+        return duty.clause if duty else ""
+
+    def state(self, task: Task) -> str:
+        if task.status is Status.EXCUSED:
+            return "已豁免"
+        if task.status is Status.DONE:
+            done = task.done_on(self.tz)
+            return "按时完成" if done is not None and done <= task.due else "逾期完成"
+        return "逾期未完成" if task.due < self.today else "未到期"
+
+    def local(self, moment: datetime) -> datetime:
+        """Excel has no time zones: the bureau's wall-clock time, naive."""
+        return moment.astimezone(self.tz).replace(tzinfo=None)
+
+    def detail_rows(self) -> list[list[Any]]:
+        rows = []
+        for t in sorted(self.tasks, key=lambda t: t.number):
+            for c in t.checkins:
+                rows.append([
+                    t.number, self.owner_label(t.owner), self.title(t), period_label(t.period),
+                    t.due, self.org.owner_name(c.person), self.local(c.at),
+                    "是" if c.at.astimezone(self.tz).date() > t.due else "否", c.note,
+                    "；".join(f"{a.kind}:{a.name or a.ref}" for a in c.attachments),
+                    c.channel, "已撤销" if c.undone_at else "有效",
+                    self.local(c.undone_at) if c.undone_at else None,
+                ])
+        return rows
+
+    def summary(self) -> ReportSummary:
+        return ReportSummary(len(self.tasks), sum(len(t.checkins) for t in self.tasks),
+                             len(self.escalations))
+
+    # ---- writing -------------------------------------------------------------------------
+
+    def write(self, out: Path) -> ReportSummary:
+        """Write to `out` (.xlsx or .csv) through a temporary file, so a half-written report
+        never replaces a good one."""
+        temp = out.with_name(f".{out.name}.partial")
+        try:
+            if out.suffix.lower() == ".csv":
+                self._write_csv(temp)
+            else:
+                self._write_xlsx(temp)
+            temp.replace(out)
+        finally:
+            temp.unlink(missing_ok=True)
+        return self.summary()
+
+    def _write_csv(self, path: Path) -> None:
+        with path.open("w", encoding="utf-8-sig", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(DETAIL_HEADERS)
+            for row in self.detail_rows():
+                writer.writerow(_csv_value(v) for v in row)
+
+    def _write_xlsx(self, path: Path) -> None:
+        wb = Workbook(write_only=True)
+        self._summary_sheet(wb.create_sheet("汇总"))
+        self._matrix_sheet(wb.create_sheet("事项矩阵"))
+        _table(wb.create_sheet("打卡明细"), DETAIL_HEADERS, self.detail_rows())
+        _table(wb.create_sheet("豁免记录"), EXCUSE_HEADERS, self._excuse_rows())
+        _table(wb.create_sheet("升级督办"), ESCALATION_HEADERS, self._escalation_rows())
+        wb.save(path)
+
+    def _summary_sheet(self, ws: WriteOnlyWorksheet) -> None:
+        rows: list[list[Any]] = []
+        total = Standing()
+        for owner in self.owners():
+            s = self.standing_of(owner)
+            total = total + s
+            rows.append([self.owner_label(owner), *_figures(s)])
+        rows.append(["合计", *_figures(total)])
+        heading = (f"{self.org.name} 意识形态工作责任制落实情况（{self.span.label}，"
+                   f"截止日期在 {self.span.first:%Y-%m-%d} 至 {self.span.last:%Y-%m-%d} 的事项；"
+                   f"统计至 {self.today:%Y-%m-%d}；按单位顺序，不作排名）")
+        _table(ws, SUMMARY_HEADERS, rows, heading=heading)
+
+    def _matrix_sheet(self, ws: WriteOnlyWorksheet) -> None:
+        months = self.span.months()
+        cells: dict[tuple[str, str], dict[int, list[Task]]] = defaultdict(lambda: defaultdict(list))
+        for t in self.tasks:
+            cells[t.owner, t.duty][t.due.month].append(t)
+        duty_order = {d: i for i, d in enumerate(self.org.duties)}
+        rows: list[list[Any]] = []
+        for owner in self.owners():
+            duties = sorted({d for o, d in cells if o == owner},
+                            key=lambda d: (duty_order.get(d, len(duty_order)), d))
+            for duty in duties:
+                by_month = cells[owner, duty]
+                sample = next(iter(by_month.values()))[0]
+                rows.append([self.owner_label(owner), self.title(sample), self.clause(sample),
+                             *(self._matrix_cell(by_month.get(m, [])) for m in months)])
+        heading = ("每格为该月截止事项的完成日期；未完成的写明状态（逾期未完成、未到期、已豁免）。")
+        headers = ["单位/个人", "责任事项", "条款", *(f"{m}月截止" for m in months)]
+        _table(ws, headers, rows, heading=heading, freeze_columns=2)
+
+    def _matrix_cell(self, tasks: Sequence[Task]) -> Any:
+        if not tasks:
+            return None
+        if len(tasks) == 1:
+            t = tasks[0]
+            done = t.done_on(self.tz)
+            return done if t.status is Status.DONE and done else self.state(t)
+        return "；".join(
+            f"{t.due:%m-%d}截止：" + (f"{d:%m-%d}完成" if (d := t.done_on(self.tz))
+                                    and t.status is Status.DONE else self.state(t))
+            for t in sorted(tasks, key=lambda t: t.due))
+
+    def _excuse_rows(self) -> list[list[Any]]:
+        return [[t.number, self.owner_label(t.owner), self.title(t), period_label(t.period),
+                 t.due, self.org.owner_name(t.excuse.person), self.local(t.excuse.at),
+                 t.excuse.reason]
+                for t in sorted(self.tasks, key=lambda t: t.number) if t.excuse is not None]
+
+    def _escalation_rows(self) -> list[list[Any]]:
+        def names(ids: Iterable[str]) -> str:
+            return "、".join(self.org.owner_name(p) for p in ids)
+
+        rows = []
+        for e in sorted(self.escalations, key=_escalation_order):
+            t = self.by_key[e.task]
+            rows.append([self.local(e.at), t.number, self.owner_label(t.owner), self.title(t),
+                         period_label(t.period), t.due, e.workdays_overdue, names(e.told),
+                         names(e.missed), self.state(t)])
+        return rows
+
+
+def _escalation_order(e: Escalation) -> datetime:
+    return e.at
+
+
+SUMMARY_HEADERS = ["单位/个人", "应完成", "已完成", "其中按时", "其中逾期完成", "已豁免",
+                   "逾期未完成", "未到期", "曾升级督办"]
+DETAIL_HEADERS = ["编号", "单位/个人", "责任事项", "期间", "截止日期", "打卡人", "打卡时间",
+                  "是否逾期", "备注", "附件", "渠道", "状态", "撤销时间"]
+EXCUSE_HEADERS = ["编号", "单位/个人", "责任事项", "期间", "截止日期", "豁免人", "豁免时间",
+                  "原因"]
+ESCALATION_HEADERS = ["升级时间", "编号", "单位/个人", "责任事项", "期间", "截止日期",
+                      "逾期工作日", "已通知", "应通知未送达（程序未运行）", "当前状态"]
+
+
+def _figures(s: Standing) -> list[int]:
+    return [s.due, s.done, s.on_time, s.late, s.excused, s.overdue, s.not_yet_due, s.escalated]
+
+
+def _table(ws: WriteOnlyWorksheet, headers: Sequence[str], rows: Sequence[Sequence[Any]],
+           heading: str = "", freeze_columns: int = 1) -> None:
+    """A header row (bold, frozen), an optional heading line above it, and the rows, with
+    dates formatted as dates and widths that fit the content (CJK characters count two)."""
+    widths = [_width(h) for h in headers]
+    for row in rows[:500]:  # a sample is enough to size the columns
+        for i, value in enumerate(row):
+            widths[i] = max(widths[i], _width(value))
+    for i, w in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = min(w + 2, MAX_WIDTH)
+    header_row = 2 if heading else 1
+    ws.freeze_panes = f"{get_column_letter(freeze_columns + 1)}{header_row + 1}"
+    if heading:
+        cell = WriteOnlyCell(ws, heading)
+        cell.font = Font(bold=True, size=12)
+        ws.append([cell])
+    bold = Font(bold=True)
+    header_cells = []
+    for h in headers:
+        cell = WriteOnlyCell(ws, h)
+        cell.font = bold
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        header_cells.append(cell)
+    ws.append(header_cells)
+    for row in rows:
+        ws.append([_cell(ws, v) for v in row])
+
+
+def _cell(ws: WriteOnlyWorksheet, value: Any) -> Any:
+    if isinstance(value, datetime):
+        cell = WriteOnlyCell(ws, value)
+        cell.number_format = TIME_FORMAT
+        return cell
+    if isinstance(value, date):
+        cell = WriteOnlyCell(ws, value)
+        cell.number_format = DATE_FORMAT
+        return cell
+    return value
+
+
+def _width(value: Any) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, datetime):
+        return 16
+    if isinstance(value, date):
+        return 10
+    text = str(value)
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    return "" if value is None else value

@@ -1,0 +1,209 @@
+"""The leaders' view: 查询, 总览, 逾期, 豁免 — and 舆情, which anyone may report.
+
+Every query goes through `handlers.scope`: what lies outside someone's scope is answered as
+if it did not exist. Units are listed in the bureau's own config order, never ranked.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+
+from handlers import text
+from handlers.commands import MAX_LINES, Context, UserError
+from handlers.messages import Reply
+from handlers.parse import period_arg, split_first, split_number
+from handlers.scope import find_owners, may_excuse, scope_of
+from schedules.model import Cadence
+from schedules.periods import event_due, parse_period_key, period_of
+from schedules.reminders import opened_recipients
+from schedules.standing import due_within, standing
+from schedules.tasks import Status, Task
+from storage.repository import TaskNotOpen
+
+RECENT = timedelta(days=31)  # as-required and event tasks count as "this period" this long
+
+
+def status(ctx: Context, args: str) -> Reply:
+    """`查询 第二支部`: that unit's or person's tasks of the current periods."""
+    target = args.strip()
+    if not target:
+        return Reply(text.STATUS_USAGE)
+    scope = scope_of(ctx.org, ctx.person)
+    found = find_owners(ctx.org, scope, target)
+    if not found:
+        raise UserError(text.not_in_scope(target[:30]))
+    if len(found) > 1:
+        return Reply(text.several_targets(
+            target[:30], [ctx.org.owner_name(owners[0]) for owners in found[:MAX_LINES]]))
+    owners = found[0]
+    order = {o: i for i, o in enumerate(owners)}
+    tasks = sorted((t for t in ctx.store.tasks_of(owners)
+                    if t.duty in ctx.org.duties and _current(t, ctx.today)),
+                   key=lambda t: (order[t.owner], t.due, t.number))
+    who = _target_label(ctx, owners)
+    if not tasks:
+        return Reply(text.status_none(who))
+    lines = [text.status_header(who, ctx.today)]
+    lines += [f"{_line(ctx, t)}：{_state(ctx, t)}" for t in tasks[:MAX_LINES]]
+    if len(tasks) > MAX_LINES:
+        lines.append(text.more(len(tasks) - MAX_LINES))
+    lines.append(text.STATUS_FOOTER)
+    return Reply("\n".join(lines))
+
+
+def overview(ctx: Context, args: str) -> Reply:
+    """`总览 [期间]`: per owner in scope, the counts of tasks due in the period (default:
+    this half-year, the plan's reporting rhythm), and what is overdue."""
+    scope = scope_of(ctx.org, ctx.person)
+    if not scope.units:
+        return Reply(text.NO_SCOPE)
+    token, _ = split_first(args)
+    period = period_arg(token, ctx.today) if token else period_of(Cadence.HALF_YEARLY,
+                                                                    ctx.today)
+    if period is None:
+        raise UserError(text.bad_period(token[:20]))
+    in_period = due_within((t for t in ctx.store.tasks_of(scope.owners)
+                            if t.duty in ctx.org.duties), period.start, period.end)
+    by_owner: dict[str, list[Task]] = defaultdict(list)
+    for t in in_period:
+        by_owner[t.owner].append(t)
+    lines = [text.overview_header(period.label(), ctx.today, scope.everything)]
+    quiet = 0
+    for owner in scope.owners:
+        if not by_owner.get(owner):
+            quiet += owner in ctx.org.units  # people without duties are simply not listed
+            continue
+        s = standing(by_owner[owner], ctx.org.timezone, ctx.today)
+        lines.append(text.overview_row(_owner_label(ctx, owner), s.due, s.done, s.excused,
+                                       s.overdue, s.not_yet_due))
+    if quiet:
+        lines.append(text.overview_quiet(quiet))
+    late = _overdue_sorted(ctx, in_period, scope.owners)
+    if late:
+        lines.append(text.OVERVIEW_OVERDUE)
+        lines += [f"· {_line(ctx, t)}，{_state(ctx, t)}" for t in late[:MAX_LINES]]
+        if len(late) > MAX_LINES:
+            lines.append(text.more(len(late) - MAX_LINES))
+    else:
+        lines.append(text.OVERVIEW_NO_OVERDUE)
+    lines.append(text.OVERVIEW_FOOTER)
+    return Reply("\n".join(lines))
+
+
+def overdue(ctx: Context, args: str) -> Reply:
+    """`逾期`: every overdue task in my scope, whatever its period."""
+    scope = scope_of(ctx.org, ctx.person)
+    tasks = [t for t in ctx.store.tasks_of(scope.owners) if t.duty in ctx.org.duties]
+    late = _overdue_sorted(ctx, tasks, scope.owners)
+    if not late:
+        return Reply(text.OVERDUE_NONE)
+    lines = [text.overdue_header(len(late))]
+    lines += [f"{_line(ctx, t)} 截止 {text.day(t.due, ctx.today)}，{_state(ctx, t)}"
+              for t in late[:MAX_LINES]]
+    if len(late) > MAX_LINES:
+        lines.append(text.more(len(late) - MAX_LINES))
+    lines.append(text.OVERDUE_FOOTER)
+    return Reply("\n".join(lines))
+
+
+def excuse(ctx: Context, args: str) -> Reply:
+    """`豁免 17 原因`: an authorised person excuses a task; it stops reminding."""
+    number, reason = split_number(args)
+    if number is None or not reason:
+        return Reply(text.EXCUSE_USAGE)
+    task = ctx.store.task_by_number(number)
+    scope = scope_of(ctx.org, ctx.person)
+    if task is None or task.duty not in ctx.org.duties or not scope.covers(task.owner):
+        raise UserError(text.excuse_not_found(number))
+    line = _line(ctx, task)
+    if not may_excuse(ctx.org, ctx.person, task.owner):
+        return Reply(text.excuse_not_allowed(line))
+    if task.status is Status.DONE:
+        return Reply(text.excuse_done(line, _when(ctx, task)))
+    if task.excuse is not None:
+        return Reply(text.excuse_again(line, _when(ctx, task), task.excuse.reason))
+    try:
+        ctx.store.excuse(task.key, ctx.person.id, ctx.now, reason, source=ctx.message.source)
+    except TaskNotOpen:  # checked in or excused a moment ago
+        return excuse(ctx, args)
+    return Reply(text.excused_now(line, reason))
+
+
+def incident(ctx: Context, args: str) -> Reply:
+    """`舆情 描述`: opens a task of each event duty (the plan's 网络意识形态舆情处置) for its
+    owner, due N working days later; the reminders inform the owner and its leader."""
+    note = args.strip()
+    if not note:
+        return Reply(text.INCIDENT_USAGE)
+    note = note[:text.INCIDENT_MAX_NOTE]
+    replies = []
+    for duty in ctx.org.duties.values():
+        if duty.cadence is not Cadence.EVENT:
+            continue
+        due = event_due(ctx.today, duty.due, ctx.calendar)
+        for owner in ctx.org.duty_owners(duty):
+            task = ctx.store.open_event_task(duty.id, owner, due, note, ctx.person.id,
+                                             ctx.now, source=_source(ctx, duty.id, owner))
+            assignee = ctx.org.assignee(owner)
+            informed = [p for p in opened_recipients(ctx.org, task) if p != assignee]
+            replies.append(text.incident_opened(
+                _line(ctx, task), ctx.org.owner_name(assignee) if assignee else "",
+                text.day(task.due, ctx.today),
+                "、".join(ctx.org.owner_name(p) for p in informed)))
+    if not replies:
+        return Reply(text.INCIDENT_NOT_PLANNED)
+    return Reply("\n".join(replies))
+
+
+def _source(ctx: Context, duty: str, owner: str) -> str | None:
+    """One message may open tasks of several event duties: each its own source."""
+    source = ctx.message.source
+    return f"{source}|{duty}|{owner}" if source else None
+
+
+def _overdue_sorted(ctx: Context, tasks: list[Task], owners: tuple[str, ...]) -> list[Task]:
+    order = {o: i for i, o in enumerate(owners)}
+    late = [t for t in tasks if t.is_overdue(ctx.today) and t.owner in order]
+    return sorted(late, key=lambda t: (order[t.owner], t.due, t.number))
+
+
+def _current(task: Task, today: date) -> bool:
+    """Of this period: its period holds today; or it is still open from an earlier one."""
+    if task.status is Status.OPEN and task.due < today:
+        return True
+    try:
+        period = parse_period_key(task.period)[1]
+    except ValueError:  # as-required deadlines and events: open, or lately due
+        return task.status is Status.OPEN or task.due >= today - RECENT
+    return period.start <= today <= period.end
+
+
+def _target_label(ctx: Context, owners: list[str]) -> str:
+    """机关第二党支部; a person: 吴芳（含负责的机关第一党支部）."""
+    first, units = owners[0], [ctx.org.owner_name(o) for o in owners[1:]]
+    if first not in ctx.org.people:
+        return ctx.org.owner_name(first)
+    name = ctx.org.owner_name(first)
+    return f"{name}（含负责的{'、'.join(units)}）" if units else name
+
+
+def _owner_label(ctx: Context, owner: str) -> str:
+    name = ctx.org.owner_name(owner)
+    return text.own_tasks(name) if owner in ctx.org.people else name
+
+
+def _line(ctx: Context, task: Task) -> str:
+    return f"【{task.number}】{ctx.describe(task)}"
+
+
+def _state(ctx: Context, task: Task) -> str:
+    late = (ctx.calendar.workdays_after(task.due, ctx.today)
+            if task.is_overdue(ctx.today) else None)
+    return text.state_of(task.done_on(ctx.org.timezone), task.status is Status.EXCUSED,
+                         late, ctx.today)
+
+
+def _when(ctx: Context, task: Task) -> str:
+    moment = task.excuse.at if task.excuse else (task.checkin.at if task.checkin else None)
+    return text.day(moment.astimezone(ctx.org.timezone).date(), ctx.today) if moment else ""
