@@ -143,8 +143,13 @@ def incident(ctx: Context, args: str) -> Reply:
             continue
         due = event_due(ctx.today, duty.due, ctx.calendar)
         for owner in ctx.org.duty_owners(duty):
+            source = _source(ctx, duty.id, owner)
+            seen = ctx.store.outcome_of(source) if source else None
             task = ctx.store.open_event_task(duty.id, owner, due, note, ctx.person.id,
-                                             ctx.now, source=_source(ctx, duty.id, owner))
+                                             ctx.now, source=source)
+            if seen is not None:  # the platform delivered the report again
+                replies.append(text.replayed_incident(_line(ctx, task)))
+                continue
             assignee = ctx.org.assignee(owner)
             informed = [p for p in opened_recipients(ctx.org, task) if p != assignee]
             replies.append(text.incident_opened(
