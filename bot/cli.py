@@ -237,7 +237,12 @@ def _audit_verify(config: Config) -> int:
         print(f"台账有误：末尾缺少记录 {first}–{last}（任务文件中有，台账中没有），"
               "可能被删除。", file=sys.stderr)
         return 1
-    print(f"台账完好：共 {result.records} 条记录，哈希链连续"
+    if result.altered is not None:
+        name, number = result.altered
+        print(f"数据文件有误：{config.store_path / name} 中编号 {number} 的任务与台账记载不符，"
+              "文件可能被改动过。台账本身完好。", file=sys.stderr)
+        return 1
+    print(f"台账完好：共 {result.records} 条记录，哈希链连续，数据文件与台账一致"
           + (f"，最新一条记于 {result.last_at}" if result.last_at else "") + "。")
     if result.torn_tail:
         print("注意：最后一行是中断的写入（未确认的操作），"

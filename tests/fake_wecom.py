@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 # --- error codes -------------------------------------------------------------------------
@@ -498,7 +498,7 @@ class FakeWeCom:
         # Empty invalid* fields are left out, so a bot must read them with .get().
         reply: dict[str, Any] = {"msgid": f"fake-msgid-{next(self._ids)}", **extra}
         card = body.get("template_card")
-        if msgtype == "template_card" and card.get("card_type") in INTERACTIVE_CARDS:
+        if isinstance(card, dict) and card.get("card_type") in INTERACTIVE_CARDS:
             code = f"fake-response-code-{next(self._ids)}"
             self._response_codes[code] = now + RESPONSE_CODE_TTL
             reply["response_code"] = code
@@ -629,8 +629,7 @@ def _parse_body(body: bytes, content_type: str) -> Any:
 
 def _parse_multipart(body: bytes, content_type: str) -> dict[str, Any]:
     head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")
-    message = cast(EmailMessage,
-                   email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body))
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
     fields: dict[str, str] = {}
     files: dict[str, dict[str, Any]] = {}
     for part in message.iter_parts():
@@ -650,6 +649,7 @@ def _parse_multipart(body: bytes, content_type: str) -> dict[str, Any]:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # a stalled handler must not hold up close()
+    request_queue_size = 128  # the default 5 drops concurrent connects (1 s SYN retry)
     fake: FakeWeCom
 
     def handle_error(self, request: Any, client_address: Any) -> None:

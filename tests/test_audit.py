@@ -67,3 +67,29 @@ def test_removing_the_newest_records_is_noticed(config_path: Path, ledger: Path,
     ledger.write_text("".join(lines[:2]), encoding="utf-8")
     code, out = run(config_path, capsys)
     assert code == 1 and "末尾缺少记录 3–4" in out
+
+
+def test_a_note_edited_in_a_task_file_is_named(config_path: Path, ledger: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    tasks_file = ledger.parent / "tasks-2026-11.json"
+    content = tasks_file.read_text(encoding="utf-8")
+    assert content.count('"note":"二"') == 1
+    tasks_file.write_text(content.replace('"note":"二"', '"note":"贰"'), encoding="utf-8")
+    code, out = run(config_path, capsys)
+    app = App.open(load(config_path), FakeClock(at("2026-11-26 11:00")), read_only=True)
+    task = app.store.task("theme-day:branch-2:2026-11")
+    app.close()
+    assert task is not None
+    assert code == 1 and f"tasks-2026-11.json 中编号 {task.number} 的任务与台账记载不符" in out
+
+
+def test_an_excuse_and_an_incident_pass_the_audit(config_path: Path, ledger: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    clock = FakeClock(at("2026-11-26 12:00"))
+    app = App.open(load(config_path), clock)
+    app.store.excuse("theme-day:branch-4:2026-11", "zhao-min", clock.now(), "联合开展")
+    app.store.open_event_task("opinion-incident", "office", at("2026-11-27 00:00").date(),
+                              "不实帖子", "ma-li", clock.now())
+    app.close()
+    code, out = run(config_path, capsys)
+    assert code == 0 and "台账完好：共 6 条记录" in out and "数据文件与台账一致" in out

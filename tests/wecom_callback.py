@@ -195,14 +195,20 @@ class CallbackSimulator:
         query = {"msg_signature": signature, "timestamp": timestamp, "nonce": nonce}
         return CallbackRequest("POST", query, self._outer(encrypt).encode("utf-8"), plaintext_xml)
 
-    def text(self, from_user: str, content: str, **kwargs: int) -> CallbackRequest:
-        return self.encrypt_post(self.text_xml(from_user, content, **kwargs))
+    def text(self, from_user: str, content: str, *, msg_id: int | None = None,
+             create_time: int | None = None) -> CallbackRequest:
+        return self.encrypt_post(self.text_xml(from_user, content, msg_id=msg_id,
+                                               create_time=create_time))
 
-    def image(self, from_user: str, media_id: str, **kwargs: int) -> CallbackRequest:
-        return self.encrypt_post(self.image_xml(from_user, media_id=media_id, **kwargs))
+    def image(self, from_user: str, media_id: str, *, msg_id: int | None = None,
+              create_time: int | None = None) -> CallbackRequest:
+        return self.encrypt_post(self.image_xml(from_user, media_id=media_id, msg_id=msg_id,
+                                                create_time=create_time))
 
-    def file(self, from_user: str, media_id: str, **kwargs: int) -> CallbackRequest:
-        return self.encrypt_post(self.file_xml(from_user, media_id=media_id, **kwargs))
+    def file(self, from_user: str, media_id: str, *, msg_id: int | None = None,
+             create_time: int | None = None) -> CallbackRequest:
+        return self.encrypt_post(self.file_xml(from_user, media_id=media_id, msg_id=msg_id,
+                                               create_time=create_time))
 
     def card_click(self, from_user: str, *, event_key: str, task_id: str,
                    response_code: str, create_time: int | None = None) -> CallbackRequest:
