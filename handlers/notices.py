@@ -12,9 +12,10 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from handlers.messages import Button, Reply
+from handlers.scope import scope_of
 from handlers.text import day, describe, period_label
 from schedules.calendar import WorkCalendar
-from schedules.model import Org, Role
+from schedules.model import Org
 from schedules.reminders import Notice, Stage
 from schedules.tasks import Status, Task
 
@@ -141,15 +142,14 @@ def weekly_digest(org: Org, unit_id: str, tasks: TaskView, now: datetime) -> Rep
 
 def monthly_digest(org: Org, leader_id: str, tasks: TaskView, calendar: WorkCalendar,
                    now: datetime) -> Reply | None:
-    """For a leader: each unit they supervise (all, for the party secretary), in config order."""
+    """For a leader: each unit in their scope (all, for the party secretary), in config order."""
     today = now.astimezone(org.timezone).date()
-    leader = org.people[leader_id]
-    units = [u for u in org.units.values()
-             if leader.has(Role.PARTY_SECRETARY) or u.supervisor == leader_id]
+    scope = scope_of(org, org.people[leader_id])
+    units = [org.units[u] for u in scope.units]
     last_month_end = today.replace(day=1) - timedelta(days=1)
     last_month_start = last_month_end.replace(day=1)
-    scope = "全局各单位" if leader.has(Role.PARTY_SECRETARY) else "您分管的单位"
-    lines = [f"【月度情况】{today.year}年{today.month}月初，{scope}责任事项情况："]
+    whose = "全局各单位" if scope.everything else "您负责或分管的单位"
+    lines = [f"【月度情况】{today.year}年{today.month}月初，{whose}责任事项情况："]
 
     def status(owner: str) -> str:
         own = [t for t in tasks.tasks_of({owner}) if t.duty in org.duties]
