@@ -22,10 +22,14 @@ from bot.channels.console import ConsoleChannel
 from bot.clock import Clock, ShiftedClock, SystemClock
 from bot.config import Config, ConfigError, load
 from bot.delivery import Deliverer
+from bot.platforms import MissingSecret, connect
 from bot.report import Report, Span
+from bot.server import HttpServer, make_app
 from schedules.model import Role
 from storage.audit import verify
 from storage.errors import StoreError
+
+log = logging.getLogger("dutybot")
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config.example.toml"
 
@@ -163,11 +167,28 @@ def _run(config: Config, clock: Clock) -> int:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     app = App.open(config, clock)
     try:
-        # Channels for WeCom and Telegram join here as they are built; until one is
-        # enabled, every message is printed on this console.
-        console = ConsoleChannel(app.org, sys.stdin, sys.stdout, False, audience=None)
-        deliverer = Deliverer(app, {console.name: console}, defer_unreached=False)
-        asyncio.run(runner.run(app, deliverer))
+        try:
+            platforms = connect(config, app, os.environ)
+        except MissingSecret as e:
+            print(f"dutybot: 无法启动：{e}。运行 dutybot check 查看各渠道所需的环境变量。",
+                  file=sys.stderr)
+            return 2
+        for note in platforms.notes:
+            log.warning("%s", note)
+        outbound = platforms.outbound
+        if not outbound:  # no platform enabled: every message is printed on this console
+            console = ConsoleChannel(app.org, sys.stdin, sys.stdout, False, audience=None)
+            outbound = {console.name: console}
+        deliverer = Deliverer(app, outbound, defer_unreached=False)
+        server = None
+        if platforms.needs_server:
+            server = HttpServer(make_app(lambda: runner.health(app, deliverer),
+                                         platforms.wecom), config.server)
+        try:
+            asyncio.run(runner.run(app, deliverer, server))
+        except OSError as e:
+            print(f"dutybot: {e}", file=sys.stderr)
+            return 1
     finally:
         app.close()
     return 0

@@ -56,6 +56,18 @@ class WeComSettings:
     aes_key_env: str = ""
     secret_env: str = ""
     api_base_url: str = "https://qyapi.weixin.qq.com/cgi-bin/"
+    cards: bool = True  # reminders as template cards with buttons; false: plain text
+    member_per_minute: int = 30  # WeCom's published per-member limits (it drops the excess)
+    member_per_hour: int = 1000
+    robot_per_minute: int = 20
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Where `dutybot run` listens for callbacks (behind a reverse proxy with TLS)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,7 @@ class Config:
     reminders: Policy = field(default_factory=Policy)  # the bureau's defaults (and digests')
     wecom: WeComSettings = field(default_factory=WeComSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
 
     def env_names(self) -> dict[str, str]:
         """Environment variables the enabled channels read, by what they hold."""
@@ -234,12 +247,21 @@ class _Reader:
         self._check_memberships(self.root.tables("people"), people, units)
         duties = self._duties(self.root.tables("duties"), people, units, reminders)
         wecom, telegram = self._channels(self.root.table("channels"))
+        server = self._server(self.root.table("server"))
         self.root.done()
         if not people:
             self.root.fail("people", "没有任何人员；请至少写一段 [[people]]")
         org = build_org(name, timezone, people, units, duties)
         return Config(self.file, org, store_path, holidays, workdays, reminders, wecom,
-                      telegram)
+                      telegram, server)
+
+    def _server(self, t: _Table) -> ServerSettings:
+        settings = ServerSettings(host=t.text("host", ServerSettings.host),
+                                  port=t.get("port", int, ServerSettings.port, kind_name="数字"))
+        if not 0 <= settings.port <= 65535:
+            t.fail("port", f"{settings.port} 不是有效端口（0–65535）")
+        t.done()
+        return settings
 
     def _calendar(self, t: _Table) -> tuple[tuple[date, ...], tuple[date, ...]]:
         lists = {}
@@ -453,7 +475,19 @@ class _Reader:
                 aes_key_env=_env_name(w, "aes_key_env"),
                 secret_env=_env_name(w, "secret_env"),
                 api_base_url=w.text("api_base_url", WeComSettings.api_base_url),
+                cards=w.get("cards", bool, True, kind_name="true 或 false"),
+                member_per_minute=_positive(w, "member_per_minute", 30),
+                member_per_hour=_positive(w, "member_per_hour", 1000),
+                robot_per_minute=_positive(w, "robot_per_minute", 20),
             )
+            if wecom.enabled:
+                if not wecom.corp_id:
+                    w.fail("corp_id", "启用企业微信时必须填写企业 ID（corp_id）")
+                if wecom.agent_id <= 0:
+                    w.fail("agent_id", "启用企业微信时必须填写应用的 AgentId（agent_id）")
+                for name in ("token_env", "aes_key_env", "secret_env"):
+                    if not getattr(wecom, name):
+                        w.fail(name, "启用企业微信时必须指定保存该密钥的环境变量名")
             w.done()
         g = t.table("telegram")
         telegram = TelegramSettings()
@@ -470,6 +504,13 @@ class _Reader:
             g.done()
         t.done()
         return wecom, telegram
+
+
+def _positive(t: _Table, name: str, default: int) -> int:
+    value: int = t.get(name, int, default, kind_name="正整数")
+    if value <= 0:
+        t.fail(name, "应为正整数")
+    return value
 
 
 def _group(t: _Table) -> GroupChat:

@@ -12,12 +12,15 @@ import asyncio
 import logging
 import signal
 from contextlib import suppress
+from datetime import timedelta
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.app import App
 from bot.channels.console import ConsoleChannel
 from bot.delivery import Deliverer
+from bot.server import HttpServer
 from handlers.messages import Inbound
 
 log = logging.getLogger(__name__)
@@ -58,8 +61,26 @@ async def chat(app: App, console: ConsoleChannel, deliverer: Deliverer, sender: 
     console.goodbye()
 
 
-async def run(app: App, deliverer: Deliverer) -> None:
-    """Until SIGINT or SIGTERM: recover, pass at once, then every minute."""
+def health(app: App, deliverer: Deliverer) -> tuple[int, dict[str, Any]]:
+    """For `GET /healthz`: 200 while reminder passes keep running, 503 when the last one is
+    older than three ticks (or none has run yet)."""
+    now = app.clock.now()
+    last = deliverer.last_pass
+    fresh = last is not None and now - last <= timedelta(seconds=3 * TICK_SECONDS)
+    body = {
+        "status": "ok" if fresh else "stale",
+        "now": now.isoformat(timespec="seconds"),
+        "last_pass": last.isoformat(timespec="seconds") if last else None,
+        "store": {"since": app.store.since.isoformat(), "records": app.store.records(),
+                  "read_only": app.store.read_only},
+        "channels": sorted(deliverer.channels),
+    }
+    return (200 if fresh else 503), body
+
+
+async def run(app: App, deliverer: Deliverer, server: HttpServer | None = None) -> None:
+    """Until SIGINT or SIGTERM: recover, pass at once, then every minute; and serve HTTP
+    callbacks when a channel needs them."""
     stuck = await asyncio.to_thread(deliverer.recover, app.clock.now())
     if stuck:
         log.warning("%d message(s) were being sent when the bot stopped; marked unknown", stuck)
@@ -71,8 +92,13 @@ async def run(app: App, deliverer: Deliverer) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    if server is not None:
+        await server.start()
+        log.info("listening for callbacks on %s:%d", server.config.host, server.port)
     log.info("dutybot is running; reminders are checked every minute")
     try:
         await stop.wait()
     finally:
         scheduler.shutdown(wait=False)
+        if server is not None:
+            await server.stop()

@@ -20,6 +20,7 @@ from schedules.tasks import PlannedTask, Status, Task, plan_tasks
 from storage.repository import CheckinNotLive, Outcome, Repository, TaskNotOpen
 
 MAX_LINES = 15
+ATTACH_WINDOW = timedelta(minutes=10)  # a photo or file this soon after a check-in joins it
 KEYWORD_THRESHOLD = 0.6  # share of the keyword that must appear in a title
 
 
@@ -149,12 +150,26 @@ def undo(ctx: Context, args: str) -> Reply:
     return Reply(text.undone(f"【{task.number}】{ctx.describe(task)}"))
 
 
+def attach(ctx: Context, args: str) -> Reply:
+    """A photo or file with no text: evidence for the check-in just made (SPEC §6)."""
+    last = ctx.store.last_checkin_by(ctx.person.id)
+    if last is None or not timedelta(0) <= ctx.now - last[1].at <= ATTACH_WINDOW:
+        return Reply(text.ATTACH_NO_CHECKIN)
+    task, done = last
+    ctx.store.attach(task.key, done.id, ctx.message.attachments, ctx.person.id, ctx.now,
+                     source=ctx.message.source)
+    return Reply(text.attached(f"【{task.number}】{ctx.describe(task)}",
+                               len(ctx.message.attachments)))
+
+
 def replay(ctx: Context, outcome: Outcome) -> Reply:
     """The answer to a message the platform delivered again: what it already did."""
     task = ctx.store.task(outcome.task)
     line = f"【{task.number}】{ctx.describe(task)}" if task else outcome.task
     if outcome.type == "checkin-undone":
         return Reply(text.replayed_undo(line))
+    if outcome.type == "checkin-attached":
+        return Reply(text.attached(line, 0))
     if outcome.type == "task-excused":
         return Reply(text.replayed_excuse(line))
     if outcome.type == "tasks-opened":

@@ -35,6 +35,7 @@ HANDLERS: dict[str, Handler] = {
     "overdue": oversight.overdue,
     "excuse": oversight.excuse,
     "incident": oversight.incident,
+    "attach": commands.attach,  # not typed: a photo or file with no text
 }
 
 
@@ -57,6 +58,8 @@ class Dispatcher:
         if person is None:
             return Reply(text.NOT_REGISTERED)
         parsed = parse(message.text)
+        if message.attachments and not message.text.strip():
+            parsed = Parsed("attach", "")
         if not isinstance(parsed, Parsed):
             if not parsed.word:
                 return Reply(text.EMPTY)

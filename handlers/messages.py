@@ -39,3 +39,4 @@ class Reply:
     text: str
     buttons: tuple[Button, ...] = ()
     mentions: tuple[str, ...] = ()  # person ids to @mention where the platform can
+    title: str = ""  # a short headline, for platforms that show cards (WeCom template cards)

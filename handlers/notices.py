@@ -73,12 +73,14 @@ def task_reminder(org: Org, task: Task, notices: Sequence[Notice], calendar: Wor
         return event_opened(org, task, lead.recipient, today)
     line = task_line(org, task, lead.recipient)
     duty = org.duties.get(task.duty)
+    title = duty.title if duty else task.duty
     hint = f"\n建议说明：{duty.evidence}" if duty and duty.evidence else ""
     action = f"完成后回复「打卡 {task.number} 备注」或点“已完成”。"
     buttons = (Button("已完成", f"打卡 {task.number}"), Button("查看待办", "待办"))
     if today > task.due:
         head = f"【逾期提醒】{line}截止于{day(task.due, today)}，已逾期{late}个工作日。"
-        return Reply(f"{head}\n请尽快完成。{action}{hint}", buttons=buttons)
+        return Reply(f"{head}\n请尽快完成。{action}{hint}", buttons=buttons,
+                     title=f"【逾期提醒】{title}")
     days_left = (task.due - today).days
     workdays = calendar.workdays_after(today, task.due)
     if days_left == 0:
@@ -91,7 +93,7 @@ def task_reminder(org: Org, task: Task, notices: Sequence[Notice], calendar: Wor
         span = f"还有{days_left}天" + (f"（其中工作日{workdays}天）"
                                        if days_left - workdays >= 3 else "")
         head = f"【待办提醒】{line}将于{day(task.due, today)}截止，{span}。"
-    return Reply(f"{head}\n{action}{hint}", buttons=buttons)
+    return Reply(f"{head}\n{action}{hint}", buttons=buttons, title=head[:6] + title)
 
 
 def event_opened(org: Org, task: Task, recipient: str, today: date) -> Reply:
@@ -104,7 +106,8 @@ def event_opened(org: Org, task: Task, recipient: str, today: date) -> Reply:
             f"【{title}】{reporter}报告：{task.note}\n已登记为【{task.number}】，请于"
             f"{day(task.due, today)}前处置并反馈。处置完成后回复「打卡 {task.number} "
             "处置情况」或点“已完成”。",
-            buttons=(Button("已完成", f"打卡 {task.number}"), Button("查看待办", "待办")))
+            buttons=(Button("已完成", f"打卡 {task.number}"), Button("查看待办", "待办")),
+            title=f"【{title}】{task.note}")
     who = org.owner_name(assignee) if assignee else org.owner_name(task.owner)
     return Reply(
         f"【{title}·知悉】{reporter}报告：{task.note}\n已转{who}处置（编号 {task.number}），"

@@ -136,6 +136,15 @@ def replayed_checkin(line: str) -> str:
     return f"这条消息此前已处理，已记录完成：{line}\n发送「待办」查看其余事项。"
 
 
+ATTACH_NO_CHECKIN = ("已收到文件。如需作为打卡材料，请先「打卡 编号」，"
+                     "再在 10 分钟内发送图片或文件，会自动附在该次打卡记录中。")
+
+
+def attached(line: str, count: int) -> str:
+    what = f" {count} 个附件" if count else "附件"
+    return f"已将{what}附在打卡记录中：{line}\n如需更正，可继续发送或联系管理员。"
+
+
 # ---- 撤销 -------------------------------------------------------------------------------
 
 UNDO_NOTHING = "没有可以撤销的打卡。发送「待办」查看您的事项。"

@@ -89,6 +89,11 @@ class Task:
     def with_checkin(self, checkin: CheckIn) -> Task:
         return replace(self, status=Status.DONE, checkins=(*self.checkins, checkin))
 
+    def with_attachments(self, checkin_id: str, extra: tuple[Attachment, ...]) -> Task:
+        checkins = tuple(replace(c, attachments=(*c.attachments, *extra))
+                         if c.id == checkin_id else c for c in self.checkins)
+        return replace(self, checkins=checkins)
+
     def with_excuse(self, excuse: Excuse) -> Task:
         return replace(self, status=Status.EXCUSED, excuse=excuse)
 

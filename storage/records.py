@@ -19,6 +19,7 @@ TASKS_OPENED = "tasks-opened"
 TASK_DUE_CHANGED = "task-due-changed"
 CHECKIN = "checkin"
 CHECKIN_UNDONE = "checkin-undone"
+CHECKIN_ATTACHED = "checkin-attached"  # a photo or file sent after a check-in joins it
 TASK_EXCUSED = "task-excused"  # an authorised person excused a task, with the reason
 DELIVERIES_ADDED = "deliveries-added"
 DELIVERY = "delivery"  # a delivery changed state
@@ -182,6 +183,11 @@ def _task_effects(record: LedgerRecord) -> list[tuple[str, Effect]]:
         key, checkin_id = data["task"], data["checkin"]
         at = datetime.fromisoformat(record.at)
         return [(key, lambda t: _require(t, key).with_undo(checkin_id, at))]
+    if record.type == CHECKIN_ATTACHED:
+        key, checkin_id = data["task"], data["checkin"]
+        extra = tuple(Attachment(a["kind"], a["ref"], a.get("name", ""))
+                      for a in data["attachments"])
+        return [(key, lambda t: _require(t, key).with_attachments(checkin_id, extra))]
     if record.type == TASK_EXCUSED:
         key = data["task"]
         excuse = Excuse(record.actor, datetime.fromisoformat(record.at), data["reason"])

@@ -127,6 +127,11 @@ class Repository(Protocol):
         """Undo a check-in that is in effect (else `CheckinNotLive`); the ledger keeps both."""
         ...
 
+    def attach(self, task_key: str, checkin_id: str, attachments: Sequence[Attachment],
+               person: str, at: datetime, source: str | None = None) -> Task:
+        """Add photos or files to a check-in (evidence sent after it); once per `source`."""
+        ...
+
     def excuse(self, task_key: str, person: str, at: datetime, reason: str,
                source: str | None = None) -> Task:
         """Mark an open task excused (else `TaskNotOpen`), keeping who, when and why."""

@@ -283,8 +283,9 @@ class TinyDBStore:
         elif record.type == records.CHECKIN_UNDONE:
             self._sources[source] = Outcome(record.type, record.data["task"],
                                             record.data["checkin"])
-        elif record.type == records.TASK_EXCUSED:
-            self._sources[source] = Outcome(record.type, record.data["task"], "")
+        elif record.type in (records.TASK_EXCUSED, records.CHECKIN_ATTACHED):
+            self._sources[source] = Outcome(record.type, record.data["task"],
+                                            record.data.get("checkin", ""))
         elif record.type == records.TASKS_OPENED:
             self._sources[source] = Outcome(record.type, record.data["tasks"][0]["key"], "")
 
@@ -392,6 +393,18 @@ class TinyDBStore:
                 raise CheckinNotLive(checkin_id)
             self._commit(at, records.CHECKIN_UNDONE, person,
                          {"task": task_key, "checkin": checkin_id, "source": source})
+            return self._tasks[task_key]
+
+    def attach(self, task_key: str, checkin_id: str, attachments: Sequence[Attachment],
+               person: str, at: datetime, source: str | None = None) -> Task:
+        with self._lock:
+            if source and source in self._sources:
+                return self._tasks[task_key]
+            self._checkin(task_key, checkin_id)  # raises StopIteration if unknown
+            self._commit(at, records.CHECKIN_ATTACHED, person, {
+                "task": task_key, "checkin": checkin_id, "source": source,
+                "attachments": [{"kind": a.kind, "ref": a.ref, "name": a.name}
+                                for a in attachments]})
             return self._tasks[task_key]
 
     def excuse(self, task_key: str, person: str, at: datetime, reason: str,
@@ -532,6 +545,10 @@ class TinyDBStore:
     def escalations(self) -> list[Escalation]:
         with self._lock:
             return list(self._escalations)
+
+    def records(self) -> int:
+        """How many records the ledger holds."""
+        return self._ledger.last_seq if self._ledger else 0
 
     def ledger_path(self) -> Path:
         return self.folder / "ledger.jsonl"

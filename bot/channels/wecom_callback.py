@@ -1,0 +1,231 @@
+"""The WeCom callback: what WeCom POSTs to `/wecom/callback` when someone writes to the app
+or taps a card button (PLATFORMS.md §1).
+
+Order of checks, each refusing with a 4xx, recording nothing and logging one line without
+secrets: size, entity declarations (entity-expansion and external-entity payloads), the
+signature and the corp id (wechatpy's `WeChatCrypto`), well-formed XML, the agent id.
+
+WeCom waits 5 seconds and then retries, three times in all. So a message is answered
+passively (encrypted, in the HTTP response) when the bot has its answer within a budget of
+3 seconds and it fits in 2048 bytes; otherwise the response is an empty 200 and the answer
+follows as an app message. A retry is recognised (MsgId; sender + CreateTime + task + key
+for card events) and gets the first answer, never a second check-in — the store also
+remembers each message's source across restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from xml.parsers.expat import ExpatError
+
+from wechatpy.enterprise import create_reply, parse_message
+from wechatpy.enterprise.crypto import WeChatCrypto
+from wechatpy.enterprise.exceptions import InvalidCorpIdException
+from wechatpy.exceptions import InvalidSignatureException
+from wechatpy.messages import UnknownMessage
+
+from bot.channels.base import SendError
+from bot.channels.wecom import CHECKIN_KEY, WeComAPI, WeComChannel, command_of
+from handlers.messages import Inbound, Reply
+from schedules.tasks import Attachment, Status
+from storage.repository import Repository
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024  # a real callback is a few hundred bytes
+PASSIVE_LIMIT = 2048  # bytes of text in a passive reply
+REMEMBERED = 10_000  # recent callbacks kept for answering retries
+DONE_LABEL = "已完成"
+# What broken XML, base64 or padding raise inside wechatpy and xmltodict.
+MALFORMED = (ExpatError, KeyError, ValueError, TypeError, IndexError, AttributeError)
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes = b""
+
+
+def _declares_entities(xml: bytes | str) -> bool:
+    """XML that declares a DTD or entities: no callback needs one, so none is parsed."""
+    head = xml.lower() if isinstance(xml, bytes) else xml.lower().encode()
+    return b"<!doctype" in head or b"<!entity" in head
+
+
+class WeComCallback:
+    def __init__(self, handle: Callable[[Inbound], Reply], store: Repository,
+                 crypto: WeChatCrypto, agent_id: int, channel: WeComChannel, api: WeComAPI,
+                 now: Callable[[], datetime], reply_budget: float = 3.0) -> None:
+        self.handle, self.store, self.crypto = handle, store, crypto
+        self.agent_id, self.channel, self.api = agent_id, channel, api
+        self.now, self.reply_budget = now, reply_budget
+        self._recent: OrderedDict[str, asyncio.Task[Reply]] = OrderedDict()
+        self._background: set[asyncio.Task[None]] = set()
+
+    # ---- URL verification (GET) -----------------------------------------------------------
+
+    def verify(self, query: Mapping[str, str], peer: str) -> Answer:
+        try:
+            echo = self.crypto.check_signature(query["msg_signature"], query["timestamp"],
+                                               query["nonce"], query["echostr"])
+        except KeyError:
+            return self._refuse(400, "URL verification without its parameters", peer)
+        except (InvalidSignatureException, InvalidCorpIdException):
+            return self._refuse(403, "URL verification with a wrong signature or corp id",
+                                peer)
+        except MALFORMED:  # undecryptable echostr
+            return self._refuse(400, "URL verification with a malformed echostr", peer)
+        text = echo.decode() if isinstance(echo, bytes) else str(echo)
+        return Answer(200, text.encode())
+
+    # ---- messages and events (POST) -------------------------------------------------------
+
+    async def receive(self, query: Mapping[str, str], body: bytes, peer: str) -> Answer:
+        if len(body) > MAX_BODY:
+            return self._refuse(413, f"a body of {len(body)} bytes", peer)
+        if _declares_entities(body):
+            return self._refuse(400, "XML with a DTD or entity declaration", peer)
+        try:
+            plain = self.crypto.decrypt_message(body, query.get("msg_signature", ""),
+                                                query.get("timestamp", ""),
+                                                query.get("nonce", ""))
+        except InvalidSignatureException:
+            return self._refuse(403, "a wrong signature", peer)
+        except InvalidCorpIdException:
+            return self._refuse(403, "a message for another corp id", peer)
+        except MALFORMED:
+            return self._refuse(400, "malformed XML or ciphertext", peer)
+        if _declares_entities(plain):
+            return self._refuse(400, "inner XML with a DTD or entity declaration", peer)
+        try:
+            message = parse_message(plain)
+            agent = str(message._data.get("AgentID", ""))
+        except MALFORMED:
+            return self._refuse(400, "an unparseable message", peer)
+        if agent != str(self.agent_id):
+            return self._refuse(403, f"a message for agent {agent[:20]}", peer)
+        inbound = self.inbound(message)
+        if inbound is None:
+            return Answer(200)  # an event we have nothing to say to (entering the app …)
+        key = inbound.source or ""
+        task = self._recent.get(key)
+        if task is None:
+            task = asyncio.create_task(asyncio.to_thread(self.handle, inbound))
+            self._remember(key, task)
+        is_card = _event(message) == "template_card_event"
+        try:
+            reply = await asyncio.wait_for(asyncio.shield(task), self.reply_budget)
+        except TimeoutError:  # too slow for the passive reply: answer as an app message
+            self._later(self._follow_up(task, message, is_card))
+            return Answer(200)
+        except Exception:
+            log.exception("WeCom callback could not be handled")
+            return Answer(200)
+        if is_card or len(reply.text.encode()) > PASSIVE_LIMIT:
+            self._later(self._follow_up(task, message, is_card))
+            return Answer(200)
+        return Answer(200, self._passive(reply, message, query))
+
+    def inbound(self, message: Any) -> Inbound | None:
+        """The neutral message, or None for an event that asks nothing of us."""
+        sender = str(message.source)
+        data: dict[str, Any] = dict(message._data) if hasattr(message, "_data") else {}
+        common: dict[str, Any] = {"channel": "wecom", "sender": sender,
+                                  "received_at": self.now(), "raw": data}
+        kind = message.type
+        if kind == "text":
+            return Inbound(text=str(message.content), message_id=str(message.id), **common)
+        if kind == "image":
+            picture = Attachment("image", str(message.media_id), str(message.image or ""))
+            return Inbound(text="", message_id=str(message.id), attachments=(picture,),
+                           **common)
+        if kind == "file" or data.get("MsgType") == "file":
+            name = str(data.get("Title") or data.get("FileName") or "")
+            document = Attachment("file", str(data.get("MediaId", "")), name)
+            return Inbound(text="", message_id=str(data.get("MsgId", "")),
+                           attachments=(document,), **common)
+        if _event(message) == "template_card_event":
+            command = command_of(str(data.get("EventKey", "")))
+            if command is None:
+                return None
+            ident = ":".join(str(data.get(k, "")) for k in ("TaskId", "EventKey",
+                                                              "CreateTime"))
+            return Inbound(text=command, message_id=f"card:{ident}", **common)
+        if isinstance(message, UnknownMessage) and data.get("MsgType") == "event":
+            return None
+        if kind == "event":
+            return None
+        # Voice, video, location, links: the bot reads text; say so.
+        return Inbound(text="", message_id=str(getattr(message, "id", "") or ""), **common)
+
+    # ---- answering ------------------------------------------------------------------------
+
+    def _passive(self, reply: Reply, message: Any, query: Mapping[str, str]) -> bytes:
+        xml = create_reply(reply.text, message).render()
+        encrypted: str = self.crypto.encrypt_message(xml, query.get("nonce", ""),
+                                                     str(int(time.time())))
+        return encrypted.encode()
+
+    async def _follow_up(self, task: asyncio.Task[Reply], message: Any, is_card: bool) -> None:
+        reply = await task
+        person = self.channel.person_of(str(message.source))
+        if person is None:  # not registered: the reply is the polite refusal
+            return
+        if is_card:
+            data = dict(message._data)
+            key, code = str(data.get("EventKey", "")), str(data.get("ResponseCode", ""))
+            if key.startswith(CHECKIN_KEY) and code:
+                found = self.store.task_by_number(int(key[len(CHECKIN_KEY):]))
+                if found is not None and found.status is Status.DONE:
+                    await asyncio.to_thread(self._mark_card, str(message.source), code)
+                    return
+        await asyncio.to_thread(self._send, person, reply)
+
+    def _mark_card(self, userid: str, response_code: str) -> None:
+        try:
+            self.api.update_card(userid, response_code, DONE_LABEL)
+        except SendError as e:
+            log.warning("could not mark a WeCom card done: %s", e)
+
+    def _send(self, person: str, reply: Reply) -> None:
+        try:
+            self.channel.send(person, False, Reply(reply.text, reply.buttons,
+                                                   title=reply.title))
+        except SendError as e:
+            log.warning("could not send a reply on WeCom: %s", e)
+
+    def _later(self, job: Any) -> None:
+        task = asyncio.create_task(job)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        """Wait for follow-ups in flight (at shutdown, and in tests)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+    def _remember(self, key: str, task: asyncio.Task[Reply]) -> None:
+        if not key:
+            return
+        self._recent[key] = task
+        while len(self._recent) > REMEMBERED:
+            self._recent.popitem(last=False)
+
+    @staticmethod
+    def _refuse(status: int, why: str, peer: str) -> Answer:
+        log.warning("WeCom callback from %s refused (%d): %s", peer, status, why)
+        return Answer(status)
+
+
+def _event(message: Any) -> str:
+    data = getattr(message, "_data", None) or {}
+    if str(data.get("MsgType", "")).lower() != "event":
+        return ""
+    return str(data.get("Event", "")).lower()

@@ -1,0 +1,84 @@
+"""From config and environment to running channels: what `dutybot run` connects.
+
+Secrets come only from the environment variables the config names (SPEC §8); a missing one
+stops start-up with a message naming the variable, never printing a value.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from wechatpy.enterprise.crypto import WeChatCrypto
+
+from bot.app import App
+from bot.channels.base import Outbound
+from bot.channels.wecom import WeComAPI, WeComChannel, WeComLimits
+from bot.channels.wecom_callback import WeComCallback
+from bot.channels.wecom_robot import RobotChannel
+from bot.config import Config
+
+log = logging.getLogger(__name__)
+
+
+class MissingSecret(Exception):
+    """An environment variable the config names is not set (or not usable)."""
+
+
+@dataclass
+class Platforms:
+    outbound: dict[str, Outbound] = field(default_factory=dict)
+    wecom: WeComCallback | None = None
+    notes: list[str] = field(default_factory=list)  # what is not connected, and why
+
+    @property
+    def needs_server(self) -> bool:
+        return self.wecom is not None
+
+
+def _secret(env: Mapping[str, str], name: str, what: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise MissingSecret(f"环境变量 {name}（{what}）未设置")
+    return value
+
+
+def connect(config: Config, app: App, env: Mapping[str, str],
+            clock: Callable[[], float] = time.monotonic,
+            sleep: Callable[[float], None] = time.sleep) -> Platforms:
+    """The enabled platforms' channels and callbacks, built from config and `env`."""
+    platforms = Platforms()
+    w = config.wecom
+    if not w.enabled:
+        return platforms
+    token = _secret(env, w.token_env, "企业微信回调 Token")
+    aes_key = _secret(env, w.aes_key_env, "企业微信回调 EncodingAESKey")
+    secret = _secret(env, w.secret_env, "企业微信应用 Secret")
+    try:
+        crypto = WeChatCrypto(token, aes_key, w.corp_id)
+    except (AssertionError, ValueError):
+        raise MissingSecret(f"环境变量 {w.aes_key_env} 不是有效的 EncodingAESKey"
+                            "（应为 43 个字符）") from None
+    api = WeComAPI(w.corp_id, secret, w.agent_id, w.api_base_url, clock=clock, sleep=sleep)
+    channel = WeComChannel(config.org, api, cards=w.cards,
+                           limits=WeComLimits(w.member_per_minute, w.member_per_hour),
+                           clock=clock, sleep=sleep)
+    platforms.outbound[channel.name] = channel
+    keys: dict[str, str] = {}
+    for unit in config.org.units.values():
+        name = unit.group.wecom_robot_key_env if unit.group else ""
+        if not name:
+            continue
+        if env.get(name, "").strip():
+            keys[unit.id] = env[name].strip()
+        else:
+            platforms.notes.append(f"{unit.name}的群机器人未接入：环境变量 {name} 未设置")
+    if keys:
+        robot = RobotChannel(config.org, keys, w.api_base_url, per_minute=w.robot_per_minute,
+                             clock=clock, sleep=sleep)
+        platforms.outbound[robot.name] = robot
+    platforms.wecom = WeComCallback(app.handle, app.store, crypto, w.agent_id, channel, api,
+                                    app.clock.now)
+    return platforms

@@ -1,0 +1,104 @@
+"""The HTTP server `dutybot run` starts when a channel needs callbacks: one Starlette ASGI
+app served by uvicorn, in the same event loop as the reminder ticker.
+
+Routes: `GET /healthz` (the last reconciliation pass and the store's state, for monitoring),
+`GET`/`POST /wecom/callback`. Handlers run in worker threads; the loop only moves bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.channels.wecom_callback import MAX_BODY, Answer, WeComCallback
+from bot.config import ServerSettings
+
+log = logging.getLogger(__name__)
+
+
+async def read_capped(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it passes `limit` bytes (never buffering more)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _peer(request: Request) -> str:
+    return request.client.host if request.client else "?"
+
+
+def _answer(answer: Answer) -> Response:
+    return Response(answer.body, status_code=answer.status, media_type="text/plain")
+
+
+def make_app(health: Callable[[], tuple[int, dict[str, Any]]],
+             wecom: WeComCallback | None = None) -> Starlette:
+    async def healthz(request: Request) -> Response:
+        status, body = await asyncio.to_thread(health)
+        return JSONResponse(body, status_code=status)
+
+    async def wecom_get(request: Request) -> Response:
+        assert wecom is not None
+        return _answer(wecom.verify(dict(request.query_params), _peer(request)))
+
+    async def wecom_post(request: Request) -> Response:
+        assert wecom is not None
+        body = await read_capped(request, MAX_BODY)
+        if body is None:
+            log.warning("WeCom callback from %s refused (413): body over %d bytes",
+                        _peer(request), MAX_BODY)
+            return Response(status_code=413)
+        return _answer(await wecom.receive(dict(request.query_params), body, _peer(request)))
+
+    routes = [Route("/healthz", healthz, methods=["GET"])]
+    if wecom is not None:
+        routes += [Route("/wecom/callback", wecom_get, methods=["GET"]),
+                   Route("/wecom/callback", wecom_post, methods=["POST"])]
+    return Starlette(routes=routes)
+
+
+class HttpServer:
+    """uvicorn's server run inside our own loop: our SIGINT/SIGTERM handling stays in charge
+    (`Server.serve` would install its own), and `stop` ends it gracefully."""
+
+    def __init__(self, app: Starlette, settings: ServerSettings) -> None:
+        self.config = uvicorn.Config(app, host=settings.host, port=settings.port,
+                                     log_level="warning", lifespan="off", access_log=False)
+        self.server = uvicorn.Server(self.config)
+        self._ticks: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.config.load()
+        self.server.lifespan = self.config.lifespan_class(self.config)
+        try:
+            await self.server.startup()
+        except SystemExit:  # uvicorn exits when it cannot bind
+            raise OSError(f"无法在 {self.config.host}:{self.config.port} 上启动 HTTP 服务"
+                          "（端口是否已被占用？）") from None
+        self._ticks = asyncio.create_task(self.server.main_loop())
+
+    @property
+    def port(self) -> int:
+        port: int = self.server.servers[0].sockets[0].getsockname()[1]
+        return port
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        if self._ticks is not None:
+            await self._ticks
+        await self.server.shutdown()
