@@ -179,16 +179,16 @@ class Report:
 
     def _matrix_sheet(self, ws: WriteOnlyWorksheet) -> None:
         months = self.span.months()
-        cells: dict[tuple[str, str], dict[int, list[Task]]] = defaultdict(lambda: defaultdict(list))
+        cells: dict[str, dict[str, dict[int, list[Task]]]] = defaultdict(
+            lambda: defaultdict(lambda: defaultdict(list)))
         for t in self.tasks:
-            cells[t.owner, t.duty][t.due.month].append(t)
+            cells[t.owner][t.duty][t.due.month].append(t)
         duty_order = {d: i for i, d in enumerate(self.org.duties)}
         rows: list[list[Any]] = []
         for owner in self.owners():
-            duties = sorted({d for o, d in cells if o == owner},
-                            key=lambda d: (duty_order.get(d, len(duty_order)), d))
+            duties = sorted(cells[owner], key=lambda d: (duty_order.get(d, len(duty_order)), d))
             for duty in duties:
-                by_month = cells[owner, duty]
+                by_month = cells[owner][duty]
                 sample = next(iter(by_month.values()))[0]
                 rows.append([self.owner_label(owner), self.title(sample), self.clause(sample),
                              *(self._matrix_cell(by_month.get(m, [])) for m in months)])

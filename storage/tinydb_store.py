@@ -142,8 +142,13 @@ class TinyDBStore:
 
     def _load_shard(self, path: Path) -> None:
         collection, shard = self._shard_of_file(path)
-        for doc in self._shard_db(collection, shard).table(collection).all():
+        storage = self._shard_db(collection, shard).storage
+        assert isinstance(storage, AtomicJSONStorage)
+        # The raw tables, not TinyDB's Table API: it wraps every document (slow for years).
+        table = (storage.read() or {}).get(collection, {})
+        for doc_key, doc in table.items():
             try:
+                doc_id = int(doc_key)
                 if collection == records.TASKS:
                     task, seq = records.task_from_doc(doc)
                     key = task.key
@@ -151,13 +156,13 @@ class TinyDBStore:
                     entry, seq = records.entry_from_doc(doc)
                     key = entry.key
             except (KeyError, ValueError, TypeError) as e:
-                raise StoreCorrupt(path, f"中有格式不对的记录（文档 {doc.doc_id}）") from e
+                raise StoreCorrupt(path, f"中有格式不对的记录（文档 {doc_key}）") from e
             if (collection, key) in self._seq:
                 raise StoreCorrupt(path, f"重复了记录 {key}")
             self._shard[collection, key] = shard
-            self._doc_id[collection, key] = doc.doc_id
+            self._doc_id[collection, key] = doc_id
             if collection == records.OUTBOX:
-                self._last_entry_id = max(self._last_entry_id, doc.doc_id)
+                self._last_entry_id = max(self._last_entry_id, doc_id)
             if collection == records.TASKS:
                 self._index_task(task, seq)
             else:

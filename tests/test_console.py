@@ -130,7 +130,9 @@ def test_chat_prints_the_reminders_that_fall_due_once(config_path: Path) -> None
 def test_a_trial_chat_leaves_reminders_to_the_live_bot(config_path: Path) -> None:
     text = config_path.read_text(encoding="utf-8")
     config_path.write_text(text + '\n[channels.wecom]\nenabled = true\ncorp_id = "ww1"\n'
-                           'agent_id = 1000002\nsecret_env = "DUTYBOT_WECOM_SECRET"\n',
+                           'agent_id = 1000002\nsecret_env = "DUTYBOT_WECOM_SECRET"\n'
+                           'token_env = "DUTYBOT_WECOM_TOKEN"\n'
+                           'aes_key_env = "DUTYBOT_WECOM_AES_KEY"\n',
                            encoding="utf-8")
     chat(config_path, "吴芳", "帮助", now="2026-11-20T10:00:00+08:00")
     replies = chat(config_path, "吴芳", "待办", now="2026-11-23T09:30:00+08:00")
