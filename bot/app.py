@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 
 from bot.clock import Clock
 from bot.config import Config
-from handlers.dispatch import Dispatcher
+from handlers.dispatch import Dispatcher, reads_only
 from handlers.messages import Inbound, Reply
 from schedules.calendar import WorkCalendar
 from schedules.tasks import plan_tasks
@@ -72,6 +72,14 @@ class App:
     def handle(self, message: Inbound) -> Reply:
         self.refresh(message.received_at)
         return self.dispatcher.handle(message)
+
+    def quick(self, message: Inbound) -> bool:
+        """Whether `handle` may run on the event loop: it writes nothing (a read-only command,
+        and no new day's tasks to open first). Anything else goes to a worker thread, so a
+        slow disk never holds up other callbacks."""
+        today = self.today(message.received_at)
+        return (self._planned_through is not None and today <= self._planned_through
+                and reads_only(message))
 
     def close(self) -> None:
         self.store.close()

@@ -59,6 +59,7 @@ class WeComSettings:
     cards: bool = True  # reminders as template cards with buttons; false: plain text
     member_per_minute: int = 30  # WeCom's published per-member limits (it drops the excess)
     member_per_hour: int = 1000
+    api_per_minute: int = 10_000
     robot_per_minute: int = 20
 
 
@@ -478,6 +479,7 @@ class _Reader:
                 cards=w.get("cards", bool, True, kind_name="true 或 false"),
                 member_per_minute=_positive(w, "member_per_minute", 30),
                 member_per_hour=_positive(w, "member_per_hour", 1000),
+                api_per_minute=_positive(w, "api_per_minute", 10_000),
                 robot_per_minute=_positive(w, "robot_per_minute", 20),
             )
             if wecom.enabled:

@@ -63,7 +63,8 @@ def connect(config: Config, app: App, env: Mapping[str, str],
                             "（应为 43 个字符）") from None
     api = WeComAPI(w.corp_id, secret, w.agent_id, w.api_base_url, clock=clock, sleep=sleep)
     channel = WeComChannel(config.org, api, cards=w.cards,
-                           limits=WeComLimits(w.member_per_minute, w.member_per_hour),
+                           limits=WeComLimits(w.member_per_minute, w.member_per_hour,
+                                              w.api_per_minute),
                            clock=clock, sleep=sleep)
     platforms.outbound[channel.name] = channel
     keys: dict[str, str] = {}
@@ -80,5 +81,5 @@ def connect(config: Config, app: App, env: Mapping[str, str],
                              clock=clock, sleep=sleep)
         platforms.outbound[robot.name] = robot
     platforms.wecom = WeComCallback(app.handle, app.store, crypto, w.agent_id, channel, api,
-                                    app.clock.now)
+                                    app.clock.now, quick=app.quick)
     return platforms

@@ -31,8 +31,6 @@ from schedules.standing import Standing, standing
 from schedules.tasks import Status, Task
 from storage.repository import Escalation, Repository
 
-DATE_FORMAT = "yyyy-mm-dd"
-TIME_FORMAT = "yyyy-mm-dd hh:mm"
 MAX_WIDTH = 60
 
 
@@ -269,20 +267,8 @@ def _table(ws: WriteOnlyWorksheet, headers: Sequence[str], rows: Sequence[Sequen
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         header_cells.append(cell)
     ws.append(header_cells)
-    for row in rows:
-        ws.append([_cell(ws, v) for v in row])
-
-
-def _cell(ws: WriteOnlyWorksheet, value: Any) -> Any:
-    if isinstance(value, datetime):
-        cell = WriteOnlyCell(ws, value)
-        cell.number_format = TIME_FORMAT
-        return cell
-    if isinstance(value, date):
-        cell = WriteOnlyCell(ws, value)
-        cell.number_format = DATE_FORMAT
-        return cell
-    return value
+    for row in rows:  # openpyxl gives dates and datetimes a date format of their own
+        ws.append(row)
 
 
 def _width(value: Any) -> int:

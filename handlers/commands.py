@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from difflib import SequenceMatcher
+from functools import cached_property
 
 from handlers import text
 from handlers.messages import Button, Inbound, Reply
@@ -36,11 +37,11 @@ class Context:
     person: Person
     message: Inbound
 
-    @property
+    @cached_property
     def now(self) -> datetime:
         return self.message.received_at.astimezone(self.org.timezone)
 
-    @property
+    @cached_property
     def today(self) -> date:
         return self.now.date()
 
@@ -50,8 +51,7 @@ class Context:
 
     def my_open_tasks(self) -> list[Task]:
         """Open tasks this person answers for, overdue first, then by due date."""
-        tasks = [t for t in self.store.tasks_of(self.owners())
-                 if t.status is Status.OPEN and t.duty in self.org.duties]
+        tasks = [t for t in self.store.open_tasks_of(self.owners()) if t.duty in self.org.duties]
         return sorted(tasks, key=lambda t: (t.due, t.number))
 
     def describe(self, task: Task | PlannedTask) -> str:

@@ -42,11 +42,23 @@ HANDLERS: dict[str, Handler] = {
 def resolve_sender(org: Org, message: Inbound) -> Person | None:
     """The registered person behind a message, by the channel's notion of identity."""
     if message.channel == "wecom":
-        return next((p for p in org.people.values() if p.wecom_userid == message.sender), None)
+        return org.by_wecom_userid.get(message.sender.lower())
     if message.channel == "telegram":
         return next((p for p in org.people.values() if str(p.telegram_id) == message.sender),
                     None)
     return org.person(message.sender)
+
+
+# Commands that only read: answered in microseconds from memory, never touching the disk.
+READ_ONLY = frozenset({"help", "todo", "upcoming", "status", "overview", "overdue"})
+
+
+def reads_only(message: Inbound) -> bool:
+    """Whether answering this message writes nothing (so it may run on an event loop)."""
+    if message.attachments:
+        return False
+    parsed = parse(message.text)
+    return not isinstance(parsed, Parsed) or parsed.name in READ_ONLY
 
 
 class Dispatcher:

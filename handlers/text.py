@@ -7,6 +7,7 @@ person can do next.
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 
 from schedules.model import Org
 from schedules.periods import parse_period_key
@@ -50,6 +51,7 @@ def day(d: date, today: date | None = None) -> str:
     return f"{year}{d.month}月{d.day}日（周{WEEKDAYS[d.weekday()]}）"
 
 
+@lru_cache(maxsize=4096)
 def period_label(period_key: str) -> str:
     """2026年第四季度; an event task by the day it was reported (11月26日报告); an
     as-required deadline has no period of its own."""

@@ -157,6 +157,11 @@ class Org:
     def party_secretaries(self) -> tuple[str, ...]:
         return tuple(p.id for p in self.people.values() if p.has(Role.PARTY_SECRETARY))
 
+    @cached_property
+    def by_wecom_userid(self) -> Mapping[str, Person]:
+        """People by WeCom userid, lower-cased (WeCom compares userids ignoring case)."""
+        return {p.wecom_userid.lower(): p for p in self.people.values() if p.wecom_userid}
+
     def person(self, key: str) -> Person | None:
         """A person by id or by display name."""
         found = self.people.get(key)

@@ -175,19 +175,18 @@ def _task_effects(record: LedgerRecord) -> list[tuple[str, Effect]]:
         def change_due(t: Task | None) -> Task:
             return replace(_require(t, key), due=due)
         return [(key, change_due)]
-    if record.type == CHECKIN:
+    if record.type == CHECKIN:  # parsed only when applied: most records are in the files
         key = data["task"]
-        checkin = checkin_from_doc(key, data["checkin"])
-        return [(key, lambda t: _require(t, key).with_checkin(checkin))]
+        return [(key, lambda t: _require(t, key).with_checkin(
+            checkin_from_doc(key, data["checkin"])))]
     if record.type == CHECKIN_UNDONE:
         key, checkin_id = data["task"], data["checkin"]
         at = datetime.fromisoformat(record.at)
         return [(key, lambda t: _require(t, key).with_undo(checkin_id, at))]
     if record.type == CHECKIN_ATTACHED:
         key, checkin_id = data["task"], data["checkin"]
-        extra = tuple(Attachment(a["kind"], a["ref"], a.get("name", ""))
-                      for a in data["attachments"])
-        return [(key, lambda t: _require(t, key).with_attachments(checkin_id, extra))]
+        return [(key, lambda t: _require(t, key).with_attachments(checkin_id, tuple(
+            Attachment(a["kind"], a["ref"], a.get("name", "")) for a in data["attachments"])))]
     if record.type == TASK_EXCUSED:
         key = data["task"]
         excuse = Excuse(record.actor, datetime.fromisoformat(record.at), data["reason"])

@@ -69,6 +69,7 @@ class TinyDBStore:
         self._since = date.min
         self._tasks: dict[str, Task] = {}
         self._open: set[str] = set()  # keys of open tasks, read by the minute pass
+        self._open_by_owner: dict[str, set[str]] = defaultdict(set)  # for 待办
         self._outbox: dict[str, OutboxEntry] = {}
         self._handled: set[str] = set()  # notice keys in the outbox
         self._seq: dict[DocKey, int] = {}  # the ledger record each document reflects
@@ -227,8 +228,10 @@ class TinyDBStore:
         self._seq[records.TASKS, key] = seq
         if task.status is Status.OPEN:
             self._open.add(key)
+            self._open_by_owner[task.owner].add(key)
         else:
             self._open.discard(key)
+            self._open_by_owner[task.owner].discard(key)
         if previous is None:
             self._by_number[task.number] = key
             self._by_owner[task.owner].append(key)
@@ -505,6 +508,10 @@ class TinyDBStore:
         with self._lock:
             found = [self._tasks[k] for o in set(owners) for k in self._by_owner.get(o, ())]
         return sorted(found, key=lambda t: t.number)
+
+    def open_tasks_of(self, owners: Iterable[str]) -> list[Task]:
+        with self._lock:
+            return [self._tasks[k] for o in set(owners) for k in self._open_by_owner.get(o, ())]
 
     def open_tasks(self) -> list[Task]:
         """Open tasks, in no particular order (the reminder pass reads these every minute)."""

@@ -206,6 +206,7 @@ def split_bytes(text: str, limit: int = TEXT_LIMIT) -> list[str]:
 class WeComLimits:
     member_per_minute: int = 30
     member_per_hour: int = 1000
+    api_per_minute: int = 10_000  # message/send calls by this app (the base API rate)
 
 
 class WeComChannel:
@@ -223,6 +224,8 @@ class WeComChannel:
         self.limiter = RateLimiter(
             [Limit(limits.member_per_minute, 60.0 + WINDOW_MARGIN),
              Limit(limits.member_per_hour, 3600.0 + WINDOW_MARGIN)], clock, sleep)
+        self.calls = RateLimiter([Limit(limits.api_per_minute, 60.0 + WINDOW_MARGIN)], clock,
+                                 sleep)
         self._userids = {p.id: p.wecom_userid for p in org.people.values() if p.wecom_userid}
         self._people = {u.lower(): pid for pid, u in self._userids.items()}
 
@@ -260,8 +263,12 @@ class WeComChannel:
     def _send_chunk(self, recipients: list[str], reply: Reply) -> dict[str, SendError]:
         userids = [self._userids[r] for r in recipients]
         failed: dict[str, SendError] = {}
+        messages = self.messages(reply)
+        for _ in messages:
+            if not self.calls.acquire(["message/send"], self.max_wait):
+                return {r: TransientSendError(RATE_WAIT) for r in recipients}
         try:
-            for message in self.messages(reply):
+            for message in messages:
                 result = self.api.send(userids, message)
                 invalid = {u.lower() for u in str(result.get("invaliduser") or "").split("|")
                            if u}

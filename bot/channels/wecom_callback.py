@@ -62,11 +62,12 @@ def _declares_entities(xml: bytes | str) -> bool:
 class WeComCallback:
     def __init__(self, handle: Callable[[Inbound], Reply], store: Repository,
                  crypto: WeChatCrypto, agent_id: int, channel: WeComChannel, api: WeComAPI,
-                 now: Callable[[], datetime], reply_budget: float = 3.0) -> None:
-        self.handle, self.store, self.crypto = handle, store, crypto
+                 now: Callable[[], datetime], reply_budget: float = 3.0,
+                 quick: Callable[[Inbound], bool] = lambda _: False) -> None:
+        self.handle, self.store, self.crypto, self.quick = handle, store, crypto, quick
         self.agent_id, self.channel, self.api = agent_id, channel, api
         self.now, self.reply_budget = now, reply_budget
-        self._recent: OrderedDict[str, asyncio.Task[Reply]] = OrderedDict()
+        self._recent: OrderedDict[str, asyncio.Future[Reply]] = OrderedDict()
         self._background: set[asyncio.Task[None]] = set()
 
     # ---- URL verification (GET) -----------------------------------------------------------
@@ -116,10 +117,17 @@ class WeComCallback:
             return Answer(200)  # an event we have nothing to say to (entering the app …)
         key = inbound.source or ""
         task = self._recent.get(key)
+        is_card = _event(message) == "template_card_event"
+        if task is not None and is_card:
+            return Answer(200)  # a retried tap: its follow-up is already under way
+        if task is None and not is_card and self.quick(inbound):
+            # Reads from memory, writes nothing: answered here, without a thread hop.
+            reply = self.handle(inbound)
+            self._remember(key, _done(reply))
+            return self._respond(reply, message, query, is_card=False)
         if task is None:
             task = asyncio.create_task(asyncio.to_thread(self.handle, inbound))
             self._remember(key, task)
-        is_card = _event(message) == "template_card_event"
         try:
             reply = await asyncio.wait_for(asyncio.shield(task), self.reply_budget)
         except TimeoutError:  # too slow for the passive reply: answer as an app message
@@ -128,8 +136,13 @@ class WeComCallback:
         except Exception:
             log.exception("WeCom callback could not be handled")
             return Answer(200)
+        return self._respond(reply, message, query, is_card, task)
+
+    def _respond(self, reply: Reply, message: Any, query: Mapping[str, str], is_card: bool,
+                 task: asyncio.Future[Reply] | None = None) -> Answer:
+        """The passive reply when it can be one; otherwise an empty 200 and a follow-up."""
         if is_card or len(reply.text.encode()) > PASSIVE_LIMIT:
-            self._later(self._follow_up(task, message, is_card))
+            self._later(self._follow_up(task or _done(reply), message, is_card))
             return Answer(200)
         return Answer(200, self._passive(reply, message, query))
 
@@ -173,7 +186,7 @@ class WeComCallback:
                                                      str(int(time.time())))
         return encrypted.encode()
 
-    async def _follow_up(self, task: asyncio.Task[Reply], message: Any, is_card: bool) -> None:
+    async def _follow_up(self, task: asyncio.Future[Reply], message: Any, is_card: bool) -> None:
         reply = await task
         person = self.channel.person_of(str(message.source))
         if person is None:  # not registered: the reply is the polite refusal
@@ -211,7 +224,7 @@ class WeComCallback:
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
 
-    def _remember(self, key: str, task: asyncio.Task[Reply]) -> None:
+    def _remember(self, key: str, task: asyncio.Future[Reply]) -> None:
         if not key:
             return
         self._recent[key] = task
@@ -222,6 +235,12 @@ class WeComCallback:
     def _refuse(status: int, why: str, peer: str) -> Answer:
         log.warning("WeCom callback from %s refused (%d): %s", peer, status, why)
         return Answer(status)
+
+
+def _done(reply: Reply) -> asyncio.Future[Reply]:
+    future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+    future.set_result(reply)
+    return future
 
 
 def _event(message: Any) -> str:
