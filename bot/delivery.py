@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.app import App
-from bot.channels.base import Outbound, PermanentSendError, TransientSendError
+from bot.channels.base import Outbound, PermanentSendError, SendError
 from handlers import notices as words
 from handlers.messages import Reply
 from schedules.model import Policy
@@ -183,7 +183,7 @@ class Deliverer:
         for entry in store.pending_deliveries(now):
             if entry.channel in self.channels:
                 threads[entry.subject, entry.recipient, entry.channel].append(entry)
-        sent = failed = 0
+        ready: list[tuple[list[OutboxEntry], Reply]] = []
         for entries in threads.values():
             policy = self.policy_for(entries[0].task)
             tz = policy.timezone or app.org.timezone
@@ -197,10 +197,32 @@ class Deliverer:
             if self.stale(batch[0], policy, today):
                 store.move_deliveries(batch, Delivery.SKIPPED, now, "已过时，不再发送")
                 continue
-            outcome = self._send(batch, now, tz)
-            sent += outcome is Delivery.SENT
-            failed += outcome is Delivery.FAILED
+            reply = self.render(batch, now, tz)
+            if reply is None:
+                why = "事项已完成，无需提醒" if batch[0].task else "没有需要告知的内容"
+                store.move_deliveries(batch, Delivery.SKIPPED, now, why)
+                continue
+            ready.append((batch, reply))
+        sent = failed = 0
+        for group in self._together(ready):
+            outcomes = self._send(group, now)
+            sent += outcomes.count(Delivery.SENT)
+            failed += outcomes.count(Delivery.FAILED)
         return sent, failed
+
+    def _together(self, ready: list[tuple[list[OutboxEntry], Reply]]
+                  ) -> list[list[tuple[list[OutboxEntry], Reply]]]:
+        """Identical messages on a channel that can address many people at once (WeCom: up
+        to 1000 a call) travel together; everything else alone, in order."""
+        groups: dict[tuple[str, Reply], list[tuple[list[OutboxEntry], Reply]]] = {}
+        alone: list[list[tuple[list[OutboxEntry], Reply]]] = []
+        for item in ready:
+            first = item[0][0]
+            if first.group or not hasattr(self.channels[first.channel], "send_many"):
+                alone.append([item])
+            else:
+                groups.setdefault((first.channel, item[1]), []).append(item)
+        return alone + list(groups.values())
 
     def stale(self, entry: OutboxEntry, policy: Policy, today: date) -> bool:
         notice = as_notice(entry)
@@ -210,29 +232,41 @@ class Deliverer:
         return task is None or task_notice_stale(notice, task.due, policy, self.app.calendar,
                                                  today)
 
-    def _send(self, batch: Sequence[OutboxEntry], now: datetime, tz: ZoneInfo) -> Delivery:
-        """One message for stages merged on the same day; every entry moves together."""
-        store, first = self.app.store, batch[0]
-        reply = self.render(batch, now, tz)
-        if reply is None:
-            why = "事项已完成，无需提醒" if first.task else "没有需要告知的内容"
-            store.move_deliveries(batch, Delivery.SKIPPED, now, why)
-            return Delivery.SKIPPED
-        store.move_deliveries(batch, Delivery.SENDING, now)
+    def _send(self, group: list[tuple[list[OutboxEntry], Reply]], now: datetime
+              ) -> list[Delivery]:
+        """One message (for stages merged on the same day), to one person or — when it is
+        the same words — to several at once; each recipient's entries move together."""
+        store = self.app.store
+        batches = [batch for batch, _ in group]
+        reply, first = group[0][1], batches[0][0]
+        channel = self.channels[first.channel]
+        store.move_deliveries([e for b in batches for e in b], Delivery.SENDING, now)
+        problems: dict[str, Exception] = {}
         try:
-            self.channels[first.channel].send(first.recipient, first.group, reply)
-        except PermanentSendError as e:
-            return self._settle(batch, Delivery.FAILED, now, str(e))
-        except Exception as e:  # transient, or unforeseen: retried, with back-off
-            if not isinstance(e, TransientSendError):
+            if len(batches) == 1:
+                channel.send(first.recipient, first.group, reply)
+            else:
+                send_many = getattr(channel, "send_many")  # noqa: B009 - checked in _together
+                problems.update(send_many([b[0].recipient for b in batches], reply))
+        except Exception as e:  # the whole call failed: the same for everyone in it
+            if not isinstance(e, SendError):
                 log.exception("sending to %s on %s raised", first.recipient, first.channel)
-            attempts = first.attempts + 1  # counting this one
-            if attempts >= MAX_ATTEMPTS:
-                return self._settle(batch, Delivery.FAILED, now, f"多次重试仍失败：{e}")
-            store.move_deliveries(batch, Delivery.PENDING, now, str(e) or type(e).__name__,
-                                  not_before=now + backoff(attempts))
-            return Delivery.PENDING
-        return self._settle(batch, Delivery.SENT, now)
+            problems = {b[0].recipient: e for b in batches}
+        return [self._outcome(b, problems.get(b[0].recipient), now) for b in batches]
+
+    def _outcome(self, batch: Sequence[OutboxEntry], problem: Exception | None,
+                 now: datetime) -> Delivery:
+        if problem is None:
+            return self._settle(batch, Delivery.SENT, now)
+        if isinstance(problem, PermanentSendError):
+            return self._settle(batch, Delivery.FAILED, now, str(problem))
+        attempts = batch[0].attempts + 1  # counting this one
+        if attempts >= MAX_ATTEMPTS:
+            return self._settle(batch, Delivery.FAILED, now, f"多次重试仍失败：{problem}")
+        self.app.store.move_deliveries(batch, Delivery.PENDING, now,
+                                       str(problem) or type(problem).__name__,
+                                       not_before=now + backoff(attempts))
+        return Delivery.PENDING
 
     def _settle(self, batch: Sequence[OutboxEntry], state: Delivery, now: datetime,
                 error: str = "") -> Delivery:

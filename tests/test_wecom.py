@@ -440,3 +440,14 @@ def test_button_keys_round_trip() -> None:
         key = button_key(Button("x", command))
         assert key.isascii() and command_of(key) == command
     assert command_of("checkin-12") == "打卡 12" and command_of("evil") is None
+
+
+async def test_identical_escalations_go_in_one_call(rig: Rig) -> None:
+    rig.clock.set(at("2026-12-03 09:00"))  # the third working day after November's deadline
+    rig.deliverer.run_pass(rig.clock.now())
+    sends = [r.body for r in rig.fake.calls_to("message/send")]
+    together = [b for b in sends if "|" in str(b["touser"]) and "逾期督办" in str(b)]
+    assert together, "the same escalation to a leader and the admin travels as one call"
+    assert any({"LiHongMei", "ZhaoMin"} == set(str(b["touser"]).split("|")) for b in together)
+    escalated = [e for e in rig.app.store.deliveries() if e.stage == "escalation"]
+    assert escalated and all(e.state is Delivery.SENT for e in escalated)
