@@ -90,6 +90,16 @@ def channel_states(config: Config) -> list[str]:
             states.append(f"{label} 未启用")
     missing = [f"{what}（{name or '未指定变量名'}）"
                for what, name in config.env_names().items() if not name or name not in os.environ]
+    if config.wecom.enabled:
+        state = "企业微信 已启用" if not missing else "企业微信 已启用但未就绪"
+        states.append(f"{state}（回调地址 http://{config.server.host}:{config.server.port}"
+                      "/wecom/callback，经反向代理对外提供 HTTPS）")
+        robots = [(u.name, u.group.wecom_robot_key_env) for u in config.org.units.values()
+                  if u.group and u.group.wecom_robot_key_env]
+        ready = [name for name, env in robots if env in os.environ]
+        unset = [f"{name}（{env}）" for name, env in robots if env not in os.environ]
+        states.append(f"群机器人 {len(ready)}/{len(robots)} 个就绪"
+                      + (f"，未设置环境变量：{'、'.join(unset)}" if unset else ""))
     if missing:
         states.append("缺少环境变量：" + "、".join(missing))
     return states

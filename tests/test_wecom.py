@@ -451,3 +451,31 @@ async def test_identical_escalations_go_in_one_call(rig: Rig) -> None:
     assert any({"LiHongMei", "ZhaoMin"} == set(str(b["touser"]).split("|")) for b in together)
     escalated = [e for e in rig.app.store.deliveries() if e.stage == "escalation"]
     assert escalated and all(e.state is Delivery.SENT for e in escalated)
+
+
+def test_check_says_whether_wecom_is_ready(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+    path = wecom_config(tmp_path, "http://127.0.0.1:9/cgi-bin/")
+    for name in (*ENV, "DUTYBOT_ROBOT_BRANCH_2"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WECOM_TOKEN", TOKEN)
+    assert main(["check", "--config", str(path), "--now", "2026-11-26T10:00"]) == 0
+    out = capsys.readouterr().out
+    assert "企业微信 已启用但未就绪" in out and "WECOM_SECRET" in out and TOKEN not in out
+    assert "群机器人 0/4 个就绪" in out
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    main(["check", "--config", str(path), "--now", "2026-11-26T10:00"])
+    out = capsys.readouterr().out
+    assert "企业微信 已启用（回调地址" in out and "群机器人 1/4 个就绪" in out
+    assert "缺少环境变量" not in out and AES_KEY not in out
+
+
+def test_check_json_lists_wecom_userids(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from bot.cli import main
+    assert main(["check", "--json", "--config", str(EXAMPLE)]) == 0
+    people = json.loads(capsys.readouterr().out)["people"]
+    assert {p["name"]: p.get("wecom_userid") for p in people}["吴芳"] == "WuFang"
