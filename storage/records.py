@@ -132,6 +132,22 @@ def _require(task: Task | None, key: str) -> Task:
     return task
 
 
+def touches(record: LedgerRecord) -> list[tuple[str, str]]:
+    """The documents a record changes, as (collection, key), cheaply — at start-up most
+    records are already in the files, and their effects need not be built."""
+    data = record.data
+    if record.type == TASKS_OPENED:
+        return [(TASKS, spec["key"]) for spec in data["tasks"]]
+    if record.type in (TASK_DUE_CHANGED, CHECKIN, CHECKIN_UNDONE, CHECKIN_ATTACHED,
+                       TASK_EXCUSED):
+        return [(TASKS, data["task"])]
+    if record.type == DELIVERIES_ADDED:
+        return [(OUTBOX, f"{doc['notice']}|{doc['channel']}") for doc in data["entries"]]
+    if record.type == DELIVERY:
+        return [(OUTBOX, key) for key in data["keys"]]
+    return []
+
+
 def effects(record: LedgerRecord) -> list[tuple[str, str, Effect]]:
     """The documents a record changes, as (collection, key, change)."""
     return [(OUTBOX, k, e) for k, e in _outbox_effects(record)] + [

@@ -264,6 +264,8 @@ class TinyDBStore:
         """Apply a ledger record to every document whose file does not reflect it yet."""
         self._note_source(record)
         self._note_escalation(record)
+        if all(self._seq.get(doc, 0) >= record.seq for doc in records.touches(record)):
+            return  # every document it changed already reflects it
         for collection, key, effect in records.effects(record):
             if self._seq.get((collection, key), 0) < record.seq:
                 if collection == records.TASKS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -11,10 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from schedules.tasks import PlannedTask, Status
+from bot.app import App
+from bot.clock import FakeClock
+from bot.config import load
+from bot.delivery import Deliverer
+from schedules.tasks import Attachment, PlannedTask, Status
+from storage import records
 from storage.errors import StoreCorrupt, StoreLocked
+from storage.ledger import LedgerRecord, read_records
 from storage.tinydb_store import TinyDBStore
-from tests.builders import ROOT, at
+from tests.builders import EXAMPLE, ROOT, RecordingChannel, at
 
 NOW = at("2026-11-26 10:00")
 
@@ -229,3 +236,29 @@ def test_a_full_disk_loses_nothing_and_says_so(config_path: Path) -> None:
     store = TinyDBStore.open(config_path.parent / "data" / "example", NOW, read_only=True)
     task = store.task("branch-meeting:branch-1:2026-Q4")
     assert task is not None and len(task.checkins) == 1 and task.status is Status.DONE
+
+
+def test_touches_names_exactly_what_effects_change(tmp_path: Path) -> None:
+    """Start-up skips records by `touches`; it must agree with `effects` for every type."""
+    shutil.copy(EXAMPLE, tmp_path / "config.toml")
+    clock = FakeClock(at("2026-11-26 10:00"))
+    app = App.open(load(tmp_path / "config.toml"), clock)
+    store = app.store
+    done = store.check_in("theme-day:branch-1:2026-11", "wu-fang", clock.now(), "", "console")
+    store.attach("theme-day:branch-1:2026-11", done.id, [Attachment("image", "m1")], "wu-fang",
+                 clock.now())
+    store.undo_checkin("theme-day:branch-1:2026-11", done.id, "wu-fang", clock.now())
+    store.excuse("theme-day:branch-2:2026-11", "zhao-min", clock.now(), "x")
+    store.open_event_task("opinion-incident", "office", clock.now().date(), "帖子", "ma-li",
+                          clock.now())
+    clock.set(at("2026-12-03 09:00"))
+    Deliverer(app, {"console": RecordingChannel()}, defer_unreached=False).run_pass(clock.now())
+    ledger = store.ledger_path()
+    app.close()
+    seen = set()
+    for record in read_records(ledger):
+        assert isinstance(record, LedgerRecord)
+        seen.add(record.type)
+        assert set(records.touches(record)) == {(c, k) for c, k, _ in records.effects(record)}
+    assert {"tasks-opened", "checkin", "checkin-attached", "checkin-undone", "task-excused",
+            "deliveries-added", "delivery", "escalation"} <= seen
