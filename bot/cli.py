@@ -26,6 +26,7 @@ from bot.platforms import MissingSecret, connect
 from bot.report import Report, Span
 from bot.server import HttpServer, make_app
 from schedules.model import Role
+from storage import bindcodes
 from storage.audit import verify
 from storage.errors import StoreError
 
@@ -70,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--half", type=int, choices=(1, 2), help="only this half-year")
     report.add_argument("--out", type=Path, required=True, metavar="FILE",
                         help="FILE.xlsx (every sheet) or FILE.csv (check-in details only)")
+    bind = sub.add_parser("bind-code", parents=[common],
+                          help="a one-time code that links a Telegram account to a person")
+    bind.add_argument("person", metavar="PERSON", help="the person's id or name")
     audit = sub.add_parser("audit", help="check the accountability ledger")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     audit_sub.add_parser("verify", parents=[common],
@@ -92,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _simulate(config, clock, args.first, args.last, args.format)
         if args.command == "run":
             return _run(config, clock)
+        if args.command == "bind-code":
+            return _bind_code(config, clock, args.person)
         if args.command == "report":
             return _report(config, clock, args.year, args.half, args.out)
         return _chat(config, clock, args.person)
@@ -225,6 +231,23 @@ def _report(config: Config, clock: Clock, year: int, half: int | None, out: Path
     what = "打卡明细" if out.suffix.lower() == ".csv" else "报表"
     print(f"已生成{what}：{out}（{Span.of(year, half).label}：事项 {made.tasks} 项，"
           f"打卡 {made.checkins} 条，升级督办 {made.escalations} 次）")
+    return 0
+
+
+def _bind_code(config: Config, clock: Clock, who: str) -> int:
+    person = config.org.person(who)
+    if person is None:
+        raise UsageError(f"配置中没有“{who}”这个人（可用姓名或 id）")
+    hours = config.telegram.bind_code_hours
+    code, expires = bindcodes.issue(config.store_path, person.id, clock.now(),
+                                    timedelta(hours=hours))
+    local = expires.astimezone(config.org.timezone)
+    print(f"{person.name} 的绑定码：{code}")
+    print(f"有效期至 {local:%Y-%m-%d %H:%M}（{hours} 小时），只能使用一次。"
+          f"请当面或通过内部渠道交给本人，由本人向 Telegram 机器人发送：绑定 {code}")
+    if not config.telegram.enabled:
+        print("注意：配置中尚未启用 Telegram（[channels.telegram] enabled = true）。",
+              file=sys.stderr)
     return 0
 
 

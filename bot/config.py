@@ -78,7 +78,12 @@ class TelegramSettings:
     mode: str = "polling"  # "polling" | "webhook"
     webhook_url: str = ""
     secret_token_env: str = ""
-    detail: str = "full"  # "full" | "minimal"
+    detail: str = "full"  # "full" | "minimal": no notes or other people's names on this channel
+    api_base_url: str = "https://api.telegram.org/bot"
+    bind_code_hours: int = 24
+    private_per_second: float = 1.0  # our own pacing per private chat (PTB does not do it)
+    group_per_minute: int = 20
+    overall_per_second: int = 30
 
 
 @dataclass(frozen=True)
@@ -502,7 +507,22 @@ class _Reader:
                 webhook_url=g.text("webhook_url", ""),
                 secret_token_env=_env_name(g, "secret_token_env"),
                 detail=_choice(g, "detail", ("full", "minimal"), "full"),
+                api_base_url=g.text("api_base_url", TelegramSettings.api_base_url),
+                bind_code_hours=_positive(g, "bind_code_hours", 24),
+                private_per_second=float(g.get("private_per_second", (int, float), 1.0,
+                                               kind_name="数字")),
+                group_per_minute=_positive(g, "group_per_minute", 20),
+                overall_per_second=_positive(g, "overall_per_second", 30),
             )
+            if telegram.private_per_second <= 0:
+                g.fail("private_per_second", "应为正数")
+            if telegram.enabled and not telegram.token_env:
+                g.fail("token_env", "启用 Telegram 时必须指定保存机器人 token 的环境变量名")
+            if telegram.enabled and telegram.mode == "webhook":
+                if not telegram.webhook_url.startswith("https://"):
+                    g.fail("webhook_url", "webhook 模式需要以 https:// 开头的公网地址")
+                if not telegram.secret_token_env:
+                    g.fail("secret_token_env", "webhook 模式必须指定保存校验密钥的环境变量名")
             g.done()
         t.done()
         return wecom, telegram

@@ -54,8 +54,13 @@ class Context:
         tasks = [t for t in self.store.open_tasks_of(self.owners()) if t.duty in self.org.duties]
         return sorted(tasks, key=lambda t: (t.due, t.number))
 
+    @property
+    def minimal(self) -> bool:
+        """On a channel outside the bureau's network: no notes or other people's names."""
+        return self.message.detail == "minimal"
+
     def describe(self, task: Task | PlannedTask) -> str:
-        return text.describe(self.org, task, self.person.id)
+        return text.describe(self.org, task, self.person.id, notes=not self.minimal)
 
     def line(self, task: Task) -> str:
         due = f"截止 {text.day(task.due, self.today)}"
@@ -124,7 +129,8 @@ def _record(ctx: Context, task: Task, note: str) -> Reply:
         return _record(ctx, fresh, note)
     late = recorded.at.astimezone(ctx.org.timezone).date() > task.due
     remaining = len(ctx.my_open_tasks())
-    return Reply(text.checked_in(line, recorded.note, late, remaining))
+    note = "" if ctx.minimal else recorded.note
+    return Reply(text.checked_in(line, note, late, remaining))
 
 
 def undo(ctx: Context, args: str) -> Reply:

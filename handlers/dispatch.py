@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from handlers import commands, oversight, text
+from handlers import binding, commands, oversight, text
 from handlers.commands import Context, UserError, replay
 from handlers.messages import Inbound, Reply
 from handlers.parse import Parsed, parse
@@ -39,11 +39,16 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-def resolve_sender(org: Org, message: Inbound) -> Person | None:
-    """The registered person behind a message, by the channel's notion of identity."""
+def resolve_sender(org: Org, store: Repository, message: Inbound) -> Person | None:
+    """The registered person behind a message, by the channel's notion of identity: WeCom
+    userids are in the config; Telegram accounts are bound with a code (or, for a bureau
+    that knows them, listed as `telegram_id`)."""
     if message.channel == "wecom":
         return org.by_wecom_userid.get(message.sender.lower())
     if message.channel == "telegram":
+        bound = store.account_person("telegram", message.sender)
+        if bound is not None:
+            return org.people.get(bound)
         return next((p for p in org.people.values() if str(p.telegram_id) == message.sender),
                     None)
     return org.person(message.sender)
@@ -64,12 +69,16 @@ def reads_only(message: Inbound) -> bool:
 class Dispatcher:
     def __init__(self, org: Org, store: Repository, calendar: WorkCalendar) -> None:
         self.org, self.store, self.calendar = org, store, calendar
+        self.guard = binding.BindGuard()
 
     def handle(self, message: Inbound) -> Reply:
-        person = resolve_sender(self.org, message)
-        if person is None:
-            return Reply(text.NOT_REGISTERED)
+        person = resolve_sender(self.org, self.store, message)
         parsed = parse(message.text)
+        if isinstance(parsed, Parsed) and parsed.name == "bind":
+            return binding.bind(self.org, self.store, self.guard, message, parsed.args)
+        if person is None:  # learns nothing about the bureau; a chat account learns to bind
+            return Reply(text.UNBOUND if message.channel in binding.BINDABLE
+                         else text.NOT_REGISTERED)
         if message.attachments and not message.text.strip():
             parsed = Parsed("attach", "")
         if not isinstance(parsed, Parsed):

@@ -21,6 +21,7 @@ class Inbound:
     message_id: str | None = None  # the platform's id, for ignoring redelivered messages
     attachments: tuple[Attachment, ...] = ()
     raw: object = None
+    detail: str = "full"  # "minimal" on channels outside the bureau's own network
 
     @property
     def source(self) -> str | None:
@@ -40,3 +41,9 @@ class Reply:
     buttons: tuple[Button, ...] = ()
     mentions: tuple[str, ...] = ()  # person ids to @mention where the platform can
     title: str = ""  # a short headline, for platforms that show cards (WeCom template cards)
+    # The same message without notes, attachments or other people's names, for channels set
+    # to `detail = "minimal"`; None when the full text has none of those.
+    minimal: str | None = None
+
+    def for_detail(self, detail: str) -> str:
+        return self.minimal if detail == "minimal" and self.minimal is not None else self.text

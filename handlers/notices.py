@@ -65,22 +65,28 @@ def task_reminder(org: Org, task: Task, notices: Sequence[Notice], calendar: Wor
     if lead.stage is Stage.ESCALATION:
         assignee = org.assignee(task.owner)
         who = org.owner_name(assignee) if assignee else "（未指定）"
+        title = org.duties[task.duty].title if task.duty in org.duties else task.duty
         return Reply(
             f"【逾期督办】{task_line(org, task)}截止于{day(task.due, today)}，"
             f"已逾期{late}个工作日，负责人：{who}。\n"
-            "请您关注并督促完成；完成后负责人打卡即可，无需回复本消息。")
+            "请您关注并督促完成；完成后负责人打卡即可，无需回复本消息。",
+            minimal=f"【逾期督办】【{task.number}】{title}截止于{day(task.due, today)}，"
+                    f"已逾期{late}个工作日。请您关注并督促完成，无需回复本消息。")
     if lead.stage is Stage.OPENED:
         return event_opened(org, task, lead.recipient, today)
     line = task_line(org, task, lead.recipient)
     duty = org.duties.get(task.duty)
     title = duty.title if duty else task.duty
+    # Without a person's name (本人 is the reader) or an event's note.
+    bare = line if task.owner in org.units and not task.note else (
+        f"【{task.number}】{title}（{period_label(task.period)}）")
     hint = f"\n建议说明：{duty.evidence}" if duty and duty.evidence else ""
     action = f"完成后回复「打卡 {task.number} 备注」或点“已完成”。"
     buttons = (Button("已完成", f"打卡 {task.number}"), Button("查看待办", "待办"))
     if today > task.due:
         head = f"【逾期提醒】{line}截止于{day(task.due, today)}，已逾期{late}个工作日。"
         return Reply(f"{head}\n请尽快完成。{action}{hint}", buttons=buttons,
-                     title=f"【逾期提醒】{title}")
+                     title=f"【逾期提醒】{title}", minimal=_minimal(head, line, bare, action))
     days_left = (task.due - today).days
     workdays = calendar.workdays_after(today, task.due)
     if days_left == 0:
@@ -93,7 +99,14 @@ def task_reminder(org: Org, task: Task, notices: Sequence[Notice], calendar: Wor
         span = f"还有{days_left}天" + (f"（其中工作日{workdays}天）"
                                        if days_left - workdays >= 3 else "")
         head = f"【待办提醒】{line}将于{day(task.due, today)}截止，{span}。"
-    return Reply(f"{head}\n{action}{hint}", buttons=buttons, title=head[:6] + title)
+    return Reply(f"{head}\n{action}{hint}", buttons=buttons, title=head[:6] + title,
+                 minimal=_minimal(head, line, bare, action))
+
+
+def _minimal(head: str, line: str, bare: str, action: str) -> str | None:
+    """The reminder with its owner's name taken out when that is a person (a leader's own
+    duty); units are not people. None when nothing needs taking out."""
+    return None if line == bare else f"{head.replace(line, bare)}\n{action}"
 
 
 def event_opened(org: Org, task: Task, recipient: str, today: date) -> Reply:
@@ -107,11 +120,16 @@ def event_opened(org: Org, task: Task, recipient: str, today: date) -> Reply:
             f"{day(task.due, today)}前处置并反馈。处置完成后回复「打卡 {task.number} "
             "处置情况」或点“已完成”。",
             buttons=(Button("已完成", f"打卡 {task.number}"), Button("查看待办", "待办")),
-            title=f"【{title}】{task.note}")
+            title=f"【{title}】{task.note}",
+            minimal=f"【{title}】有新登记的事项【{task.number}】，请于{day(task.due, today)}前"
+                    "处置并反馈，详情请通过单位内部渠道了解。"
+                    f"处置完成后回复「打卡 {task.number}」。")
     who = org.owner_name(assignee) if assignee else org.owner_name(task.owner)
     return Reply(
         f"【{title}·知悉】{reporter}报告：{task.note}\n已转{who}处置（编号 {task.number}），"
-        f"{day(task.due, today)}前反馈。请您知悉，无需回复；逾期未处置将另行提示。")
+        f"{day(task.due, today)}前反馈。请您知悉，无需回复；逾期未处置将另行提示。",
+        minimal=f"【{title}·知悉】有新登记的事项（编号 {task.number}），"
+                f"{day(task.due, today)}前反馈。详情请通过单位内部渠道了解，无需回复。")
 
 
 DIGEST_HORIZON = timedelta(days=14)
@@ -184,7 +202,9 @@ def admin_report(org: Org, problems: Sequence[Problem]) -> Reply | None:
         who = org.owner_name(p.recipient)
         lines.append(f"· {who}（{p.channel or '无渠道'}）：{p.error or '状态不明，可能已送达'}")
     lines.append("请核对相关人员的账号配置或渠道设置，然后运行 dutybot check。")
-    return Reply("\n".join(lines))
+    return Reply("\n".join(lines),
+                 minimal=f"【投递情况】过去一周有 {len(problems)} 条消息未能确认送达，"
+                         "详情请在单位内部渠道查看或运行 dutybot check。")
 
 
 def _within(d: date, first: date, last: date) -> bool:

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "overdue": ("逾期", "overdue"),
     "excuse": ("豁免", "excuse"),
     "incident": ("舆情", "incident"),
+    "bind": ("绑定", "bind"),
 }
 
 _WORDS = {word: name for name, words in COMMANDS.items() for word in words}

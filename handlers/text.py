@@ -23,6 +23,25 @@ SORRY = "抱歉，处理时出现了问题，本次操作未完成。请稍后�
 WRITE_FAILED = "抱歉，记录未能保存（存储暂时无法写入），本次打卡未记录。请稍后重试。"
 EMPTY = "您好，请发送命令，例如「待办」。发送「帮助」查看全部命令。"
 
+# ---- 绑定 -------------------------------------------------------------------------------
+
+UNBOUND = ("您好，这个账号还没有绑定。请向机关党委党务干事索取绑定码，"
+           "然后发送「绑定 绑定码」（或 /bind 绑定码），绑定后即可在这里收到提醒、打卡。")
+BIND_USAGE = "请在「绑定」后写上绑定码，如：绑定 ABCD-EFGH。绑定码向机关党委党务干事索取。"
+BIND_NOT_HERE = "绑定码只用于 Telegram 账号；您的账号已登记，可直接使用。发送「帮助」查看命令。"
+BIND_TOO_MANY = "绑定码错误次数过多，请一小时后再试，或联系机关党委党务干事重新获取。"
+
+
+def bind_refused(reason: str) -> str:
+    why = {"expired": "已过期", "used": "已被使用过"}.get(reason, "不正确")
+    return f"绑定码{why}。请核对后重试，或请机关党委党务干事重新生成（每个绑定码只能用一次）。"
+
+
+def bound(name: str) -> str:
+    return (f"绑定成功：{name}，您好！今后的提醒会发到这里。"
+            "发送「待办」查看您的事项，「帮助」查看全部命令。")
+
+
 HELP = "\n".join([
     "可用命令（中文或英文均可）：",
     "· 待办 —— 查看我的待办事项",
@@ -35,6 +54,7 @@ HELP = "\n".join([
     "· 逾期 —— 查看逾期事项",
     "· 豁免 编号 原因 —— 如：豁免 17 支部书记病假，并入下季度",
     "· 舆情 描述 —— 报告网络舆情，如：舆情 某论坛出现涉及本局的不实帖子",
+    "· 绑定 绑定码 —— 绑定 Telegram 账号（绑定码向党务干事索取）",
     "查询、总览、逾期按您的职责范围显示；豁免由分管领导或管理员办理。发送「待办」开始。",
 ])
 
@@ -64,13 +84,14 @@ def period_label(period_key: str) -> str:
         return "按上级要求"
 
 
-def describe(org: Org, task: Task | PlannedTask, for_person: str | None = None) -> str:
+def describe(org: Org, task: Task | PlannedTask, for_person: str | None = None,
+             notes: bool = True) -> str:
     """E.g. 支部专题会议研究意识形态工作（机关第一党支部 · 2026年第四季度）; "本人" when the
     task is the reader's own."""
     duty = org.duties.get(task.duty)
     title = duty.title if duty else task.duty
     owner = "本人" if task.owner == for_person else org.owner_name(task.owner)
-    about = f"：{short(task.note)}" if isinstance(task, Task) and task.note else ""
+    about = f"：{short(task.note)}" if notes and isinstance(task, Task) and task.note else ""
     return f"{title}（{owner} · {period_label(task.period)}）{about}"
 
 

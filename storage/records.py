@@ -24,6 +24,7 @@ TASK_EXCUSED = "task-excused"  # an authorised person excused a task, with the r
 DELIVERIES_ADDED = "deliveries-added"
 DELIVERY = "delivery"  # a delivery changed state
 ESCALATION = "escalation"  # an accountability item: who was told that a task is overdue
+ACCOUNT_BOUND = "account-bound"  # a chat account (Telegram) linked to a person by a code
 
 TASKS = "tasks"
 OUTBOX = "outbox"

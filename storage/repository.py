@@ -20,6 +20,14 @@ class CheckinNotLive(Exception):
     """An undo was asked for a check-in that is already undone."""
 
 
+class BindRefused(Exception):
+    """A binding code that does not work: `reason` is "unknown", "expired" or "used"."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What an inbound message already did, so a redelivery is answered, not repeated."""
@@ -149,6 +157,20 @@ class Repository(Protocol):
 
     def escalations(self) -> list[Escalation]:
         """Every escalation the ledger records, oldest first."""
+        ...
+
+    def bind_account(self, channel: str, account: str, code: str, at: datetime,
+                     source: str | None = None) -> str:
+        """Link a chat account to the person a code was issued for; returns the person id.
+        Raises `BindRefused`. The same account using its code again gets the same answer."""
+        ...
+
+    def account_person(self, channel: str, account: str) -> str | None:
+        """The person a chat account is bound to, if any."""
+        ...
+
+    def account_of(self, channel: str, person: str) -> str | None:
+        """The chat account a person is bound to on a channel, if any."""
         ...
 
     def outcome_of(self, source: str) -> Outcome | None:

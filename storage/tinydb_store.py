@@ -34,11 +34,12 @@ from typing import Any, TextIO
 from tinydb import TinyDB
 
 from schedules.tasks import Attachment, CheckIn, PlannedTask, Status, Task
-from storage import records
+from storage import bindcodes, records
 from storage.atomic import OWN_TEMP, TEMP_SUFFIX, AtomicJSONStorage
 from storage.errors import StoreCorrupt, StoreError, StoreLocked, StoreWriteFailed
 from storage.ledger import Ledger, LedgerRecord
 from storage.repository import (
+    BindRefused,
     CheckinNotLive,
     Delivery,
     Escalation,
@@ -77,6 +78,9 @@ class TinyDBStore:
         self._last_entry_id = 0
         self._escalated: set[str] = set()  # task|stage already recorded as escalated
         self._escalations: list[Escalation] = []
+        self._accounts: dict[tuple[str, str], str] = {}  # (channel, account) -> person
+        self._account_of: dict[tuple[str, str], str] = {}  # (channel, person) -> account
+        self._used_codes: dict[str, tuple[str, str]] = {}  # code digest -> (channel, account)
         # Entries still in motion, so the minute pass need not scan years of sent ones.
         self._in_state: dict[Delivery, set[str]] = {Delivery.PENDING: set(),
                                                     Delivery.SENDING: set()}
@@ -191,7 +195,7 @@ class TinyDBStore:
     def _load_meta(self, now: datetime) -> dict[str, Any]:
         path = self.folder / "meta.json"
         if not path.exists():
-            ours = {"dutybot.lock", *(p.name for p in self._own_temp_files())}
+            ours = {"dutybot.lock", bindcodes.FILE, *(p.name for p in self._own_temp_files())}
             existing = [p.name for p in self.folder.glob("*") if p.name not in ours]
             if existing:
                 raise StoreCorrupt(path, f"缺失，但目录中已有 {sorted(existing)}")
@@ -264,6 +268,7 @@ class TinyDBStore:
         """Apply a ledger record to every document whose file does not reflect it yet."""
         self._note_source(record)
         self._note_escalation(record)
+        self._note_binding(record)
         if all(self._seq.get(doc, 0) >= record.seq for doc in records.touches(record)):
             return  # every document it changed already reflects it
         for collection, key, effect in records.effects(record):
@@ -282,6 +287,21 @@ class TinyDBStore:
                 task=data["task"], at=datetime.fromisoformat(record.at),
                 told=tuple(data.get("to", ())), missed=tuple(data.get("missed", ())),
                 workdays_overdue=int(data.get("workdays_overdue", 0))))
+
+    def _note_binding(self, record: LedgerRecord) -> None:
+        if record.type != records.ACCOUNT_BOUND:
+            return
+        data = record.data
+        channel, account, person = data["channel"], str(data["account"]), data["person"]
+        old_account = self._account_of.get((channel, person))
+        if old_account is not None:  # a person has one account per channel: the newest
+            self._accounts.pop((channel, old_account), None)
+        old_person = self._accounts.get((channel, account))
+        if old_person is not None:  # and an account serves one person
+            self._account_of.pop((channel, old_person), None)
+        self._accounts[channel, account] = person
+        self._account_of[channel, person] = account
+        self._used_codes[data["code"]] = (channel, account)
 
     def _note_source(self, record: LedgerRecord) -> None:
         source = record.data.get("source")
@@ -404,6 +424,32 @@ class TinyDBStore:
             self._commit(at, records.CHECKIN_UNDONE, person,
                          {"task": task_key, "checkin": checkin_id, "source": source})
             return self._tasks[task_key]
+
+    def bind_account(self, channel: str, account: str, code: str, at: datetime,
+                     source: str | None = None) -> str:
+        with self._lock:
+            issued = bindcodes.find(self.folder, code)
+            if issued is None:
+                raise BindRefused("unknown")
+            used = self._used_codes.get(issued.digest)
+            if used == (channel, account):
+                return issued.person  # the same account again (a redelivered message)
+            if used is not None:
+                raise BindRefused("used")
+            if at > issued.expires:
+                raise BindRefused("expired")
+            self._commit(at, records.ACCOUNT_BOUND, issued.person, {
+                "channel": channel, "account": account, "person": issued.person,
+                "code": issued.digest, "source": source})
+            return issued.person
+
+    def account_person(self, channel: str, account: str) -> str | None:
+        with self._lock:
+            return self._accounts.get((channel, account))
+
+    def account_of(self, channel: str, person: str) -> str | None:
+        with self._lock:
+            return self._account_of.get((channel, person))
 
     def attach(self, task_key: str, checkin_id: str, attachments: Sequence[Attachment],
                person: str, at: datetime, source: str | None = None) -> Task:

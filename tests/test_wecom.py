@@ -16,7 +16,8 @@ import pytest
 
 from bot.app import App
 from bot.channels.base import TransientSendError
-from bot.channels.wecom import PERMANENT, button_key, command_of
+from bot.channels.buttons import button_key, command_of
+from bot.channels.wecom import PERMANENT
 from bot.clock import FakeClock
 from bot.config import load
 from bot.delivery import Deliverer

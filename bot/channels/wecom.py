@@ -24,9 +24,9 @@ from wechatpy.enterprise import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
 from bot.channels.base import PermanentSendError, SendError, TransientSendError
+from bot.channels.buttons import button_key
 from bot.channels.ratelimit import Limit, RateLimiter
-from handlers.messages import Button, Reply
-from handlers.parse import Parsed, parse, split_number
+from handlers.messages import Reply
 from schedules.model import Org
 
 log = logging.getLogger(__name__)
@@ -144,37 +144,6 @@ class WeComAPI:
 
 
 # ---- the channel ------------------------------------------------------------------------
-
-CHECKIN_KEY = "checkin-"
-TODO_KEY = "todo"
-TEXT_KEY = "cmd-"
-
-
-def button_key(button: Button) -> str:
-    """A card button's key: ASCII, since it comes back in the click's callback."""
-    parsed = parse(button.command)
-    if isinstance(parsed, Parsed) and parsed.name == "checkin":
-        number, rest = split_number(parsed.args)
-        if number is not None and not rest:
-            return f"{CHECKIN_KEY}{number}"
-    if isinstance(parsed, Parsed) and parsed.name == "todo" and not parsed.args:
-        return TODO_KEY
-    return TEXT_KEY + button.command.encode().hex()
-
-
-def command_of(key: str) -> str | None:
-    """The command a card button stands for; None for a key we never made."""
-    if key.startswith(CHECKIN_KEY) and key[len(CHECKIN_KEY):].isdigit():
-        return f"打卡 {key[len(CHECKIN_KEY):]}"
-    if key == TODO_KEY:
-        return "待办"
-    if key.startswith(TEXT_KEY):
-        try:
-            return bytes.fromhex(key[len(TEXT_KEY):]).decode()
-        except ValueError:
-            return None
-    return None
-
 
 def clip(text: str, limit: int) -> str:
     """At most `limit` characters, marked when cut."""

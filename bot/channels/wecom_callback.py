@@ -32,7 +32,8 @@ from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.messages import UnknownMessage
 
 from bot.channels.base import SendError
-from bot.channels.wecom import CHECKIN_KEY, WeComAPI, WeComChannel, command_of
+from bot.channels.buttons import CHECKIN_KEY, command_of
+from bot.channels.wecom import WeComAPI, WeComChannel
 from handlers.messages import Inbound, Reply
 from schedules.tasks import Attachment, Status
 from storage.repository import Repository
