@@ -186,12 +186,15 @@ def _run(config: Config, clock: Clock) -> int:
             console = ConsoleChannel(app.org, sys.stdin, sys.stdout, False, audience=None)
             outbound = {console.name: console}
         deliverer = Deliverer(app, outbound, defer_unreached=False)
-        server = None
+        services: list[runner.Service] = []
         if platforms.needs_server:
-            server = HttpServer(make_app(lambda: runner.health(app, deliverer),
-                                         platforms.wecom), config.server)
+            services.append(HttpServer(make_app(lambda: runner.health(app, deliverer),
+                                                platforms.wecom, platforms.telegram),
+                                       config.server))
+        if platforms.telegram is not None:
+            services.append(platforms.telegram)
         try:
-            asyncio.run(runner.run(app, deliverer, server))
+            asyncio.run(runner.run(app, deliverer, services))
         except OSError as e:
             print(f"dutybot: {e}", file=sys.stderr)
             return 1

@@ -7,6 +7,7 @@ stops start-up with a message naming the variable, never printing a value.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -15,12 +16,15 @@ from wechatpy.enterprise.crypto import WeChatCrypto
 
 from bot.app import App
 from bot.channels.base import Outbound
+from bot.channels.telegram import TelegramBot, TelegramChannel
 from bot.channels.wecom import WeComAPI, WeComChannel, WeComLimits
 from bot.channels.wecom_callback import WeComCallback
 from bot.channels.wecom_robot import RobotChannel
 from bot.config import Config
 
 log = logging.getLogger(__name__)
+
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as secret_token
 
 
 class MissingSecret(Exception):
@@ -31,11 +35,14 @@ class MissingSecret(Exception):
 class Platforms:
     outbound: dict[str, Outbound] = field(default_factory=dict)
     wecom: WeComCallback | None = None
+    telegram: TelegramBot | None = None
     notes: list[str] = field(default_factory=list)  # what is not connected, and why
 
     @property
     def needs_server(self) -> bool:
-        return self.wecom is not None
+        """Whether callbacks come over HTTP: WeCom always, Telegram in webhook mode."""
+        return self.wecom is not None or (self.telegram is not None
+                                          and self.telegram.settings.mode == "webhook")
 
 
 def _secret(env: Mapping[str, str], name: str, what: str) -> str:
@@ -50,9 +57,33 @@ def connect(config: Config, app: App, env: Mapping[str, str],
             sleep: Callable[[float], None] = time.sleep) -> Platforms:
     """The enabled platforms' channels and callbacks, built from config and `env`."""
     platforms = Platforms()
+    if config.wecom.enabled:
+        _connect_wecom(config, app, env, clock, sleep, platforms)
+    if config.telegram.enabled:
+        _connect_telegram(config, app, env, clock, sleep, platforms)
+    return platforms
+
+
+def _connect_telegram(config: Config, app: App, env: Mapping[str, str],
+                      clock: Callable[[], float], sleep: Callable[[float], None],
+                      platforms: Platforms) -> None:
+    t = config.telegram
+    token = _secret(env, t.token_env, "Telegram 机器人 token")
+    secret = ""
+    if t.mode == "webhook":
+        secret = _secret(env, t.secret_token_env, "Telegram webhook 校验密钥")
+        if not WEBHOOK_SECRET.fullmatch(secret):
+            raise MissingSecret(f"环境变量 {t.secret_token_env} 应为 1–256 个字母、数字、_ 或 -")
+    bot = TelegramBot(t, token, secret, app.handle, app.quick, app.store, app.clock.now)
+    platforms.telegram = bot
+    channel = TelegramChannel(config.org, app.store, bot, clock=clock, sleep=sleep)
+    platforms.outbound[channel.name] = channel
+
+
+def _connect_wecom(config: Config, app: App, env: Mapping[str, str],
+                   clock: Callable[[], float], sleep: Callable[[float], None],
+                   platforms: Platforms) -> None:
     w = config.wecom
-    if not w.enabled:
-        return platforms
     token = _secret(env, w.token_env, "企业微信回调 Token")
     aes_key = _secret(env, w.aes_key_env, "企业微信回调 EncodingAESKey")
     secret = _secret(env, w.secret_env, "企业微信应用 Secret")
@@ -82,4 +113,3 @@ def connect(config: Config, app: App, env: Mapping[str, str],
         platforms.outbound[robot.name] = robot
     platforms.wecom = WeComCallback(app.handle, app.store, crypto, w.agent_id, channel, api,
                                     app.clock.now, quick=app.quick)
-    return platforms

@@ -11,16 +11,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Sequence
 from contextlib import suppress
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.app import App
 from bot.channels.console import ConsoleChannel
 from bot.delivery import Deliverer
-from bot.server import HttpServer
 from handlers.messages import Inbound
 
 log = logging.getLogger(__name__)
@@ -78,9 +78,15 @@ def health(app: App, deliverer: Deliverer) -> tuple[int, dict[str, Any]]:
     return (200 if fresh else 503), body
 
 
-async def run(app: App, deliverer: Deliverer, server: HttpServer | None = None) -> None:
-    """Until SIGINT or SIGTERM: recover, pass at once, then every minute; and serve HTTP
-    callbacks when a channel needs them."""
+class Service(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+async def run(app: App, deliverer: Deliverer, services: Sequence[Service] = ()) -> None:
+    """Until SIGINT or SIGTERM: recover, pass at once, then every minute; and run the
+    services the enabled channels need (the HTTP server, Telegram's bot)."""
     stuck = await asyncio.to_thread(deliverer.recover, app.clock.now())
     if stuck:
         log.warning("%d message(s) were being sent when the bot stopped; marked unknown", stuck)
@@ -92,13 +98,14 @@ async def run(app: App, deliverer: Deliverer, server: HttpServer | None = None) 
     for sig in (signal.SIGINT, signal.SIGTERM):
         with suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    if server is not None:
-        await server.start()
-        log.info("listening for callbacks on %s:%d", server.config.host, server.port)
-    log.info("dutybot is running; reminders are checked every minute")
+    started: list[Service] = []
     try:
+        for service in services:
+            await service.start()
+            started.append(service)
+        log.info("dutybot is running; reminders are checked every minute")
         await stop.wait()
     finally:
         scheduler.shutdown(wait=False)
-        if server is not None:
-            await server.stop()
+        for service in reversed(started):
+            await service.stop()

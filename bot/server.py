@@ -2,7 +2,8 @@
 app served by uvicorn, in the same event loop as the reminder ticker.
 
 Routes: `GET /healthz` (the last reconciliation pass and the store's state, for monitoring),
-`GET`/`POST /wecom/callback`. Handlers run in worker threads; the loop only moves bytes.
+`GET`/`POST /wecom/callback`, `POST /telegram/webhook` (in webhook mode). Commands that write
+run in worker threads; the loop only moves bytes and answers reads from memory.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.channels.telegram import MAX_WEBHOOK_BODY, TelegramBot
 from bot.channels.wecom_callback import MAX_BODY, Answer, WeComCallback
 from bot.config import ServerSettings
 
@@ -47,7 +49,8 @@ def _answer(answer: Answer) -> Response:
 
 
 def make_app(health: Callable[[], tuple[int, dict[str, Any]]],
-             wecom: WeComCallback | None = None) -> Starlette:
+             wecom: WeComCallback | None = None,
+             telegram: TelegramBot | None = None) -> Starlette:
     async def healthz(request: Request) -> Response:
         status, body = await asyncio.to_thread(health)
         return JSONResponse(body, status_code=status)
@@ -65,10 +68,20 @@ def make_app(health: Callable[[], tuple[int, dict[str, Any]]],
             return Response(status_code=413)
         return _answer(await wecom.receive(dict(request.query_params), body, _peer(request)))
 
+    async def telegram_post(request: Request) -> Response:
+        assert telegram is not None
+        body = await read_capped(request, MAX_WEBHOOK_BODY)
+        if body is None:
+            return Response(status_code=413)
+        status = await telegram.webhook(request.headers, body, _peer(request))
+        return Response(status_code=status)
+
     routes = [Route("/healthz", healthz, methods=["GET"])]
     if wecom is not None:
         routes += [Route("/wecom/callback", wecom_get, methods=["GET"]),
                    Route("/wecom/callback", wecom_post, methods=["POST"])]
+    if telegram is not None and telegram.settings.mode == "webhook":
+        routes.append(Route("/telegram/webhook", telegram_post, methods=["POST"]))
     return Starlette(routes=routes)
 
 
@@ -91,6 +104,7 @@ class HttpServer:
             raise OSError(f"无法在 {self.config.host}:{self.config.port} 上启动 HTTP 服务"
                           "（端口是否已被占用？）") from None
         self._ticks = asyncio.create_task(self.server.main_loop())
+        log.info("listening for callbacks on %s:%d", self.config.host, self.port)
 
     @property
     def port(self) -> int:

@@ -1,0 +1,320 @@
+"""Telegram: the only module that knows python-telegram-bot (PTB).
+
+`TelegramBot` owns PTB's `Application`: it receives updates by long polling (PTB's
+`Updater`) or through our HTTP server's `POST /telegram/webhook` (secret header checked,
+then processed before the 200 — PTB's own webhook server answers first and would lose an
+update to a crash), turns each into a neutral `Inbound`, and answers. `TelegramChannel` is
+the delivery loop's way out: it runs in a worker thread and hands each send to the bot's
+event loop.
+
+Limits: PTB's `AIORateLimiter` keeps the overall rate (30/s) and each group's (20/min) and
+retries a 429 once after its `retry_after`; it does not pace private chats, so we keep about
+one message a second per private chat ourselves (Telegram's advice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import logging
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
+
+from bot.channels.base import PermanentSendError, TransientSendError
+from bot.channels.buttons import CHECKIN_KEY, button_key, command_of
+from bot.channels.ratelimit import Limit, RateLimiter
+from bot.config import TelegramSettings
+from handlers.messages import Inbound, Reply
+from handlers.parse import Parsed, parse
+from schedules.model import Org
+from schedules.tasks import Attachment, Status
+from storage.repository import Repository
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+TEXT_LIMIT = 4096  # characters in a Telegram message
+ANSWER_LIMIT = 200  # characters in a callback query answer
+MAX_WEBHOOK_BODY = 256 * 1024
+REMEMBERED = 10_000  # update ids kept for dropping redeliveries
+SEND_TIMEOUT = 60.0  # a send waits this long for the bot's loop (rate limits included)
+
+
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.buttons:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(
+        ("✅ " if b.command.startswith("打卡") else "") + b.label,
+        callback_data=button_key(b))] for b in reply.buttons])
+
+
+def pieces(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """Telegram's 4096-character limit, cut between lines."""
+    out, current = [], ""
+    for line in text.split("\n"):
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) <= limit:
+            current = candidate
+            continue
+        if current:
+            out.append(current)
+        while len(line) > limit:
+            out.append(line[:limit])
+            line = line[limit:]
+        current = line
+    return [*out, current] if current else out
+
+
+class TelegramBot:
+    def __init__(self, settings: TelegramSettings, token: str, webhook_secret: str,
+                 handle: Callable[[Inbound], Reply], quick: Callable[[Inbound], bool],
+                 store: Repository, now: Callable[[], datetime]) -> None:
+        self.settings, self.webhook_secret = settings, webhook_secret
+        self.handle, self.quick, self.store, self.now = handle, quick, store, now
+        builder = (ApplicationBuilder().token(token).base_url(settings.api_base_url)
+                   .rate_limiter(AIORateLimiter(
+                       overall_max_rate=settings.overall_per_second, overall_time_period=1,
+                       group_max_rate=settings.group_per_minute, group_time_period=60,
+                       max_retries=1)))
+        if settings.mode == "webhook":
+            builder = builder.updater(None)
+        self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
+        self.application.add_handler(TypeHandler(Update, self._on_update))
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.username = ""
+        self._seen: OrderedDict[int, None] = OrderedDict()
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        await self.application.initialize()  # getMe: a wrong token fails here
+        self.username = (self.application.bot.username or "").lower()
+        await self.application.start()
+        allowed = ["message", "callback_query"]
+        if self.settings.mode == "webhook":
+            await self.application.bot.set_webhook(
+                self.settings.webhook_url, secret_token=self.webhook_secret,
+                allowed_updates=allowed)
+        else:
+            assert self.application.updater is not None
+            await self.application.updater.start_polling(allowed_updates=allowed)
+
+    async def stop(self) -> None:
+        if self.application.updater is not None and self.application.updater.running:
+            await self.application.updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()
+
+    # ---- webhook (our HTTP server) --------------------------------------------------------
+
+    async def webhook(self, headers: Mapping[str, str], body: bytes, peer: str) -> int:
+        """The HTTP status for one POST to /telegram/webhook; the update is processed (and
+        any check-in durably recorded) before 200 is returned."""
+        given = headers.get("x-telegram-bot-api-secret-token", "")
+        if not secrets.compare_digest(given.encode(), self.webhook_secret.encode()):
+            log.warning("Telegram webhook from %s refused (403): wrong secret token", peer)
+            return 403
+        if len(body) > MAX_WEBHOOK_BODY:
+            log.warning("Telegram webhook from %s refused (413): %d bytes", peer, len(body))
+            return 413
+        try:
+            data = json.loads(body)
+            update = Update.de_json(data, self.application.bot)
+        except (ValueError, TypeError, KeyError):
+            log.warning("Telegram webhook from %s refused (400): not an update", peer)
+            return 400
+        if update is None:
+            return 400
+        await self.application.process_update(update)
+        return 200
+
+    # ---- updates --------------------------------------------------------------------------
+
+    def _first_time(self, update_id: int) -> bool:
+        """Telegram redelivers what it thinks was not received; each update is acted on
+        once (the store also remembers each one that changed something)."""
+        if update_id in self._seen:
+            return False
+        self._seen[update_id] = None
+        while len(self._seen) > REMEMBERED:
+            self._seen.popitem(last=False)
+        return True
+
+    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if not self._first_time(update.update_id):
+            return
+        try:
+            if update.callback_query is not None:
+                await self._on_tap(update, update.callback_query)
+            elif update.message is not None:
+                await self._on_message(update, update.message)
+        except TelegramError as e:  # the answer could not be sent; the action stands
+            log.warning("could not answer a Telegram update: %s", e)
+
+    def _inbound(self, update: Update, text: str, chat: int | None,
+                 attachments: tuple[Attachment, ...] = ()) -> Inbound | None:
+        user = update.effective_user
+        if user is None or user.is_bot:
+            return None
+        return Inbound(channel=CHANNEL, sender=str(user.id), text=text, received_at=self.now(),
+                       conversation=str(chat) if chat is not None and chat < 0 else "",
+                       message_id=str(update.update_id), attachments=attachments,
+                       detail=self.settings.detail)
+
+    async def _answer(self, inbound: Inbound) -> Reply:
+        if self.quick(inbound):
+            return self.handle(inbound)
+        return await asyncio.to_thread(self.handle, inbound)
+
+    async def _on_message(self, update: Update, message: Message) -> None:
+        text = message.text or message.caption or ""
+        in_group = message.chat.type in ("group", "supergroup")
+        if in_group and not self._addressed_to_me(text):
+            return  # group chatter, or a command for another bot
+        attachments: tuple[Attachment, ...] = ()
+        if message.photo:
+            attachments = (Attachment("image", message.photo[-1].file_id),)
+        elif message.document is not None:
+            attachments = (Attachment("file", message.document.file_id,
+                                      message.document.file_name or ""),)
+        parsed = parse(text)
+        if in_group and isinstance(parsed, Parsed) and parsed.name == "bind":
+            await message.reply_text("为保护绑定码，请在与我的私聊中发送「绑定 绑定码」。")
+            return
+        inbound = self._inbound(update, text, message.chat.id, attachments)
+        if inbound is None:
+            return
+        reply = await self._answer(inbound)
+        body = reply.for_detail(self.settings.detail)
+        parts = pieces(body)
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            await message.reply_text(part, reply_markup=keyboard(reply) if last else None,
+                                     do_quote=False)
+
+    def _addressed_to_me(self, text: str) -> bool:
+        first = text.strip().split(maxsplit=1)[0] if text.strip() else ""
+        if not first.startswith("/"):
+            return False
+        if "@" in first:
+            return first.split("@", 1)[1].lower() == self.username
+        return True
+
+    async def _on_tap(self, update: Update, query: CallbackQuery) -> None:
+        command = command_of(query.data or "")
+        inbound = self._inbound(update, command or "", None)
+        if command is None or inbound is None:
+            await query.answer("这个按钮已失效，请发送「待办」重新查看。")
+            return
+        reply = await self._answer(inbound)
+        key = query.data or ""
+        if key.startswith(CHECKIN_KEY):
+            task = self.store.task_by_number(int(key[len(CHECKIN_KEY):]))
+            if task is not None and task.status is Status.DONE and task.checkin is not None:
+                await query.answer("已记录完成 ✅")
+                original = query.message.text if isinstance(query.message, Message) else None
+                done_at = task.checkin.at.astimezone(self.now().tzinfo)
+                if original:
+                    await query.edit_message_text(
+                        f"{original}\n\n✅ 已完成（{done_at.month}月{done_at.day}日 "
+                        f"{done_at:%H:%M} 记录）", reply_markup=None)
+                return
+        short = reply.for_detail(self.settings.detail)
+        await query.answer(short[:ANSWER_LIMIT - 1] + "…" if len(short) > ANSWER_LIMIT else short)
+        if command == "待办" or len(short) > ANSWER_LIMIT:
+            chat = query.message.chat.id if query.message is not None else query.from_user.id
+            await self.application.bot.send_message(chat, short[:TEXT_LIMIT],
+                                                    reply_markup=keyboard(reply))
+
+
+class TelegramChannel:
+    """Reminders and digests out through the bot: private chats of bound people, and the
+    unit groups whose `telegram_chat_id` the config names."""
+
+    name = CHANNEL
+
+    def __init__(self, org: Org, store: Repository, bot: TelegramBot,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep, max_wait: float = 5.0) -> None:
+        self.org, self.store, self.bot, self.max_wait = org, store, bot, max_wait
+        per_chat = 1.0 / bot.settings.private_per_second
+        self.limiter = RateLimiter([Limit(1, per_chat)], clock, sleep)
+
+    def chat_of(self, recipient: str, group: bool) -> int | None:
+        if group:
+            unit = self.org.units.get(recipient)
+            return unit.group.telegram_chat_id if unit and unit.group else None
+        bound = self.store.account_of(CHANNEL, recipient)
+        if bound is not None:
+            return int(bound)
+        person = self.org.people.get(recipient)
+        return person.telegram_id if person else None
+
+    def reaches(self, recipient: str, group: bool) -> bool:
+        return self.chat_of(recipient, group) is not None
+
+    def send(self, recipient: str, group: bool, reply: Reply) -> None:
+        chat = self.chat_of(recipient, group)
+        if chat is None:
+            raise PermanentSendError("此人尚未绑定 Telegram 账号")
+        if not group and not self.limiter.acquire([chat], self.max_wait):
+            raise TransientSendError("为遵守 Telegram 每个私聊约每秒 1 条的建议，稍后发送")
+        text, mode = self.render(reply, group)
+        loop = self.bot.loop
+        if loop is None:
+            raise TransientSendError("Telegram 机器人尚未启动")
+        future = asyncio.run_coroutine_threadsafe(self._send(chat, text, mode, reply), loop)
+        try:
+            future.result(timeout=SEND_TIMEOUT)
+        except Forbidden:
+            raise PermanentSendError("对方已屏蔽或停用机器人（403），无法发送") from None
+        except BadRequest as e:
+            if "chat not found" in str(e).lower():
+                raise PermanentSendError("找不到该聊天（chat not found）：请核对群 ID，"
+                                         "或请本人先与机器人开始对话") from None
+            raise PermanentSendError(f"Telegram 拒绝了这条消息：{e}") from None
+        except RetryAfter as e:
+            raise TransientSendError(f"Telegram 限频（429），{e.retry_after} 秒后重试") from None
+        except (TelegramError, TimeoutError) as e:
+            raise TransientSendError(f"Telegram 暂时无法送达：{type(e).__name__}") from None
+
+    def render(self, reply: Reply, group: bool) -> tuple[str, str | None]:
+        """The text to send, with @mentions of bound people in a group (HTML links)."""
+        detail = self.bot.settings.detail
+        body = reply.for_detail(detail)
+        if not group or not reply.mentions or detail == "minimal":
+            return body, None
+        links = []
+        for person_id in reply.mentions:
+            chat = self.chat_of(person_id, False)
+            person = self.org.people.get(person_id)
+            if chat is not None and person is not None:
+                links.append(f'<a href="tg://user?id={chat}">{html.escape(person.name)}</a>')
+        if not links:
+            return body, None
+        return f"{html.escape(body)}\n{' '.join(links)}", ParseMode.HTML
+
+    async def _send(self, chat: int, text: str, mode: str | None, reply: Reply) -> None:
+        parts = pieces(text)
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            await self.bot.application.bot.send_message(
+                chat, part, parse_mode=mode, reply_markup=keyboard(reply) if last else None)
