@@ -74,9 +74,10 @@ def _connect_telegram(config: Config, app: App, env: Mapping[str, str],
         secret = _secret(env, t.secret_token_env, "Telegram webhook 校验密钥")
         if not WEBHOOK_SECRET.fullmatch(secret):
             raise MissingSecret(f"环境变量 {t.secret_token_env} 应为 1–256 个字母、数字、_ 或 -")
-    bot = TelegramBot(t, token, secret, app.handle, app.quick, app.store, app.clock.now)
+    bot = TelegramBot(t, token, secret, app.handle, app.quick, app.store, app.clock.now,
+                      clock=clock, sleep=sleep)
     platforms.telegram = bot
-    channel = TelegramChannel(config.org, app.store, bot, clock=clock, sleep=sleep)
+    channel = TelegramChannel(config.org, app.store, bot)
     platforms.outbound[channel.name] = channel
 
 

@@ -18,11 +18,12 @@ import asyncio
 import html
 import json
 import logging
+import os
 import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import (
@@ -48,12 +49,17 @@ from storage.repository import Repository
 
 log = logging.getLogger(__name__)
 
+# PTB 22.2+ warns when a `RetryAfter` carries seconds as an int; opt in to the timedelta the
+# next major version uses (read by PTB at run time, so setting it here is enough).
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
 CHANNEL = "telegram"
 TEXT_LIMIT = 4096  # characters in a Telegram message
 ANSWER_LIMIT = 200  # characters in a callback query answer
 MAX_WEBHOOK_BODY = 256 * 1024
 REMEMBERED = 10_000  # update ids kept for dropping redeliveries
 SEND_TIMEOUT = 60.0  # a send waits this long for the bot's loop (rate limits included)
+REPLY_WAIT = 2.0  # seconds an answer may wait for the private chat's pacing
 
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
@@ -84,9 +90,13 @@ def pieces(text: str, limit: int = TEXT_LIMIT) -> list[str]:
 class TelegramBot:
     def __init__(self, settings: TelegramSettings, token: str, webhook_secret: str,
                  handle: Callable[[Inbound], Reply], quick: Callable[[Inbound], bool],
-                 store: Repository, now: Callable[[], datetime]) -> None:
+                 store: Repository, now: Callable[[], datetime],
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.settings, self.webhook_secret = settings, webhook_secret
         self.handle, self.quick, self.store, self.now = handle, quick, store, now
+        # About one message a second per private chat, replies and reminders alike.
+        self.pacing = RateLimiter([Limit(1, 1.0 / settings.private_per_second)], clock, sleep)
         builder = (ApplicationBuilder().token(token).base_url(settings.api_base_url)
                    .rate_limiter(AIORateLimiter(
                        overall_max_rate=settings.overall_per_second, overall_time_period=1,
@@ -207,6 +217,8 @@ class TelegramBot:
         parts = pieces(body)
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
+            if not in_group:  # an answer waits its turn a moment, then goes regardless
+                await asyncio.to_thread(self.pacing.acquire, [message.chat.id], REPLY_WAIT)
             await message.reply_text(part, reply_markup=keyboard(reply) if last else None,
                                      do_quote=False)
 
@@ -252,11 +264,8 @@ class TelegramChannel:
     name = CHANNEL
 
     def __init__(self, org: Org, store: Repository, bot: TelegramBot,
-                 clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep, max_wait: float = 5.0) -> None:
+                 max_wait: float = 5.0) -> None:
         self.org, self.store, self.bot, self.max_wait = org, store, bot, max_wait
-        per_chat = 1.0 / bot.settings.private_per_second
-        self.limiter = RateLimiter([Limit(1, per_chat)], clock, sleep)
 
     def chat_of(self, recipient: str, group: bool) -> int | None:
         if group:
@@ -275,7 +284,7 @@ class TelegramChannel:
         chat = self.chat_of(recipient, group)
         if chat is None:
             raise PermanentSendError("此人尚未绑定 Telegram 账号")
-        if not group and not self.limiter.acquire([chat], self.max_wait):
+        if not group and not self.bot.pacing.acquire([chat], self.max_wait):
             raise TransientSendError("为遵守 Telegram 每个私聊约每秒 1 条的建议，稍后发送")
         text, mode = self.render(reply, group)
         loop = self.bot.loop
@@ -292,7 +301,9 @@ class TelegramChannel:
                                          "或请本人先与机器人开始对话") from None
             raise PermanentSendError(f"Telegram 拒绝了这条消息：{e}") from None
         except RetryAfter as e:
-            raise TransientSendError(f"Telegram 限频（429），{e.retry_after} 秒后重试") from None
+            wait = e.retry_after
+            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            raise TransientSendError(f"Telegram 限频（429），{seconds:.0f} 秒后重试") from None
         except (TelegramError, TimeoutError) as e:
             raise TransientSendError(f"Telegram 暂时无法送达：{type(e).__name__}") from None
 

@@ -1,0 +1,356 @@
+"""Telegram end to end, over loopback: the real python-telegram-bot `Application` (polling or
+webhook) against `FakeTelegram`, with the real store, handlers and delivery loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.app import App
+from bot.channels.telegram import TelegramBot
+from bot.clock import FakeClock
+from bot.config import load
+from bot.delivery import Deliverer
+from bot.platforms import MissingSecret, Platforms, connect
+from bot.runner import health
+from bot.server import HttpServer, make_app
+from handlers import text
+from schedules.tasks import Status
+from storage import bindcodes
+from storage.repository import Delivery
+from tests.builders import EXAMPLE, at
+from tests.fake_telegram import FakeTelegram
+from tests.fake_wecom import ManualClock
+
+WU, ZHENG, LI, STRANGER = 5001, 5002, 5003, 6666  # Telegram user ids
+GROUP = -1001234  # 机关第一党支部's Telegram group
+SECRET = "webhook-secret_123"
+
+
+def telegram_config(folder: Path, base_url: str, mode: str = "polling",
+                    detail: str = "full") -> Path:
+    path = folder / "config.toml"
+    shutil.copy(EXAMPLE, path)
+    source = path.read_text(encoding="utf-8").replace(
+        'wecom_robot_key_env = "DUTYBOT_ROBOT_BRANCH_1" }',
+        f'wecom_robot_key_env = "DUTYBOT_ROBOT_BRANCH_1", telegram_chat_id = {GROUP} }}')
+    webhook = ('webhook_url = "https://duty.example.gov.cn/telegram/webhook"\n'
+               'secret_token_env = "TG_SECRET"\n' if mode == "webhook" else "")
+    path.write_text(source + f"""
+[channels.telegram]
+enabled = true
+token_env = "TG_TOKEN"
+mode = "{mode}"
+detail = "{detail}"
+api_base_url = "{base_url}"
+{webhook}
+[server]
+port = 0
+""", encoding="utf-8")
+    return path
+
+
+@dataclass
+class Rig:
+    app: App
+    clock: FakeClock
+    wire: ManualClock
+    fake: FakeTelegram
+    platforms: Platforms
+    deliverer: Deliverer
+    folder: Path
+
+    @property
+    def bot(self) -> TelegramBot:
+        assert self.platforms.telegram is not None
+        return self.platforms.telegram
+
+    def code_for(self, name: str, hours: int = 24) -> str:
+        person = self.app.org.person(name)
+        assert person is not None
+        code, _ = bindcodes.issue(self.app.config.store_path, person.id, self.clock.now(),
+                                  timedelta(hours=hours))
+        return code
+
+    async def texts(self, chat: int, count: int) -> list[str]:
+        """The bot's messages to `chat` once there are `count` of them."""
+        await until(lambda: len(self.fake.texts_to(chat)) >= count)
+        return self.fake.texts_to(chat)
+
+    async def bind(self, user: int, person: str) -> None:
+        before = len(self.fake.texts_to(user))
+        self.fake.push_command(user, "bind", self.code_for(person))
+        reply = (await self.texts(user, before + 1))[-1]
+        assert reply.startswith("绑定成功")
+
+    async def run_pass(self) -> None:
+        await asyncio.to_thread(self.deliverer.run_pass, self.clock.now())
+
+    def number(self, key: str) -> int:
+        task = self.app.store.task(key)
+        assert task is not None
+        return task.number
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait for the bot (another task, another thread) to have done something."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the bot did not get there in time")
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture(autouse=True)
+def ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+
+
+async def start_rig(tmp_path: Path, mode: str = "polling", detail: str = "full"
+                    ) -> tuple[Rig, Callable[[], Any]]:
+    wire = ManualClock()
+    fake = FakeTelegram(clock=wire).start()
+    for user, name in [(WU, "吴芳"), (ZHENG, "郑磊"), (LI, "李红梅"), (STRANGER, "路人")]:
+        fake.add_user(user, name)
+    fake.add_group(GROUP, "机关第一党支部工作群")
+    config = load(telegram_config(tmp_path, fake.base_url, mode, detail))
+    clock = FakeClock(at("2026-11-26 10:00"))
+    app = App.open(config, clock)
+    env = {"TG_TOKEN": fake.token, "TG_SECRET": SECRET}
+    platforms = connect(config, app, env, clock=wire, sleep=wire.advance)
+    deliverer = Deliverer(app, platforms.outbound, defer_unreached=False)
+    assert platforms.telegram is not None
+    await platforms.telegram.start()
+    rig = Rig(app, clock, wire, fake, platforms, deliverer, tmp_path)
+
+    async def stop() -> None:
+        assert platforms.telegram is not None
+        await platforms.telegram.stop()
+        app.close()
+        fake.close()
+    return rig, stop
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    started, stop = await start_rig(tmp_path)
+    yield started
+    await stop()
+
+
+# ---- binding ---------------------------------------------------------------------------
+
+async def test_bind_then_commands_work(rig: Rig) -> None:
+    assert rig.fake.webhook is None  # polling: getUpdates, no webhook
+    await rig.bind(WU, "吴芳")
+    assert rig.app.store.account_person("telegram", str(WU)) == "wu-fang"
+    rig.fake.push_command(WU, "todo")
+    todo = (await rig.texts(WU, 2))[-1]
+    assert todo.startswith("您有 6 项待办")
+    keyboard = rig.fake.messages_to(WU)[-1]["reply_markup"]["inline_keyboard"]
+    assert keyboard[0][0]["callback_data"].startswith("checkin-")
+    rig.fake.push_message(WU, "近期 30")
+    assert "未来 30 天内截止的事项" in (await rig.texts(WU, 3))[-1]
+
+
+async def test_an_unbound_account_only_learns_how_to_bind(rig: Rig) -> None:
+    rig.fake.push_command(STRANGER, "todo")
+    rig.fake.push_message(STRANGER, "查询 第一支部")
+    replies = await rig.texts(STRANGER, 2)
+    assert replies == [text.UNBOUND, text.UNBOUND]
+
+
+async def test_wrong_expired_and_reused_codes_are_refused(rig: Rig) -> None:
+    rig.fake.push_command(STRANGER, "bind", "AAAA-BBBB")
+    assert "不正确" in (await rig.texts(STRANGER, 1))[-1]
+    expired, _ = bindcodes.issue(rig.app.config.store_path, "zheng-lei",
+                                 rig.clock.now() - timedelta(hours=25), timedelta(hours=24))
+    rig.fake.push_command(ZHENG, "bind", expired)
+    assert "已过期" in (await rig.texts(ZHENG, 1))[-1]
+    code = rig.code_for("郑磊")
+    rig.fake.push_message(ZHENG, f"绑定 {code.lower()}")  # case and the dash do not matter
+    assert (await rig.texts(ZHENG, 2))[-1].startswith("绑定成功：郑磊")
+    rig.fake.push_command(STRANGER, "bind", code)
+    assert "已被使用过" in (await rig.texts(STRANGER, 2))[-1]
+    assert rig.app.store.account_person("telegram", str(STRANGER)) is None
+
+
+async def test_five_wrong_tries_an_hour_then_even_a_right_code_waits(rig: Rig) -> None:
+    for i in range(5):
+        rig.fake.push_command(STRANGER, "bind", f"WRONG-{i:03d}")
+    await rig.texts(STRANGER, 5)
+    right = rig.code_for("郑磊")
+    rig.fake.push_command(STRANGER, "bind", right)
+    assert (await rig.texts(STRANGER, 6))[-1] == text.BIND_TOO_MANY
+    assert rig.app.store.account_person("telegram", str(STRANGER)) is None
+    rig.clock.advance(timedelta(hours=1, minutes=1))
+    rig.fake.push_command(STRANGER, "bind", right)
+    assert (await rig.texts(STRANGER, 7))[-1].startswith("绑定成功：郑磊")
+
+
+async def test_codes_are_stored_hashed(rig: Rig) -> None:
+    code = rig.code_for("吴芳")
+    stored = (rig.app.config.store_path / bindcodes.FILE).read_text(encoding="utf-8")
+    assert code.replace("-", "") not in stored and code not in stored
+    assert bindcodes.digest(code) in stored
+
+
+# ---- reminders, buttons, taps ----------------------------------------------------------
+
+async def test_reminder_button_tap_check_in_message_edited(rig: Rig) -> None:
+    await rig.bind(WU, "吴芳")
+    rig.clock.set(at("2026-11-30 09:00"))
+    await rig.run_pass()
+    n = rig.number("theme-day:branch-1:2026-11")
+    reminders = [m for m in rig.fake.messages_to(WU) if "【今日截止】" in str(m.get("text"))]
+    card = next(m for m in reminders if f"【{n}】" in m["text"])
+    buttons = [b for row in card["reply_markup"]["inline_keyboard"] for b in row]
+    assert buttons[0]["text"] == "✅ 已完成" and buttons[0]["callback_data"] == f"checkin-{n}"
+    rig.fake.push_callback(WU, f"checkin-{n}", card)
+    await until(lambda: bool(rig.fake.edits))
+    task = rig.app.store.task_by_number(n)
+    assert task is not None and task.status is Status.DONE
+    assert task.checkin is not None and task.checkin.channel == "telegram"
+    [answer] = rig.fake.answered
+    assert answer.text == "已记录完成 ✅"
+    edited = rig.fake.message(WU, card["message_id"])
+    assert edited["text"].endswith("✅ 已完成（11月30日 09:00 记录）")
+    assert not edited.get("reply_markup")  # the button is gone
+
+
+async def test_private_chats_are_paced_and_nobody_exceeds_a_limit(rig: Rig) -> None:
+    await rig.bind(WU, "吴芳")
+    rig.clock.set(at("2026-11-30 09:00"))
+    await rig.run_pass()  # several reminders for 吴芳 at once, a second apart (fake time)
+    to_wu = [s.at for s in rig.fake.sent if s.chat_id == WU][1:]  # after the bind reply
+    assert len(to_wu) >= 3
+    assert all(b - a >= 1.0 for a, b in pairwise(to_wu))
+    assert not rig.fake.violations
+
+
+async def test_a_429_is_waited_out_and_sent_once(rig: Rig) -> None:
+    await rig.bind(WU, "吴芳")
+    rig.fake.fail_next("sendMessage", 429, retry_after=1)
+    rig.clock.set(at("2026-11-30 09:00"))
+    await rig.run_pass()
+    texts = rig.fake.texts_to(WU)[1:]
+    assert len(texts) == len(set(texts)) >= 3  # everything arrived, nothing twice
+    assert all(e.state is Delivery.SENT for e in rig.app.store.deliveries()
+               if e.channel == "telegram" and e.recipient == "wu-fang")
+
+
+async def test_a_blocked_user_is_a_permanent_failure(rig: Rig) -> None:
+    await rig.bind(WU, "吴芳")
+    rig.fake.block(WU)
+    rig.clock.set(at("2026-11-30 09:00"))
+    await rig.run_pass()
+    failed = [e for e in rig.app.store.deliveries()
+              if e.recipient == "wu-fang" and e.channel == "telegram"]
+    assert failed and all(e.state is Delivery.FAILED and "403" in e.error for e in failed)
+
+
+# ---- groups ----------------------------------------------------------------------------
+
+async def test_group_commands_with_botname_and_the_weekly_digest(rig: Rig) -> None:
+    await rig.bind(WU, "吴芳")
+    rig.fake.push_message(WU, "大家好", chat_id=GROUP)  # chatter: not for the bot
+    rig.fake.push_message(WU, "/todo@some_other_bot", chat_id=GROUP)
+    rig.fake.push_message(WU, f"/todo@{rig.fake.username}", chat_id=GROUP)
+    replies = await rig.texts(GROUP, 1)
+    await asyncio.sleep(0.2)  # the two messages before it were ignored, not slow
+    assert len(rig.fake.texts_to(GROUP)) == 1 and replies[0].startswith("您有 6 项待办")
+    rig.fake.push_message(WU, f"/bind@{rig.fake.username} ABCD-EFGH", chat_id=GROUP)
+    assert "私聊" in (await rig.texts(GROUP, 2))[-1]
+    rig.clock.set(at("2026-11-30 09:00"))  # Monday: the weekly digest
+    await rig.run_pass()
+    digest = next(m for m in rig.fake.messages_to(GROUP) if "【本周提示】" in m["text"])
+    assert digest["text"].startswith("【本周提示】机关第一党支部")
+    sent = next(s for s in rig.fake.sent if s.message is digest or s.message == digest)
+    assert sent.params.get("parse_mode") == "HTML" and f"tg://user?id={WU}" in str(
+        sent.params.get("text"))
+
+
+# ---- detail level ----------------------------------------------------------------------
+
+async def test_minimal_detail_leaves_out_names_and_notes(tmp_path: Path) -> None:
+    rig, stop = await start_rig(tmp_path, detail="minimal")
+    try:
+        await rig.bind(LI, "李红梅")
+        await rig.bind(WU, "吴芳")
+        rig.clock.set(at("2026-12-03 09:00"))  # November's tasks escalate to 李红梅
+        await rig.run_pass()
+        to_leader = rig.fake.texts_to(LI)
+        escalation = next(t for t in to_leader if t.startswith("【逾期督办】"))
+        assert "吴芳" not in escalation and "负责人" not in escalation
+        n = rig.number("theme-day:branch-1:2026-11")
+        rig.fake.push_message(WU, f"打卡 {n} 已开展，参会12人")
+        confirmation = (await rig.texts(WU, len(rig.fake.texts_to(WU)) + 1))[-1]
+        assert confirmation.startswith("已记录完成") and "参会12人" not in confirmation
+        task = rig.app.store.task_by_number(n)
+        assert task is not None and task.checkin is not None
+        assert task.checkin.note == "已开展，参会12人"  # kept, just not shown here
+    finally:
+        await stop()
+
+
+# ---- webhook ---------------------------------------------------------------------------
+
+async def test_webhook_secret_dedupe_and_processing_before_200(tmp_path: Path) -> None:
+    rig, stop = await start_rig(tmp_path, mode="webhook")
+    assert rig.platforms.needs_server
+    server = HttpServer(make_app(lambda: health(rig.app, rig.deliverer), None, rig.bot),
+                        rig.app.config.server)
+    await server.start()
+    url = f"http://127.0.0.1:{server.port}/telegram/webhook"
+    try:
+        hook = rig.fake.webhook
+        assert hook is not None and hook.secret_token == SECRET
+        assert hook.url == "https://duty.example.gov.cn/telegram/webhook"
+        code = rig.code_for("吴芳")
+        async with httpx.AsyncClient(timeout=10) as http:
+            ledger = rig.app.store.ledger_path().read_bytes()
+            bind = rig.fake.make_update(WU, f"/bind {code}")
+            wrong = await http.post(url, json=bind,
+                                    headers={"X-Telegram-Bot-Api-Secret-Token": "nope"})
+            missing = await http.post(url, json=bind)
+            assert wrong.status_code == missing.status_code == 403
+            assert rig.app.store.ledger_path().read_bytes() == ledger
+            assert rig.app.store.account_person("telegram", str(WU)) is None
+            headers = rig.fake.webhook_headers()
+            assert (await http.post(url, json=bind, headers=headers)).status_code == 200
+            # Processed before the 200: the binding is already recorded.
+            assert rig.app.store.account_person("telegram", str(WU)) == "wu-fang"
+            n = rig.number("theme-day:branch-1:2026-11")
+            done = rig.fake.make_update(WU, f"打卡 {n} 已开展")
+            for _ in range(2):  # Telegram redelivers
+                assert (await http.post(url, content=json.dumps(done),
+                                        headers=headers)).status_code == 200
+            rig.bot._seen.clear()  # and after a restart, the store still knows the update
+            assert (await http.post(url, json=done, headers=headers)).status_code == 200
+            records = rig.app.store.ledger_path().read_text(encoding="utf-8")
+            assert records.count('"type":"checkin"') == 1
+            garbage = await http.post(url, content=b"{not json", headers=headers)
+            assert garbage.status_code == 400
+    finally:
+        await server.stop()
+        await stop()
+
+
+async def test_a_missing_token_is_named(tmp_path: Path) -> None:
+    with FakeTelegram() as fake:
+        config = load(telegram_config(tmp_path, fake.base_url))
+        app = App.open(config, FakeClock(at("2026-11-26 10:00")))
+        with pytest.raises(MissingSecret, match="TG_TOKEN"):
+            connect(config, app, {})
+        app.close()
