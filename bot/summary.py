@@ -100,6 +100,15 @@ def channel_states(config: Config) -> list[str]:
         unset = [f"{name}（{env}）" for name, env in robots if env not in os.environ]
         states.append(f"群机器人 {len(ready)}/{len(robots)} 个就绪"
                       + (f"，未设置环境变量：{'、'.join(unset)}" if unset else ""))
+    if config.telegram.enabled:
+        t = config.telegram
+        how = ("轮询" if t.mode == "polling"
+               else f"webhook {t.webhook_url}（本机 /telegram/webhook）")
+        detail = "信息从简" if t.detail == "minimal" else "信息完整"
+        bindable = sum(1 for u in config.org.units.values()
+                       if u.group and u.group.telegram_chat_id is not None)
+        states.append(f"Telegram 已启用（{how}，{detail}，{bindable} 个单位群；"
+                      "人员用 dutybot bind-code 绑定）")
     if missing:
         states.append("缺少环境变量：" + "、".join(missing))
     return states

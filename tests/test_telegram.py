@@ -354,3 +354,22 @@ async def test_a_missing_token_is_named(tmp_path: Path) -> None:
         with pytest.raises(MissingSecret, match="TG_TOKEN"):
             connect(config, app, {})
         app.close()
+
+
+def test_check_and_bind_code_from_the_command_line(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+    path = telegram_config(tmp_path, "http://127.0.0.1:9/bot")
+    monkeypatch.delenv("TG_TOKEN", raising=False)
+    assert main(["check", "--config", str(path), "--now", "2026-11-26T10:00"]) == 0
+    out = capsys.readouterr().out
+    assert "Telegram 已启用（轮询，信息完整，1 个单位群" in out and "TG_TOKEN" in out
+    assert main(["bind-code", "吴芳", "--config", str(path), "--now", "2026-11-26T10:00"]) == 0
+    printed = capsys.readouterr().out
+    code = printed.split("绑定码：", 1)[1].split()[0]
+    issued = bindcodes.find(load(path).store_path, code)
+    assert issued is not None and issued.person == "wu-fang"
+    assert abs(issued.expires - at("2026-11-27 10:00")) < timedelta(seconds=5)
+    assert "有效期至 2026-11-27 10:00" in printed
+    assert main(["bind-code", "不存在的人", "--config", str(path)]) == 2

@@ -60,6 +60,7 @@ MAX_WEBHOOK_BODY = 256 * 1024
 REMEMBERED = 10_000  # update ids kept for dropping redeliveries
 SEND_TIMEOUT = 60.0  # a send waits this long for the bot's loop (rate limits included)
 REPLY_WAIT = 2.0  # seconds an answer may wait for the private chat's pacing
+MARGIN = 0.05  # seconds added to each window: Telegram counts when a message arrives
 
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
@@ -95,8 +96,13 @@ class TelegramBot:
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.settings, self.webhook_secret = settings, webhook_secret
         self.handle, self.quick, self.store, self.now = handle, quick, store, now
-        # About one message a second per private chat, replies and reminders alike.
-        self.pacing = RateLimiter([Limit(1, 1.0 / settings.private_per_second)], clock, sleep)
+        # About one message a second per private chat, replies and reminders alike; and the
+        # overall rate kept strictly (a sliding window: PTB's limiter is a leaky bucket that
+        # lets a second's worth through at once on top of the steady rate).
+        self.pacing = RateLimiter([Limit(1, 1.0 / settings.private_per_second + MARGIN)],
+                                  clock, sleep)
+        self.overall = RateLimiter([Limit(settings.overall_per_second, 1.0 + MARGIN)], clock,
+                                   sleep)
         builder = (ApplicationBuilder().token(token).base_url(settings.api_base_url)
                    .rate_limiter(AIORateLimiter(
                        overall_max_rate=settings.overall_per_second, overall_time_period=1,
@@ -219,6 +225,7 @@ class TelegramBot:
             last = i == len(parts) - 1
             if not in_group:  # an answer waits its turn a moment, then goes regardless
                 await asyncio.to_thread(self.pacing.acquire, [message.chat.id], REPLY_WAIT)
+            await asyncio.to_thread(self.overall.acquire, ["all"], REPLY_WAIT)
             await message.reply_text(part, reply_markup=keyboard(reply) if last else None,
                                      do_quote=False)
 
@@ -286,6 +293,8 @@ class TelegramChannel:
             raise PermanentSendError("此人尚未绑定 Telegram 账号")
         if not group and not self.bot.pacing.acquire([chat], self.max_wait):
             raise TransientSendError("为遵守 Telegram 每个私聊约每秒 1 条的建议，稍后发送")
+        if not self.bot.overall.acquire(["all"], max(self.max_wait, 1.0 + MARGIN)):
+            raise TransientSendError("为遵守 Telegram 的总发送频率，稍后发送")
         text, mode = self.render(reply, group)
         loop = self.bot.loop
         if loop is None:
