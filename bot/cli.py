@@ -168,9 +168,30 @@ def _chat(config: Config, clock: Clock, person: str | None) -> int:
     return 0
 
 
+class _Redact(logging.Filter):
+    """Secrets never reach the log, whoever logs them (httpx logs Telegram URLs, which carry
+    the bot token)."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if len(s) >= 6]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(s in message for s in self.secrets):
+            for s in self.secrets:
+                message = message.replace(s, "***")
+            record.msg, record.args = message, None
+        return True
+
+
 def _run(config: Config, clock: Clock) -> int:
     logging.getLogger().setLevel(logging.INFO)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    for noisy in ("apscheduler", "httpx", "httpcore"):  # a line per request is noise
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    secrets = [os.environ.get(name, "") for name in config.secret_env_names()]
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_Redact(secrets))
     app = App.open(config, clock)
     try:
         try:

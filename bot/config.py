@@ -98,6 +98,12 @@ class Config:
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
 
+    def secret_env_names(self) -> list[str]:
+        """Every environment variable the config names as holding a secret."""
+        robots = [u.group.wecom_robot_key_env for u in self.org.units.values()
+                  if u.group and u.group.wecom_robot_key_env]
+        return [n for n in [*self.env_names().values(), *robots] if n]
+
     def env_names(self) -> dict[str, str]:
         """Environment variables the enabled channels read, by what they hold."""
         names: dict[str, str] = {}

@@ -1,0 +1,100 @@
+"""`dutybot run` as an admin starts it: a separate process with WeCom and Telegram enabled,
+secrets in its environment, talking to the loopback fakes; stopped with SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from tests.builders import ROOT
+from tests.fake_telegram import FakeTelegram
+from tests.fake_wecom import FakeWeCom
+from tests.test_telegram import telegram_config
+from tests.test_wecom import AES_KEY, AGENT, CORP, ENV, TOKEN
+from tests.wecom_callback import CallbackSimulator
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("dutybot run did not get there in time")
+        time.sleep(0.05)
+
+
+def test_run_serves_wecom_and_telegram_and_stops_cleanly(tmp_path: Path) -> None:
+    port = free_port()
+    with FakeWeCom(corp_id=CORP, agent_id=AGENT) as wecom, FakeTelegram() as telegram:
+        telegram.add_user(5001, "吴芳")
+        path = telegram_config(tmp_path, telegram.base_url)
+        text = path.read_text(encoding="utf-8").replace("[server]\nport = 0", f"""[server]
+port = {port}
+
+[channels.wecom]
+enabled = true
+corp_id = "{CORP}"
+agent_id = {AGENT}
+token_env = "WECOM_TOKEN"
+aes_key_env = "WECOM_AES_KEY"
+secret_env = "WECOM_SECRET"
+api_base_url = "{wecom.base_url}"
+""")
+        path.write_text(text, encoding="utf-8")
+        env = {**os.environ, **ENV, "TG_TOKEN": telegram.token, "PYTHONPATH": str(ROOT)}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run", "--config", str(path),
+             "--now", "2026-11-26T10:00"],
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            base = f"http://127.0.0.1:{port}"
+
+            def healthy() -> bool:
+                try:
+                    return httpx.get(base + "/healthz", timeout=1).status_code == 200
+                except httpx.TransportError:
+                    return False
+            wait_for(healthy)
+            health = httpx.get(base + "/healthz").json()
+            assert set(health["channels"]) == {"telegram", "wecom", "wecom-robot"}
+
+            sim = CallbackSimulator(TOKEN, AES_KEY, CORP, AGENT)
+            request = sim.text("WuFang", "待办")
+            answer = httpx.post(base + "/wecom/callback", params=request.query,
+                                content=request.body, timeout=5)
+            assert answer.status_code == 200
+            assert sim.reply_fields(answer.content)["Content"].startswith("您有 6 项待办")
+
+            telegram.push_message(5001, "待办")
+            wait_for(lambda: bool(telegram.texts_to(5001)))
+            assert telegram.texts_to(5001)[0].startswith("您好，这个账号还没有绑定")
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, err = process.communicate(timeout=20)
+        assert process.returncode == 0, err
+        assert TOKEN not in err and AES_KEY not in err and telegram.token not in err
+
+
+def test_secrets_are_redacted_from_any_log_line() -> None:
+    import logging
+
+    from bot.cli import _Redact
+    record = logging.LogRecord("httpx", logging.INFO, __file__, 1,
+                               "HTTP Request: POST %s", ("http://x/bot123456:TEST-token/getMe",),
+                               None)
+    assert _Redact(["123456:TEST-token", ""]).filter(record)
+    assert record.getMessage() == "HTTP Request: POST http://x/bot***/getMe"
