@@ -12,6 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 from schedules.model import Cadence
 from schedules.periods import Period, parse_period_key, period_of
@@ -57,6 +58,7 @@ def normalise(text: str) -> str:
     return "".join(ch for ch in folded if ch.isprintable() or ch.isspace()).lower()
 
 
+@lru_cache(maxsize=4096)  # pure, and the same few commands arrive over and over
 def parse(text: str) -> Parsed | Unknown:
     stripped = text.strip().strip("\x00")
     if not stripped:

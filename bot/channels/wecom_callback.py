@@ -150,7 +150,7 @@ class WeComCallback:
     def inbound(self, message: Any) -> Inbound | None:
         """The neutral message, or None for an event that asks nothing of us."""
         sender = str(message.source)
-        data: dict[str, Any] = dict(message._data) if hasattr(message, "_data") else {}
+        data: dict[str, Any] = getattr(message, "_data", None) or {}
         common: dict[str, Any] = {"channel": "wecom", "sender": sender,
                                   "received_at": self.now(), "raw": data}
         kind = message.type
