@@ -171,7 +171,7 @@ class WeComCallback:
                 return None
             ident = ":".join(str(data.get(k, "")) for k in ("TaskId", "EventKey",
                                                               "CreateTime"))
-            return Inbound(text=command, message_id=f"card:{ident}", **common)
+            return Inbound(text=command, message_id=f"card:{sender}:{ident}", **common)
         if isinstance(message, UnknownMessage) and data.get("MsgType") == "event":
             return None
         if kind == "event":
