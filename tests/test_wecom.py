@@ -17,7 +17,7 @@ import pytest
 from bot.app import App
 from bot.channels.base import TransientSendError
 from bot.channels.buttons import button_key, command_of
-from bot.channels.wecom import PERMANENT
+from bot.channels.wecom import PERMANENT, WeComChannel
 from bot.clock import FakeClock
 from bot.config import load
 from bot.delivery import Deliverer
@@ -263,6 +263,9 @@ async def test_a_todo_tap_answers_with_an_app_message(rig: Rig) -> None:
 
 
 async def test_a_stalled_api_does_not_make_the_callback_late(rig: Rig) -> None:
+    channel = rig.platforms.outbound["wecom"]
+    assert isinstance(channel, WeComChannel)
+    channel.api.client.fetch_access_token()  # a token in hand: only the card update stalls
     rig.fake.stall(3.0)
     n = rig.number("theme-day:branch-1:2026-11")
     tap = rig.sim.card_click("WuFang", event_key=f"checkin-{n}", task_id="t-2",
