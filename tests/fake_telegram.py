@@ -43,10 +43,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
+
+from tests.loopback import LoopbackServer
+from tests.loopback import Served as _Reply
 
 # --- descriptions Telegram answers ----------------------------------------------------------
 # Seen verbatim in public issue threads / error catalogues (TelegramBotAPI/errors, teloxide,
@@ -193,12 +194,6 @@ class _Script:
     error: ApiError
 
 
-@dataclass
-class _Reply:
-    status: int = 200
-    body: bytes = b""
-    content_type: str = "application/json"
-
 
 @dataclass
 class _User:
@@ -215,12 +210,15 @@ class _Limits:
     overall_log: deque[float] = field(default_factory=deque)
 
 
-class FakeTelegram:
+class FakeTelegram(LoopbackServer):
     """A Telegram Bot API server on 127.0.0.1 with scriptable failures and recorded effects.
 
     Use as `with FakeTelegram() as fake:`. Recorded lists are appended under a lock; read them
     after the calls that produce them have returned.
     """
+
+    name = "fake-telegram"
+    poll_interval = 0.01
 
     def __init__(
         self,
@@ -236,6 +234,7 @@ class FakeTelegram:
         blocked: Iterable[int] = (),
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__()
         bot_id, sep, _secret = token.partition(":")
         if not sep or not bot_id.isdigit():
             raise ValueError(f"token must look like '<bot id>:<secret>', got {token!r}")
@@ -259,7 +258,6 @@ class FakeTelegram:
 
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # updates queued, poll superseded
-        self._closing = threading.Event()
         self._limits = _Limits(1.0 / private_per_second, group_per_minute, overall_per_second)
         self._users: dict[int, _User] = {}
         self._groups: dict[int, dict[str, Any]] = {}  # chat id -> Chat object
@@ -275,49 +273,8 @@ class FakeTelegram:
         self._scripts: list[_Script] = []
         self._stall = 0.0
         self._stall_effective = True
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
-    # --- lifecycle ---------------------------------------------------------------------
-
-    def start(self) -> FakeTelegram:
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.01},
-            name="fake-telegram", daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._closing.set()
-        with self._changed:
-            self._changed.notify_all()  # wakes long polls
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeTelegram:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("FakeTelegram is not started")
-        return int(self._server.server_address[1])
+    # --- where it listens (started, stopped and closed by LoopbackServer) ---------------
 
     @property
     def base_url(self) -> str:
@@ -558,6 +515,14 @@ class FakeTelegram:
             return copied
 
     # --- the server side -------------------------------------------------------------------
+
+    def wake(self) -> None:
+        with self._changed:
+            self._changed.notify_all()  # wakes long polls
+
+    def handle(self, method: str, raw_path: str, body: bytes, content_type: str) -> _Reply:
+        """Telegram takes GET with a query string as well as POST: the method is not used."""
+        return self._handle(raw_path, body, content_type)
 
     def _handle(self, raw_path: str, body: bytes, content_type: str) -> _Reply:
         with self._lock:
@@ -1161,37 +1126,3 @@ def _copy(value: Any) -> Any:
 def _prune(log: deque[float], older_than: float) -> None:
     while log and log[0] <= older_than:
         log.popleft()
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False  # a long poll or a stalled handler must not hold up close()
-    request_queue_size = 128  # the default 5 drops concurrent connects (1 s SYN retry)
-    fake: FakeTelegram
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up on a long poll or a stall and hung up is expected; stay quiet.
-        pass
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def do_GET(self) -> None:  # Telegram takes GET with a query string as well
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        reply = self.server.fake._handle(self.path, body, self.headers.get("Content-Type", ""))
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
-        self.end_headers()
-        self.wfile.write(reply.body)

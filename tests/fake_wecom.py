@@ -31,10 +31,11 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
+
+from tests.loopback import LoopbackServer
+from tests.loopback import Served as _Reply
 
 # --- error codes -------------------------------------------------------------------------
 # From PLATFORMS.md (WeCom docs 90236 / 90455 / 91039 and wechatpy constants):
@@ -160,23 +161,18 @@ class _Script:
     body_extra: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class _Reply:
-    status: int = 200
-    body: bytes = b""
-    content_type: str = "application/json; charset=utf-8"
-    headers: dict[str, str] = field(default_factory=dict)
-
-
 REDACTED = "<redacted>"
 
 
-class FakeWeCom:
+class FakeWeCom(LoopbackServer):
     """A WeCom API server on 127.0.0.1 with scriptable failures and recorded effects.
 
     Use as `with FakeWeCom(...) as fake:` and point the client at `fake.base_url`.
     All recorded lists are appended under a lock; read them after the calls return.
     """
+
+    name = "fake-wecom"
+    poll_interval = 0.05
 
     def __init__(
         self,
@@ -193,6 +189,7 @@ class FakeWeCom:
         api_per_minute: int | None = None,
         robot_per_minute: int = 20,
     ) -> None:
+        super().__init__()
         self.corp_id = corp_id
         self.secret = secret
         self.agent_id = agent_id
@@ -216,7 +213,6 @@ class FakeWeCom:
         self.media: dict[str, Media] = {}
 
         self._lock = threading.Lock()
-        self._closing = threading.Event()
         self._tokens: dict[str, float] = {}  # token -> expires at (clock)
         self._response_codes: dict[str, float] = {}  # unused code -> expires at (clock)
         self._member_log: dict[tuple[str, str], deque[float]] = {}
@@ -227,47 +223,8 @@ class FakeWeCom:
         self._stall = 0.0
         self._stall_effective = True
         self._ids = itertools.count(1)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
-    # --- lifecycle ---------------------------------------------------------------------
-
-    def start(self) -> FakeWeCom:
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05},
-            name="fake-wecom", daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._closing.set()  # wakes stalled handlers
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeWeCom:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("FakeWeCom is not started")
-        return int(self._server.server_address[1])
+    # --- where it listens (started, stopped and closed by LoopbackServer) ---------------
 
     @property
     def base_url(self) -> str:
@@ -357,7 +314,7 @@ class FakeWeCom:
 
     # --- the server side ------------------------------------------------------------------
 
-    def _handle(self, method: str, raw_path: str, body: bytes, content_type: str) -> _Reply:
+    def handle(self, method: str, raw_path: str, body: bytes, content_type: str) -> _Reply:
         split = urlsplit(raw_path)
         path = split.path
         query = {k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
@@ -644,40 +601,3 @@ def _parse_multipart(body: bytes, content_type: str) -> dict[str, Any]:
             files[name] = {"filename": filename, "content_type": part.get_content_type(),
                            "size": len(data), "data": data}
     return {"fields": fields, "files": files}
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False  # a stalled handler must not hold up close()
-    request_queue_size = 128  # the default 5 drops concurrent connects (1 s SYN retry)
-    fake: FakeWeCom
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that timed out and hung up is expected (stall tests); stay quiet.
-        pass
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def do_GET(self) -> None:
-        self._serve("GET")
-
-    def do_POST(self) -> None:
-        self._serve("POST")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _serve(self, method: str) -> None:
-        fake = self.server.fake
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        reply = fake._handle(method, self.path, body, self.headers.get("Content-Type", ""))
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(reply.body)
