@@ -22,7 +22,7 @@ import time
 from datetime import date, datetime
 from pathlib import Path
 
-from bench.bureau import ROOT, TZ
+from bench.bureau import ROOT, SCALES, TZ, ensure_store
 from bot.app import App
 from bot.clock import FakeClock
 from bot.config import load
@@ -30,7 +30,6 @@ from bot.report import Report, Span
 from handlers.messages import Inbound
 
 NOW = datetime(2026, 11, 26, 10, tzinfo=TZ)
-SCALES = {"bureau": (300, 40, 3, True), "city": (20000, 2000, 3, False)}
 YEAR = 2025  # the last whole year of the three lived through
 
 
@@ -109,16 +108,12 @@ def main() -> None:
     if args.report:
         print(json.dumps(measure_report(*args.report)))
         return
-    for scale, (people, units, years, history) in SCALES.items():
+    for scale, (people, units, years, _) in SCALES.items():
         if scale == "city" and args.skip_city:
             continue
-        folder = args.workdir / f"dutybot-bench-{scale}"
-        built = time.perf_counter()
-        command = [sys.executable, "-m", "bench.bureau", str(folder), str(people), str(units),
-                   str(years)] + ([] if history else ["--no-reminders"])
-        subprocess.run(command, check=True, cwd=ROOT)
+        folder, built = ensure_store(args.workdir, scale)
         print(f"{scale}: {people} people, {units} units, {years} years; store ready in "
-              f"{time.perf_counter() - built:.0f} s")
+              f"{built:.0f} s")
         if scale == "bureau":
             f = child("--overview", str(folder))
             print(f"  {f['tasks']:.0f} tasks, {f['units']:.0f} units")

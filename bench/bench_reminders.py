@@ -23,7 +23,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from bench.bureau import ROOT, TZ, NullChannel
+from bench.bureau import ROOT, SCALES, TZ, NullChannel, ensure_store
 from bot.app import App
 from bot.clock import FakeClock
 from bot.config import load
@@ -31,7 +31,6 @@ from bot.delivery import Deliverer
 from schedules.tasks import Status
 
 MORNING = datetime(2026, 11, 30, 9, 0, tzinfo=TZ)  # Monday: a deadline, digests
-SCALES = {"bureau": (300, 40, 3, True), "city": (20000, 2000, 3, False)}
 
 
 def pct(samples: list[float], q: float) -> float:
@@ -89,14 +88,10 @@ def main() -> None:
     for scale, (people, units, years, history) in SCALES.items():
         if scale == "city" and args.skip_city:
             continue
-        folder = args.workdir / f"dutybot-bench-{scale}"
-        built = time.perf_counter()
-        command = [sys.executable, "-m", "bench.bureau", str(folder), str(people), str(units),
-                   str(years)] + ([] if history else ["--no-reminders"])
-        subprocess.run(command, check=True, cwd=ROOT)
+        folder, built = ensure_store(args.workdir, scale)
         print(f"{scale}: {people} people, {units} units, {years} years "
               f"({'with' if history else 'without'} reminder history); store ready in "
-              f"{time.perf_counter() - built:.0f} s")
+              f"{built:.0f} s")
         # A copy per run, so the measured morning is the same each time.
         work = Path(tempfile.mkdtemp(dir=args.workdir))
         subprocess.run(["cp", "-a", f"{folder}/.", str(work)], check=True)

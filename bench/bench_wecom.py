@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -32,7 +31,7 @@ from pathlib import Path
 from wechatpy.enterprise import create_reply, parse_message
 from wechatpy.enterprise.crypto import WeChatCrypto
 
-from bench.bureau import ROOT, TZ
+from bench.bureau import TZ, ensure_store
 from bot.app import App
 from bot.channels.base import TransientSendError
 from bot.channels.wecom import WeComAPI, WeComChannel, WeComLimits
@@ -172,9 +171,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("-n", type=int, default=500)
     args = parser.parse_args()
-    folder = args.workdir / "dutybot-bench-bureau"
-    subprocess.run([sys.executable, "-m", "bench.bureau", str(folder), "300", "40", "3"],
-                   check=True, cwd=ROOT)
+    folder, _ = ensure_store(args.workdir, "bureau")
     print("WeCom callback path, bureau scale (300 people, 40 units, 3 years):")
     asyncio.run(callback_path(folder, args.n))
     print(f"bulk delivery through the fake API (time {SPEED:.0f}× fast):")

@@ -175,6 +175,27 @@ def bureau(folder: Path, people: int, units: int, years: int, now: datetime,
     return config
 
 
+# The shared benchmark stores: people, units, years, and whether the reminder pass ran every
+# morning while they were built (the city's history is built without it: too slow).
+SCALES = {"bureau": (300, 40, 3, True), "city": (20000, 2000, 3, False)}
+
+
+def ensure_store(workdir: Path, scale: str) -> tuple[Path, float]:
+    """The folder of a scale's store, built (in a child process) if it is not there yet;
+    and the seconds that took."""
+    import subprocess
+    import sys
+    import time
+
+    people, units, years, history = SCALES[scale]
+    folder = workdir / f"dutybot-bench-{scale}"
+    started = time.perf_counter()
+    command = [sys.executable, "-m", "bench.bureau", str(folder), str(people), str(units),
+               str(years)] + ([] if history else ["--no-reminders"])
+    subprocess.run(command, check=True, cwd=ROOT)
+    return folder, time.perf_counter() - started
+
+
 if __name__ == "__main__":  # python -m bench.bureau FOLDER PEOPLE UNITS YEARS [--no-reminders]
     import sys
 
