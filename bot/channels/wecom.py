@@ -32,6 +32,7 @@ from schedules.model import Org
 log = logging.getLogger(__name__)
 
 TEXT_LIMIT = 2048  # bytes of UTF-8 in a text or markdown message
+CARD_TEXT = 112  # characters a template card's sub_title_text should hold (WeCom's advice)
 TOKEN_ERRORS = (40014, 42001)  # invalid / expired access_token: fetch a new one
 BUSY = -1
 RATE_LIMITED = 45009
@@ -250,8 +251,9 @@ class WeComChannel:
 
     def messages(self, reply: Reply) -> list[dict[str, Any]]:
         """The WeCom message bodies for a reply: a template card when it has buttons (and
-        cards are on), else text in pieces under the size limit."""
-        if self.cards and reply.buttons:
+        cards are on) and fits one — a reminder, with its headline — else text in pieces
+        under the size limit (a long list such as 待办 would be cut short on a card)."""
+        if self.cards and reply.buttons and (reply.title or len(reply.text) <= CARD_TEXT):
             return [self.card(reply)]
         return [{"msgtype": "text", "text": {"content": piece}}
                 for piece in split_bytes(reply.text)]
@@ -261,7 +263,7 @@ class WeComChannel:
         return {"msgtype": "template_card", "template_card": {
             "card_type": "button_interaction",
             "main_title": {"title": clip(reply.title or first, 26)},
-            "sub_title_text": clip(reply.text, 112),
+            "sub_title_text": clip(reply.text, CARD_TEXT),
             # Unique per app; letters, digits and _-@ only, ≤ 128 bytes (PLATFORMS.md §2).
             "task_id": f"dutybot-{uuid.uuid4().hex}",
             "button_list": [{"text": b.label, "style": 1 if i == 0 else 2,
