@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.app import App
-from bot.channels.base import Outbound, PermanentSendError, SendError
+from bot.channels.base import ChannelUnavailable, Outbound, PermanentSendError, SendError
 from handlers import notices as words
 from handlers.messages import Reply
 from schedules.model import Policy
@@ -204,10 +204,16 @@ class Deliverer:
                 continue
             ready.append((batch, reply))
         sent = failed = 0
+        down: set[str] = set()  # channels found unreachable: the rest waits for the next pass
         for group in self._together(ready):
-            outcomes = self._send(group, now)
+            channel = group[0][0][0].channel
+            if channel in down:
+                continue
+            outcomes, unreachable = self._send(group, now)
             sent += outcomes.count(Delivery.SENT)
             failed += outcomes.count(Delivery.FAILED)
+            if unreachable:
+                down.add(channel)
         return sent, failed
 
     def _together(self, ready: list[tuple[list[OutboxEntry], Reply]]
@@ -233,9 +239,10 @@ class Deliverer:
                                                  today)
 
     def _send(self, group: list[tuple[list[OutboxEntry], Reply]], now: datetime
-              ) -> list[Delivery]:
+              ) -> tuple[list[Delivery], bool]:
         """One message (for stages merged on the same day), to one person or — when it is
-        the same words — to several at once; each recipient's entries move together."""
+        the same words — to several at once; each recipient's entries move together. Also
+        says whether the channel turned out to be unreachable."""
         store = self.app.store
         batches = [batch for batch, _ in group]
         reply, first = group[0][1], batches[0][0]
@@ -252,7 +259,8 @@ class Deliverer:
             if not isinstance(e, SendError):
                 log.exception("sending to %s on %s raised", first.recipient, first.channel)
             problems = {b[0].recipient: e for b in batches}
-        return [self._outcome(b, problems.get(b[0].recipient), now) for b in batches]
+        unreachable = any(isinstance(p, ChannelUnavailable) for p in problems.values())
+        return [self._outcome(b, problems.get(b[0].recipient), now) for b in batches], unreachable
 
     def _outcome(self, batch: Sequence[OutboxEntry], problem: Exception | None,
                  now: datetime) -> Delivery:

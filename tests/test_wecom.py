@@ -339,7 +339,9 @@ async def test_45009_mid_batch_backs_off_and_delivers_each_once(rig: Rig) -> Non
     assert not [e for e in rig.app.store.deliveries()
                 if e.channel == "wecom" and e.state is Delivery.SENT]
     waiting = [e for e in rig.app.store.deliveries() if e.state is Delivery.PENDING]
-    assert waiting and all(e.not_before is not None for e in waiting)
+    tried = [e for e in waiting if e.attempts]
+    assert len(tried) == 1 and tried[0].not_before is not None  # backs off
+    assert len(waiting) > 5  # the others were not tried while WeCom was blocking
     rig.wire.advance(61)  # WeCom's block lasts a minute
     rig.clock.set(at("2026-11-30 09:02"))
     rig.deliverer.run_pass(rig.clock.now())
@@ -485,3 +487,21 @@ def test_check_json_lists_wecom_userids(capsys: pytest.CaptureFixture[str]) -> N
     assert main(["check", "--json", "--config", str(EXAMPLE)]) == 0
     people = json.loads(capsys.readouterr().out)["people"]
     assert {p["name"]: p.get("wecom_userid") for p in people}["吴芳"] == "WuFang"
+
+
+async def test_an_unreachable_api_stops_the_pass_and_the_outbox_drains_later(rig: Rig) -> None:
+    monday_rig(rig)
+    rig.fake.fail_next_http("message/send", 502, times=1)  # WeCom answers with an HTTP error
+    rig.deliverer.run_pass(rig.clock.now())
+    assert len(rig.fake.calls_to("message/send")) == 1  # no knocking on every entry
+    waiting = [e for e in rig.app.store.deliveries()
+               if e.channel == "wecom" and e.state is Delivery.PENDING]
+    assert len(waiting) > 5 and not rig.fake.delivered
+    rig.clock.set(at("2026-11-30 09:02"))  # the next passes, once it is back
+    rig.deliverer.run_pass(rig.clock.now())
+    rig.clock.set(at("2026-11-30 09:04"))
+    rig.deliverer.run_pass(rig.clock.now())
+    assert all(e.state is Delivery.SENT for e in rig.app.store.deliveries()
+               if e.channel == "wecom")
+    delivered = [(d.userid, str(d.body)) for d in rig.fake.delivered]
+    assert len(delivered) == len(set(delivered)) >= len({e.recipient for e in waiting})

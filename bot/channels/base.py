@@ -20,6 +20,11 @@ class TransientSendError(SendError):
     pass
 
 
+class ChannelUnavailable(TransientSendError):
+    """The platform cannot be reached at all (network down, HTTP errors, the whole app
+    blocked for a while): the delivery loop tries nothing more on the channel this pass."""
+
+
 class PermanentSendError(SendError):
     pass
 

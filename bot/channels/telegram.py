@@ -37,7 +37,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from bot.channels.base import PermanentSendError, TransientSendError
+from bot.channels.base import ChannelUnavailable, PermanentSendError, TransientSendError
 from bot.channels.buttons import CHECKIN_KEY, button_key, command_of
 from bot.channels.ratelimit import Limit, RateLimiter
 from bot.config import TelegramSettings
@@ -298,7 +298,7 @@ class TelegramChannel:
         text, mode = self.render(reply, group)
         loop = self.bot.loop
         if loop is None:
-            raise TransientSendError("Telegram 机器人尚未启动")
+            raise ChannelUnavailable("Telegram 机器人尚未启动")
         future = asyncio.run_coroutine_threadsafe(self._send(chat, text, mode, reply), loop)
         try:
             future.result(timeout=SEND_TIMEOUT)
@@ -314,7 +314,7 @@ class TelegramChannel:
             seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
             raise TransientSendError(f"Telegram 限频（429），{seconds:.0f} 秒后重试") from None
         except (TelegramError, TimeoutError) as e:
-            raise TransientSendError(f"Telegram 暂时无法送达：{type(e).__name__}") from None
+            raise ChannelUnavailable(f"Telegram 暂时无法送达：{type(e).__name__}") from None
 
     def render(self, reply: Reply, group: bool) -> tuple[str, str | None]:
         """The text to send, with @mentions of bound people in a group (HTML links)."""

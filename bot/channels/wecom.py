@@ -23,7 +23,12 @@ import requests
 from wechatpy.enterprise import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
-from bot.channels.base import PermanentSendError, SendError, TransientSendError
+from bot.channels.base import (
+    ChannelUnavailable,
+    PermanentSendError,
+    SendError,
+    TransientSendError,
+)
 from bot.channels.buttons import button_key
 from bot.channels.ratelimit import Limit, RateLimiter
 from handlers.messages import Reply
@@ -96,7 +101,7 @@ class WeComAPI:
         with self._lock:
             blocked = self._blocked_until - self.clock()
         if blocked > 0:
-            raise TransientSendError(f"企业微信接口限频（45009），{blocked:.0f} 秒后再试")
+            raise ChannelUnavailable(f"企业微信接口限频（45009），{blocked:.0f} 秒后再试")
         for attempt in range(1, attempts + 1):
             try:
                 return action()
@@ -111,7 +116,7 @@ class WeComAPI:
                     continue
                 raise self._failure(e) from None
             except requests.RequestException as e:
-                raise TransientSendError(f"连接企业微信失败：{type(e).__name__}") from None
+                raise ChannelUnavailable(f"连接企业微信失败：{type(e).__name__}") from None
         raise AssertionError("unreachable")
 
     def _refresh_token(self) -> None:
@@ -120,18 +125,18 @@ class WeComAPI:
         except WeChatClientException as e:
             raise self._failure(e) from None
         except requests.RequestException as e:
-            raise TransientSendError(f"连接企业微信失败：{type(e).__name__}") from None
+            raise ChannelUnavailable(f"连接企业微信失败：{type(e).__name__}") from None
 
     def _failure(self, e: WeChatClientException) -> SendError:
         code = e.errcode
         if code == RATE_LIMITED:
             with self._lock:
                 self._blocked_until = self.clock() + COOL_DOWN
-            return TransientSendError("企业微信接口限频（45009），稍后重试")
+            return ChannelUnavailable("企业微信接口限频（45009），稍后重试")
         if code in PERMANENT:
             return PermanentSendError(PERMANENT[code])
         if code is None:  # an HTTP error status, not a WeCom answer
-            return TransientSendError("企业微信接口返回 HTTP 错误")
+            return ChannelUnavailable("企业微信接口返回 HTTP 错误")
         return TransientSendError(f"企业微信返回错误码 {code}")
 
     def send(self, userids: Sequence[str], message: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from bot.channels.base import PermanentSendError, TransientSendError
+from bot.channels.base import ChannelUnavailable, PermanentSendError, TransientSendError
 from bot.channels.ratelimit import Limit, RateLimiter
 from bot.channels.wecom import WINDOW_MARGIN, split_bytes
 from handlers.messages import Reply
@@ -66,7 +66,7 @@ class RobotChannel:
             response.raise_for_status()
             result = response.json()
         except (requests.RequestException, ValueError) as e:
-            raise TransientSendError(f"连接群机器人失败：{type(e).__name__}") from None
+            raise ChannelUnavailable(f"连接群机器人失败：{type(e).__name__}") from None
         code = result.get("errcode", 0)
         if code == BAD_KEY:
             raise PermanentSendError("群机器人 key 无效（93000）：请核对该单位 wecom_robot_key_env "
