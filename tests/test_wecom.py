@@ -505,3 +505,17 @@ async def test_an_unreachable_api_stops_the_pass_and_the_outbox_drains_later(rig
                if e.channel == "wecom")
     delivered = [(d.userid, str(d.body)) for d in rig.fake.delivered]
     assert len(delivered) == len(set(delivered)) >= len({e.recipient for e in waiting})
+
+
+def test_a_hanging_gettoken_times_out() -> None:
+    from bot.channels.base import ChannelUnavailable
+    from bot.channels.wecom import WeComAPI
+    with FakeWeCom(corp_id=CORP, agent_id=AGENT) as fake:
+        api = WeComAPI(CORP, fake.secret, AGENT, fake.base_url, timeout=0.2)
+        fake.stall(1.0, effective=False)
+        start = time.perf_counter()
+        with pytest.raises(ChannelUnavailable, match="连接企业微信失败"):
+            api.send(["WuFang"], {"msgtype": "text", "text": {"content": "x"}})
+        assert time.perf_counter() - start < 0.9  # gave up on gettoken; never waited it out
+        fake.stall(0)
+        assert not fake.delivered
