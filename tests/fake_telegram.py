@@ -29,8 +29,6 @@ Long polling and `stall` wait in real time.
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import html
 import itertools
 import json
@@ -41,12 +39,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 from http import HTTPStatus
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
-from tests.loopback import LoopbackServer
+from tests.loopback import LoopbackServer, parse_multipart
 from tests.loopback import Served as _Reply
 
 # --- descriptions Telegram answers ----------------------------------------------------------
@@ -497,6 +494,19 @@ class FakeTelegram(LoopbackServer):
         with self._lock:
             return [r for r in self.requests if r.method.lower() == method.lower()]
 
+    def wait_until(self, condition: Callable[[], bool], timeout: float = 5.0) -> None:
+        """Block until `condition` holds; it is checked again whenever the bot sends, edits
+        or answers something (no polling). AssertionError after `timeout` seconds."""
+        with self._changed:
+            if not self._changed.wait_for(condition, timeout):
+                raise AssertionError(f"the bot did not get there in {timeout} s")
+
+    def wait_for_texts(self, chat_id: int, count: int, timeout: float = 5.0) -> list[str]:
+        """The texts sent to `chat_id` once there are at least `count`."""
+        self.wait_until(lambda: sum(1 for s in self.sent if s.chat_id == chat_id) >= count,
+                        timeout)
+        return self.texts_to(chat_id)
+
     def messages_to(self, chat_id: int) -> list[dict[str, Any]]:
         """The messages the bot sent to `chat_id`, in order, as they were when sent."""
         with self._lock:
@@ -780,6 +790,7 @@ class FakeTelegram(LoopbackServer):
             message["reply_markup"] = markup
         self._messages[(int(chat["id"]), message["message_id"])] = message
         self.sent.append(SentMessage(int(chat["id"]), _copy(message), params, now))
+        self._changed.notify_all()  # wakes `wait_until`
         return _copy(message), None
 
     def _edit_message_text(self, params: dict[str, Any], now: float) -> tuple[Any, str | None]:
@@ -816,6 +827,7 @@ class FakeTelegram(LoopbackServer):
         edited["edit_date"] = int(self.wall_clock())
         self._messages[(int(chat["id"]), message_id)] = edited
         self.edits.append(Edit(method, int(chat["id"]), message_id, _copy(edited), params, now))
+        self._changed.notify_all()  # wakes `wait_until`
         return _copy(edited), None
 
     def _answer_callback_query(
@@ -832,6 +844,7 @@ class FakeTelegram(LoopbackServer):
         self.answered.append(CallbackAnswer(
             str(query_id), user_id, None if text is None else str(text),
             _as_bool(params.get("show_alert")), None if url is None else str(url), now))
+        self._changed.notify_all()  # wakes `wait_until`
         return True, None
 
     def _get_updates(self, params: dict[str, Any], _now: float) -> tuple[Any, str | None]:
@@ -1006,21 +1019,8 @@ def _parse_body(body: bytes, content_type: str, query: str) -> tuple[dict[str, A
 
 
 def _parse_multipart(body: bytes, content_type: str) -> dict[str, Any]:
-    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
-    fields: dict[str, Any] = {}
-    for part in message.iter_parts():
-        assert isinstance(part, EmailMessage)
-        name = str(part.get_param("name", header="content-disposition") or "")
-        data = part.get_payload(decode=True)
-        data = data if isinstance(data, bytes) else b""
-        filename = part.get_filename()
-        if filename is None:
-            fields[name] = data.decode("utf-8", "replace")
-        else:
-            fields[name] = {"filename": filename, "content_type": part.get_content_type(),
-                            "data": data}
-    return fields
+    fields, files = parse_multipart(body, content_type)
+    return {**fields, **files}
 
 
 def _decode(raw: dict[str, Any]) -> dict[str, Any]:

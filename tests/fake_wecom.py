@@ -21,8 +21,6 @@ or use `ManualClock` below.
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import itertools
 import json
 import threading
@@ -30,11 +28,10 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
-from tests.loopback import LoopbackServer
+from tests.loopback import LoopbackServer, parse_multipart
 from tests.loopback import Served as _Reply
 
 # --- error codes -------------------------------------------------------------------------
@@ -585,19 +582,5 @@ def _parse_body(body: bytes, content_type: str) -> Any:
 
 
 def _parse_multipart(body: bytes, content_type: str) -> dict[str, Any]:
-    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
-    fields: dict[str, str] = {}
-    files: dict[str, dict[str, Any]] = {}
-    for part in message.iter_parts():
-        assert isinstance(part, EmailMessage)
-        name = str(part.get_param("name", header="content-disposition") or "")
-        data = part.get_payload(decode=True)
-        data = data if isinstance(data, bytes) else b""
-        filename = part.get_filename()
-        if filename is None:
-            fields[name] = data.decode("utf-8", "replace")
-        else:
-            files[name] = {"filename": filename, "content_type": part.get_content_type(),
-                           "size": len(data), "data": data}
+    fields, files = parse_multipart(body, content_type)
     return {"fields": fields, "files": files}

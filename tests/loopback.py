@@ -6,8 +6,11 @@ with a `Served`; this module does the socket, the thread, starting and stopping.
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import threading
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
@@ -104,3 +107,25 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(reply.body)
+
+
+def parse_multipart(body: bytes, content_type: str
+                    ) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+    """A multipart/form-data body: its plain fields, and its files (filename, content type,
+    size, bytes) by field name."""
+    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    fields: dict[str, str] = {}
+    files: dict[str, dict[str, Any]] = {}
+    for part in message.iter_parts():
+        assert isinstance(part, EmailMessage)
+        name = str(part.get_param("name", header="content-disposition") or "")
+        data = part.get_payload(decode=True)
+        data = data if isinstance(data, bytes) else b""
+        filename = part.get_filename()
+        if filename is None:
+            fields[name] = data.decode("utf-8", "replace")
+        else:
+            files[name] = {"filename": filename, "content_type": part.get_content_type(),
+                           "size": len(data), "data": data}
+    return fields, files

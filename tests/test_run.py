@@ -8,9 +8,9 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable
+import threading
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -29,12 +29,31 @@ def free_port() -> int:
         return port
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("dutybot run did not get there in time")
-        time.sleep(0.05)
+class Lines:
+    """A process's stderr, read as it comes, with a way to wait for a line (no polling)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.lines: list[str] = []
+        self._seen = threading.Condition()
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        with stream:
+            for line in stream:
+                with self._seen:
+                    self.lines.append(line)
+                    self._seen.notify_all()
+
+    def wait_for(self, text: str, timeout: float = 20.0) -> None:
+        with self._seen:
+            if not self._seen.wait_for(lambda: any(text in line for line in self.lines),
+                                       timeout):
+                raise AssertionError(f"no “{text}” in: {''.join(self.lines)}")
+
+    def all(self) -> str:
+        self._thread.join(timeout=20)
+        return "".join(self.lines)
 
 
 def test_run_serves_wecom_and_telegram_and_stops_cleanly(tmp_path: Path) -> None:
@@ -59,16 +78,12 @@ api_base_url = "{wecom.base_url}"
         process = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "run", "--config", str(path),
              "--now", "2026-11-26T10:00"],
-            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        assert process.stderr is not None
+        log = Lines(process.stderr)
         try:
             base = f"http://127.0.0.1:{port}"
-
-            def healthy() -> bool:
-                try:
-                    return httpx.get(base + "/healthz", timeout=1).status_code == 200
-                except httpx.TransportError:
-                    return False
-            wait_for(healthy)
+            log.wait_for("dutybot is running")  # the server and the Telegram bot are up
             health = httpx.get(base + "/healthz").json()
             assert set(health["channels"]) == {"telegram", "wecom", "wecom-robot"}
 
@@ -80,11 +95,12 @@ api_base_url = "{wecom.base_url}"
             assert sim.reply_fields(answer.content)["Content"].startswith("您有 6 项待办")
 
             telegram.push_message(5001, "待办")
-            wait_for(lambda: bool(telegram.texts_to(5001)))
-            assert telegram.texts_to(5001)[0].startswith("您好，这个账号还没有绑定")
+            [answer_text] = telegram.wait_for_texts(5001, 1, timeout=10)
+            assert answer_text.startswith("您好，这个账号还没有绑定")
         finally:
             process.send_signal(signal.SIGTERM)
-            _, err = process.communicate(timeout=20)
+            process.wait(timeout=20)
+        err = log.all()
         assert process.returncode == 0, err
         assert TOKEN not in err and AES_KEY not in err and telegram.token not in err
 

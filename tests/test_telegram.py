@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -85,8 +84,7 @@ class Rig:
 
     async def texts(self, chat: int, count: int) -> list[str]:
         """The bot's messages to `chat` once there are `count` of them."""
-        await until(lambda: len(self.fake.texts_to(chat)) >= count)
-        return self.fake.texts_to(chat)
+        return await asyncio.to_thread(self.fake.wait_for_texts, chat, count)
 
     async def bind(self, user: int, person: str) -> None:
         before = len(self.fake.texts_to(user))
@@ -101,15 +99,6 @@ class Rig:
         task = self.app.store.task(key)
         assert task is not None
         return task.number
-
-
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Wait for the bot (another task, another thread) to have done something."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("the bot did not get there in time")
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture(autouse=True)
@@ -218,7 +207,7 @@ async def test_reminder_button_tap_check_in_message_edited(rig: Rig) -> None:
     buttons = [b for row in card["reply_markup"]["inline_keyboard"] for b in row]
     assert buttons[0]["text"] == "✅ 已完成" and buttons[0]["callback_data"] == f"checkin-{n}"
     rig.fake.push_callback(WU, f"checkin-{n}", card)
-    await until(lambda: bool(rig.fake.edits))
+    await asyncio.to_thread(rig.fake.wait_until, lambda: bool(rig.fake.edits))
     task = rig.app.store.task_by_number(n)
     assert task is not None and task.status is Status.DONE
     assert task.checkin is not None and task.checkin.channel == "telegram"
