@@ -89,7 +89,7 @@ async def test_initialize_calls_get_me_at_base_url_plus_token(fake: FakeTelegram
 async def test_wrong_token_is_refused(fake: FakeTelegram) -> None:
     with pytest.raises(InvalidToken):
         async with Bot("123456:not-the-token", base_url=fake.base_url):
-            pass
+            raise AssertionError("initialize must refuse the token before this")
     assert [r.method for r in fake.requests] == ["getMe"]
 
 
