@@ -63,6 +63,8 @@ def overview(ctx: Context, args: str) -> Reply:
                                                                     ctx.today)
     if period is None:
         raise UserError(text.bad_period(token[:20]))
+    if period.end < ctx.store.since:
+        return Reply(text.before_records(period.label(), ctx.store.since))
     in_period = due_within((t for t in ctx.store.tasks_of(scope.owners)
                             if t.duty in ctx.org.duties), period.start, period.end)
     by_owner: dict[str, list[Task]] = defaultdict(list)

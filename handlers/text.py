@@ -242,6 +242,11 @@ def bad_period(token: str) -> str:
             "如「总览 2026-H1」。")
 
 
+def before_records(label: str, since: date) -> str:
+    return (f"{label}早于本机器人开始记录的日期（{since.year}年{day(since)}），没有记录。"
+            "发送「总览」查看本期情况。")
+
+
 def overview_header(label: str, today: date, everything: bool) -> str:
     whose = "全局各单位" if everything else "您负责或分管的单位"
     return f"【总览】{label}，{whose}（截至{day(today)}）："

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import date
 
 import pytest
 
@@ -176,11 +177,33 @@ def test_overview_counts_match_the_store(late: tuple[App, FakeClock]) -> None:
     assert "未到期" in row  # December's and Q4's tasks
 
 
-def test_overview_of_a_past_half_year_and_a_bad_period(late: tuple[App, FakeClock]) -> None:
-    assert say(late, "王建国", "总览 2026-H1").startswith("【总览】2026年上半年")
+def test_overview_of_a_past_half_year(config: Config) -> None:
+    clock = FakeClock(at("2026-01-05 10:00"))  # a store that has lived through 2026-H1
+    app = App.open(config, clock)
+    try:
+        n = app.store.task("theme-day:branch-1:2026-01")
+        assert n is not None
+        app.store.check_in(n.key, "wu-fang", at("2026-01-20 10:00"), "", "console")
+        clock.set(at("2026-07-10 10:00"))
+        app.refresh(clock.now())
+        reply = Chat(app, clock, "王建国").say("总览 2026-H1")
+        assert reply.startswith("【总览】2026年上半年，全局各单位（截至7月10日（周五））")
+        row = next(line for line in reply.splitlines() if line.startswith("· 机关第一党支部"))
+        h1 = [t for t in app.store.tasks_of(["branch-1"]) if t.due.isoformat() <= "2026-06-30"]
+        assert row == text.overview_row("机关第一党支部", len(h1), 1, 0, len(h1) - 1, 0)
+        assert "逾期事项：" in reply and "已逾期" in reply
+    finally:
+        app.close()
+
+
+def test_overview_periods_and_a_bad_one(late: tuple[App, FakeClock]) -> None:
+    assert say(late, "王建国", "总览 2026-H2").startswith("【总览】2026年下半年")
     assert say(late, "王建国", "总览 2026年第四季度").startswith("【总览】2026年第四季度")
     assert say(late, "王建国", "总览 上月").startswith("【总览】2026年11月")
     assert say(late, "王建国", "总览 下辈子") == text.bad_period("下辈子")
+    # The store began on 2026-11-26: an earlier period has no records, and says so.
+    assert say(late, "王建国", "总览 2026-H1") == text.before_records("2026年上半年",
+                                                                   date(2026, 11, 26))
 
 
 # ---- 豁免 ------------------------------------------------------------------------------
