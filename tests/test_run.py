@@ -18,7 +18,7 @@ from tests.builders import ROOT
 from tests.fake_telegram import FakeTelegram
 from tests.fake_wecom import FakeWeCom
 from tests.test_telegram import telegram_config
-from tests.test_wecom import AES_KEY, AGENT, CORP, ENV, TOKEN
+from tests.test_wecom import AES_KEY, AGENT, CORP, ENV, TOKEN, wecom_section
 from tests.wecom_callback import CallbackSimulator
 
 
@@ -61,18 +61,8 @@ def test_run_serves_wecom_and_telegram_and_stops_cleanly(tmp_path: Path) -> None
     with FakeWeCom(corp_id=CORP, agent_id=AGENT) as wecom, FakeTelegram() as telegram:
         telegram.add_user(5001, "吴芳")
         path = telegram_config(tmp_path, telegram.base_url)
-        text = path.read_text(encoding="utf-8").replace("[server]\nport = 0", f"""[server]
-port = {port}
-
-[channels.wecom]
-enabled = true
-corp_id = "{CORP}"
-agent_id = {AGENT}
-token_env = "WECOM_TOKEN"
-aes_key_env = "WECOM_AES_KEY"
-secret_env = "WECOM_SECRET"
-api_base_url = "{wecom.base_url}"
-""")
+        text = path.read_text(encoding="utf-8").replace(
+            "[server]\nport = 0", f"[server]\nport = {port}\n{wecom_section(wecom.base_url)}")
         path.write_text(text, encoding="utf-8")
         env = {**os.environ, **ENV, "TG_TOKEN": telegram.token, "PYTHONPATH": str(ROOT)}
         process = subprocess.Popen(

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.app import App
 from bot.channels.base import TransientSendError
@@ -30,10 +32,14 @@ from storage.repository import Delivery
 from tests.builders import EXAMPLE, at
 from tests.fake_wecom import FakeWeCom, ManualClock
 from tests.wecom_callback import (
+    SAMPLE_AGENT_ID,
+    SAMPLE_CORP_ID,
+    SAMPLE_ENCODING_AES_KEY,
     SAMPLE_POST_BODY,
     SAMPLE_POST_MSG_SIGNATURE,
     SAMPLE_POST_NONCE,
     SAMPLE_POST_TIMESTAMP,
+    SAMPLE_TOKEN,
     SAMPLE_VERIFY_ECHOSTR,
     SAMPLE_VERIFY_MSG_SIGNATURE,
     SAMPLE_VERIFY_NONCE,
@@ -43,10 +49,9 @@ from tests.wecom_callback import (
     CallbackSimulator,
 )
 
-TOKEN = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo"
-AES_KEY = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"
-CORP = "ww1436e0e65a779aee"
-AGENT = 1000002
+# WeCom's published sample app: its token, key and corp id.
+TOKEN, AES_KEY, CORP, AGENT = (SAMPLE_TOKEN, SAMPLE_ENCODING_AES_KEY, SAMPLE_CORP_ID,
+                               SAMPLE_AGENT_ID)
 ROBOT_KEY = "robot-key-branch-1"
 USERS = ["WangJianGuo", "LiHongMei", "ZhangWei", "LiuZhiQiang", "ChenJing", "ZhaoMin",
          "SunLi", "ZhouTao", "WuFang", "ZhengLei", "FengXue", "HeJun"]
@@ -54,11 +59,9 @@ ENV = {"WECOM_TOKEN": TOKEN, "WECOM_AES_KEY": AES_KEY, "WECOM_SECRET": "fake-app
        "DUTYBOT_ROBOT_BRANCH_1": ROBOT_KEY}
 
 
-def wecom_config(folder: Path, base_url: str, cards: bool = True) -> Path:
-    path = folder / "config.toml"
-    shutil.copy(EXAMPLE, path)
-    with path.open("a", encoding="utf-8") as f:
-        f.write(f"""
+def wecom_section(base_url: str, cards: bool = True) -> str:
+    """The `[channels.wecom]` table for the sample corp, its secrets named as in ENV."""
+    return f"""
 [channels.wecom]
 enabled = true
 corp_id = "{CORP}"
@@ -68,10 +71,14 @@ aes_key_env = "WECOM_AES_KEY"
 secret_env = "WECOM_SECRET"
 api_base_url = "{base_url}"
 cards = {"true" if cards else "false"}
+"""
 
-[server]
-port = 0
-""")
+
+def wecom_config(folder: Path, base_url: str, cards: bool = True) -> Path:
+    path = folder / "config.toml"
+    shutil.copy(EXAMPLE, path)
+    with path.open("a", encoding="utf-8") as f:
+        f.write(wecom_section(base_url, cards) + "\n[server]\nport = 0\n")
     return path
 
 
@@ -519,3 +526,12 @@ def test_a_hanging_gettoken_times_out() -> None:
         assert time.perf_counter() - start < 0.9  # gave up on gettoken; never waited it out
         fake.stall(0)
         assert not fake.delivered
+
+
+@given(st.text(alphabet="ab中文\n", max_size=300), st.integers(min_value=3, max_value=40))
+def test_split_text_keeps_everything_within_the_limit(text: str, limit: int) -> None:
+    from bot.channels.base import split_text, utf8_size
+    for size in (utf8_size, len):
+        pieces = split_text(text, limit, size)
+        assert all(0 < size(p) <= limit for p in pieces)
+        assert "".join(pieces).replace("\n", "") == text.replace("\n", "")  # nothing lost

@@ -7,6 +7,7 @@ configured, blocked) is recorded and shown to admins, and never retried.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from handlers.messages import Reply
@@ -39,3 +40,41 @@ class Outbound(Protocol):
     def send(self, recipient: str, group: bool, reply: Reply) -> None:
         """Deliver, or raise `TransientSendError` / `PermanentSendError`."""
         ...
+
+
+def utf8_size(text: str) -> int:
+    return len(text.encode())
+
+
+def split_text(text: str, limit: int, size: Callable[[str], int] = utf8_size) -> list[str]:
+    """Pieces of at most `limit` (by `size`: UTF-8 bytes, or `len` for characters), cut
+    between lines where possible and inside a line only when it alone is too long."""
+    pieces: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        candidate = f"{current}\n{line}" if current else line
+        if size(candidate) <= limit:
+            current = candidate
+            continue
+        if current:
+            pieces.append(current)
+        while size(line) > limit:
+            cut = _longest_prefix(line, limit, size)
+            pieces.append(line[:cut])
+            line = line[cut:]
+        current = line
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def _longest_prefix(line: str, limit: int, size: Callable[[str], int]) -> int:
+    """How many characters of `line` fit in `limit` (at least one)."""
+    low, high = 1, len(line)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if size(line[:middle]) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return low

@@ -37,7 +37,12 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from bot.channels.base import ChannelUnavailable, PermanentSendError, TransientSendError
+from bot.channels.base import (
+    ChannelUnavailable,
+    PermanentSendError,
+    TransientSendError,
+    split_text,
+)
 from bot.channels.buttons import CHECKIN_KEY, button_key, command_of
 from bot.channels.ratelimit import Limit, RateLimiter
 from bot.config import TelegramSettings
@@ -69,23 +74,6 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup([[InlineKeyboardButton(
         ("✅ " if b.command.startswith("打卡") else "") + b.label,
         callback_data=button_key(b))] for b in reply.buttons])
-
-
-def pieces(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Telegram's 4096-character limit, cut between lines."""
-    out, current = [], ""
-    for line in text.split("\n"):
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) <= limit:
-            current = candidate
-            continue
-        if current:
-            out.append(current)
-        while len(line) > limit:
-            out.append(line[:limit])
-            line = line[limit:]
-        current = line
-    return [*out, current] if current else out
 
 
 class TelegramBot:
@@ -220,7 +208,7 @@ class TelegramBot:
             return
         reply = await self._answer(inbound)
         body = reply.for_detail(self.settings.detail)
-        parts = pieces(body)
+        parts = split_text(body, TEXT_LIMIT, len)
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
             if not in_group:  # an answer waits its turn a moment, then goes regardless
@@ -333,7 +321,7 @@ class TelegramChannel:
         return f"{html.escape(body)}\n{' '.join(links)}", ParseMode.HTML
 
     async def _send(self, chat: int, text: str, mode: str | None, reply: Reply) -> None:
-        parts = pieces(text)
+        parts = split_text(text, TEXT_LIMIT, len)
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
             await self.bot.application.bot.send_message(

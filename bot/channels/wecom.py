@@ -28,6 +28,7 @@ from bot.channels.base import (
     PermanentSendError,
     SendError,
     TransientSendError,
+    split_text,
 )
 from bot.channels.buttons import button_key
 from bot.channels.ratelimit import Limit, RateLimiter
@@ -156,27 +157,6 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def split_bytes(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Pieces of at most `limit` UTF-8 bytes, cut between lines where possible."""
-    pieces: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate.encode()) <= limit:
-            current = candidate
-            continue
-        if current:
-            pieces.append(current)
-        while len(line.encode()) > limit:  # one very long line: cut by characters
-            cut = len(line.encode()[:limit].decode(errors="ignore"))
-            pieces.append(line[:cut])
-            line = line[cut:]
-        current = line
-    if current:
-        pieces.append(current)
-    return pieces
-
-
 @dataclass(frozen=True)
 class WeComLimits:
     member_per_minute: int = 30
@@ -261,7 +241,7 @@ class WeComChannel:
         if self.cards and reply.buttons and (reply.title or len(reply.text) <= CARD_TEXT):
             return [self.card(reply)]
         return [{"msgtype": "text", "text": {"content": piece}}
-                for piece in split_bytes(reply.text)]
+                for piece in split_text(reply.text, TEXT_LIMIT)]
 
     def card(self, reply: Reply) -> dict[str, Any]:
         first = reply.text.split("\n", 1)[0]

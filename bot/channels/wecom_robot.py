@@ -15,9 +15,14 @@ from typing import Any
 
 import requests
 
-from bot.channels.base import ChannelUnavailable, PermanentSendError, TransientSendError
+from bot.channels.base import (
+    ChannelUnavailable,
+    PermanentSendError,
+    TransientSendError,
+    split_text,
+)
 from bot.channels.ratelimit import Limit, RateLimiter
-from bot.channels.wecom import WINDOW_MARGIN, split_bytes
+from bot.channels.wecom import WINDOW_MARGIN
 from handlers.messages import Reply
 from schedules.model import Org
 
@@ -51,7 +56,7 @@ class RobotChannel:
 
     def send(self, recipient: str, group: bool, reply: Reply) -> None:
         key = self.keys[recipient]
-        pieces = split_bytes(self.content(reply), MARKDOWN_LIMIT)
+        pieces = split_text(self.content(reply), MARKDOWN_LIMIT)
         # All pieces' turns first, so a long digest is never cut off by the limit halfway.
         for _ in pieces:
             if not self.limiter.acquire([key], self.max_wait):
