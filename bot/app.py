@@ -42,6 +42,22 @@ class App:
             app.refresh(clock.now())
         return app
 
+    def warnings(self, now: datetime) -> list[str]:
+        """What the admin should know before using this store now, in Chinese: what opening
+        repaired, why writes would fail, a clock behind the newest record."""
+        found = list(self.store.notices)
+        problem = self.store.write_problem()
+        if problem:
+            found.append(problem)
+        newest = self.store.newest_record_at
+        if newest is not None and self.store.refuses_writes_at(now):
+            tz = self.org.timezone
+            found.append(
+                f"当前时间 {now.astimezone(tz):%Y-%m-%d %H:%M} 早于台账中最新一条记录的时间 "
+                f"{newest.astimezone(tz):%Y-%m-%d %H:%M}：本次只能查询，"
+                "完成记录等写入会被拒绝（记录不能倒签）。请核对系统时间或 --now。")
+        return found
+
     def today(self, now: datetime) -> date:
         return now.astimezone(self.org.timezone).date()
 

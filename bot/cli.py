@@ -27,7 +27,7 @@ from bot.report import Report, Span
 from bot.server import HttpServer, make_app
 from schedules.model import Role
 from storage import bindcodes
-from storage.audit import verify
+from storage.audit import describe_time, verify
 from storage.errors import StoreError
 
 log = logging.getLogger("dutybot")
@@ -150,6 +150,8 @@ def _chat(config: Config, clock: Clock, person: str | None) -> int:
     if interactive:
         import readline  # noqa: F401 - gives input() line editing, also for Chinese text
     app = App.open(config, clock)
+    for warning in app.warnings(clock.now()):
+        print(f"注意：{warning}", file=sys.stderr)
     try:
         audience = app.org.person(sender)
         console = ConsoleChannel(app.org, sys.stdin, sys.stdout, interactive,
@@ -193,6 +195,8 @@ def _run(config: Config, clock: Clock) -> int:
     for handler in logging.getLogger().handlers:
         handler.addFilter(_Redact(secrets))
     app = App.open(config, clock)
+    for warning in app.warnings(clock.now()):
+        log.warning("%s", warning)
     try:
         try:
             platforms = connect(config, app, os.environ)
@@ -294,27 +298,38 @@ def _check(config: Config, clock: Clock, as_json: bool) -> int:
 
 def _audit_verify(config: Config) -> int:
     result = verify(config.store_path)
+    ledger = config.store_path / "ledger.jsonl"
     if result.broken is not None:
         b = result.broken
         seq = f"（记录 {b.seq}）" if b.seq is not None else ""
-        print(f"台账有误：{config.store_path / 'ledger.jsonl'} 第 {b.line} 行{seq}{b.problem}。"
+        print(f"台账有误：{ledger} 第 {b.line} 行{seq}{b.problem}。"
               f"此前 {result.records} 条记录完好。", file=sys.stderr)
         return 1
+    problems = []
     if result.missing_tail is not None:
         first, last = result.missing_tail
-        print(f"台账有误：末尾缺少记录 {first}–{last}（任务文件中有，台账中没有），"
-              "可能被删除。", file=sys.stderr)
-        return 1
+        problems.append(f"台账有误：末尾缺少记录 {first}–{last}（任务文件中有，台账中没有），"
+                        "可能被删除。")
     if result.altered is not None:
-        name, number = result.altered
-        print(f"数据文件有误：{config.store_path / name} 中编号 {number} 的任务与台账记载不符，"
-              "文件可能被改动过。台账本身完好。", file=sys.stderr)
+        a = result.altered
+        which = f"中编号 {a.number} 的任务" if a.number else ""
+        problems.append(f"数据文件有误：{config.store_path / a.file} {which}{a.problem}，"
+                        "文件可能被改动过。")
+    if result.backwards is not None:
+        w = result.backwards
+        problems.append(f"台账有误：{ledger} 第 {w.line} 行（记录 {w.seq}）的时间 "
+                        f"{describe_time(w.at)} 早于此前记录的时间 {describe_time(w.newest)}："
+                        "时间倒退，可能是系统时钟被调回或记录被倒签。")
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
         return 1
-    print(f"台账完好：共 {result.records} 条记录，哈希链连续，数据文件与台账一致"
-          + (f"，最新一条记于 {result.last_at}" if result.last_at else "") + "。")
+    print(f"台账完好：共 {result.records} 条记录，哈希链连续，时间顺序正确，数据文件与台账一致"
+          + (f"，最新一条记于 {describe_time(result.last_at)}" if result.last_at else "")
+          + "。")
     if result.torn_tail:
         print("注意：最后一行是中断的写入（未确认的操作），"
-              "下次启动时会移到 ledger.jsonl.torn-* 文件。")
+              "bot 下次启动时会把它移到 ledger.jsonl.torn-* 文件。")
     return 0
 
 

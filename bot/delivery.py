@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from schedules.reminders import (
     task_notices,
 )
 from schedules.tasks import Status
+from storage.errors import ClockBehind, StoreWriteFailed
 from storage.repository import Delivery, OutboxEntry
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,15 @@ class Deliverer:
         # Tasks the planner said are finished with, as they were then (memory only: a
         # restart simply asks again).
         self._settled: dict[str, tuple[date, datetime | None]] = {}
+        self._started: float | None = None  # monotonic start of the pass under way
+
+    def _stamp(self, now: datetime) -> datetime:
+        """The time to record a write at: the pass's `now` moved on by the time the pass
+        has taken, so a long pass (rate-limited sending) never writes behind a check-in
+        that landed meanwhile."""
+        if self._started is None:
+            return now
+        return now + timedelta(seconds=time.monotonic() - self._started)
 
     def route(self, notice: Notice) -> list[str] | None:
         """The channels that deliver this notice here; [] none at all (a permanent failure);
@@ -99,14 +110,29 @@ class Deliverer:
         nothing is legitimately `sending`."""
         store = self.app.store
         stuck = store.sending_deliveries()
-        store.move_deliveries(stuck, Delivery.UNKNOWN, now, "发送中断，可能已送达")
+        store.move_deliveries(stuck, Delivery.UNKNOWN, self._stamp(now), "发送中断，可能已送达")
         return len(stuck)
 
     def run_pass(self, now: datetime) -> PassResult:
+        """One pass. A store that cannot be written (full, read-only, or a clock behind the
+        ledger) ends the pass where it is, having sent nothing it could not record; the
+        next pass tries again."""
         with self._lock, self.app.store.deferred_files():
-            self.recover(now)
-            result = self._plan(now)
-            result.sent, result.failed = self._deliver(now)
+            self._started = time.monotonic()
+            try:
+                self.recover(now)
+                result = self._plan(now)
+                result.sent, result.failed = self._deliver(now)
+            except ClockBehind as e:
+                log.warning("reminder pass at %s not run: the clock is behind the ledger (%s)",
+                            now.isoformat(timespec="minutes"), e)
+                return PassResult()
+            except StoreWriteFailed as e:
+                log.warning("reminder pass at %s stopped: the store cannot be written (%s)",
+                            now.isoformat(timespec="minutes"), e)
+                return PassResult()
+            finally:
+                self._started = None
             self.last_pass = now
             if result.sent or result.failed or result.skipped:
                 log.info("reminder pass at %s: %d sent, %d failed, %d skipped",
@@ -141,7 +167,7 @@ class Deliverer:
              if n.stage is Stage.ESCALATION and n.key in planned_keys],
             {n.key for n in plan.send}, now)
         if entries:
-            store.add_deliveries(entries, now, escalations)
+            store.add_deliveries(entries, self._stamp(now), escalations)
         return PassResult(planned=len(entries) - len(plan.skip), skipped=len(plan.skip))
 
     def _escalations(self, notices: Sequence[Notice], sending: set[str],
@@ -193,14 +219,15 @@ class Deliverer:
             newest = max(e.due_at.astimezone(tz).date() for e in entries)
             batch = [e for e in entries if e.due_at.astimezone(tz).date() == newest]
             store.move_deliveries([e for e in entries if e not in batch], Delivery.SKIPPED,
-                                  now, "已有更新的提醒")
+                                  self._stamp(now), "已有更新的提醒")
             if self.stale(batch[0], policy, today):
-                store.move_deliveries(batch, Delivery.SKIPPED, now, "已过时，不再发送")
+                store.move_deliveries(batch, Delivery.SKIPPED, self._stamp(now),
+                                      "已过时，不再发送")
                 continue
             reply = self.render(batch, now, tz)
             if reply is None:
                 why = "事项已完成，无需提醒" if batch[0].task else "没有需要告知的内容"
-                store.move_deliveries(batch, Delivery.SKIPPED, now, why)
+                store.move_deliveries(batch, Delivery.SKIPPED, self._stamp(now), why)
                 continue
             ready.append((batch, reply))
         sent = failed = 0
@@ -247,7 +274,8 @@ class Deliverer:
         batches = [batch for batch, _ in group]
         reply, first = group[0][1], batches[0][0]
         channel = self.channels[first.channel]
-        store.move_deliveries([e for b in batches for e in b], Delivery.SENDING, now)
+        store.move_deliveries([e for b in batches for e in b], Delivery.SENDING,
+                              self._stamp(now))
         problems: dict[str, Exception] = {}
         try:
             if len(batches) == 1:
@@ -271,14 +299,14 @@ class Deliverer:
         attempts = batch[0].attempts + 1  # counting this one
         if attempts >= MAX_ATTEMPTS:
             return self._settle(batch, Delivery.FAILED, now, f"多次重试仍失败：{problem}")
-        self.app.store.move_deliveries(batch, Delivery.PENDING, now,
+        self.app.store.move_deliveries(batch, Delivery.PENDING, self._stamp(now),
                                        str(problem) or type(problem).__name__,
                                        not_before=now + backoff(attempts))
         return Delivery.PENDING
 
     def _settle(self, batch: Sequence[OutboxEntry], state: Delivery, now: datetime,
                 error: str = "") -> Delivery:
-        self.app.store.move_deliveries(batch, state, now, error)
+        self.app.store.move_deliveries(batch, state, self._stamp(now), error)
         if state is Delivery.FAILED:
             log.warning("delivery to %s on %s failed: %s", batch[0].recipient, batch[0].channel,
                         error)
@@ -302,6 +330,7 @@ class Deliverer:
     def problems_since_last_report(self, notice: Notice, now: datetime) -> list[OutboxEntry]:
         """Failed or unknown deliveries since this admin's previous report went out."""
         deliveries = self.app.store.deliveries()
+        now = self._stamp(now)  # what this pass itself recorded counts too
         mine = f"weekly-admin:{notice.recipient}:"
         previous = max((e.updated for e in deliveries
                         if e.subject.startswith(mine) and e.state is Delivery.SENT

@@ -1,55 +1,50 @@
 """`绑定 CODE`: linking a chat account (Telegram) to a person with a one-time code.
 
 Codes are issued by an admin (`dutybot bind-code 张三`) and kept hashed by the store. An
-account gets at most five wrong tries an hour; after that even a right code waits, so codes
-cannot be guessed by trying.
+account gets at most five wrong tries an hour, and all accounts together twenty; after that
+even a right code waits, so codes cannot be guessed by trying from many accounts. Wrong
+tries are kept in the ledger, so a restart forgives nothing.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
-from datetime import datetime, timedelta
+from contextlib import suppress
+from datetime import timedelta
 
 from handlers import text
 from handlers.messages import Inbound, Reply
 from schedules.model import Org
+from storage.errors import StoreWriteFailed
 from storage.repository import BindRefused, Repository
 
 BINDABLE = frozenset({"telegram"})  # channels whose accounts are not listed in config
-MAX_WRONG = 5
+MAX_WRONG = 5  # per account per window
+MAX_WRONG_ALL = 20  # all accounts together per window
 WINDOW = timedelta(hours=1)
 
 
-class BindGuard:
-    """Wrong tries per account in the last hour (memory only: a restart forgives)."""
-
-    def __init__(self) -> None:
-        self._wrong: dict[tuple[str, str], deque[datetime]] = defaultdict(deque)
-
-    def blocked(self, key: tuple[str, str], at: datetime) -> bool:
-        tries = self._wrong[key]
-        while tries and tries[0] <= at - WINDOW:
-            tries.popleft()
-        return len(tries) >= MAX_WRONG
-
-    def wrong(self, key: tuple[str, str], at: datetime) -> None:
-        self._wrong[key].append(at)
+def blocked(store: Repository, message: Inbound) -> bool:
+    refusals = store.bind_refusals_since(message.received_at - WINDOW)
+    mine = sum(1 for r in refusals if (r.channel, r.account) == (message.channel,
+                                                                 message.sender))
+    return mine >= MAX_WRONG or len(refusals) >= MAX_WRONG_ALL
 
 
-def bind(org: Org, store: Repository, guard: BindGuard, message: Inbound, args: str) -> Reply:
+def bind(org: Org, store: Repository, message: Inbound, args: str) -> Reply:
     if message.channel not in BINDABLE:
         return Reply(text.BIND_NOT_HERE)
     code = args.strip()
     if not code:
         return Reply(text.BIND_USAGE)
-    key = (message.channel, message.sender)
-    if guard.blocked(key, message.received_at):
+    if blocked(store, message):
         return Reply(text.BIND_TOO_MANY)
     try:
         person_id = store.bind_account(message.channel, message.sender, code[:40],
                                        message.received_at, source=message.source)
     except BindRefused as e:
-        guard.wrong(key, message.received_at)
+        with suppress(StoreWriteFailed):  # refused either way; counted when it can be
+            store.record_bind_refusal(message.channel, message.sender, e.reason,
+                                      message.received_at, source=message.source)
         return Reply(text.bind_refused(e.reason))
     person = org.people.get(person_id)
     if person is None:  # issued for someone since removed from the config

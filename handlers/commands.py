@@ -14,14 +14,22 @@ from functools import cached_property
 
 from handlers import text
 from handlers.messages import Button, Inbound, Reply
-from handlers.parse import number_arg, split_first, split_keyword, split_number
+from handlers.parse import (
+    clip,
+    number_arg,
+    split_first,
+    split_keyword,
+    split_number,
+    split_numbers,
+)
 from schedules.calendar import WorkCalendar
 from schedules.model import Org, Person
-from schedules.tasks import PlannedTask, Status, Task, plan_tasks
+from schedules.tasks import CheckIn, PlannedTask, Status, Task, plan_tasks
 from storage.repository import CheckinNotLive, Outcome, Repository, TaskNotOpen
 
 MAX_LINES = 15
 ATTACH_WINDOW = timedelta(minutes=10)  # a photo or file this soon after a check-in joins it
+UNDO_WINDOW = timedelta(hours=text.UNDO_WINDOW_HOURS)  # a bare 撤销 reaches this far back
 KEYWORD_THRESHOLD = 0.6  # share of the keyword that must appear in a title
 
 
@@ -62,6 +70,20 @@ class Context:
     def describe(self, task: Task | PlannedTask) -> str:
         return text.describe(self.org, task, self.person.id, notes=not self.minimal)
 
+    def title(self, task: Task) -> str:
+        """【编号】and the description: how a task is named in a reply."""
+        return f"【{task.number}】{self.describe(task)}"
+
+    def local_day(self, moment: datetime) -> str:
+        return text.day(moment.astimezone(self.org.timezone).date(), self.today)
+
+    def my_task(self, number: int) -> Task | None:
+        """Task `number` if this person answers for it (else None, as if it did not exist)."""
+        task = self.store.task_by_number(number)
+        if task is None or task.owner not in self.owners() or task.duty not in self.org.duties:
+            return None
+        return task
+
     def line(self, task: Task) -> str:
         due = f"截止 {text.day(task.due, self.today)}"
         if task.is_overdue(self.today):
@@ -94,29 +116,36 @@ def checkin(ctx: Context, args: str) -> Reply:
         if len(open_tasks) > 1:
             return _choose(ctx, text.CHECKIN_WHICH, open_tasks)
         return _record(ctx, open_tasks[0], "")
-    number, note = split_number(args)
-    if number is not None:
-        task = ctx.store.task_by_number(number)
-        if task is None or task.owner not in ctx.owners() or task.duty not in ctx.org.duties:
-            raise UserError(text.no_such_task(number))
-        return _record(ctx, task, note)
+    numbers, note = split_numbers(args)
+    note, cut = clip(note)
+    if len(numbers) > 1:
+        return _with_clip(_record_many(ctx, numbers, note), cut)
+    if numbers:
+        task = ctx.my_task(numbers[0])
+        if task is None:
+            raise UserError(text.no_such_task(numbers[0]))
+        return _with_clip(_record(ctx, task, note), cut)
     keyword, note = split_keyword(args)
+    note, cut = clip(note)
     matches = _by_keyword(keyword, open_tasks, ctx.org)
     if not matches:
-        raise UserError(text.no_match(keyword))
+        raise UserError(text.no_match(keyword[:30]))
     if len(matches) > 1:
-        return _choose(ctx, text.several_match(keyword), matches)
-    return _record(ctx, matches[0], note)
+        return _choose(ctx, text.several_match(keyword[:30]), matches)
+    return _with_clip(_record(ctx, matches[0], note), cut)
+
+
+def _with_clip(reply: Reply, cut: bool) -> Reply:
+    return Reply(f"{reply.text}\n{text.clipped()}", reply.buttons) if cut else reply
 
 
 def _record(ctx: Context, task: Task, note: str) -> Reply:
-    line = f"【{task.number}】{ctx.describe(task)}"
+    line = ctx.title(task)
     if task.status is Status.EXCUSED:
         return Reply(text.excused(line))
     if task.status is Status.DONE:
         done = task.checkin
-        when = text.day(done.at.astimezone(ctx.org.timezone).date(), ctx.today) if done else ""
-        return Reply(text.already_done(line, when))
+        return Reply(text.already_done(line, ctx.local_day(done.at) if done else ""))
     try:
         recorded = ctx.store.check_in(
             task.key, ctx.person.id, ctx.now, note, ctx.message.channel,
@@ -127,39 +156,116 @@ def _record(ctx: Context, task: Task, note: str) -> Reply:
         if fresh is None or fresh.status is Status.OPEN:
             raise
         return _record(ctx, fresh, note)
-    late = recorded.at.astimezone(ctx.org.timezone).date() > task.due
     remaining = len(ctx.my_open_tasks())
     note = "" if ctx.minimal else recorded.note
-    return Reply(text.checked_in(line, note, late, remaining))
+    return Reply(text.checked_in(line, note, _late(ctx, task, recorded), remaining))
+
+
+def _late(ctx: Context, task: Task, checkin: CheckIn) -> bool:
+    return checkin.at.astimezone(ctx.org.timezone).date() > task.due
+
+
+def _record_many(ctx: Context, numbers: list[int], note: str) -> Reply:
+    """`完成 116 120、124 已召开`: each task the sender answers for is recorded with the
+    note; each other number is named with the reason. Each number has its own source, so a
+    redelivered message records none of them twice."""
+    recorded: list[str] = []
+    refused: list[str] = []
+    for number in numbers:
+        task = ctx.my_task(number)
+        if task is None:
+            refused.append(text.refused_missing(number))
+            continue
+        line = ctx.title(task)
+        source = f"{ctx.message.source}#{number}" if ctx.message.source else None
+        seen = ctx.store.outcome_of(source) if source else None
+        if seen is not None and seen.type == "checkin":  # the platform delivered it again
+            recorded.append(line)
+            continue
+        if task.status is Status.EXCUSED:
+            refused.append(text.refused_excused(line))
+            continue
+        if task.status is Status.DONE:
+            done = task.checkin
+            refused.append(text.refused_done(line, ctx.local_day(done.at) if done else ""))
+            continue
+        try:
+            made = ctx.store.check_in(task.key, ctx.person.id, ctx.now, note,
+                                      ctx.message.channel, source=source,
+                                      attachments=ctx.message.attachments)
+        except TaskNotOpen:  # someone else checked it in a moment ago
+            refused.append(text.refused_done(line, ctx.local_day(ctx.now)))
+            continue
+        recorded.append(text.late_line(line) if _late(ctx, task, made) else line)
+    shown_note = "" if ctx.minimal else note
+    return Reply(text.checked_in_many(recorded, shown_note, refused, len(ctx.my_open_tasks())))
 
 
 def undo(ctx: Context, args: str) -> Reply:
-    number, rest = split_number(args)
-    if args and (number is None or rest):
-        raise UserError(text.UNDO_NOTHING)
+    """Bare: my most recent check-in, if made in the last 24 hours — and never an older one
+    (sent again, it says the last one is already undone). With a number: that check-in."""
+    number, reason = split_number(args)
+    if args and number is None:
+        raise UserError(text.UNDO_USAGE)
+    reason, cut = clip(reason)
     if number is None:
         last = ctx.store.last_checkin_by(ctx.person.id)
         if last is None:
             return Reply(text.UNDO_NOTHING)
         task, done = last
+        if done.undone_at is not None:
+            return Reply(text.undo_latest_undone(ctx.title(task), task.number))
+        if ctx.now - done.at > UNDO_WINDOW:
+            return Reply(text.undo_too_old(ctx.title(task), ctx.local_day(done.at),
+                                           task.number))
     else:
         found = ctx.store.task_by_number(number)
-        done_ = found.checkin if found else None
-        if found is None or done_ is None or done_.person != ctx.person.id:
+        live = found.checkin if found else None
+        if found is None or live is None or live.person != ctx.person.id:
+            if found is not None and any(c.person == ctx.person.id and c.undone_at
+                                         for c in found.checkins):
+                return Reply(text.undo_already(ctx.title(found), number))
             raise UserError(text.undo_not_yours(number))
-        task, done = found, done_
+        task, done = found, live
     try:
         ctx.store.undo_checkin(task.key, done.id, ctx.person.id, ctx.now,
-                               source=ctx.message.source)
+                               source=ctx.message.source, reason=reason)
     except CheckinNotLive:  # undone a moment ago by a parallel request
         return Reply(text.UNDO_NOTHING)
-    return Reply(text.undone(f"【{task.number}】{ctx.describe(task)}"))
+    return _with_clip(Reply(text.undone(ctx.title(task), task.number)), cut)
+
+
+def restore(ctx: Context, args: str) -> Reply:
+    """`恢复 80`: an undo taken back — the check-in returns with its own time and note."""
+    number, _ = split_number(args)
+    if number is None:
+        return Reply(text.RESTORE_USAGE)
+    task = ctx.store.task_by_number(number)
+    undone = [c for c in task.checkins if c.undone_at is not None
+              and ctx.person.id in (c.undone_by, c.person)] if task else []
+    if task is None or not undone:
+        raise UserError(text.restore_nothing(number))
+    line = ctx.title(task)
+    if task.status is Status.DONE:
+        return Reply(text.restore_already_done(line))
+    if task.status is Status.EXCUSED:
+        return Reply(text.restore_excused(line))
+    chosen = max(undone, key=lambda c: c.undone_at or c.at)
+    try:
+        ctx.store.restore_checkin(task.key, chosen.id, ctx.person.id, ctx.now,
+                                  source=ctx.message.source)
+    except (CheckinNotLive, TaskNotOpen):  # changed a moment ago by a parallel request
+        return Reply(text.restore_nothing(number))
+    when = f"{ctx.local_day(chosen.at)} {chosen.at.astimezone(ctx.org.timezone):%H:%M}"
+    note = "" if ctx.minimal else chosen.note
+    return Reply(text.restored(line, when, note, _late(ctx, task, chosen)))
 
 
 def attach(ctx: Context, args: str) -> Reply:
     """A photo or file with no text: evidence for the check-in just made (SPEC §6)."""
     last = ctx.store.last_checkin_by(ctx.person.id)
-    if last is None or not timedelta(0) <= ctx.now - last[1].at <= ATTACH_WINDOW:
+    if (last is None or last[1].undone_at is not None
+            or not timedelta(0) <= ctx.now - last[1].at <= ATTACH_WINDOW):
         return Reply(text.ATTACH_NO_CHECKIN)
     task, done = last
     ctx.store.attach(task.key, done.id, ctx.message.attachments, ctx.person.id, ctx.now,
@@ -174,6 +280,10 @@ def replay(ctx: Context, outcome: Outcome) -> Reply:
     line = f"【{task.number}】{ctx.describe(task)}" if task else outcome.task
     if outcome.type == "checkin-undone":
         return Reply(text.replayed_undo(line))
+    if outcome.type == "checkin-restored":
+        return Reply(text.replayed_restore(line))
+    if outcome.type == "task-unexcused":
+        return Reply(text.replayed_unexcuse(line))
     if outcome.type == "checkin-attached":
         return Reply(text.attached(line, 0))
     if outcome.type == "task-excused":

@@ -16,7 +16,7 @@ from handlers.messages import Inbound, Reply
 from handlers.parse import Parsed, parse
 from schedules.calendar import WorkCalendar
 from schedules.model import Org, Person
-from storage.errors import StoreWriteFailed
+from storage.errors import ClockBehind, StoreWriteFailed
 from storage.repository import Repository
 
 log = logging.getLogger(__name__)
@@ -29,11 +29,13 @@ HANDLERS: dict[str, Handler] = {
     "todo": commands.todo,
     "checkin": commands.checkin,
     "undo": commands.undo,
+    "restore": commands.restore,
     "upcoming": commands.upcoming,
     "status": oversight.status,
     "overview": oversight.overview,
     "overdue": oversight.overdue,
     "excuse": oversight.excuse,
+    "unexcuse": oversight.unexcuse,
     "incident": oversight.incident,
     "attach": commands.attach,  # not typed: a photo or file with no text
 }
@@ -69,13 +71,16 @@ def reads_only(message: Inbound) -> bool:
 class Dispatcher:
     def __init__(self, org: Org, store: Repository, calendar: WorkCalendar) -> None:
         self.org, self.store, self.calendar = org, store, calendar
-        self.guard = binding.BindGuard()
 
     def handle(self, message: Inbound) -> Reply:
         person = resolve_sender(self.org, self.store, message)
         parsed = parse(message.text)
         if isinstance(parsed, Parsed) and parsed.name == "bind":
-            return binding.bind(self.org, self.store, self.guard, message, parsed.args)
+            try:
+                return binding.bind(self.org, self.store, message, parsed.args)
+            except StoreWriteFailed:
+                log.exception("store write failed for a binding on %s", message.channel)
+                return Reply(text.write_failed("bind"))
         if person is None:  # learns nothing about the bureau; a chat account learns to bind
             return Reply(text.UNBOUND if message.channel in binding.BINDABLE
                          else text.NOT_REGISTERED)
@@ -93,9 +98,14 @@ class Dispatcher:
             return HANDLERS[parsed.name](ctx, parsed.args)
         except UserError as e:
             return Reply(str(e))
+        except ClockBehind as e:
+            log.error("refused %s's %s: the clock is behind the ledger (%s)", person.id,
+                      parsed.name, e)
+            tz = self.org.timezone
+            return Reply(text.clock_behind(e.at.astimezone(tz), e.newest.astimezone(tz)))
         except StoreWriteFailed:
             log.exception("store write failed for %s's %s", person.id, parsed.name)
-            return Reply(text.WRITE_FAILED)
+            return Reply(text.write_failed(parsed.name))
         except Exception:  # the bot answers and stays up; the log has the details
             log.exception("command %s from %s on %s failed", parsed.name, person.id,
                           message.channel)

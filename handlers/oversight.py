@@ -12,14 +12,14 @@ from datetime import date, timedelta
 from handlers import text
 from handlers.commands import MAX_LINES, Context, UserError
 from handlers.messages import Reply
-from handlers.parse import period_arg, split_first, split_number
+from handlers.parse import clip, period_arg, split_first, split_number
 from handlers.scope import find_owners, may_excuse, scope_of
 from schedules.model import Cadence
 from schedules.periods import event_due, parse_period_key, period_of
 from schedules.reminders import opened_recipients
 from schedules.standing import due_within, standing
 from schedules.tasks import Status, Task
-from storage.repository import TaskNotOpen
+from storage.repository import TaskNotExcused, TaskNotOpen
 
 RECENT = timedelta(days=31)  # as-required and event tasks count as "this period" this long
 
@@ -114,10 +114,8 @@ def excuse(ctx: Context, args: str) -> Reply:
     number, reason = split_number(args)
     if number is None or not reason:
         return Reply(text.EXCUSE_USAGE)
-    task = ctx.store.task_by_number(number)
-    scope = scope_of(ctx.org, ctx.person)
-    if task is None or task.duty not in ctx.org.duties or not scope.covers(task.owner):
-        raise UserError(text.excuse_not_found(number))
+    reason, cut = clip(reason)
+    task = _visible(ctx, number)
     line = _line(ctx, task)
     if not may_excuse(ctx.org, ctx.person, task.owner):
         return Reply(text.excuse_not_allowed(line))
@@ -129,16 +127,45 @@ def excuse(ctx: Context, args: str) -> Reply:
         ctx.store.excuse(task.key, ctx.person.id, ctx.now, reason, source=ctx.message.source)
     except TaskNotOpen:  # checked in or excused a moment ago
         return excuse(ctx, args)
-    return Reply(text.excused_now(line, reason))
+    return Reply(text.excused_now(line, reason, number) + (f"\n{text.clipped()}" if cut else ""))
+
+
+def unexcuse(ctx: Context, args: str) -> Reply:
+    """`撤销豁免 17 [原因]`: whoever may excuse the task withdraws its excuse; the task is
+    open again and reminders resume at the next stage."""
+    number, reason = split_number(args)
+    if number is None:
+        return Reply(text.UNEXCUSE_USAGE)
+    reason, cut = clip(reason)
+    task = _visible(ctx, number)
+    line = _line(ctx, task)
+    if not may_excuse(ctx.org, ctx.person, task.owner):
+        return Reply(text.unexcuse_not_allowed(line))
+    if task.status is not Status.EXCUSED:
+        return Reply(text.unexcuse_not_excused(line))
+    try:
+        ctx.store.withdraw_excuse(task.key, ctx.person.id, ctx.now, reason,
+                                  source=ctx.message.source)
+    except TaskNotExcused:  # withdrawn a moment ago
+        return Reply(text.unexcuse_not_excused(line))
+    return Reply(text.unexcused(line) + (f"\n{text.clipped()}" if cut else ""))
+
+
+def _visible(ctx: Context, number: int) -> Task:
+    """Task `number` if it is in the asker's scope; else the refusal a missing one gets."""
+    task = ctx.store.task_by_number(number)
+    if (task is None or task.duty not in ctx.org.duties
+            or not scope_of(ctx.org, ctx.person).covers(task.owner)):
+        raise UserError(text.excuse_not_found(number))
+    return task
 
 
 def incident(ctx: Context, args: str) -> Reply:
     """`舆情 描述`: opens a task of each event duty (the plan's 网络意识形态舆情处置) for its
     owner, due N working days later; the reminders inform the owner and its leader."""
-    note = args.strip()
+    note, cut = clip(args.strip())
     if not note:
         return Reply(text.INCIDENT_USAGE)
-    note = note[:text.INCIDENT_MAX_NOTE]
     replies = []
     for duty in ctx.org.duties.values():
         if duty.cadence is not Cadence.EVENT:
@@ -160,6 +187,8 @@ def incident(ctx: Context, args: str) -> Reply:
                 "、".join(ctx.org.owner_name(p) for p in informed)))
     if not replies:
         return Reply(text.INCIDENT_NOT_PLANNED)
+    if cut:
+        replies.append(text.clipped())
     return Reply("\n".join(replies))
 
 

@@ -23,12 +23,14 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "help": ("帮助", "help", "start", "菜单"),
     "todo": ("待办", "todo"),
     "checkin": ("打卡", "完成", "done", "checkin"),
-    "undo": ("撤销", "undo"),
+    "undo": ("撤销", "撤消", "undo"),
+    "restore": ("恢复", "restore"),
     "upcoming": ("近期", "upcoming"),
     "status": ("查询", "status", "query"),
     "overview": ("总览", "overview"),
     "overdue": ("逾期", "overdue"),
     "excuse": ("豁免", "excuse"),
+    "unexcuse": ("撤销豁免", "取消豁免", "撤消豁免", "unexcuse"),
     "incident": ("舆情", "incident"),
     "bind": ("绑定", "bind"),
 }
@@ -110,6 +112,34 @@ def split_number(args: str) -> tuple[int | None, str]:
         return None, args.strip()
     number = int(unicodedata.normalize("NFKC", match[1]))
     return number, args[match.end():].lstrip(_NOTE_SEPARATORS).strip()
+
+
+_MORE_NUMBERS = re.compile(
+    r"^[\s,，、;；]+(?:第|#|＃|no\.?\s*)?([0-9０-９]{1,9})\s*(?:号|项)?"
+    r"(?=$|[\s,，、;；:：。.!！?？])", re.IGNORECASE)
+
+
+def split_numbers(args: str) -> tuple[list[int], str]:
+    """Leading task numbers and the note after them: `116 120、124 已召开` → ([116, 120,
+    124], "已召开"). The first number is read as `split_number` reads it; each further one
+    must stand alone (`22 3人参加` is task 22 with the note "3人参加")."""
+    match = _LEADING_NUMBER.match(args)
+    if match is None:
+        return [], args.strip()
+    numbers = [int(unicodedata.normalize("NFKC", match[1]))]
+    end = match.end()
+    while (more := _MORE_NUMBERS.match(args[end:])) is not None:
+        numbers.append(int(unicodedata.normalize("NFKC", more[1])))
+        end += more.end()
+    return list(dict.fromkeys(numbers)), args[end:].lstrip(_NOTE_SEPARATORS).strip()
+
+
+TEXT_LIMIT = 1000  # characters of a note, reason, incident text or record: one limit for all
+
+
+def clip(text: str) -> tuple[str, bool]:
+    """Free text as stored: at most `TEXT_LIMIT` characters; says whether it was cut."""
+    return (text, False) if len(text) <= TEXT_LIMIT else (text[:TEXT_LIMIT], True)
 
 
 def split_keyword(args: str) -> tuple[str, str]:

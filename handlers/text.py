@@ -6,9 +6,10 @@ person can do next.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from functools import lru_cache
 
+from handlers.parse import TEXT_LIMIT
 from schedules.model import Org
 from schedules.periods import parse_period_key
 from schedules.tasks import PlannedTask, Task
@@ -20,7 +21,57 @@ NOT_REGISTERED = (
     "如需开通，请联系机关党委党务干事。"
 )
 SORRY = "抱歉，处理时出现了问题，本次操作未完成。请稍后再试；如多次出现，请联系管理员。"
-WRITE_FAILED = "抱歉，记录未能保存（存储暂时无法写入），本次打卡未记录。请稍后重试。"
+
+# What a command that could not be saved did not do, by command name.
+_NOT_SAVED = {
+    "checkin": "本次完成情况未记录",
+    "undo": "本次撤销未生效",
+    "restore": "本次恢复未生效",
+    "excuse": "本次豁免未记录",
+    "unexcuse": "本次撤销豁免未生效",
+    "incident": "本次舆情未登记",
+    "attach": "附件未保存",
+    "bind": "本次绑定未完成",
+}
+
+
+def write_failed(command: str) -> str:
+    what = _NOT_SAVED.get(command, "本次操作未完成")
+    return f"抱歉，记录未能保存（存储暂时无法写入），{what}。请稍后重试；查询不受影响。"
+
+
+def clock_behind(now: datetime, newest: datetime) -> str:
+    return (f"抱歉，系统时间（{now:%Y-%m-%d %H:%M}）早于台账中最新一条记录的时间"
+            f"（{newest:%Y-%m-%d %H:%M}），为防止记录倒签，本次未保存。"
+            "查询不受影响；请联系管理员核对服务器时间。")
+
+
+def clipped() -> str:
+    return f"（文字超过 {TEXT_LIMIT} 字，只保存了前 {TEXT_LIMIT} 字。）"
+
+
+_PICTURES = {0x7F: "\u2421"}
+
+
+def shown(text: str) -> str:
+    """Someone's own words, safe to show: control characters (kept verbatim in the record)
+    appear as their visible symbols (␋, ␀), so they cannot garble a chat or a terminal."""
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch in "\n\t":
+            out.append(ch)
+        elif code < 0x20:
+            out.append(chr(0x2400 + code))
+        elif code in _PICTURES:
+            out.append(_PICTURES[code])
+        elif 0xD800 <= code <= 0xDFFF:
+            out.append("\ufffd")
+        else:
+            out.append(ch)
+    return "".join(out)
 EMPTY = "您好，请发送命令，例如「待办」。发送「帮助」查看全部命令。"
 
 # ---- 绑定 -------------------------------------------------------------------------------
@@ -47,15 +98,19 @@ HELP = "\n".join([
     "· 待办 —— 查看我的待办事项",
     "· 打卡 编号 备注 —— 记录完成，如：打卡 3 已召开，参会12人",
     "· 打卡 关键词 —— 按名称打卡，如：打卡 主题党日",
-    "· 撤销 —— 撤销我最近一次打卡（或：撤销 编号）",
+    "· 完成 编号 编号 备注 —— 一次记录多项，如：完成 12 15、18 已召开",
+    "· 撤销 —— 撤销我最近一次打卡（24 小时内；更早的写编号：撤销 编号）",
+    "· 恢复 编号 —— 撤销错了，恢复原来的打卡（时间、备注不变）",
     "· 近期 天数 —— 查看近期截止事项，如：近期 30",
     "· 查询 单位或人员 —— 查看本期事项，如：查询 第二支部",
     "· 总览 期间 —— 各单位完成情况，如：总览 2026-H1",
     "· 逾期 —— 查看逾期事项",
     "· 豁免 编号 原因 —— 如：豁免 17 支部书记病假，并入下季度",
+    "· 撤销豁免 编号 —— 豁免有误时恢复为待办，继续提醒",
     "· 舆情 描述 —— 报告网络舆情，如：舆情 某论坛出现涉及本局的不实帖子",
     "· 绑定 绑定码 —— 绑定 Telegram 账号（绑定码向党务干事索取）",
-    "查询、总览、逾期按您的职责范围显示；豁免由分管领导或管理员办理。发送「待办」开始。",
+    f"备注等文字最多 {TEXT_LIMIT} 字。查询、总览、逾期按您的职责范围显示；"
+    "豁免由分管领导或管理员办理。发送「待办」开始。",
 ])
 
 
@@ -96,7 +151,7 @@ def describe(org: Org, task: Task | PlannedTask, for_person: str | None = None,
 
 
 def short(note: str, limit: int = 30) -> str:
-    return note if len(note) <= limit else note[:limit] + "…"
+    return shown(note if len(note) <= limit else note[:limit] + "…")
 
 
 def overdue_mark(workdays: int) -> str:
@@ -120,15 +175,50 @@ def more(count: int) -> str:
 
 # ---- 打卡 -------------------------------------------------------------------------------
 
+def _remaining(remaining: int) -> str:
+    return f"还有 {remaining} 项待办，发送「待办」查看。" if remaining else "您的待办已全部完成。"
+
+
 def checked_in(line: str, note: str, late: bool, remaining: int) -> str:
     parts = [f"已记录完成：{line}"]
     if note:
-        parts.append(f"备注：{note}")
+        parts.append(f"备注：{shown(note)}")
     if late:
         parts.append("（已过截止日，记为逾期完成）")
-    tail = f"还有 {remaining} 项待办，发送「待办」查看。" if remaining else "您的待办已全部完成。"
-    parts.append(f"如需更正，发送「撤销」。{tail}")
+    parts.append(f"如需更正，发送「撤销」。{_remaining(remaining)}")
     return "\n".join(parts)
+
+
+def checked_in_many(recorded: list[str], note: str, refused: list[str],
+                    remaining: int) -> str:
+    """Several numbers in one message: what was recorded, each line already marked late
+    where it is, then what was not and why."""
+    parts = [f"已记录完成 {len(recorded)} 项：" if recorded else "没有记录任何一项："]
+    parts += [f"· {line}" for line in recorded]
+    if recorded and note:
+        parts.append(f"备注（各项相同）：{shown(note)}")
+    if refused:
+        parts.append(f"未记录 {len(refused)} 项：")
+        parts += [f"· {line}" for line in refused]
+    tail = "如需更正某一项，发送「撤销 编号」。" if recorded else "发送「待办」查看您的事项编号。"
+    parts.append(tail + (_remaining(remaining) if recorded else ""))
+    return "\n".join(parts)
+
+
+def late_line(line: str) -> str:
+    return f"{line}（已过截止日，记为逾期完成）"
+
+
+def refused_missing(number: int) -> str:
+    return f"编号 {number}：没有找到您的这项待办"
+
+
+def refused_done(line: str, when: str) -> str:
+    return f"{line}：已于{when}完成，无需重复"
+
+
+def refused_excused(line: str) -> str:
+    return f"{line}：已豁免，无需记录"
 
 
 def already_done(line: str, when: str) -> str:
@@ -171,11 +261,27 @@ def attached(line: str, count: int) -> str:
 # ---- 撤销 -------------------------------------------------------------------------------
 
 UNDO_NOTHING = "没有可以撤销的打卡。发送「待办」查看您的事项。"
+UNDO_USAGE = "请写明要撤销的编号，如「撤销 80」；只发「撤销」则撤销您 24 小时内最近的一次打卡。"
+UNDO_WINDOW_HOURS = 24
 
 
-def undone(line: str) -> str:
+def undone(line: str, number: int) -> str:
     return (f"已撤销打卡：{line}\n该事项恢复为待办，原打卡记录仍保留在台账中。"
-            "发送「打卡 编号」可重新打卡。")
+            f"撤销错了可发送「恢复 {number}」；重新完成请发送「打卡 {number}」。")
+
+
+def undo_latest_undone(line: str, number: int) -> str:
+    return (f"您最近一次的打卡{line}已经撤销过了。如需恢复，发送「恢复 {number}」；"
+            "撤销更早的打卡，请写明编号，如「撤销 编号」。")
+
+
+def undo_too_old(line: str, when: str, number: int) -> str:
+    return (f"您最近一次的打卡是{when}的{line}，已超过 {UNDO_WINDOW_HOURS} 小时，"
+            f"不能直接撤销。如确需撤销，请发送「撤销 {number}」。")
+
+
+def undo_already(line: str, number: int) -> str:
+    return f"{line}\n您的这次打卡已经撤销过了。如需恢复，发送「恢复 {number}」。"
 
 
 def replayed_undo(line: str) -> str:
@@ -184,6 +290,36 @@ def replayed_undo(line: str) -> str:
 
 def undo_not_yours(number: int) -> str:
     return f"编号 {number} 没有您可以撤销的打卡。发送「撤销」可撤销您最近一次打卡。"
+
+
+# ---- 恢复 -------------------------------------------------------------------------------
+
+RESTORE_USAGE = "请写明要恢复的编号，如「恢复 80」：撤销错了的打卡会按原来的时间和备注恢复。"
+
+
+def restore_nothing(number: int) -> str:
+    return f"编号 {number} 没有您撤销过的打卡，无需恢复。发送「待办」查看您的事项。"
+
+
+def restore_already_done(line: str) -> str:
+    return f"{line}\n该事项已有有效的打卡，无需恢复。"
+
+
+def restore_excused(line: str) -> str:
+    return f"{line}\n该事项已豁免，无需恢复打卡。"
+
+
+def restored(line: str, when: str, note: str, late: bool) -> str:
+    parts = [f"已恢复打卡：{line}", f"按原打卡时间{when}记录"
+             + ("（已过截止日，记为逾期完成）" if late else "") + "。"]
+    if note:
+        parts.append(f"备注：{shown(note)}")
+    parts.append("撤销和恢复都保留在台账中。")
+    return "\n".join(parts)
+
+
+def replayed_restore(line: str) -> str:
+    return f"这条消息此前已处理，已恢复打卡：{line}\n发送「待办」查看您的事项。"
 
 
 # ---- 近期 -------------------------------------------------------------------------------
@@ -307,12 +443,35 @@ def excuse_done(line: str, when: str) -> str:
 
 
 def excuse_again(line: str, when: str, reason: str) -> str:
-    return f"{line}\n已于{when}豁免，原因：{reason}。无需再次办理。"
+    return f"{line}\n已于{when}豁免，原因：{shown(reason)}。无需再次办理。"
 
 
-def excused_now(line: str, reason: str) -> str:
-    return (f"已豁免：{line}\n原因：{reason}\n"
-            "该事项不再提醒，报表中计为“已豁免”，原因已记入台账。")
+def excused_now(line: str, reason: str, number: int) -> str:
+    return (f"已豁免：{line}\n原因：{shown(reason)}\n"
+            "该事项不再提醒，报表中计为“已豁免”，原因已记入台账。"
+            f"如豁免有误，发送「撤销豁免 {number}」。")
+
+
+# ---- 撤销豁免 ---------------------------------------------------------------------------
+
+UNEXCUSE_USAGE = "请写明编号，如「撤销豁免 17」，可在后面写明原因。"
+
+
+def unexcuse_not_allowed(line: str) -> str:
+    return f"{line}\n撤销豁免需由该单位的分管领导或机关党委管理员办理。"
+
+
+def unexcuse_not_excused(line: str) -> str:
+    return f"{line}\n该事项目前没有豁免，无需撤销。"
+
+
+def unexcused(line: str) -> str:
+    return (f"已撤销豁免：{line}\n该事项恢复为待办，从下一个提醒节点起继续提醒。"
+            "豁免和撤销豁免都保留在台账中，报表中均可查到。")
+
+
+def replayed_unexcuse(line: str) -> str:
+    return f"这条消息此前已处理，已撤销豁免：{line}\n发送「逾期」查看逾期事项。"
 
 
 def replayed_excuse(line: str) -> str:
@@ -323,7 +482,6 @@ def replayed_excuse(line: str) -> str:
 
 INCIDENT_USAGE = "请简要描述舆情，如「舆情 某论坛出现涉及本局的不实帖子」。"
 INCIDENT_NOT_PLANNED = "本单位的责任清单中没有舆情处置事项，请直接联系办公室。"
-INCIDENT_MAX_NOTE = 500
 
 
 def incident_opened(line: str, assignee: str, due: str, informed: str) -> str:

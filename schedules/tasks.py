@@ -41,15 +41,21 @@ class CheckIn:
     channel: str
     attachments: tuple[Attachment, ...] = ()
     undone_at: datetime | None = None
+    undone_by: str = ""
+    restored_at: datetime | None = None  # an undo taken back (`恢复`): in effect again
 
 
 @dataclass(frozen=True)
 class Excuse:
-    """Why a task need not be done, who decided it and when (SPEC §3: excused)."""
+    """Why a task need not be done, who decided it and when (SPEC §3: excused); and, if it
+    was withdrawn (`撤销豁免`), who withdrew it, when and why."""
 
     person: str
     at: datetime
     reason: str
+    withdrawn_at: datetime | None = None
+    withdrawn_by: str = ""
+    withdrawn_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,7 @@ class Task:
     note: str = ""  # what an event task is about
     opened: datetime | None = None  # when the task came to exist (stages before it don't fire)
     opened_by: str = ""  # who reported an event task; "" for tasks the plan opened
-    excuse: Excuse | None = None
+    excuses: tuple[Excuse, ...] = ()  # every excuse, withdrawn ones too, oldest first
 
     @property
     def checkin(self) -> CheckIn | None:
@@ -76,9 +82,18 @@ class Task:
         return None
 
     @property
+    def excuse(self) -> Excuse | None:
+        """The excuse in effect, if the task is excused."""
+        if self.status is Status.EXCUSED and self.excuses:
+            return self.excuses[-1]
+        return None
+
+    @property
     def open_since(self) -> datetime | None:
-        """When the task last became open: created, or reopened by undoing a check-in."""
+        """When the task last became open: created, or reopened by undoing a check-in or
+        withdrawing an excuse (reminders resume at the stage after that)."""
         moments = [c.undone_at for c in self.checkins if c.undone_at is not None]
+        moments += [e.withdrawn_at for e in self.excuses if e.withdrawn_at is not None]
         if self.opened is not None:
             moments.append(self.opened)
         return max(moments, default=None)
@@ -86,28 +101,53 @@ class Task:
     def is_overdue(self, today: date) -> bool:
         return self.status is Status.OPEN and today > self.due
 
+    def with_due(self, due: date) -> Task:
+        return replace(self, due=due)
+
     def with_checkin(self, checkin: CheckIn) -> Task:
         return replace(self, status=Status.DONE, checkins=(*self.checkins, checkin))
 
     def with_attachments(self, checkin_id: str, extra: tuple[Attachment, ...]) -> Task:
+        self.find_checkin(checkin_id)
         checkins = tuple(replace(c, attachments=(*c.attachments, *extra))
                          if c.id == checkin_id else c for c in self.checkins)
         return replace(self, checkins=checkins)
 
     def with_excuse(self, excuse: Excuse) -> Task:
-        return replace(self, status=Status.EXCUSED, excuse=excuse)
+        return replace(self, status=Status.EXCUSED, excuses=(*self.excuses, excuse))
+
+    def with_excuse_withdrawn(self, person: str, at: datetime, reason: str) -> Task:
+        if self.status is not Status.EXCUSED or not self.excuses:
+            raise ValueError(f"task {self.key} is not excused")
+        last = replace(self.excuses[-1], withdrawn_at=at, withdrawn_by=person,
+                       withdrawn_reason=reason)
+        return replace(self, status=Status.OPEN, excuses=(*self.excuses[:-1], last))
 
     def done_on(self, tz: tzinfo) -> date | None:
         """The local day of the check-in that makes this task done."""
         done = self.checkin
         return done.at.astimezone(tz).date() if done else None
 
-    def with_undo(self, checkin_id: str, at: datetime) -> Task:
-        checkins = tuple(
-            replace(c, undone_at=at) if c.id == checkin_id else c for c in self.checkins
-        )
+    def find_checkin(self, checkin_id: str) -> CheckIn:
+        for c in self.checkins:
+            if c.id == checkin_id:
+                return c
+        raise KeyError(f"task {self.key} has no check-in {checkin_id}")
+
+    def with_undo(self, checkin_id: str, at: datetime, person: str = "") -> Task:
+        self.find_checkin(checkin_id)
+        checkins = tuple(replace(c, undone_at=at, undone_by=person, restored_at=None)
+                         if c.id == checkin_id else c for c in self.checkins)
         still_done = any(c.undone_at is None for c in checkins)
         return replace(self, checkins=checkins, status=Status.DONE if still_done else Status.OPEN)
+
+    def with_restore(self, checkin_id: str, at: datetime) -> Task:
+        """The undone check-in in effect again, with its own time, note and channel."""
+        if self.find_checkin(checkin_id).undone_at is None or self.status is not Status.OPEN:
+            raise ValueError(f"check-in {checkin_id} of {self.key} cannot be restored")
+        checkins = tuple(replace(c, undone_at=None, undone_by="", restored_at=at)
+                         if c.id == checkin_id else c for c in self.checkins)
+        return replace(self, checkins=checkins, status=Status.DONE)
 
 
 def task_key(duty_id: str, owner_id: str, period_key: str) -> str:

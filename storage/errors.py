@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 
@@ -27,5 +28,25 @@ class StoreLocked(StoreError):
         )
 
 
+class StoreUnusable(StoreError):
+    """The store folder cannot be created or opened at all (permissions, a file in the way)."""
+
+    def __init__(self, path: Path, why: str) -> None:
+        self.path = path
+        super().__init__(
+            f"无法使用数据目录 {path}（{why}）。请确认该目录存在、运行 dutybot 的用户可以读写，"
+            "或在配置文件 [store] path 中换一个位置。"
+        )
+
+
 class StoreWriteFailed(StoreError):
     """A write did not become durable; nothing of it was recorded."""
+
+
+class ClockBehind(StoreWriteFailed):
+    """A write dated earlier than the newest record: refused, so nothing is back-dated."""
+
+    def __init__(self, at: datetime, newest: datetime) -> None:
+        self.at, self.newest = at, newest
+        super().__init__(f"time {at.isoformat()} is before the newest record "
+                         f"({newest.isoformat()})")

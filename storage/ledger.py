@@ -6,7 +6,13 @@ reordering a line breaks the chain at that point, which `verify` names.
 
 The ledger is also the store's write-ahead log: a state change is committed when its
 record is fsync'd here, before the table files are replaced. A crash can leave a torn last
-line (never acknowledged); loading moves those bytes aside and carries on.
+line (never acknowledged); opening reports it, and the store sets those bytes aside only
+once everything else has been checked. A last record that is whole but lost its newline
+(an editor, say) is kept: an acknowledged record is never cut.
+
+Time goes one way: a record more than `MAX_SKEW` earlier than the newest one before it is
+refused when written and reported by the audit. The small allowance covers work in flight
+(a message received a moment before another write finished first), not a clock set back.
 """
 
 from __future__ import annotations
@@ -16,15 +22,21 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from storage.atomic import fsync_dir
-from storage.errors import StoreCorrupt, StoreWriteFailed
+from storage.errors import ClockBehind, StoreCorrupt, StoreWriteFailed
 
 GENESIS = "0" * 64
+MAX_SKEW = timedelta(minutes=1)
+
+
+class RecordInvalid(ValueError):
+    """A record whose chain is intact but whose content cannot be applied (it names a task
+    that does not exist, say); the message is the problem, in Chinese."""
 
 
 @dataclass(frozen=True)
@@ -36,24 +48,25 @@ class LedgerRecord:
     data: dict[str, Any]
     prev: str
     hash: str
+    moment: datetime = field(compare=False, repr=False)  # `at`, parsed
 
     def body(self) -> dict[str, Any]:
         return {"seq": self.seq, "at": self.at, "type": self.type, "actor": self.actor,
                 "data": self.data, "prev": self.prev}
 
 
-def _digest(body: dict[str, Any]) -> str:
+def digest(body: dict[str, Any]) -> str:
     canonical = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def ends_torn(path: Path) -> bool:
-    """Whether the ledger's last line lacks its newline (an append a crash interrupted)."""
-    if not path.exists() or path.stat().st_size == 0:
-        return False
-    with open(path, "rb") as f:
-        f.seek(-1, os.SEEK_END)
-        return f.read(1) != b"\n"
+def record_problem(error: Exception) -> str:
+    """What is wrong with a record whose effect could not be applied, in Chinese."""
+    if isinstance(error, RecordInvalid):
+        return str(error)
+    if isinstance(error, KeyError):
+        return f"缺少字段 {error.args[0] if error.args else ''}"
+    return "内容格式不对"
 
 
 @dataclass(frozen=True)
@@ -63,87 +76,184 @@ class ChainBreak:
     problem: str
 
 
-def read_records(path: Path) -> Iterator[LedgerRecord | ChainBreak]:
-    """Yield each record in order, checking the chain; stop at the first break.
+_FIELDS = ("seq", "at", "type", "actor", "data", "prev")
 
-    A last line without its newline is a torn append from a crash and is not yielded.
-    """
-    if not path.exists():
-        return
-    prev, expected_seq = GENESIS, 1
-    with open(path, "rb") as f:
-        for line_no, raw in enumerate(f, start=1):
-            if not raw.endswith(b"\n"):
-                return  # torn tail; see `Ledger.open`
-            try:
-                obj = json.loads(raw)
-                record = LedgerRecord(
-                    seq=obj["seq"], at=obj["at"], type=obj["type"], actor=obj["actor"],
-                    data=obj["data"], prev=obj["prev"], hash=obj["hash"],
-                )
-            except (ValueError, KeyError, TypeError):
-                yield ChainBreak(line_no, None, "不是台账记录")
-                return
-            if record.hash != _digest(record.body()):
-                yield ChainBreak(line_no, record.seq, "被改动过（哈希值不符）")
-                return
-            if record.prev != prev or record.seq != expected_seq:
-                yield ChainBreak(
-                    line_no, record.seq,
-                    f"没有接在记录 {expected_seq - 1} 之后（其前的记录被删除或顺序被调换）",
-                )
-                return
-            yield record
-            prev, expected_seq = record.hash, record.seq + 1
+
+def _parse(raw: bytes) -> dict[str, Any] | None:
+    """The line as a JSON object with every field of a record, or None."""
+    try:
+        obj = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict) or not all(k in obj for k in (*_FIELDS, "hash")):
+        return None
+    return obj
+
+
+def _seq_of(obj: dict[str, Any]) -> int | None:
+    return obj["seq"] if type(obj["seq"]) is int else None
+
+
+def _well_formed(obj: dict[str, Any]) -> LedgerRecord | None:
+    """The record, if every field has the right type."""
+    seq, at = obj["seq"], obj["at"]
+    if (type(seq) is not int or not isinstance(obj["type"], str)
+            or not isinstance(obj["actor"], str) or not isinstance(obj["data"], dict)
+            or not isinstance(at, str)):
+        return None
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return LedgerRecord(seq, at, obj["type"], obj["actor"], obj["data"], obj["prev"],
+                        obj["hash"], moment)
+
+
+class ChainReader:
+    """Reads a ledger in order, checking the chain, and stops at the first break.
+
+    After iterating: `torn_at` is the byte offset of an interrupted last line (None if
+    there is none) and `unterminated` says that the last record is whole but lacks its
+    newline."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.torn_at: int | None = None
+        self.unterminated = False
+        self.size = 0
+
+    def __iter__(self) -> Iterator[LedgerRecord | ChainBreak]:
+        if not self.path.exists():
+            return
+        prev, expected_seq, offset = GENESIS, 1, 0
+        with open(self.path, "rb") as f:
+            for line_no, raw in enumerate(f, start=1):
+                complete = raw.endswith(b"\n")
+                obj = _parse(raw)
+                if obj is None or obj["hash"] != digest({k: obj[k] for k in _FIELDS}):
+                    if not complete:
+                        self.torn_at = offset  # an append a crash interrupted
+                        return
+                    if obj is None:
+                        yield ChainBreak(line_no, None, "不是台账记录")
+                    else:
+                        yield ChainBreak(line_no, _seq_of(obj), "被改动过（哈希值不符）")
+                    return
+                if obj["prev"] != prev or obj["seq"] != expected_seq:
+                    yield ChainBreak(
+                        line_no, _seq_of(obj),
+                        f"没有接在记录 {expected_seq - 1} 之后（其前的记录被删除或顺序被调换）",
+                    )
+                    return
+                record = _well_formed(obj)
+                if record is None:
+                    yield ChainBreak(line_no, _seq_of(obj), "字段格式不对")
+                    return
+                offset += len(raw)
+                self.size = offset
+                self.unterminated = not complete
+                yield record
+                prev, expected_seq = record.hash, record.seq + 1
+
+
+def read_records(path: Path) -> Iterator[LedgerRecord | ChainBreak]:
+    """Each record in order, checking the chain; stops at the first break or a torn tail."""
+    return iter(ChainReader(path))
+
+
+def _encode(body: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    """The record's line. Text that is not valid Unicode (a lone surrogate, which JSON from
+    a platform can carry) is stored with U+FFFD in its place, so every line is UTF-8."""
+    try:
+        digest_ = digest(body)
+    except UnicodeEncodeError:
+        body = _valid_unicode(body)
+        digest_ = digest(body)
+    line = json.dumps({**body, "hash": digest_}, ensure_ascii=False, separators=(",", ":"))
+    return {**body, "hash": digest_}, line.encode() + b"\n"
+
+
+def _valid_unicode(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, dict):
+        return {_valid_unicode(k): _valid_unicode(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_valid_unicode(v) for v in value]
+    return value
 
 
 class Ledger:
     """The open ledger file of one store; only the store's single writer appends."""
 
-    def __init__(self, path: Path, last_seq: int, last_hash: str) -> None:
+    def __init__(self, path: Path, last_seq: int, last_hash: str,
+                 newest: datetime | None) -> None:
         self.path = path
         self.last_seq = last_seq
         self.last_hash = last_hash
+        self.newest = newest  # the latest time of any record
+        self.torn_at: int | None = None
+        self.unterminated = False
 
     @classmethod
-    def open(
-        cls, path: Path, replay: Callable[[LedgerRecord], None], repair: bool = True
-    ) -> Ledger:
+    def open(cls, path: Path, replay: Callable[[LedgerRecord], None]) -> Ledger:
         """Read and verify the whole ledger, handing each record to `replay` in order;
-        refuse a broken chain; set a torn tail aside."""
-        last_seq, last_hash = 0, GENESIS
-        for item in read_records(path):
+        refuse a broken chain or a record that cannot be applied. Changes nothing: a torn
+        tail is noted for `repair_tail`."""
+        last_seq, last_hash, newest = 0, GENESIS, None
+        reader = ChainReader(path)
+        for item in reader:
             if isinstance(item, ChainBreak):
                 raise StoreCorrupt(
-                    path,
-                    f"第 {item.line} 行{item.problem}（可用 dutybot audit verify 查看）",
-                )
-            replay(item)
+                    path, f"第 {item.line} 行{item.problem}（可用 dutybot audit verify 查看）")
+            try:
+                replay(item)
+            except (RecordInvalid, KeyError, TypeError, ValueError, AttributeError) as e:
+                raise StoreCorrupt(
+                    path, f"第 {item.seq} 行（记录 {item.seq}）{record_problem(e)}") from e
             last_seq, last_hash = item.seq, item.hash
-        if repair and path.exists():
-            cls._set_aside_torn_tail(path)
-        return cls(path, last_seq, last_hash)
+            newest = item.moment if newest is None else max(newest, item.moment)
+        ledger = cls(path, last_seq, last_hash, newest)
+        ledger.torn_at, ledger.unterminated = reader.torn_at, reader.unterminated
+        return ledger
 
-    @staticmethod
-    def _set_aside_torn_tail(path: Path) -> None:
-        if not ends_torn(path):
-            return
-        data = path.read_bytes()
-        cut = data.rfind(b"\n") + 1
-        aside = path.with_name(f"{path.name}.torn-{len(data)}")
-        aside.write_bytes(data[cut:])
-        with open(path, "r+b") as f:
-            f.truncate(cut)
+    def repair_tail(self) -> str | None:
+        """Finish the file after a crash: set an interrupted last line aside (it was never
+        acknowledged), or give a whole last record its newline. Says what it did."""
+        if self.unterminated:
+            with open(self.path, "ab") as f:
+                f.write(b"\n")
+                f.flush()
+                os.fsync(f.fileno())
+            self.unterminated = False
+            return f"台账 {self.path} 的最后一条记录缺少换行符，已补上（记录本身完好，未作改动）。"
+        if self.torn_at is None:
+            return None
+        data = self.path.read_bytes()
+        torn = data[self.torn_at:]
+        aside = self.path.with_name(f"{self.path.name}.torn-{self.torn_at}")
+        aside.write_bytes(torn)
+        with open(self.path, "r+b") as f:
+            f.truncate(self.torn_at)
             os.fsync(f.fileno())
+        fsync_dir(self.path.parent)
+        self.torn_at = None
+        return (f"台账 {self.path} 末尾有一段中断的写入（{len(torn)} 字节，从未确认，"
+                f"第 {self.last_seq} 条记录之后），已原样移到 {aside}；此前的记录完好。")
+
+    def check_time(self, at: datetime) -> None:
+        """Refuse a write dated well before the newest record (`ClockBehind`)."""
+        if self.newest is not None and at < self.newest - MAX_SKEW:
+            raise ClockBehind(at, self.newest)
 
     def append(self, at: datetime, type: str, actor: str, data: dict[str, Any]) -> LedgerRecord:
         """Append one record durably (fsync) or raise `StoreWriteFailed` leaving no trace."""
+        self.check_time(at)
         seq = self.last_seq + 1
-        body = {"seq": seq, "at": at.isoformat(), "type": type, "actor": actor,
-                "data": data, "prev": self.last_hash}
-        digest = _digest(body)
-        line = json.dumps({**body, "hash": digest}, ensure_ascii=False,
-                          separators=(",", ":")).encode() + b"\n"
+        body, line = _encode({"seq": seq, "at": at.isoformat(), "type": type, "actor": actor,
+                              "data": data, "prev": self.last_hash})
         new_file = not self.path.exists()
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -165,6 +275,8 @@ class Ledger:
             os.close(fd)
         if new_file:
             fsync_dir(self.path.parent)
-        record = LedgerRecord(seq, at.isoformat(), type, actor, data, self.last_hash, digest)
-        self.last_seq, self.last_hash = seq, digest
+        record = LedgerRecord(seq, body["at"], type, actor, body["data"], body["prev"],
+                              body["hash"], at)
+        self.last_seq, self.last_hash = seq, record.hash
+        self.newest = at if self.newest is None else max(self.newest, at)
         return record

@@ -1,30 +1,34 @@
 """How tasks and outbox entries look on disk, and how each ledger record changes them.
 
 The same `effects` drive a live write and the replay of the ledger at start-up, so a
-record's effect is the same whether it was applied before a crash or after.
+record's effect is the same whether it was applied before a crash or after. Reading a
+document checks every field's type: a file that parses but holds the wrong thing is named,
+never half-loaded (`RecordInvalid`, whose message says what is wrong, in Chinese).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
 from schedules.tasks import Attachment, CheckIn, Excuse, Status, Task
-from storage.ledger import LedgerRecord
+from storage.ledger import LedgerRecord, RecordInvalid
 from storage.repository import Delivery, OutboxEntry
 
 TASKS_OPENED = "tasks-opened"
 TASK_DUE_CHANGED = "task-due-changed"
 CHECKIN = "checkin"
 CHECKIN_UNDONE = "checkin-undone"
+CHECKIN_RESTORED = "checkin-restored"  # an undo taken back: the check-in is in effect again
 CHECKIN_ATTACHED = "checkin-attached"  # a photo or file sent after a check-in joins it
 TASK_EXCUSED = "task-excused"  # an authorised person excused a task, with the reason
+TASK_UNEXCUSED = "task-unexcused"  # the excuse withdrawn: the task is open again
 DELIVERIES_ADDED = "deliveries-added"
 DELIVERY = "delivery"  # a delivery changed state
 ESCALATION = "escalation"  # an accountability item: who was told that a task is overdue
 ACCOUNT_BOUND = "account-bound"  # a chat account (Telegram) linked to a person by a code
+BIND_REFUSED = "bind-refused"  # a wrong, used or expired binding code was tried
 
 TASKS = "tasks"
 OUTBOX = "outbox"
@@ -32,9 +36,54 @@ OUTBOX = "outbox"
 Effect = Callable[[Any], Any]  # old document (or None) -> new one
 
 
+def shard_of(due: date) -> str:
+    """Which file holds a task: the month it was first due in."""
+    return f"{due.year:04d}-{due.month:02d}"
+
+
+# ---- typed reading -------------------------------------------------------------------------
+
+def _get(d: Any, name: str, kind: type | tuple[type, ...], nullable: bool = False,
+         default: Any = ...) -> Any:
+    if not isinstance(d, dict):
+        raise RecordInvalid("不是 JSON 对象")
+    if name not in d:
+        if default is not ...:
+            return default
+        raise RecordInvalid(f"缺少字段 {name}")
+    value = d[name]
+    if value is None and nullable:
+        return None
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+        raise RecordInvalid(f"字段 {name} 的类型不对")
+    return value
+
+
+def _moment(d: Any, name: str, nullable: bool = False) -> datetime | None:
+    text = _get(d, name, str, nullable=nullable, default=None if nullable else ...)
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise RecordInvalid(f"字段 {name} 不是时间") from None
+    if value.tzinfo is None:
+        raise RecordInvalid(f"字段 {name} 缺少时区")
+    return value
+
+
+def _day(d: Any, name: str) -> date:
+    try:
+        return date.fromisoformat(_get(d, name, str))
+    except ValueError:
+        raise RecordInvalid(f"字段 {name} 不是日期") from None
+
+
 def _when(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
+
+# ---- outbox entries ------------------------------------------------------------------------
 
 def entry_to_doc(e: OutboxEntry, seq: int) -> dict[str, Any]:
     return {
@@ -48,38 +97,66 @@ def entry_to_doc(e: OutboxEntry, seq: int) -> dict[str, Any]:
 
 
 def entry_from_doc(d: dict[str, Any]) -> tuple[OutboxEntry, int]:
+    try:
+        state = Delivery(_get(d, "state", str))
+    except ValueError:
+        raise RecordInvalid("字段 state 不是已知的发送状态") from None
+    due_at = _moment(d, "due_at")
+    assert due_at is not None
     entry = OutboxEntry(
-        notice=d["notice"], channel=d["channel"], subject=d["subject"], stage=d["stage"],
-        recipient=d["recipient"], due_at=datetime.fromisoformat(d["due_at"]), task=d["task"],
-        group=d["group"], state=Delivery(d["state"]), attempts=d["attempts"],
-        error=d["error"], updated=_when(d["updated"]), not_before=_when(d["not_before"]),
+        notice=_get(d, "notice", str), channel=_get(d, "channel", str),
+        subject=_get(d, "subject", str), stage=_get(d, "stage", str),
+        recipient=_get(d, "recipient", str), due_at=due_at,
+        task=_get(d, "task", str, nullable=True), group=_get(d, "group", bool), state=state,
+        attempts=_get(d, "attempts", int), error=_get(d, "error", str),
+        updated=_moment(d, "updated", nullable=True),
+        not_before=_moment(d, "not_before", nullable=True),
     )
-    return entry, d["seq"]
+    return entry, _get(d, "seq", int)
+
+
+# ---- tasks and check-ins -------------------------------------------------------------------
+
+def _attachments_to_doc(attachments: tuple[Attachment, ...]) -> list[dict[str, str]]:
+    return [{"kind": a.kind, "ref": a.ref, "name": a.name} for a in attachments]
+
+
+def _attachments_from_doc(items: list[Any]) -> tuple[Attachment, ...]:
+    return tuple(Attachment(_get(a, "kind", str), _get(a, "ref", str),
+                            _get(a, "name", str, default="")) for a in items)
 
 
 def checkin_to_doc(c: CheckIn) -> dict[str, Any]:
-    return {
+    doc: dict[str, Any] = {
         "id": c.id,
         "person": c.person,
         "at": c.at.isoformat(),
         "note": c.note,
         "channel": c.channel,
-        "attachments": [{"kind": a.kind, "ref": a.ref, "name": a.name} for a in c.attachments],
+        "attachments": _attachments_to_doc(c.attachments),
         "undone_at": c.undone_at.isoformat() if c.undone_at else None,
     }
+    if c.undone_by:
+        doc["undone_by"] = c.undone_by
+    if c.restored_at:
+        doc["restored_at"] = c.restored_at.isoformat()
+    return doc
 
 
 def checkin_from_doc(task_key: str, d: dict[str, Any]) -> CheckIn:
+    at = _moment(d, "at")
+    assert at is not None
     return CheckIn(
-        id=d["id"],
+        id=_get(d, "id", str),
         task=task_key,
-        person=d["person"],
-        at=datetime.fromisoformat(d["at"]),
-        note=d["note"],
-        channel=d["channel"],
-        attachments=tuple(Attachment(a["kind"], a["ref"], a.get("name", ""))
-                          for a in d["attachments"]),
-        undone_at=datetime.fromisoformat(d["undone_at"]) if d["undone_at"] else None,
+        person=_get(d, "person", str),
+        at=at,
+        note=_get(d, "note", str),
+        channel=_get(d, "channel", str),
+        attachments=_attachments_from_doc(_get(d, "attachments", list)),
+        undone_at=_moment(d, "undone_at", nullable=True),
+        undone_by=_get(d, "undone_by", str, default=""),
+        restored_at=_moment(d, "restored_at", nullable=True),
     )
 
 
@@ -96,41 +173,76 @@ def task_to_doc(t: Task, seq: int) -> dict[str, Any]:
         "checkins": [checkin_to_doc(c) for c in t.checkins],
         "opened": t.opened.isoformat() if t.opened else None,
         "opened_by": t.opened_by,
-        "excuse": excuse_to_doc(t.excuse) if t.excuse else None,
+        "excuses": [excuse_to_doc(e) for e in t.excuses],
         "seq": seq,
     }
 
 
 def task_from_doc(d: dict[str, Any]) -> tuple[Task, int]:
+    key = _get(d, "key", str)
+    try:
+        status = Status(_get(d, "status", str))
+    except ValueError:
+        raise RecordInvalid("字段 status 不是已知的任务状态") from None
+    excuses = tuple(excuse_from_doc(e) for e in _get(d, "excuses", list, default=[]))
+    legacy = _get(d, "excuse", dict, nullable=True, default=None)  # the first release's
+    if legacy is not None and not excuses:
+        excuses = (excuse_from_doc(legacy),)
     task = Task(
-        key=d["key"],
-        number=d["number"],
-        duty=d["duty"],
-        owner=d["owner"],
-        period=d["period"],
-        due=date.fromisoformat(d["due"]),
-        status=Status(d["status"]),
-        checkins=tuple(checkin_from_doc(d["key"], c) for c in d["checkins"]),
-        note=d["note"],
-        opened=datetime.fromisoformat(d["opened"]) if d.get("opened") else None,
-        opened_by=d.get("opened_by", ""),
-        excuse=excuse_from_doc(d["excuse"]) if d.get("excuse") else None,
+        key=key,
+        number=_get(d, "number", int),
+        duty=_get(d, "duty", str),
+        owner=_get(d, "owner", str),
+        period=_get(d, "period", str),
+        due=_day(d, "due"),
+        status=status,
+        checkins=tuple(checkin_from_doc(key, c) for c in _get(d, "checkins", list)),
+        note=_get(d, "note", str),
+        opened=_moment(d, "opened", nullable=True) if d.get("opened") else None,
+        opened_by=_get(d, "opened_by", str, default=""),
+        excuses=excuses,
     )
-    return task, d["seq"]
+    return task, _get(d, "seq", int)
 
 
 def excuse_to_doc(e: Excuse) -> dict[str, Any]:
-    return {"person": e.person, "at": e.at.isoformat(), "reason": e.reason}
+    doc: dict[str, Any] = {"person": e.person, "at": e.at.isoformat(), "reason": e.reason}
+    if e.withdrawn_at is not None:
+        doc |= {"withdrawn_at": e.withdrawn_at.isoformat(), "withdrawn_by": e.withdrawn_by,
+                "withdrawn_reason": e.withdrawn_reason}
+    return doc
 
 
 def excuse_from_doc(d: dict[str, Any]) -> Excuse:
-    return Excuse(d["person"], datetime.fromisoformat(d["at"]), d["reason"])
+    at = _moment(d, "at")
+    assert at is not None
+    return Excuse(_get(d, "person", str), at, _get(d, "reason", str),
+                  _moment(d, "withdrawn_at", nullable=True),
+                  _get(d, "withdrawn_by", str, default=""),
+                  _get(d, "withdrawn_reason", str, default=""))
 
+
+# ---- what each record changes --------------------------------------------------------------
 
 def _require(task: Task | None, key: str) -> Task:
     if task is None:
-        raise KeyError(f"ledger refers to unknown task {key}")
+        raise RecordInvalid(f"引用了不存在的任务 {key}")
     return task
+
+
+def _changed(task: Task | None, key: str, change: Callable[[Task], Task]) -> Task:
+    """A task changed by a record, or `RecordInvalid` if the record does not fit it."""
+    found = _require(task, key)
+    try:
+        return change(found)
+    except KeyError:
+        raise RecordInvalid(f"引用了任务 {key} 中不存在的打卡") from None
+    except ValueError:
+        raise RecordInvalid(f"与任务 {key} 当时的状态不符") from None
+
+
+_ABOUT_ONE_TASK = frozenset({TASK_DUE_CHANGED, CHECKIN, CHECKIN_UNDONE, CHECKIN_RESTORED,
+                             CHECKIN_ATTACHED, TASK_EXCUSED, TASK_UNEXCUSED})
 
 
 def touches(record: LedgerRecord) -> list[tuple[str, str]]:
@@ -138,14 +250,14 @@ def touches(record: LedgerRecord) -> list[tuple[str, str]]:
     records are already in the files, and their effects need not be built."""
     data = record.data
     if record.type == TASKS_OPENED:
-        return [(TASKS, spec["key"]) for spec in data["tasks"]]
-    if record.type in (TASK_DUE_CHANGED, CHECKIN, CHECKIN_UNDONE, CHECKIN_ATTACHED,
-                       TASK_EXCUSED):
-        return [(TASKS, data["task"])]
+        return [(TASKS, _get(spec, "key", str)) for spec in _get(data, "tasks", list)]
+    if record.type in _ABOUT_ONE_TASK:
+        return [(TASKS, _get(data, "task", str))]
     if record.type == DELIVERIES_ADDED:
-        return [(OUTBOX, f"{doc['notice']}|{doc['channel']}") for doc in data["entries"]]
+        return [(OUTBOX, f"{doc['notice']}|{doc['channel']}")
+                for doc in _get(data, "entries", list)]
     if record.type == DELIVERY:
-        return [(OUTBOX, key) for key in data["keys"]]
+        return [(OUTBOX, key) for key in _get(data, "keys", list)]
     return []
 
 
@@ -159,53 +271,60 @@ def _outbox_effects(record: LedgerRecord) -> list[tuple[str, Effect]]:
     data = record.data
     if record.type == DELIVERIES_ADDED:
         def adder(doc: dict[str, Any]) -> Effect:
-            return lambda _: entry_from_doc({**doc, "seq": 0})[0]
-        return [(f"{doc['notice']}|{doc['channel']}", adder(doc)) for doc in data["entries"]]
+            entry = entry_from_doc({**doc, "seq": 0})[0]
+            return lambda _: entry
+        return [(f"{doc['notice']}|{doc['channel']}", adder(doc))
+                for doc in _get(data, "entries", list)]
     if record.type == DELIVERY:
-        state, at = Delivery(data["state"]), datetime.fromisoformat(record.at)
+        try:
+            state = Delivery(_get(data, "state", str))
+        except ValueError:
+            raise RecordInvalid("字段 state 不是已知的发送状态") from None
+        at, not_before = record.moment, _when(data.get("not_before"))
 
         def move(e: OutboxEntry | None) -> OutboxEntry:
             if e is None:
-                raise KeyError(f"ledger record {record.seq} refers to an unknown delivery")
-            return e.moved(state, at, data.get("error", ""), _when(data.get("not_before")),
+                raise RecordInvalid("引用了不存在的提醒")
+            return e.moved(state, at, data.get("error", ""), not_before,
                            attempt=state is Delivery.SENDING)
-        return [(key, move) for key in data["keys"]]
+        return [(key, move) for key in _get(data, "keys", list)]
     return []
 
 
 def _task_effects(record: LedgerRecord) -> list[tuple[str, Effect]]:
-    data = record.data
+    data, at, actor = record.data, record.moment, record.actor
     if record.type == TASKS_OPENED:
-        opened = datetime.fromisoformat(record.at)
-
         def opener(spec: dict[str, Any]) -> Effect:
-            def open_task(_: Task | None) -> Task:
-                return Task(key=spec["key"], number=spec["number"], duty=spec["duty"],
-                            owner=spec["owner"], period=spec["period"],
-                            due=date.fromisoformat(spec["due"]), note=spec.get("note", ""),
-                            opened=opened, opened_by=spec.get("opened_by", ""))
-            return open_task
-        return [(spec["key"], opener(spec)) for spec in data["tasks"]]
+            task = Task(key=_get(spec, "key", str), number=_get(spec, "number", int),
+                        duty=_get(spec, "duty", str), owner=_get(spec, "owner", str),
+                        period=_get(spec, "period", str), due=_day(spec, "due"),
+                        note=_get(spec, "note", str, default=""), opened=at,
+                        opened_by=_get(spec, "opened_by", str, default=""))
+            return lambda _: task
+        return [(spec["key"], opener(spec)) for spec in _get(data, "tasks", list)]
+    key = _get(data, "task", str) if record.type in _ABOUT_ONE_TASK else ""
     if record.type == TASK_DUE_CHANGED:
-        key, due = data["task"], date.fromisoformat(data["due"])
-
-        def change_due(t: Task | None) -> Task:
-            return replace(_require(t, key), due=due)
-        return [(key, change_due)]
+        due = _day(data, "due")
+        return [(key, lambda t: _changed(t, key, lambda t: t.with_due(due)))]
     if record.type == CHECKIN:  # parsed only when applied: most records are in the files
-        key = data["task"]
-        return [(key, lambda t: _require(t, key).with_checkin(
-            checkin_from_doc(key, data["checkin"])))]
+        return [(key, lambda t: _changed(t, key, lambda t: t.with_checkin(
+            checkin_from_doc(key, _get(data, "checkin", dict)))))]
     if record.type == CHECKIN_UNDONE:
-        key, checkin_id = data["task"], data["checkin"]
-        at = datetime.fromisoformat(record.at)
-        return [(key, lambda t: _require(t, key).with_undo(checkin_id, at))]
+        checkin_id = _get(data, "checkin", str)
+        return [(key, lambda t: _changed(t, key, lambda t: t.with_undo(checkin_id, at, actor)))]
+    if record.type == CHECKIN_RESTORED:
+        checkin_id = _get(data, "checkin", str)
+        return [(key, lambda t: _changed(t, key, lambda t: t.with_restore(checkin_id, at)))]
     if record.type == CHECKIN_ATTACHED:
-        key, checkin_id = data["task"], data["checkin"]
-        return [(key, lambda t: _require(t, key).with_attachments(checkin_id, tuple(
-            Attachment(a["kind"], a["ref"], a.get("name", "")) for a in data["attachments"])))]
+        checkin_id = _get(data, "checkin", str)
+        extra = _attachments_from_doc(_get(data, "attachments", list))
+        return [(key, lambda t: _changed(t, key,
+                                         lambda t: t.with_attachments(checkin_id, extra)))]
     if record.type == TASK_EXCUSED:
-        key = data["task"]
-        excuse = Excuse(record.actor, datetime.fromisoformat(record.at), data["reason"])
-        return [(key, lambda t: _require(t, key).with_excuse(excuse))]
+        excuse = Excuse(actor, at, _get(data, "reason", str))
+        return [(key, lambda t: _changed(t, key, lambda t: t.with_excuse(excuse)))]
+    if record.type == TASK_UNEXCUSED:
+        reason = _get(data, "reason", str, default="")
+        return [(key, lambda t: _changed(
+            t, key, lambda t: t.with_excuse_withdrawn(actor, at, reason)))]
     return []  # records that change no task (e.g. messages sent) only live in the ledger

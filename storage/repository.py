@@ -16,8 +16,12 @@ class TaskNotOpen(Exception):
     """A check-in was asked for a task that is already done or excused."""
 
 
+class TaskNotExcused(Exception):
+    """An excuse was to be withdrawn from a task that is not excused."""
+
+
 class CheckinNotLive(Exception):
-    """An undo was asked for a check-in that is already undone."""
+    """An undo was asked for a check-in already undone (or a restore for one in effect)."""
 
 
 class BindRefused(Exception):
@@ -29,10 +33,20 @@ class BindRefused(Exception):
 
 
 @dataclass(frozen=True)
+class BindRefusal:
+    """A binding code that did not work, tried from a chat account (kept in the ledger, so
+    the limit on guessing survives a restart)."""
+
+    channel: str
+    account: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What an inbound message already did, so a redelivery is answered, not repeated."""
 
-    type: str  # a ledger record type: checkin, checkin-undone, task-excused, tasks-opened
+    type: str  # a ledger record type: checkin, checkin-undone, task-excused, tasks-opened …
     task: str  # task key
     checkin: str  # check-in id ("" when the record is not about a check-in)
 
@@ -134,9 +148,17 @@ class Repository(Protocol):
         ...
 
     def undo_checkin(
-        self, task_key: str, checkin_id: str, person: str, at: datetime, source: str | None = None
+        self, task_key: str, checkin_id: str, person: str, at: datetime,
+        source: str | None = None, reason: str = "",
     ) -> Task:
         """Undo a check-in that is in effect (else `CheckinNotLive`); the ledger keeps both."""
+        ...
+
+    def restore_checkin(self, task_key: str, checkin_id: str, person: str, at: datetime,
+                        source: str | None = None) -> Task:
+        """Take back the undo of a check-in: in effect again with its own time and note.
+        `CheckinNotLive` if it is not undone; `TaskNotOpen` if the task is done or excused
+        in the meantime."""
         ...
 
     def attach(self, task_key: str, checkin_id: str, attachments: Sequence[Attachment],
@@ -147,6 +169,12 @@ class Repository(Protocol):
     def excuse(self, task_key: str, person: str, at: datetime, reason: str,
                source: str | None = None) -> Task:
         """Mark an open task excused (else `TaskNotOpen`), keeping who, when and why."""
+        ...
+
+    def withdraw_excuse(self, task_key: str, person: str, at: datetime, reason: str = "",
+                        source: str | None = None) -> Task:
+        """Withdraw the excuse of an excused task (else `TaskNotExcused`): it is open again;
+        the ledger keeps the excuse and its withdrawal."""
         ...
 
     def open_event_task(self, duty: str, owner: str, due: date, note: str, person: str,
@@ -163,6 +191,15 @@ class Repository(Protocol):
                      source: str | None = None) -> str:
         """Link a chat account to the person a code was issued for; returns the person id.
         Raises `BindRefused`. The same account using its code again gets the same answer."""
+        ...
+
+    def record_bind_refusal(self, channel: str, account: str, reason: str, at: datetime,
+                            source: str | None = None) -> None:
+        """Remember durably that a binding code did not work (once per `source`)."""
+        ...
+
+    def bind_refusals_since(self, moment: datetime) -> list[BindRefusal]:
+        """Binding codes that did not work after `moment`, from any account."""
         ...
 
     def account_person(self, channel: str, account: str) -> str | None:
@@ -210,7 +247,11 @@ class Repository(Protocol):
         ...
 
     def last_checkin_by(self, person: str) -> tuple[Task, CheckIn] | None:
-        """The person's most recent check-in that is still in effect."""
+        """The person's most recent check-in, in effect or undone."""
+        ...
+
+    def refuses_writes_at(self, moment: datetime) -> bool:
+        """Whether a write dated `moment` would be refused as earlier than the newest record."""
         ...
 
     def close(self) -> None: ...

@@ -7,7 +7,8 @@ Layout of a store folder:
                         task number)
     outbox-2026-12.json the reminders and digests due to go out in December 2026
     ledger.jsonl       hash-chained record of every change (the write-ahead log)
-    dutybot.lock       held by the one process that may write
+    dutybot.lock       names the process that holds the store (the lock itself is on the
+                       folder, so deleting this file never lets a second writer in)
 
 A change is committed by appending its ledger record (fsync'd); the touched month's file is
 then replaced atomically. Each task document remembers the ledger sequence number it
@@ -18,6 +19,7 @@ write rewrites one month's file only.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
@@ -26,7 +28,7 @@ import socket
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -36,15 +38,24 @@ from tinydb import TinyDB
 from schedules.tasks import Attachment, CheckIn, PlannedTask, Status, Task
 from storage import bindcodes, records
 from storage.atomic import OWN_TEMP, TEMP_SUFFIX, AtomicJSONStorage
-from storage.errors import StoreCorrupt, StoreError, StoreLocked, StoreWriteFailed
-from storage.ledger import Ledger, LedgerRecord
+from storage.errors import (
+    StoreCorrupt,
+    StoreError,
+    StoreLocked,
+    StoreUnusable,
+    StoreWriteFailed,
+)
+from storage.ledger import MAX_SKEW, Ledger, LedgerRecord, RecordInvalid
+from storage.records import shard_of
 from storage.repository import (
+    BindRefusal,
     BindRefused,
     CheckinNotLive,
     Delivery,
     Escalation,
     OutboxEntry,
     Outcome,
+    TaskNotExcused,
     TaskNotOpen,
 )
 
@@ -53,12 +64,18 @@ log = logging.getLogger(__name__)
 FORMAT = 1
 SYSTEM_ACTOR = "dutybot"
 SHARD_FILE = re.compile(r"^(tasks|outbox)-(\d{4}-\d{2})\.json$")
+LOCK_FILE = "dutybot.lock"
+MIN_FREE_BYTES = 1 << 20  # less than this free on the disk: writes will fail soon
 DocKey = tuple[str, str]  # (collection, key)
 
 
-def shard_of(due: date) -> str:
-    """Which file holds a task: the month it was first due in."""
-    return f"{due.year:04d}-{due.month:02d}"
+def _why(error: OSError) -> str:
+    """An OS error in the admin's words."""
+    words = {errno.EACCES: "权限不足", errno.EPERM: "权限不足", errno.EROFS: "磁盘为只读",
+             errno.ENOSPC: "磁盘空间已满", errno.EDQUOT: "超出磁盘配额",
+             errno.EFBIG: "磁盘空间已满或文件过大", errno.ENOTDIR: "路径中有同名的文件，不是目录",
+             errno.EEXIST: "已有同名的文件，不是目录", errno.ENOENT: "不存在"}
+    return words.get(error.errno or 0, error.strerror or type(error).__name__)
 
 
 class TinyDBStore:
@@ -67,6 +84,8 @@ class TinyDBStore:
         self.read_only = read_only
         self._lock = threading.RLock()
         self._lock_file: TextIO | None = None
+        self._folder_fd: int | None = None  # flock'd: the lock that cannot be deleted
+        self.notices: list[str] = []  # what opening found and did, for the admin to read
         self._since = date.min
         self._tasks: dict[str, Task] = {}
         self._open: set[str] = set()  # keys of open tasks, read by the minute pass
@@ -81,6 +100,7 @@ class TinyDBStore:
         self._accounts: dict[tuple[str, str], str] = {}  # (channel, account) -> person
         self._account_of: dict[tuple[str, str], str] = {}  # (channel, person) -> account
         self._used_codes: dict[str, tuple[str, str]] = {}  # code digest -> (channel, account)
+        self._bind_refusals: list[BindRefusal] = []
         # Entries still in motion, so the minute pass need not scan years of sent ones.
         self._in_state: dict[Delivery, set[str]] = {Delivery.PENDING: set(),
                                                     Delivery.SENDING: set()}
@@ -101,49 +121,94 @@ class TinyDBStore:
         """Open (or create) the store in `folder`.
 
         Raises `StoreLocked` when another process holds it, `StoreCorrupt` when a file
-        cannot be trusted (nothing is then written). `read_only` takes no lock and writes
-        nothing, for previews and audits beside a running bot.
+        cannot be trusted (nothing is then written), `StoreUnusable` when the folder cannot
+        be created or read. A folder that can be read but not written opens for queries
+        (see `write_problem`). `read_only` takes no lock and writes nothing, for previews
+        and audits beside a running bot.
         """
         store = cls(folder, read_only)
-        lock_existed = (folder / "dutybot.lock").exists()
+        lock_existed = (folder / LOCK_FILE).exists()
         try:
-            store._load(now)
+            try:
+                store._load(now)
+            except OSError as e:
+                where = f"：{e.filename}" if e.filename and str(e.filename) != str(folder) else ""
+                raise StoreUnusable(folder, _why(e) + where) from None
         except BaseException as e:
             store.close()
             if not lock_existed and not isinstance(e, StoreLocked):
-                (folder / "dutybot.lock").unlink(missing_ok=True)  # leave no trace behind
+                with suppress(OSError):
+                    (folder / LOCK_FILE).unlink(missing_ok=True)  # leave no trace behind
             raise
         return store
 
     def _load(self, now: datetime) -> None:
         if not self.read_only:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            if not self.folder.is_dir():
+                self.folder.mkdir(parents=True, exist_ok=True)
             self._take_lock()
         meta = self._load_meta(now)
-        self._since = date.fromisoformat(meta["since"])
+        self._since = meta["since"]
         if not self.read_only:  # only now is the folder known to be a store
             for orphan in self._own_temp_files():
                 log.info("removing %s left by an interrupted write", orphan.name)
-                orphan.unlink()
+                with suppress(OSError):  # an unwritable folder: left for a later start
+                    orphan.unlink()
         for path in sorted([*self.folder.glob("tasks-*.json"),
                             *self.folder.glob("outbox-*.json")]):
             self._load_shard(path)
         newest_in_files = max(self._seq.values(), default=0)
-        self._ledger = Ledger.open(self.folder / "ledger.jsonl", self._replay,
-                                   repair=not self.read_only)
+        self._ledger = Ledger.open(self.folder / "ledger.jsonl", self._replay)
         if newest_in_files > self._ledger.last_seq:
             raise StoreCorrupt(
                 self._ledger.path,
                 f"比任务文件旧：任务文件记到第 {newest_in_files} 条记录，台账只有 "
                 f"{self._ledger.last_seq} 条（台账可能被删除或回退）",
             )
-        if self._dirty and not self.read_only:
+        if self.read_only:
+            return
+        # Everything checked: only now may a torn tail be set aside and the files catch up.
+        try:
+            done = self._ledger.repair_tail()
+        except OSError as e:
+            done = (f"台账 {self._ledger.path} 末尾有一段中断的写入，但目录无法写入（{_why(e)}），"
+                    "暂未处理；恢复写入后下次启动时会处理。")
+        if done:
+            log.warning("%s", done)
+            self.notices.append(done)
+        if self._dirty:
             log.warning("applying %d change(s) the ledger holds but the files missed",
                         len(self._dirty))
             try:
                 self._persist()
             except OSError as e:  # committed in the ledger; the files catch up later
                 log.error("could not update the store files: %s", e)
+
+    def write_problem(self) -> str | None:
+        """Why writes will fail (permissions, a read-only or full disk), in words for the
+        admin; None when the store looks writable."""
+        if self.read_only:
+            return None
+        ledger = self.folder / "ledger.jsonl"
+        why = ""
+        if not os.access(self.folder, os.W_OK | os.X_OK) or (
+                ledger.exists() and not os.access(ledger, os.W_OK)):
+            why = "没有写入权限，或磁盘为只读"
+        else:
+            try:
+                probe = self.folder / f".write-probe.{os.getpid()}{TEMP_SUFFIX}"
+                probe.write_bytes(b"")
+                probe.unlink()
+                stat = os.statvfs(self.folder)
+                if stat.f_bavail * stat.f_frsize < MIN_FREE_BYTES:
+                    why = "磁盘空间已满"
+            except OSError as e:
+                why = _why(e)
+        if not why:
+            return None
+        return (f"数据目录 {self.folder} 目前无法写入（{why}）：查询照常可用，"
+                "但完成记录、提醒发送等写入会失败，恢复写入后自动继续。"
+                "请检查该目录的权限和磁盘空间。")
 
     def _load_shard(self, path: Path) -> None:
         collection, shard = self._shard_of_file(path)
@@ -160,10 +225,15 @@ class TinyDBStore:
                 else:
                     entry, seq = records.entry_from_doc(doc)
                     key = entry.key
-            except (KeyError, ValueError, TypeError) as e:
-                raise StoreCorrupt(path, f"中有格式不对的记录（文档 {doc_key}）") from e
+            except RecordInvalid as e:
+                raise StoreCorrupt(path, f"中文档 {doc_key} 格式不对：{e}") from e
+            except ValueError as e:
+                raise StoreCorrupt(path, f"中文档 {doc_key} 格式不对：编号不是数字") from e
             if (collection, key) in self._seq:
                 raise StoreCorrupt(path, f"重复了记录 {key}")
+            if collection == records.TASKS and task.number in self._by_number:
+                raise StoreCorrupt(
+                    path, f"中文档 {doc_key} 的任务编号 {task.number} 与另一任务重复")
             self._shard[collection, key] = shard
             self._doc_id[collection, key] = doc_id
             if collection == records.OUTBOX:
@@ -177,11 +247,23 @@ class TinyDBStore:
         return [p for p in self.folder.glob(f"*{TEMP_SUFFIX}") if OWN_TEMP.match(p.name)]
 
     def _take_lock(self) -> None:
-        path = self.folder / "dutybot.lock"
-        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the store's life
+        """Lock the folder itself (a file could be deleted from under us, letting a second
+        writer in); the lock file only says who holds it. The first release locked that
+        file, so it is locked too while it can be."""
+        fd = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StoreLocked(self.folder, self._holder()) from None
+        self._folder_fd = fd
+        try:
+            handle = open(self.folder / LOCK_FILE, "a+", encoding="utf-8")  # noqa: SIM115
+        except OSError:
+            return  # a folder we cannot write: queries only (see `write_problem`)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        except BlockingIOError:  # a first-release process holds the store
             handle.seek(0)
             holder = handle.read().strip() or "unknown process"
             handle.close()
@@ -192,23 +274,34 @@ class TinyDBStore:
         handle.flush()
         self._lock_file = handle
 
+    def _holder(self) -> str:
+        try:
+            return (self.folder / LOCK_FILE).read_text(encoding="utf-8").strip() or "未知进程"
+        except OSError:
+            return "未知进程"
+
     def _load_meta(self, now: datetime) -> dict[str, Any]:
         path = self.folder / "meta.json"
         if not path.exists():
-            ours = {"dutybot.lock", bindcodes.FILE, *(p.name for p in self._own_temp_files())}
-            existing = [p.name for p in self.folder.glob("*") if p.name not in ours]
+            ours = {LOCK_FILE, bindcodes.FILE, *(p.name for p in self._own_temp_files())}
+            existing = ([p.name for p in self.folder.glob("*") if p.name not in ours]
+                        if self.folder.is_dir() else [])
             if existing:
                 raise StoreCorrupt(path, f"缺失，但目录中已有 {sorted(existing)}")
             meta = {"format": FORMAT, "since": now.date().isoformat(), "created": now.isoformat()}
             if not self.read_only:
                 TinyDB(path, storage=AtomicJSONStorage).table("meta").insert(meta)
-            return meta
+            return {**meta, "since": now.date()}
         rows = TinyDB(path, storage=AtomicJSONStorage).table("meta").all()
-        if len(rows) != 1 or "since" not in rows[0]:
+        if len(rows) != 1 or not isinstance(rows[0].get("since"), str):
             raise StoreCorrupt(path, "中没有数据目录的元信息")
         if rows[0].get("format") != FORMAT:
             raise StoreCorrupt(path, f"的格式版本为 {rows[0].get('format')}，本程序需要 {FORMAT}")
-        return dict(rows[0])
+        try:
+            since = date.fromisoformat(rows[0]["since"])
+        except ValueError:
+            raise StoreCorrupt(path, "中的开始日期 since 不是日期") from None
+        return {**rows[0], "since": since}
 
     @staticmethod
     def _shard_of_file(path: Path) -> tuple[str, str]:
@@ -262,13 +355,17 @@ class TinyDBStore:
                 keys.discard(entry.key)
 
     def _checkin(self, task_key: str, checkin_id: str) -> CheckIn:
-        return next(c for c in self._tasks[task_key].checkins if c.id == checkin_id)
+        """The check-in, or KeyError (never StopIteration, which generators swallow)."""
+        return self._tasks[task_key].find_checkin(checkin_id)
 
     def _replay(self, record: LedgerRecord) -> None:
         """Apply a ledger record to every document whose file does not reflect it yet."""
         self._note_source(record)
         self._note_escalation(record)
         self._note_binding(record)
+        if record.type == records.BIND_REFUSED:
+            self._bind_refusals.append(BindRefusal(
+                str(record.data["channel"]), str(record.data["account"]), record.moment))
         if all(self._seq.get(doc, 0) >= record.seq for doc in records.touches(record)):
             return  # every document it changed already reflects it
         for collection, key, effect in records.effects(record):
@@ -310,12 +407,15 @@ class TinyDBStore:
         if record.type == records.CHECKIN:
             self._sources[source] = Outcome(record.type, record.data["task"],
                                             record.data["checkin"]["id"])
-        elif record.type == records.CHECKIN_UNDONE:
+        elif record.type in (records.CHECKIN_UNDONE, records.CHECKIN_RESTORED):
             self._sources[source] = Outcome(record.type, record.data["task"],
                                             record.data["checkin"])
-        elif record.type in (records.TASK_EXCUSED, records.CHECKIN_ATTACHED):
+        elif record.type in (records.TASK_EXCUSED, records.TASK_UNEXCUSED,
+                             records.CHECKIN_ATTACHED):
             self._sources[source] = Outcome(record.type, record.data["task"],
                                             record.data.get("checkin", ""))
+        elif record.type == records.BIND_REFUSED:
+            self._sources[source] = Outcome(record.type, "", "")
         elif record.type == records.TASKS_OPENED:
             self._sources[source] = Outcome(record.type, record.data["tasks"][0]["key"], "")
 
@@ -410,7 +510,8 @@ class TinyDBStore:
             return checkin
 
     def undo_checkin(
-        self, task_key: str, checkin_id: str, person: str, at: datetime, source: str | None = None
+        self, task_key: str, checkin_id: str, person: str, at: datetime,
+        source: str | None = None, reason: str = "",
     ) -> Task:
         with self._lock:
             done = self._sources.get(source) if source else None
@@ -421,7 +522,26 @@ class TinyDBStore:
                 return self._tasks[task_key]
             if self._checkin(task_key, checkin_id).undone_at is not None:
                 raise CheckinNotLive(checkin_id)
-            self._commit(at, records.CHECKIN_UNDONE, person,
+            data: dict[str, Any] = {"task": task_key, "checkin": checkin_id, "source": source}
+            if reason:
+                data["reason"] = reason
+            self._commit(at, records.CHECKIN_UNDONE, person, data)
+            return self._tasks[task_key]
+
+    def restore_checkin(self, task_key: str, checkin_id: str, person: str, at: datetime,
+                        source: str | None = None) -> Task:
+        with self._lock:
+            done = self._sources.get(source) if source else None
+            if done is not None:
+                if (done.type, done.task, done.checkin) != (records.CHECKIN_RESTORED, task_key,
+                                                           checkin_id):
+                    raise ValueError(f"source {source} already did {done}")
+                return self._tasks[task_key]
+            if self._checkin(task_key, checkin_id).undone_at is None:
+                raise CheckinNotLive(checkin_id)
+            if self._tasks[task_key].status is not Status.OPEN:
+                raise TaskNotOpen(task_key)
+            self._commit(at, records.CHECKIN_RESTORED, person,
                          {"task": task_key, "checkin": checkin_id, "source": source})
             return self._tasks[task_key]
 
@@ -443,6 +563,18 @@ class TinyDBStore:
                 "code": issued.digest, "source": source})
             return issued.person
 
+    def record_bind_refusal(self, channel: str, account: str, reason: str, at: datetime,
+                            source: str | None = None) -> None:
+        with self._lock:
+            if source and source in self._sources:
+                return  # a redelivered message: counted once
+            self._commit(at, records.BIND_REFUSED, SYSTEM_ACTOR, {
+                "channel": channel, "account": account, "reason": reason, "source": source})
+
+    def bind_refusals_since(self, moment: datetime) -> list[BindRefusal]:
+        with self._lock:
+            return [r for r in self._bind_refusals if r.at > moment]
+
     def account_person(self, channel: str, account: str) -> str | None:
         with self._lock:
             return self._accounts.get((channel, account))
@@ -456,7 +588,7 @@ class TinyDBStore:
         with self._lock:
             if source and source in self._sources:
                 return self._tasks[task_key]
-            self._checkin(task_key, checkin_id)  # raises StopIteration if unknown
+            self._checkin(task_key, checkin_id)  # KeyError if there is no such check-in
             self._commit(at, records.CHECKIN_ATTACHED, person, {
                 "task": task_key, "checkin": checkin_id, "source": source,
                 "attachments": [{"kind": a.kind, "ref": a.ref, "name": a.name}
@@ -474,6 +606,20 @@ class TinyDBStore:
             if self._tasks[task_key].status is not Status.OPEN:
                 raise TaskNotOpen(task_key)
             self._commit(at, records.TASK_EXCUSED, person,
+                         {"task": task_key, "reason": reason, "source": source})
+            return self._tasks[task_key]
+
+    def withdraw_excuse(self, task_key: str, person: str, at: datetime, reason: str = "",
+                        source: str | None = None) -> Task:
+        with self._lock:
+            done = self._sources.get(source) if source else None
+            if done is not None:
+                if (done.type, done.task) != (records.TASK_UNEXCUSED, task_key):
+                    raise ValueError(f"source {source} already did {done}")
+                return self._tasks[task_key]
+            if self._tasks[task_key].status is not Status.EXCUSED:
+                raise TaskNotExcused(task_key)
+            self._commit(at, records.TASK_UNEXCUSED, person,
                          {"task": task_key, "reason": reason, "source": source})
             return self._tasks[task_key]
 
@@ -594,12 +740,11 @@ class TinyDBStore:
 
     def last_checkin_by(self, person: str) -> tuple[Task, CheckIn] | None:
         with self._lock:
-            # Check-in ids carry the ledger sequence number: the highest is the newest.
-            live = [(int(cid[1:]), key, cid) for key, cid in self._checkins_by.get(person, ())
-                    if self._checkin(key, cid).undone_at is None]
-            if not live:
+            mine = self._checkins_by.get(person)
+            if not mine:
                 return None
-            _, key, checkin_id = max(live)
+            # Check-in ids carry the ledger sequence number: the highest is the newest.
+            key, checkin_id = max(mine, key=lambda item: int(item[1][1:]))
             return self._tasks[key], self._checkin(key, checkin_id)
 
     def escalations(self) -> list[Escalation]:
@@ -609,6 +754,15 @@ class TinyDBStore:
     def records(self) -> int:
         """How many records the ledger holds."""
         return self._ledger.last_seq if self._ledger else 0
+
+    @property
+    def newest_record_at(self) -> datetime | None:
+        return self._ledger.newest if self._ledger else None
+
+    def refuses_writes_at(self, moment: datetime) -> bool:
+        """Whether a write at `moment` would be refused as going back in time."""
+        newest = self.newest_record_at
+        return newest is not None and moment < newest - MAX_SKEW
 
     def ledger_path(self) -> Path:
         return self.folder / "ledger.jsonl"
@@ -621,6 +775,10 @@ class TinyDBStore:
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
             self._lock_file.close()
             self._lock_file = None
+        if self._folder_fd is not None:
+            fcntl.flock(self._folder_fd, fcntl.LOCK_UN)
+            os.close(self._folder_fd)
+            self._folder_fd = None
 
 
 __all__ = ["StoreWriteFailed", "TinyDBStore"]

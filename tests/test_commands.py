@@ -117,7 +117,8 @@ def test_undo_reopens_and_the_ledger_keeps_both(chat_as: ChatAs, app: App) -> No
     types = [line.split('"type":"')[1].split('"')[0]
              for line in app.store.ledger_path().read_text(encoding="utf-8").splitlines()]
     assert types[-2:] == ["checkin", "checkin-undone"]
-    assert wu.say("撤销") == text.UNDO_NOTHING
+    line = f"【{n}】{text.describe(app.org, task, 'wu-fang')}"
+    assert wu.say("撤销") == text.undo_latest_undone(line, n)  # never walks further back
 
 
 def test_undo_by_number_only_for_my_own_check_in(chat_as: ChatAs, app: App) -> None:

@@ -16,6 +16,7 @@ from handlers.parse import (
     parse,
     split_keyword,
     split_number,
+    split_numbers,
 )
 from tests.builders import Chat
 
@@ -34,7 +35,12 @@ from tests.builders import Chat
     ("完成 5", "checkin", "5"),
     ("/done@dutybot 5 备注", "checkin", "5 备注"),
     ("撤销", "undo", ""),
+    ("撤消 7", "undo", "7"),
     ("undo 7", "undo", "7"),
+    ("撤销 80 备注错了", "undo", "80 备注错了"),
+    ("恢复 80", "restore", "80"),
+    ("撤销豁免 9", "unexcuse", "9"),
+    ("取消豁免9 误操作", "unexcuse", "9 误操作"),
     ("近期 30", "upcoming", "30"),
     ("/start", "help", ""),
     ("帮助", "help", ""),
@@ -44,7 +50,7 @@ def test_examples(message: str, name: str, args: str) -> None:
 
 
 @pytest.mark.parametrize(("message", "suggestion"), [
-    ("代办", "待办"), ("打开", "打卡"), ("hepl", "help"), ("撤消", "撤销"), ("天气", None),
+    ("代办", "待办"), ("打开", "打卡"), ("hepl", "help"), ("天气", None),
 ])
 def test_unknown_words_get_a_suggestion(message: str, suggestion: str | None) -> None:
     result = parse(message)
@@ -116,3 +122,20 @@ def test_the_bot_always_answers_and_never_raises(chat_as: Callable[[str], Chat],
     reply = chat_as("吴芳").say(message)
     assert reply.strip()
     assert "Traceback" not in reply and "Error" not in reply
+
+
+@pytest.mark.parametrize(("args", "numbers", "note"), [
+    ("116 120 124 已召开", [116, 120, 124], "已召开"),
+    ("33、37、45 已开展", [33, 37, 45], "已开展"),
+    ("52,56", [52, 56], ""),
+    ("１２　１３，好", [12, 13], "好"),
+    ("第22项、第23项 已学习", [22, 23], "已学习"),
+    ("22，已召开", [22], "已召开"),
+    ("22 3人参加", [22], "3人参加"),  # a count in the note is not a task number
+    ("22，2026年度总结", [22], "2026年度总结"),
+    ("22已召开", [22], "已召开"),
+    ("7 7 8", [7, 8], ""),
+    ("主题党日 已开展", [], "主题党日 已开展"),
+])
+def test_several_numbers(args: str, numbers: list[int], note: str) -> None:
+    assert split_numbers(args) == (numbers, note)
