@@ -18,13 +18,13 @@ from typing import Any
 
 from bot import runner, simulate, summary
 from bot.app import App, make_calendar
+from bot.channels.base import ChannelStartFailed
 from bot.channels.console import ConsoleChannel
 from bot.clock import Clock, ShiftedClock, SystemClock
 from bot.config import Config, ConfigError, load
 from bot.delivery import Deliverer
 from bot.platforms import MissingSecret, connect
 from bot.report import Report, Span
-from bot.server import HttpServer, make_app
 from schedules.model import Role
 from storage import bindcodes
 from storage.audit import describe_time, verify
@@ -211,15 +211,12 @@ def _run(config: Config, clock: Clock) -> int:
             console = ConsoleChannel(app.org, sys.stdin, sys.stdout, False, audience=None)
             outbound = {console.name: console}
         deliverer = Deliverer(app, outbound, defer_unreached=False)
-        services: list[runner.Service] = []
-        if platforms.needs_server:
-            services.append(HttpServer(make_app(lambda: runner.health(app, deliverer),
-                                                platforms.wecom, platforms.telegram),
-                                       config.server))
-        if platforms.telegram is not None:
-            services.append(platforms.telegram)
+        services = platforms.services(lambda: runner.health(app, deliverer), config.server)
         try:
             asyncio.run(runner.run(app, deliverer, services))
+        except ChannelStartFailed as e:
+            print(f"dutybot: 无法启动：{e}。", file=sys.stderr)
+            return 2
         except OSError as e:
             print(f"dutybot: {e}", file=sys.stderr)
             return 1

@@ -604,10 +604,26 @@ def _refuse_literal_secrets(t: _Table, names: Iterable[str]) -> None:
                          f"在这里写变量名：{name}_env = \"变量名\"")
 
 
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def _looks_secret(value: str) -> bool:
+    """A value that is more likely a pasted secret than a variable name: not a valid name
+    (a Telegram token's colon, a robot key's dashes), or letters of both cases mixed with
+    digits, as keys and tokens are and names like DUTYBOT_WECOM_SECRET are not."""
+    if not ENV_NAME.fullmatch(value):
+        return True
+    mixed = (any(c.islower() for c in value) and any(c.isupper() for c in value)
+             and any(c.isdigit() for c in value))
+    return mixed or (len(value) >= 24 and "_" not in value)
+
+
 def _env_name(t: _Table, name: str) -> str:
     value: str = t.text(name, "")
-    if value and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-        t.fail(name, f"“{value}”不是有效的环境变量名")
+    if value and _looks_secret(value):
+        # Never echoed: it may be the secret itself, and config errors end up in logs.
+        t.fail(name, "看起来像密钥本身，请写环境变量名（如 DUTYBOT_WECOM_SECRET），"
+                     "把密钥放进该环境变量")
     return value
 
 

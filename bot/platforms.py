@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from wechatpy.enterprise.crypto import WeChatCrypto
 
@@ -20,7 +21,9 @@ from bot.channels.telegram import TelegramBot, TelegramChannel
 from bot.channels.wecom import WeComAPI, WeComChannel, WeComLimits
 from bot.channels.wecom_callback import WeComCallback
 from bot.channels.wecom_robot import RobotChannel
-from bot.config import Config
+from bot.config import Config, ServerSettings
+from bot.runner import Service
+from bot.server import HttpServer, make_app
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,19 @@ class Platforms:
         return self.wecom is not None or (self.telegram is not None
                                           and self.telegram.settings.mode == "webhook")
 
+    def services(self, health: Callable[[], tuple[int, dict[str, Any]]],
+                 settings: ServerSettings) -> list[Service]:
+        """What `dutybot run` starts, in order (and stops in reverse): WeCom's follow-ups
+        outlive the HTTP server, so replies set in motion by its last requests go out."""
+        started: list[Service] = []
+        if self.wecom is not None:
+            started.append(self.wecom)
+        if self.needs_server:
+            started.append(HttpServer(make_app(health, self.wecom, self.telegram), settings))
+        if self.telegram is not None:
+            started.append(self.telegram)
+        return started
+
 
 def _secret(env: Mapping[str, str], name: str, what: str) -> str:
     value = env.get(name, "").strip()
@@ -54,11 +70,14 @@ def _secret(env: Mapping[str, str], name: str, what: str) -> str:
 
 def connect(config: Config, app: App, env: Mapping[str, str],
             clock: Callable[[], float] = time.monotonic,
-            sleep: Callable[[float], None] = time.sleep) -> Platforms:
-    """The enabled platforms' channels and callbacks, built from config and `env`."""
+            sleep: Callable[[float], None] = time.sleep,
+            wall: Callable[[], float] = time.time) -> Platforms:
+    """The enabled platforms' channels and callbacks, built from config and `env`. `clock`
+    and `sleep` pace sending; `wall` is the real time callbacks' timestamps are checked
+    against."""
     platforms = Platforms()
     if config.wecom.enabled:
-        _connect_wecom(config, app, env, clock, sleep, platforms)
+        _connect_wecom(config, app, env, clock, sleep, wall, platforms)
     if config.telegram.enabled:
         _connect_telegram(config, app, env, clock, sleep, platforms)
     return platforms
@@ -83,7 +102,7 @@ def _connect_telegram(config: Config, app: App, env: Mapping[str, str],
 
 def _connect_wecom(config: Config, app: App, env: Mapping[str, str],
                    clock: Callable[[], float], sleep: Callable[[float], None],
-                   platforms: Platforms) -> None:
+                   wall: Callable[[], float], platforms: Platforms) -> None:
     w = config.wecom
     token = _secret(env, w.token_env, "企业微信回调 Token")
     aes_key = _secret(env, w.aes_key_env, "企业微信回调 EncodingAESKey")
@@ -113,4 +132,4 @@ def _connect_wecom(config: Config, app: App, env: Mapping[str, str],
                              clock=clock, sleep=sleep)
         platforms.outbound[robot.name] = robot
     platforms.wecom = WeComCallback(app.handle, app.store, crypto, w.agent_id, channel, api,
-                                    app.clock.now, quick=app.quick)
+                                    app.clock.now, quick=app.quick, wall=wall)

@@ -11,6 +11,7 @@ Written with openpyxl's write-only mode, so a city's year streams out in seconds
 from __future__ import annotations
 
 import csv
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,10 +29,35 @@ from handlers.text import period_label
 from schedules.calendar import WorkCalendar
 from schedules.model import Org
 from schedules.standing import Standing, standing
-from schedules.tasks import Status, Task
+from schedules.tasks import CheckIn, Status, Task
 from storage.repository import Escalation, Repository
 
 MAX_WIDTH = 60
+# What XML 1.0 (so xlsx) cannot hold: C0 controls but tab and newlines, surrogates, U+FFFE/F.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _safe(value: Any) -> Any:
+    """A cell value the workbook can hold. Notes are kept verbatim in the ledger; here a
+    control character shows as its visible symbol (␋) and anything else unwritable as �."""
+    if isinstance(value, str) and _NOT_XML.search(value):
+        return _NOT_XML.sub(_visible, value)
+    return value
+
+
+def _cell(ws: WriteOnlyWorksheet, value: Any) -> Any:
+    """The value as a cell: text that begins with "=" stays text, never a formula."""
+    value = _safe(value)
+    if isinstance(value, str) and value.startswith("="):
+        cell = WriteOnlyCell(ws, value)
+        cell.data_type = "s"
+        return cell
+    return value
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match[0])
+    return chr(0x2400 + code) if code < 0x20 else "\ufffd"
 
 
 @dataclass(frozen=True)
@@ -121,7 +147,7 @@ class Report:
                     t.due, self.org.owner_name(c.person), self.local(c.at),
                     "是" if c.at.astimezone(self.tz).date() > t.due else "否", c.note,
                     "；".join(f"{a.kind}:{a.name or a.ref}" for a in c.attachments),
-                    c.channel, "已撤销" if c.undone_at else "有效",
+                    c.channel, _checkin_state(c),
                     self.local(c.undone_at) if c.undone_at else None,
                 ])
         return rows
@@ -151,7 +177,7 @@ class Report:
             writer = csv.writer(f)
             writer.writerow(DETAIL_HEADERS)
             for row in self.detail_rows():
-                writer.writerow(_csv_value(v) for v in row)
+                writer.writerow(_csv_value(v) for v in row)  # CSV holds any text
 
     def _write_xlsx(self, path: Path) -> None:
         wb = Workbook(write_only=True)
@@ -207,10 +233,18 @@ class Report:
             for t in sorted(tasks, key=lambda t: t.due))
 
     def _excuse_rows(self) -> list[list[Any]]:
-        return [[t.number, self.owner_label(t.owner), self.title(t), period_label(t.period),
-                 t.due, self.org.owner_name(t.excuse.person), self.local(t.excuse.at),
-                 t.excuse.reason]
-                for t in sorted(self.tasks, key=lambda t: t.number) if t.excuse is not None]
+        """Every excuse, a withdrawn one with who withdrew it, when and why."""
+        rows = []
+        for t in sorted(self.tasks, key=lambda t: t.number):
+            for e in t.excuses:
+                withdrawn = e.withdrawn_at is not None
+                rows.append([t.number, self.owner_label(t.owner), self.title(t),
+                             period_label(t.period), t.due, self.org.owner_name(e.person),
+                             self.local(e.at), e.reason, "已撤销豁免" if withdrawn else "有效",
+                             self.org.owner_name(e.withdrawn_by) if withdrawn else None,
+                             self.local(e.withdrawn_at) if e.withdrawn_at else None,
+                             e.withdrawn_reason or None])
+        return rows
 
     def _escalation_rows(self) -> list[list[Any]]:
         def names(ids: Iterable[str]) -> str:
@@ -229,12 +263,18 @@ def _escalation_order(e: Escalation) -> datetime:
     return e.at
 
 
+def _checkin_state(c: CheckIn) -> str:
+    if c.undone_at is not None:
+        return "已撤销"
+    return "有效（撤销后已恢复）" if c.restored_at is not None else "有效"
+
+
 SUMMARY_HEADERS = ["单位/个人", "应完成", "已完成", "其中按时", "其中逾期完成", "已豁免",
                    "逾期未完成", "未到期", "曾升级督办"]
 DETAIL_HEADERS = ["编号", "单位/个人", "责任事项", "期间", "截止日期", "打卡人", "打卡时间",
                   "是否逾期", "备注", "附件", "渠道", "状态", "撤销时间"]
 EXCUSE_HEADERS = ["编号", "单位/个人", "责任事项", "期间", "截止日期", "豁免人", "豁免时间",
-                  "原因"]
+                  "原因", "状态", "撤销豁免人", "撤销时间", "撤销原因"]
 ESCALATION_HEADERS = ["升级时间", "编号", "单位/个人", "责任事项", "期间", "截止日期",
                       "逾期工作日", "已通知", "应通知未送达（程序未运行）", "当前状态"]
 
@@ -268,7 +308,7 @@ def _table(ws: WriteOnlyWorksheet, headers: Sequence[str], rows: Sequence[Sequen
         header_cells.append(cell)
     ws.append(header_cells)
     for row in rows:  # openpyxl gives dates and datetimes a date format of their own
-        ws.append(row)
+        ws.append([_cell(ws, v) for v in row])
 
 
 def _width(value: Any) -> int:
@@ -287,4 +327,6 @@ def _csv_value(value: Any) -> Any:
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, str) and not value.isprintable():  # no lone surrogates in UTF-8
+        return value.encode("utf-8", "replace").decode("utf-8")
     return "" if value is None else value

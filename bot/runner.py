@@ -84,16 +84,18 @@ class Service(Protocol):
     async def stop(self) -> None: ...
 
 
-async def run(app: App, deliverer: Deliverer, services: Sequence[Service] = ()) -> None:
-    """Until SIGINT or SIGTERM: recover, pass at once, then every minute; and run the
-    services the enabled channels need (the HTTP server, Telegram's bot)."""
+async def run(app: App, deliverer: Deliverer, services: Sequence[Service] = (),
+              stop: asyncio.Event | None = None) -> None:
+    """Until SIGINT or SIGTERM (or `stop` is set): recover, pass at once, then every minute;
+    and run the services the enabled channels need (the HTTP server, Telegram's bot).
+    Services stop in reverse order, each finishing what it has in flight."""
     stuck = await asyncio.to_thread(deliverer.recover, app.clock.now())
     if stuck:
         log.warning("%d message(s) were being sent when the bot stopped; marked unknown", stuck)
     await asyncio.to_thread(deliverer.run_pass, app.clock.now())
     scheduler = _ticker(deliverer)
     scheduler.start()
-    stop = asyncio.Event()
+    stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with suppress(NotImplementedError):

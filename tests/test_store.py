@@ -176,7 +176,7 @@ def test_writes_from_several_threads_all_land(tmp_path: Path) -> None:
 
     def worker(offset: int) -> None:
         for i in range(offset, 80, 4):
-            store.check_in(f"duty-{i}:unit:2026-11", f"p{offset}", NOW + timedelta(seconds=i),
+            store.check_in(f"duty-{i}:unit:2026-11", f"p{offset}", NOW + timedelta(milliseconds=i),
                            f"n{i}", "console")
 
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]

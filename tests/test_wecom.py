@@ -141,7 +141,8 @@ async def test_url_verification_with_the_published_sample(tmp_path: Path) -> Non
     with FakeWeCom(corp_id=CORP, agent_id=AGENT) as fake:
         config = load(wecom_config(tmp_path, fake.base_url))
         app = App.open(config, FakeClock(at("2026-11-26 10:00")))
-        platforms = connect(config, app, ENV)
+        # The samples were signed in 2016: checked as of then (today they are too old).
+        platforms = connect(config, app, ENV, wall=lambda: float(SAMPLE_VERIFY_TIMESTAMP))
         assert platforms.wecom is not None
         good = platforms.wecom.verify({"msg_signature": SAMPLE_VERIFY_MSG_SIGNATURE,
                                        "timestamp": SAMPLE_VERIFY_TIMESTAMP,
@@ -155,6 +156,7 @@ async def test_url_verification_with_the_published_sample(tmp_path: Path) -> Non
         assert bad.status == 403 and bad.body == b""
         # The sample POST is a text from ChenJiaShun, who is not registered: a polite
         # refusal, encrypted, and nothing recorded.
+        platforms.wecom.wall = lambda: float(SAMPLE_POST_TIMESTAMP) + 299
         answer = await platforms.wecom.receive(
             {"msg_signature": SAMPLE_POST_MSG_SIGNATURE, "timestamp": SAMPLE_POST_TIMESTAMP,
              "nonce": SAMPLE_POST_NONCE}, SAMPLE_POST_BODY.encode(), "test")

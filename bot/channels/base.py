@@ -30,6 +30,11 @@ class PermanentSendError(SendError):
     pass
 
 
+class ChannelStartFailed(Exception):
+    """A channel could not start (a refused token, an unreachable platform); the message
+    says why and what to check, in Chinese, and never carries a secret."""
+
+
 class Outbound(Protocol):
     name: str
 

@@ -23,6 +23,7 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,10 +35,18 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.channels.base import (
+    ChannelStartFailed,
     ChannelUnavailable,
     PermanentSendError,
     TransientSendError,
@@ -83,6 +92,7 @@ class TelegramBot:
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.settings, self.webhook_secret = settings, webhook_secret
+        self._token = token
         self.handle, self.quick, self.store, self.now = handle, quick, store, now
         # About one message a second per private chat, replies and reminders alike; and the
         # overall rate kept strictly (a sliding window: PTB's limiter is a leaky bucket that
@@ -107,7 +117,27 @@ class TelegramBot:
     # ---- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Connect, or raise `ChannelStartFailed` with one clear line. PTB's own messages
+        can carry the token (a refused `getMe` quotes it), so none is passed on as it is."""
         self.loop = asyncio.get_running_loop()
+        try:
+            await self._start()
+        except InvalidToken:
+            raise ChannelStartFailed(
+                f"Telegram 拒绝了机器人 token（getMe 返回 401 未授权）：请核对环境变量 "
+                f"{self.settings.token_env} 中的 token，或向 @BotFather 重新获取") from None
+        except NetworkError as e:
+            if isinstance(e, BadRequest):
+                raise ChannelStartFailed(
+                    f"Telegram 拒绝启动：{str(e).replace(self._token, '***')}") from None
+            raise ChannelStartFailed(
+                f"无法连接 Telegram（{type(e).__name__}）：请检查网络，"
+                "或 [channels.telegram] api_base_url 的设置") from None
+        except TelegramError as e:
+            raise ChannelStartFailed(
+                f"Telegram 拒绝启动：{str(e).replace(self._token, '***')}") from None
+
+    async def _start(self) -> None:
         await self.application.initialize()  # getMe: a wrong token fails here
         self.username = (self.application.bot.username or "").lower()
         await self.application.start()
@@ -125,7 +155,8 @@ class TelegramBot:
             await self.application.updater.stop()
         if self.application.running:
             await self.application.stop()
-        await self.application.shutdown()
+        with suppress(TelegramError):  # never initialised (start failed): nothing to shut
+            await self.application.shutdown()
 
     # ---- webhook (our HTTP server) --------------------------------------------------------
 
@@ -141,11 +172,16 @@ class TelegramBot:
             return 413
         try:
             data = json.loads(body)
-            update = Update.de_json(data, self.application.bot)
-        except (ValueError, TypeError, KeyError):
-            log.warning("Telegram webhook from %s refused (400): not an update", peer)
-            return 400
+        except (ValueError, RecursionError):
+            data = None
+        update = None
+        if isinstance(data, dict) and type(data.get("update_id")) is int:
+            try:
+                update = Update.de_json(data, self.application.bot)
+            except Exception:  # noqa: BLE001 - hostile input of any shape: PTB may raise anything
+                update = None
         if update is None:
+            log.warning("Telegram webhook from %s refused (400): not an update", peer)
             return 400
         await self.application.process_update(update)
         return 200

@@ -3,7 +3,9 @@ or taps a card button (PLATFORMS.md §1).
 
 Order of checks, each refusing with a 4xx, recording nothing and logging one line without
 secrets: size, entity declarations (entity-expansion and external-entity payloads), the
-signature and the corp id (wechatpy's `WeChatCrypto`), well-formed XML, the agent id.
+timestamp (within 5 minutes of our own clock — wechatpy never checks it, so an old request
+replayed would otherwise be acted on), the signature and the corp id (wechatpy's
+`WeChatCrypto`), well-formed XML, the agent id.
 
 WeCom waits 5 seconds and then retries, three times in all. So a message is answered
 passively (encrypted, in the HTTP response) when the bot has its answer within a budget of
@@ -41,6 +43,8 @@ from storage.repository import Repository
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024  # a real callback is a few hundred bytes
+MAX_AGE = 300  # seconds a callback's timestamp may differ from our clock (SPEC §7)
+DRAIN_SECONDS = 10.0  # at shutdown, how long replies and card updates in flight may take
 PASSIVE_LIMIT = 2048  # bytes of text in a passive reply
 REMEMBERED = 10_000  # recent callbacks kept for answering retries
 DONE_LABEL = "已完成"
@@ -64,16 +68,30 @@ class WeComCallback:
     def __init__(self, handle: Callable[[Inbound], Reply], store: Repository,
                  crypto: WeChatCrypto, agent_id: int, channel: WeComChannel, api: WeComAPI,
                  now: Callable[[], datetime], reply_budget: float = 3.0,
-                 quick: Callable[[Inbound], bool] = lambda _: False) -> None:
+                 quick: Callable[[Inbound], bool] = lambda _: False,
+                 wall: Callable[[], float] = time.time) -> None:
         self.handle, self.store, self.crypto, self.quick = handle, store, crypto, quick
         self.agent_id, self.channel, self.api = agent_id, channel, api
         self.now, self.reply_budget = now, reply_budget
+        self.wall = wall  # unix seconds, as WeCom's timestamps are (not the bot's `now`)
         self._recent: OrderedDict[str, asyncio.Future[Reply]] = OrderedDict()
         self._background: set[asyncio.Task[None]] = set()
 
     # ---- URL verification (GET) -----------------------------------------------------------
 
+    def _stale(self, query: Mapping[str, str], peer: str) -> Answer | None:
+        """A refusal for a missing, malformed or out-of-window timestamp; else None."""
+        stamp = query.get("timestamp", "")
+        if not stamp.isascii() or not stamp.isdigit() or len(stamp) > 12:
+            return self._refuse(400, "no usable timestamp", peer)
+        age = self.wall() - int(stamp)
+        if abs(age) > MAX_AGE:
+            return self._refuse(403, f"a timestamp {age:+.0f} s from our clock", peer)
+        return None
+
     def verify(self, query: Mapping[str, str], peer: str) -> Answer:
+        if (stale := self._stale(query, peer)) is not None:
+            return stale
         try:
             echo = self.crypto.check_signature(query["msg_signature"], query["timestamp"],
                                                query["nonce"], query["echostr"])
@@ -94,6 +112,8 @@ class WeComCallback:
             return self._refuse(413, f"a body of {len(body)} bytes", peer)
         if _declares_entities(body):
             return self._refuse(400, "XML with a DTD or entity declaration", peer)
+        if (stale := self._stale(query, peer)) is not None:
+            return stale
         try:
             plain = self.crypto.decrypt_message(body, query.get("msg_signature", ""),
                                                 query.get("timestamp", ""),
@@ -224,6 +244,18 @@ class WeComCallback:
         """Wait for follow-ups in flight (at shutdown, and in tests)."""
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
+
+    # A service of `dutybot run`: started before the HTTP server, so stopped after it —
+    # what the last callbacks set in motion still goes out.
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        try:
+            await asyncio.wait_for(self.drain(), DRAIN_SECONDS)
+        except TimeoutError:
+            log.warning("%d WeCom reply(s) still in flight at shutdown were abandoned",
+                        len(self._background))
 
     def _remember(self, key: str, task: asyncio.Future[Reply]) -> None:
         if not key:
