@@ -31,6 +31,7 @@ class App:
         self.calendar = make_calendar(config)
         self.dispatcher = Dispatcher(self.org, store, self.calendar)
         self._planned_through: date | None = None
+        self._refresh_failing = False
         self._refresh_lock = threading.Lock()  # the ticker and message handlers both refresh
 
     @classmethod
@@ -78,9 +79,12 @@ class App:
         planned = plan_tasks(self.org, first, today, self.store.duties_under_way())
         try:
             created = self.store.add_tasks(planned, now)
-        except StoreWriteFailed as e:
-            log.error("could not open the tasks due up to %s (will retry): %s", today, e)
+        except StoreWriteFailed as e:  # said once; tried again on every later call
+            if not self._refresh_failing:
+                log.error("could not open the tasks due up to %s (will retry): %s", today, e)
+            self._refresh_failing = True
             return
+        self._refresh_failing = False
         if created:
             log.info("opened or updated %d task(s) up to %s", len(created), today)
         self._planned_through = today

@@ -241,15 +241,17 @@ def restore(ctx: Context, args: str) -> Reply:
     if number is None:
         return Reply(text.RESTORE_USAGE)
     task = ctx.store.task_by_number(number)
-    undone = [c for c in task.checkins if c.undone_at is not None
-              and ctx.person.id in (c.undone_by, c.person)] if task else []
-    if task is None or not undone:
+    mine = [c for c in task.checkins if ctx.person.id in (c.undone_by, c.person)] if task else []
+    if task is None or not mine:
         raise UserError(text.restore_nothing(number))
     line = ctx.title(task)
     if task.status is Status.DONE:
         return Reply(text.restore_already_done(line))
     if task.status is Status.EXCUSED:
         return Reply(text.restore_excused(line))
+    undone = [c for c in mine if c.undone_at is not None]
+    if not undone:
+        raise UserError(text.restore_nothing(number))
     chosen = max(undone, key=lambda c: c.undone_at or c.at)
     try:
         ctx.store.restore_checkin(task.key, chosen.id, ctx.person.id, ctx.now,

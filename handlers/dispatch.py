@@ -78,8 +78,8 @@ class Dispatcher:
         if isinstance(parsed, Parsed) and parsed.name == "bind":
             try:
                 return binding.bind(self.org, self.store, message, parsed.args)
-            except StoreWriteFailed:
-                log.exception("store write failed for a binding on %s", message.channel)
+            except StoreWriteFailed as e:
+                log.error("store write failed for a binding on %s: %s", message.channel, e)
                 return Reply(text.write_failed("bind"))
         if person is None:  # learns nothing about the bureau; a chat account learns to bind
             return Reply(text.UNBOUND if message.channel in binding.BINDABLE
@@ -103,8 +103,8 @@ class Dispatcher:
                       parsed.name, e)
             tz = self.org.timezone
             return Reply(text.clock_behind(e.at.astimezone(tz), e.newest.astimezone(tz)))
-        except StoreWriteFailed:
-            log.exception("store write failed for %s's %s", person.id, parsed.name)
+        except StoreWriteFailed as e:  # expected when a disk fills: no traceback, the cause
+            log.error("store write failed for %s's %s: %s", person.id, parsed.name, e)
             return Reply(text.write_failed(parsed.name))
         except Exception:  # the bot answers and stays up; the log has the details
             log.exception("command %s from %s on %s failed", parsed.name, person.id,

@@ -14,11 +14,10 @@ reflects; a file can lag, but never lead, and never lose a task it once held.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from schedules.tasks import Task
 from storage import records
 from storage.atomic import read_json_file
 from storage.errors import StoreCorrupt
@@ -66,16 +65,21 @@ class AuditResult:
 @dataclass
 class _Doc:
     file: str
-    task: Task
+    number: int  # a task's number; an outbox entry's document id
+    value: Any  # the Task or OutboxEntry the file holds
     seq: int
     checked: bool = False
 
 
+DocKey = tuple[str, str]  # (collection, key)
+
+
 def verify(folder: Path) -> AuditResult:
-    docs, newest_in, problem = _read_task_files(folder)
+    docs, newest_in, problem = _read_files(folder)
+    problem = problem or _meta_problem(folder)
     reader = ChainReader(folder / "ledger.jsonl")
-    state: dict[tuple[str, str], Any] = {}
-    created: dict[str, tuple[int, str]] = {}  # task key -> (record that opened it, its file)
+    state: dict[DocKey, Any] = {}
+    created: dict[DocKey, tuple[int, str]] = {}  # document -> (record that made it, its file)
     count, last_at, newest = 0, "", None
     broken: ChainBreak | None = None
     backwards: Backwards | None = None
@@ -92,15 +96,14 @@ def verify(folder: Path) -> AuditResult:
         if newest is not None and item.moment < newest - MAX_SKEW and backwards is None:
             backwards = Backwards(item.seq, item.seq, item.at, newest.isoformat())
         newest = item.moment if newest is None else max(newest, item.moment)
-        for key in changed:
-            task = state[records.TASKS, key]
-            if key not in created:
-                created[key] = (item.seq, f"tasks-{shard_of(task.due)}.json")
-            doc = docs.get(key)
+        for doc_key in changed:
+            if doc_key not in created:
+                created[doc_key] = (item.seq, _file_of(doc_key[0], state[doc_key]))
+            doc = docs.get(doc_key)
             if doc is not None and doc.seq == item.seq:
                 doc.checked = True
-                if problem is None and doc.task != task:
-                    problem = Altered(doc.file, doc.task.number, "与台账记载不符")
+                if problem is None and doc.value != state[doc_key]:
+                    problem = _altered(doc, "与台账记载不符")
     torn = reader.torn_at is not None
     if broken is not None:
         return AuditResult(count, last_at, broken, torn, None, None, backwards)
@@ -112,51 +115,84 @@ def verify(folder: Path) -> AuditResult:
     return AuditResult(count, last_at, None, torn, missing, problem, backwards)
 
 
-def _apply(record: Any, state: dict[tuple[str, str], Any]) -> list[str]:
-    """Apply a record's effects; the task keys it changed."""
+def _apply(record: Any, state: dict[DocKey, Any]) -> list[DocKey]:
+    """Apply a record's effects; the documents it changed."""
     changed = []
     for collection, key, effect in records.effects(record):
         state[collection, key] = effect(state.get((collection, key)))
-        if collection == records.TASKS:
-            changed.append(key)
+        changed.append((collection, key))
     return changed
 
 
-def _read_task_files(folder: Path) -> tuple[dict[str, _Doc], dict[str, int], Altered | None]:
-    """Every task document, the newest record each file reflects, and the first file that
-    cannot be read as task documents."""
-    docs: dict[str, _Doc] = {}
+def _file_of(collection: str, value: Any) -> str:
+    due = value.due if collection == records.TASKS else value.due_at.date()
+    return f"{collection}-{shard_of(due)}.json"
+
+
+def _altered(doc: _Doc, problem: str) -> Altered:
+    return Altered(doc.file, doc.number if doc.file.startswith(records.TASKS) else 0,
+                   problem if doc.file.startswith(records.TASKS)
+                   else f"中文档 {doc.number} {problem}")
+
+
+def _read_files(folder: Path) -> tuple[dict[DocKey, _Doc], dict[str, int], Altered | None]:
+    """Every task and outbox document, the newest record each file reflects, and the first
+    file that cannot be read as such documents."""
+    docs: dict[DocKey, _Doc] = {}
     newest: dict[str, int] = {}
-    for path in sorted(folder.glob("tasks-*.json")):
-        try:
-            tables = read_json_file(path)
-        except StoreCorrupt:
-            return docs, newest, Altered(path.name, 0, "无法读取或不是有效的 JSON")
-        table = tables.get("tasks") if isinstance(tables, dict) else None
-        if not isinstance(table, dict):
-            return docs, newest, Altered(path.name, 0, "不是任务文件的结构")
-        for doc_id, doc in sorted(table.items(), key=lambda item: _order(item[0])):
+    for collection in (records.TASKS, records.OUTBOX):
+        for path in sorted(folder.glob(f"{collection}-*.json")):
             try:
-                task, seq = records.task_from_doc(doc)
-            except RecordInvalid as e:
-                return docs, newest, Altered(path.name, _order(doc_id), f"格式不对：{e}")
-            if task.key in docs:
-                return docs, newest, Altered(path.name, task.number, "与另一文档重复")
-            docs[task.key] = _Doc(path.name, task, seq)
-            newest[path.name] = max(newest.get(path.name, 0), seq)
+                tables = read_json_file(path)
+            except StoreCorrupt:
+                return docs, newest, Altered(path.name, 0, "无法读取或不是有效的 JSON")
+            table = tables.get(collection) if isinstance(tables, dict) else None
+            if not isinstance(table, dict):
+                return docs, newest, Altered(path.name, 0, "不是数据文件的结构")
+            for doc_id, doc in sorted(table.items(), key=lambda item: _order(item[0])):
+                value: Any
+                try:
+                    if collection == records.TASKS:
+                        value, seq = records.task_from_doc(doc)
+                        key, number = value.key, value.number
+                    else:
+                        value, seq = records.entry_from_doc(doc)
+                        key, number = value.key, _order(doc_id)
+                except RecordInvalid as e:
+                    return docs, newest, Altered(path.name, 0, f"中文档 {doc_id} 格式不对：{e}")
+                if (collection, key) in docs:
+                    return docs, newest, Altered(path.name, 0, f"中文档 {doc_id} 重复")
+                docs[collection, key] = _Doc(path.name, number, value, seq)
+                newest[path.name] = max(newest.get(path.name, 0), seq)
     return docs, newest, None
 
 
-def _unexplained(docs: dict[str, _Doc], created: dict[str, tuple[int, str]],
-                 newest_in: dict[str, int], state: dict[tuple[str, str], Any]) -> Altered | None:
-    """A document no record explains, or a task missing from a file written after it."""
+def _meta_problem(folder: Path) -> Altered | None:
+    path = folder / "meta.json"
+    if not path.exists():
+        return None
+    try:
+        tables = read_json_file(path)
+        rows = list(tables["meta"].values())
+        date.fromisoformat(rows[0]["since"])
+        if len(rows) != 1:
+            raise ValueError
+    except (StoreCorrupt, KeyError, TypeError, ValueError, AttributeError, IndexError):
+        return Altered(path.name, 0, "中的元信息格式不对")
+    return None
+
+
+def _unexplained(docs: dict[DocKey, _Doc], created: dict[DocKey, tuple[int, str]],
+                 newest_in: dict[str, int], state: dict[DocKey, Any]) -> Altered | None:
+    """A document no record explains, or one missing from a file written after it."""
     for doc in docs.values():
         if not doc.checked:
-            return Altered(doc.file, doc.task.number, "不对应台账中的任何记录")
-    for key, (seq, file) in created.items():
-        if key not in docs and seq <= newest_in.get(file, 0):
-            task = state[records.TASKS, key]
-            return Altered(file, task.number, "被删除（台账中有此任务）")
+            return _altered(doc, "不对应台账中的任何记录")
+    for doc_key, (seq, file) in created.items():
+        if doc_key not in docs and seq <= newest_in.get(file, 0):
+            value = state[doc_key]
+            number = value.number if doc_key[0] == records.TASKS else 0
+            return Altered(file, number, "被删除（台账中有此记录）")
     return None
 
 

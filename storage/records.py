@@ -241,6 +241,33 @@ def _changed(task: Task | None, key: str, change: Callable[[Task], Task]) -> Tas
         raise RecordInvalid(f"与任务 {key} 当时的状态不符") from None
 
 
+# The fields each record type must carry, checked for every record at start-up (cheaply:
+# most are already in the files and their effects are never built).
+_SHAPE: dict[str, tuple[tuple[str, type], ...]] = {
+    TASKS_OPENED: (("tasks", list),),
+    TASK_DUE_CHANGED: (("task", str), ("due", str)),
+    CHECKIN: (("task", str), ("checkin", dict)),
+    CHECKIN_UNDONE: (("task", str), ("checkin", str)),
+    CHECKIN_RESTORED: (("task", str), ("checkin", str)),
+    CHECKIN_ATTACHED: (("task", str), ("checkin", str), ("attachments", list)),
+    TASK_EXCUSED: (("task", str), ("reason", str)),
+    TASK_UNEXCUSED: (("task", str),),
+    DELIVERIES_ADDED: (("entries", list),),
+    DELIVERY: (("keys", list), ("state", str)),
+    ESCALATION: (("task", str),),
+    ACCOUNT_BOUND: (("channel", str), ("account", str), ("person", str), ("code", str)),
+    BIND_REFUSED: (("channel", str), ("account", str)),
+}
+
+
+def check(record: LedgerRecord) -> None:
+    """`RecordInvalid` unless the record carries the fields its type needs."""
+    for name, kind in _SHAPE.get(record.type, ()):
+        _get(record.data, name, kind)
+    if record.type == CHECKIN:
+        _get(record.data["checkin"], "id", str)
+
+
 _ABOUT_ONE_TASK = frozenset({TASK_DUE_CHANGED, CHECKIN, CHECKIN_UNDONE, CHECKIN_RESTORED,
                              CHECKIN_ATTACHED, TASK_EXCUSED, TASK_UNEXCUSED})
 

@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from tinydb import TinyDB
 
@@ -83,7 +83,7 @@ class TinyDBStore:
         self.folder = folder
         self.read_only = read_only
         self._lock = threading.RLock()
-        self._lock_file: TextIO | None = None
+        self._lock_fd: int | None = None  # dutybot.lock, locked too (the first release's)
         self._folder_fd: int | None = None  # flock'd: the lock that cannot be deleted
         self.notices: list[str] = []  # what opening found and did, for the admin to read
         self._since = date.min
@@ -258,21 +258,18 @@ class TinyDBStore:
             raise StoreLocked(self.folder, self._holder()) from None
         self._folder_fd = fd
         try:
-            handle = open(self.folder / LOCK_FILE, "a+", encoding="utf-8")  # noqa: SIM115
+            lock_fd = os.open(self.folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError:
             return  # a folder we cannot write: queries only (see `write_problem`)
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:  # a first-release process holds the store
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown process"
-            handle.close()
-            raise StoreLocked(self.folder, holder) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
-        handle.flush()
-        self._lock_file = handle
+            os.close(lock_fd)
+            raise StoreLocked(self.folder, self._holder()) from None
+        self._lock_fd = lock_fd
+        with suppress(OSError):  # who holds it is a courtesy; a full disk may refuse it
+            os.ftruncate(lock_fd, 0)
+            os.pwrite(lock_fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
 
     def _holder(self) -> str:
         try:
@@ -360,6 +357,7 @@ class TinyDBStore:
 
     def _replay(self, record: LedgerRecord) -> None:
         """Apply a ledger record to every document whose file does not reflect it yet."""
+        records.check(record)
         self._note_source(record)
         self._note_escalation(record)
         self._note_binding(record)
@@ -771,10 +769,10 @@ class TinyDBStore:
         for db in self._shards.values():
             db.close()
         self._shards.clear()
-        if self._lock_file is not None:
-            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
-            self._lock_file.close()
-            self._lock_file = None
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
         if self._folder_fd is not None:
             fcntl.flock(self._folder_fd, fcntl.LOCK_UN)
             os.close(self._folder_fd)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.app import App
 from bot.clock import FakeClock
 from handlers.messages import Inbound, Reply
+from storage.ledger import GENESIS, digest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.toml"
@@ -53,3 +57,19 @@ class RecordingChannel:
 
     def texts_for(self, recipient: str) -> list[str]:
         return [r.text for who, _, r in self.sent if who == recipient]
+
+
+def rechain(ledger: Path, change: Callable[[list[dict[str, Any]]], None]) -> None:
+    """Rewrite a ledger after `change` edits its records (dicts), with every hash and link
+    recomputed: a chain that verifies, as a careful forger or a buggy release would leave
+    it. What the store and the audit then say is about the content, not the chain."""
+    items = [json.loads(line) for line in ledger.read_text(encoding="utf-8").splitlines()]
+    change(items)
+    prev, lines = GENESIS, []
+    for seq, item in enumerate(items, start=1):
+        body = {k: item[k] for k in ("at", "type", "actor", "data")} | {"seq": seq,
+                                                                        "prev": prev}
+        prev = digest(body)
+        lines.append(json.dumps({**body, "hash": prev}, ensure_ascii=False,
+                                separators=(",", ":")))
+    ledger.write_text("\n".join(lines) + "\n", encoding="utf-8")
