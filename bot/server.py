@@ -94,6 +94,7 @@ class HttpServer:
                                      log_level="warning", lifespan="off", access_log=False)
         self.server = uvicorn.Server(self.config)
         self._ticks: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()  # set once listening (tests wait on it)
 
     async def start(self) -> None:
         self.config.load()
@@ -105,6 +106,7 @@ class HttpServer:
                           "（端口是否已被占用？）") from None
         self._ticks = asyncio.create_task(self.server.main_loop())
         log.info("listening for callbacks on %s:%d", self.config.host, self.port)
+        self.ready.set()
 
     @property
     def port(self) -> int:

@@ -148,6 +148,35 @@ def test_secrets_are_refused_in_the_file(config_path: Path) -> None:
     assert caught.value.key == "channels.wecom.secret" and "环境变量" in caught.value.problem
 
 
+@pytest.mark.parametrize(("key", "pasted"), [
+    ("secret_env", "Kx7Qv2pLm9RtZ4wYb8NcJd3FhG6sA1eU0oIiV5yTqWx"),  # a corp secret
+    ("aes_key_env", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"),  # an EncodingAESKey
+    ("token_env", "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo"),  # a callback token
+    ("token_env", "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"),  # a Telegram token
+])
+def test_a_secret_pasted_into_an_env_field_is_refused_unechoed(
+        config_path: Path, key: str, pasted: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    table = "channels.telegram" if pasted.startswith("123456:") else "channels.wecom"
+    config_path.write_text(config_path.read_text(encoding="utf-8")
+                           + f'\n[{table}]\n{key} = "{pasted}"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load(config_path)
+    assert caught.value.key == f"{table}.{key}" and "密钥本身" in caught.value.problem
+    assert pasted not in str(caught.value) and pasted[:12] not in str(caught.value)
+    assert main(["check", "--config", str(config_path)]) == 2
+    said = capsys.readouterr()
+    assert pasted[:12] not in said.out + said.err
+
+
+def test_ordinary_env_names_are_accepted(config_path: Path) -> None:
+    config_path.write_text(config_path.read_text(encoding="utf-8") + (
+        '\n[channels.wecom]\nsecret_env = "DUTYBOT_WECOM_SECRET"\n'
+        'token_env = "wecom_token"\naes_key_env = "AES_KEY_2"\n'), encoding="utf-8")
+    settings = load(config_path).wecom
+    assert (settings.secret_env, settings.token_env) == ("DUTYBOT_WECOM_SECRET", "wecom_token")
+
+
 def test_check_prints_one_error_and_exits_2(config_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     text = config_path.read_text(encoding="utf-8")

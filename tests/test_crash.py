@@ -1,5 +1,6 @@
-"""Kill -9 at random points during a stream of check-ins: the store always loads, and every
-check-in that was acknowledged is there."""
+"""Kill -9 at random points during a stream of check-ins: the store always loads, every
+check-in that was acknowledged is there, and `audit verify` straight after the kill finds
+the record intact (a lagging file is not tampering)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from schedules.tasks import PlannedTask, Status
+from storage.audit import verify
 from storage.tinydb_store import TinyDBStore
 from tests.builders import ROOT, at
 
@@ -54,6 +56,8 @@ def test_acknowledged_check_ins_survive_sigkill(tmp_path: Path) -> None:
                 acknowledged.add(int(line))
             worker.kill()  # SIGKILL, mid-write more often than not
         kills += 1
+        audit = verify(folder)  # before anything repairs the store
+        assert audit.intact, f"audit after kill {kills} reported {audit}"
 
         reopened = TinyDBStore.open(folder, at("2026-11-26 11:00"))
         try:

@@ -16,6 +16,7 @@ from bot.app import App
 from bot.clock import FakeClock
 from bot.config import load
 from bot.delivery import Deliverer
+from handlers import text
 from schedules.tasks import Attachment, PlannedTask, Status
 from storage import records
 from storage.errors import StoreCorrupt, StoreLocked
@@ -216,6 +217,9 @@ print("READ", say("待办").splitlines()[0])
 resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
 print("AGAIN", say(f"打卡 {number} 已召开").splitlines()[0])
 resource.setrlimit(resource.RLIMIT_FSIZE, (ledger.stat().st_size + 64, hard))
+print("UNDO", say("撤销").splitlines()[0])
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+resource.setrlimit(resource.RLIMIT_FSIZE, (ledger.stat().st_size + 64, hard))
 clock.set(at("2026-12-01 09:00"))  # a new month: its tasks cannot be written
 print("NEWMONTH", say("待办").splitlines()[0])
 resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
@@ -228,9 +232,11 @@ def test_a_full_disk_loses_nothing_and_says_so(config_path: Path) -> None:
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     out = dict(line.split(" ", 1) for line in result.stdout.splitlines())
-    assert out["FULL"].startswith("抱歉，记录未能保存")
+    assert out["FULL"] == text.write_failed("checkin")
     assert out["READ"].startswith("您有 6 项待办")
     assert out["AGAIN"].startswith("已记录完成")
+    assert out["UNDO"] == text.write_failed("undo")  # says what failed: not "打卡未记录"
+    assert text.write_failed("undo") != text.write_failed("checkin")
     assert out["NEWMONTH"].startswith("您有 5 项待办，其中逾期 3 项")  # what it has, still
     assert out["RECOVERED"].startswith("您有 8 项待办")  # December's three, once space returns
     store = TinyDBStore.open(config_path.parent / "data" / "example", NOW, read_only=True)

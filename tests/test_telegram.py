@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,7 +31,7 @@ from handlers import text
 from schedules.tasks import Status
 from storage import bindcodes
 from storage.repository import Delivery
-from tests.builders import EXAMPLE, at
+from tests.builders import EXAMPLE, ROOT, at
 from tests.fake_telegram import FakeTelegram
 from tests.fake_wecom import ManualClock
 
@@ -188,6 +191,40 @@ async def test_five_wrong_tries_an_hour_then_even_a_right_code_waits(rig: Rig) -
     assert (await rig.texts(STRANGER, 7))[-1].startswith("绑定成功：郑磊")
 
 
+async def test_the_lockout_survives_a_restart(tmp_path: Path) -> None:
+    rig, stop = await start_rig(tmp_path)
+    try:
+        for i in range(5):
+            rig.fake.push_command(STRANGER, "bind", f"WRONG-{i:03d}")
+        await rig.texts(STRANGER, 5)
+        right = rig.code_for("郑磊")
+    finally:
+        await stop()
+    rig, stop = await start_rig(tmp_path)  # a restart forgives nothing
+    try:
+        rig.fake.push_command(STRANGER, "bind", right)
+        assert (await rig.texts(STRANGER, 1))[-1] == text.BIND_TOO_MANY
+        assert rig.app.store.account_person("telegram", str(STRANGER)) is None
+    finally:
+        await stop()
+
+
+async def test_guessing_from_many_accounts_is_limited_too(rig: Rig) -> None:
+    accounts = [9000 + i for i in range(6)]
+    for account in accounts:
+        rig.fake.add_user(account, f"路人{account}")
+    for account in accounts[:4]:  # 4 × 5 = 20 wrong codes, each account within its own five
+        for i in range(5):
+            rig.fake.push_command(account, "bind", f"WRONG-{account}-{i}")
+        await rig.texts(account, 5)
+    right = rig.code_for("郑磊")
+    rig.fake.push_command(accounts[5], "bind", right)  # a fresh account: still refused
+    assert (await rig.texts(accounts[5], 1))[-1] == text.BIND_TOO_MANY
+    assert rig.app.store.account_person("telegram", str(accounts[5])) is None
+    refused = rig.app.store.ledger_path().read_text(encoding="utf-8").count('"bind-refused"')
+    assert refused == 20  # recorded while counting, not once the limit is reached
+
+
 async def test_codes_are_stored_hashed(rig: Rig) -> None:
     code = rig.code_for("吴芳")
     stored = (rig.app.config.store_path / bindcodes.FILE).read_text(encoding="utf-8")
@@ -331,6 +368,13 @@ async def test_webhook_secret_dedupe_and_processing_before_200(tmp_path: Path) -
             assert records.count('"type":"checkin"') == 1
             garbage = await http.post(url, content=b"{not json", headers=headers)
             assert garbage.status_code == 400
+            ledger = rig.app.store.ledger_path().read_bytes()
+            for shape in (b"[1,2,3]", b"null", b"5", b'"x"', b"[" * 100_000 + b"]" * 100_000,
+                          b'{"update_id": "1"}', b'{"update_id": 7, "message": [1]}',
+                          b'{"update_id": 8, "message": {"chat": 5}}'):
+                answer = await http.post(url, content=shape, headers=headers)
+                assert answer.status_code == 400, shape[:40]
+            assert rig.app.store.ledger_path().read_bytes() == ledger
     finally:
         await server.stop()
         await stop()
@@ -343,6 +387,23 @@ async def test_a_missing_token_is_named(tmp_path: Path) -> None:
         with pytest.raises(MissingSecret, match="TG_TOKEN"):
             connect(config, app, {})
         app.close()
+
+
+def test_a_refused_token_at_start_up_is_one_line_without_the_token(tmp_path: Path) -> None:
+    with FakeTelegram() as fake:
+        path = telegram_config(tmp_path, fake.base_url)
+        wrong = "654321:WRONG-secret-token-value"
+        env = {**os.environ, "TG_TOKEN": wrong, "PYTHONPATH": str(ROOT)}
+        result = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "run", "--config", str(path), "--now",
+             "2026-11-26T10:00"], env=env, capture_output=True, text=True, cwd=tmp_path,
+            timeout=60)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert "Traceback" not in output
+    assert wrong not in output and "WRONG-secret" not in output
+    [line] = [ln for ln in result.stderr.splitlines() if "无法启动" in ln]
+    assert "TG_TOKEN" in line and "401" in line
 
 
 def test_check_and_bind_code_from_the_command_line(tmp_path: Path,

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot import runner
 from bot.app import App
 from bot.channels.base import TransientSendError
 from bot.channels.buttons import button_key, command_of
@@ -170,6 +171,42 @@ async def test_url_verification_over_http(rig: Rig) -> None:
     request = rig.sim.verify_url("echo-20261126")
     response = await rig.http.get(rig.url, params=request.query)
     assert response.status_code == 200 and response.text == "echo-20261126"
+    old = rig.sim.verify_url("echo-old", timestamp=str(int(time.time()) - 301))
+    response = await rig.http.get(rig.url, params=old.query)
+    assert response.status_code == 403 and response.content == b""
+
+
+async def test_replies_in_flight_are_drained_at_shutdown(tmp_path: Path) -> None:
+    """`dutybot run` stopping (SIGTERM) while a card update is still on its way: the run
+    ends only once it went out."""
+    with FakeWeCom(corp_id=CORP, agent_id=AGENT, known_users=USERS) as fake:
+        config = load(wecom_config(tmp_path, fake.base_url))
+        app = App.open(config, FakeClock(at("2026-11-26 10:00")))
+        platforms = connect(config, app, ENV)
+        deliverer = Deliverer(app, platforms.outbound, defer_unreached=False)
+        services = platforms.services(lambda: health(app, deliverer), config.server)
+        server = next(s for s in services if isinstance(s, HttpServer))
+        stop = asyncio.Event()
+        running = asyncio.create_task(runner.run(app, deliverer, services, stop))
+        await server.ready.wait()
+        channel = platforms.outbound["wecom"]
+        assert isinstance(channel, WeComChannel)
+        channel.api.client.fetch_access_token()
+        fake.stall(1.0, effective=False)  # the card update takes a second to land
+        sim = CallbackSimulator(TOKEN, AES_KEY, CORP, AGENT)
+        task = app.store.task("theme-day:branch-1:2026-11")
+        assert task is not None
+        tap = sim.card_click("WuFang", event_key=f"checkin-{task.number}", task_id="t-9",
+                             response_code=fake.issue_response_code())
+        async with httpx.AsyncClient(timeout=10) as http:
+            answer = await http.post(f"http://127.0.0.1:{server.port}/wecom/callback",
+                                     params=tap.query, content=tap.body)
+        assert answer.status_code == 200
+        stop.set()  # what SIGTERM does
+        await running
+        fake.stall(0)
+        assert len(fake.card_updates) == 1  # not lost with the process
+        app.close()
 
 
 # ---- commands and the passive reply ------------------------------------------------------
@@ -304,11 +341,18 @@ def hostile(sim: CallbackSimulator) -> dict[str, tuple[CallbackRequest, int]]:
         "not xml": (sim.malformed("not_xml"), 400),
         "billion laughs": (sim.billion_laughs(), 400),
         "external entity": (sim.external_entity(), 400),
+        # A real request, signed correctly, but captured and replayed too late (or early).
+        "stale": (sim.encrypt_post(sim.text_xml("WuFang", "打卡 主题党日"),
+                                   timestamp=str(int(time.time()) - 360)), 403),
+        "from the future": (sim.encrypt_post(sim.text_xml("WuFang", "打卡 主题党日"),
+                                             timestamp=str(int(time.time()) + 360)), 403),
+        "no timestamp": (valid.with_query(timestamp=""), 400),
     }
 
 
 @pytest.mark.parametrize("case", ["bad signature", "wrong corp", "oversize", "malformed",
-                                  "not xml", "billion laughs", "external entity"])
+                                  "not xml", "billion laughs", "external entity", "stale",
+                                  "from the future", "no timestamp"])
 async def test_hostile_callbacks_are_refused_and_leave_no_trace(
         rig: Rig, case: str, caplog: pytest.LogCaptureFixture) -> None:
     ledger = rig.app.store.ledger_path().read_bytes()
