@@ -261,7 +261,7 @@ def test_any_text_is_kept_verbatim_and_the_report_still_opens(
     key = "theme-day:branch-1:2026-11"
     reply = wu.say(f"打卡 {number(app, key)} {HOSTILE}")
     assert "\v" not in reply and "\x00" not in reply and "␋" in reply  # shown, not obeyed
-    Chat(app, clock, "马丽").say(f"舆情 帖子\x0b链接\x00")
+    Chat(app, clock, "马丽").say("舆情 帖子\x0b链接\x00")
     task = app.store.task(key)
     assert task is not None and task.checkin is not None and task.checkin.note == HOSTILE
     app.close()
