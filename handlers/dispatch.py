@@ -99,8 +99,8 @@ class Dispatcher:
         except UserError as e:
             return Reply(str(e))
         except ClockBehind as e:
-            log.error("refused %s's %s: the clock is behind the ledger (%s)", person.id,
-                      parsed.name, e)
+            log.warning("refused %s's %s: the clock is behind the ledger (%s)", person.id,
+                        parsed.name, e)
             tz = self.org.timezone
             return Reply(text.clock_behind(e.at.astimezone(tz), e.newest.astimezone(tz)))
         except StoreWriteFailed as e:  # expected when a disk fills: no traceback, the cause

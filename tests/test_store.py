@@ -222,6 +222,8 @@ resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
 resource.setrlimit(resource.RLIMIT_FSIZE, (ledger.stat().st_size + 64, hard))
 clock.set(at("2026-12-01 09:00"))  # a new month: its tasks cannot be written
 print("NEWMONTH", say("待办").splitlines()[0])
+from storage.audit import verify
+print("AUDIT", verify(ledger.parent).intact)  # a full disk is not tampering
 resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
 print("RECOVERED", say("待办").splitlines()[0])
 """
@@ -238,6 +240,7 @@ def test_a_full_disk_loses_nothing_and_says_so(config_path: Path) -> None:
     assert out["UNDO"] == text.write_failed("undo")  # says what failed: not "打卡未记录"
     assert text.write_failed("undo") != text.write_failed("checkin")
     assert out["NEWMONTH"].startswith("您有 5 项待办，其中逾期 3 项")  # what it has, still
+    assert out["AUDIT"] == "True"
     assert out["RECOVERED"].startswith("您有 8 项待办")  # December's three, once space returns
     store = TinyDBStore.open(config_path.parent / "data" / "example", NOW, read_only=True)
     task = store.task("branch-meeting:branch-1:2026-Q4")

@@ -3,7 +3,6 @@ running bot, an unwritable or full store, corrupt files that still parse, a torn
 
 from __future__ import annotations
 
-import concurrent.futures.thread  # noqa: F401 - imported here: the unprivileged child can't
 import json
 import os
 import shutil
@@ -110,14 +109,17 @@ def test_audit_beside_a_running_bot_never_cries_wolf(folder: Path) -> None:
 
 # ---- an unwritable or full store -------------------------------------------------------------
 
-def run_unprivileged(work: Callable[[], tuple[int, str]]) -> tuple[int, str]:
+def run_unprivileged(work: Callable[[], tuple[int, str]],
+                     warm_up: Callable[[], object]) -> tuple[int, str]:
     """`work` in a child process that cannot write the store: as `nobody` when we are root
-    (root writes anywhere), else after the caller made the folder read-only."""
+    (root writes anywhere), else after the caller made the folder read-only. `warm_up` runs
+    first, with our own rights: `nobody` may not read the modules it would import lazily."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
         try:
             os.close(read_end)
+            warm_up()
             if os.geteuid() == 0:
                 os.setgid(65534)
                 os.setuid(65534)
@@ -167,8 +169,12 @@ def _chat_in_child(config: Path, lines: list[str]) -> Callable[[], tuple[int, st
     return work
 
 
-def test_an_unwritable_store_answers_queries_and_says_so_once(readable_only: Path) -> None:
-    code, output = run_unprivileged(_chat_in_child(readable_only, ["待办", "打卡 22 已召开"]))
+def test_an_unwritable_store_answers_queries_and_says_so_once(readable_only: Path,
+                                                             tmp_path: Path) -> None:
+    shutil.copy(ROOT / "config.example.toml", tmp_path / "config.toml")
+    lines = ["待办", "打卡 22 已召开"]
+    code, output = run_unprivileged(_chat_in_child(readable_only, lines),
+                                    _chat_in_child(tmp_path / "config.toml", lines))
     assert code == 0, output
     err, out = output.split("\n=====\n")
     assert "Traceback" not in output
