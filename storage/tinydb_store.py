@@ -419,6 +419,18 @@ class TinyDBStore:
 
     # ---- writing -------------------------------------------------------------------------
 
+    def _already(self, source: str | None, type: str, task_key: str,
+                 checkin_id: str | None = None) -> bool:
+        """Whether the message `source` already did this (a redelivery: answer, don't
+        repeat); a source that did something else is a bug in the caller."""
+        done = self._sources.get(source) if source else None
+        if done is None:
+            return False
+        if (done.type, done.task) != (type, task_key) or (
+                checkin_id is not None and done.checkin != checkin_id):
+            raise ValueError(f"source {source} already did {done}")
+        return True
+
     def _commit(self, at: datetime, type: str, actor: str, data: dict[str, Any]) -> LedgerRecord:
         """Append the record (the commit point), apply it in memory, then update the files."""
         if self.read_only or self._ledger is None:
@@ -512,11 +524,7 @@ class TinyDBStore:
         source: str | None = None, reason: str = "",
     ) -> Task:
         with self._lock:
-            done = self._sources.get(source) if source else None
-            if done is not None:
-                if (done.type, done.task, done.checkin) != (records.CHECKIN_UNDONE, task_key,
-                                                           checkin_id):
-                    raise ValueError(f"source {source} already did {done}")
+            if self._already(source, records.CHECKIN_UNDONE, task_key, checkin_id):
                 return self._tasks[task_key]
             if self._checkin(task_key, checkin_id).undone_at is not None:
                 raise CheckinNotLive(checkin_id)
@@ -529,11 +537,7 @@ class TinyDBStore:
     def restore_checkin(self, task_key: str, checkin_id: str, person: str, at: datetime,
                         source: str | None = None) -> Task:
         with self._lock:
-            done = self._sources.get(source) if source else None
-            if done is not None:
-                if (done.type, done.task, done.checkin) != (records.CHECKIN_RESTORED, task_key,
-                                                           checkin_id):
-                    raise ValueError(f"source {source} already did {done}")
+            if self._already(source, records.CHECKIN_RESTORED, task_key, checkin_id):
                 return self._tasks[task_key]
             if self._checkin(task_key, checkin_id).undone_at is None:
                 raise CheckinNotLive(checkin_id)
@@ -596,10 +600,7 @@ class TinyDBStore:
     def excuse(self, task_key: str, person: str, at: datetime, reason: str,
                source: str | None = None) -> Task:
         with self._lock:
-            done = self._sources.get(source) if source else None
-            if done is not None:
-                if (done.type, done.task) != (records.TASK_EXCUSED, task_key):
-                    raise ValueError(f"source {source} already did {done}")
+            if self._already(source, records.TASK_EXCUSED, task_key):
                 return self._tasks[task_key]
             if self._tasks[task_key].status is not Status.OPEN:
                 raise TaskNotOpen(task_key)
@@ -610,10 +611,7 @@ class TinyDBStore:
     def withdraw_excuse(self, task_key: str, person: str, at: datetime, reason: str = "",
                         source: str | None = None) -> Task:
         with self._lock:
-            done = self._sources.get(source) if source else None
-            if done is not None:
-                if (done.type, done.task) != (records.TASK_UNEXCUSED, task_key):
-                    raise ValueError(f"source {source} already did {done}")
+            if self._already(source, records.TASK_UNEXCUSED, task_key):
                 return self._tasks[task_key]
             if self._tasks[task_key].status is not Status.EXCUSED:
                 raise TaskNotExcused(task_key)

@@ -127,7 +127,9 @@ def test_a_ledger_older_than_the_task_files_is_refused(folder: Path) -> None:
     store = TinyDBStore.open(folder, NOW)
     store.check_in("duty-3:unit:2026-11", "p", NOW, "之后", "console")
     store.close()
-    ledger.write_bytes(older)  # rolled back, e.g. restored from an older backup
+    # Rolled back (restored from an older backup, say) and torn: the torn tail is set aside
+    # only once every check has passed, so here it stays where it is.
+    ledger.write_bytes(older + b'{"seq":9,"at":"2026-11-26T1')
     before = snapshot(folder)
     with pytest.raises(StoreCorrupt) as caught:
         TinyDBStore.open(folder, NOW)
@@ -141,11 +143,15 @@ def test_a_ledger_older_than_the_task_files_is_refused(folder: Path) -> None:
 def test_a_torn_ledger_tail_is_set_aside(folder: Path) -> None:
     ledger = folder / "ledger.jsonl"
     intact = ledger.read_bytes()
-    ledger.write_bytes(intact + b'{"seq":3,"at":"2026-11-26T10:00:00+08:00","ty')
+    torn = b'{"seq":3,"at":"2026-11-26T10:00:00+08:00","ty'
+    ledger.write_bytes(intact + torn)
     store = TinyDBStore.open(folder, NOW)
     try:
         assert ledger.read_bytes() == intact
-        assert [p.name for p in folder.glob("ledger.jsonl.torn-*")]
+        [aside] = folder.glob("ledger.jsonl.torn-*")
+        assert aside.read_bytes() == torn
+        [notice] = store.notices  # says exactly what went where
+        assert aside.name in notice and f"{len(torn)} 字节" in notice
         store.check_in("duty-1:unit:2026-11", "p", NOW, "之后照常", "console")
     finally:
         store.close()

@@ -313,31 +313,6 @@ def test_a_corrupt_but_parseable_file_gets_one_message(
 
 # ---- the torn tail ---------------------------------------------------------------------------
 
-def test_a_torn_tail_is_not_cut_when_the_store_is_refused(folder: Path) -> None:
-    ledger = folder / "ledger.jsonl"
-    older = ledger.read_bytes()
-    store = TinyDBStore.open(folder, NOW)
-    store.check_in("d1:u:2026-11", "p", NOW, "之后", "console")
-    store.close()
-    ledger.write_bytes(older + b'{"seq":2,"at":"2026-11-26T1')  # rolled back, and torn
-    damaged = ledger.read_bytes()
-    with pytest.raises(StoreCorrupt):
-        TinyDBStore.open(folder, NOW)
-    assert ledger.read_bytes() == damaged and not list(folder.glob("ledger.jsonl.torn-*"))
-
-
-def test_setting_a_torn_tail_aside_says_what_went_where(folder: Path) -> None:
-    ledger = folder / "ledger.jsonl"
-    intact = ledger.read_bytes()
-    ledger.write_bytes(intact + b'{"seq":2,"at":"2026-11-26T1')
-    store = TinyDBStore.open(folder, NOW)
-    store.close()
-    [aside] = folder.glob("ledger.jsonl.torn-*")
-    assert ledger.read_bytes() == intact and aside.read_bytes() == b'{"seq":2,"at":"2026-11-26T1'
-    [notice] = store.notices
-    assert aside.name in notice and "27 字节" in notice
-
-
 def test_a_whole_last_record_without_its_newline_is_kept(folder: Path) -> None:
     store = TinyDBStore.open(folder, NOW)
     store.check_in("d1:u:2026-11", "p", NOW, "已确认", "console")
