@@ -83,7 +83,8 @@ def main() -> None:
     writable = copy_of(store, args.workdir, f"bench-trust-{args.scale}-w")
     live = TinyDBStore.open(writable, NOW)
     candidates = [t for t in live.all_tasks() if t.status is Status.OPEN][:300]
-    moment = max(NOW, live.newest_record_at or NOW)
+    last = (writable / "ledger.jsonl").read_bytes().rstrip(b"\n").rsplit(b"\n", 1)[-1]
+    moment = max(NOW, datetime.fromisoformat(json.loads(last)["at"]))  # writes go forward
     checkins = []
     for task in candidates:
         moment += timedelta(milliseconds=5)

@@ -43,20 +43,24 @@ def shard_of(due: date) -> str:
 
 # ---- typed reading -------------------------------------------------------------------------
 
-def _get(d: Any, name: str, kind: type | tuple[type, ...], nullable: bool = False,
-         default: Any = ...) -> Any:
-    if not isinstance(d, dict):
-        raise RecordInvalid("不是 JSON 对象")
-    if name not in d:
+def _get(d: Any, name: str, kind: type, nullable: bool = False, default: Any = ...) -> Any:
+    """`d[name]` if it is of type `kind` (else `RecordInvalid`). Called for every field of
+    every document at start-up, so the common case is one lookup and one type test."""
+    try:
+        value = d[name]
+    except KeyError:
         if default is not ...:
             return default
-        raise RecordInvalid(f"缺少字段 {name}")
-    value = d[name]
+        raise RecordInvalid(f"缺少字段 {name}") from None
+    except (TypeError, IndexError):
+        raise RecordInvalid("不是 JSON 对象") from None
+    if type(value) is kind:
+        return value
     if value is None and nullable:
         return None
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
-        raise RecordInvalid(f"字段 {name} 的类型不对")
-    return value
+    if not isinstance(d, dict):
+        raise RecordInvalid("不是 JSON 对象")
+    raise RecordInvalid(f"字段 {name} 的类型不对")
 
 
 def _moment(d: Any, name: str, nullable: bool = False) -> datetime | None:
