@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from handlers.messages import Button, Reply
 from handlers.scope import scope_of
-from handlers.text import day, describe, period_label
+from handlers.text import day, describe, period_label, short, shown
 from schedules.calendar import WorkCalendar
 from schedules.model import Org
 from schedules.reminders import Notice, Stage
@@ -114,19 +114,20 @@ def event_opened(org: Org, task: Task, recipient: str, today: date) -> Reply:
     reporter = org.owner_name(task.opened_by) if task.opened_by else "有同志"
     title = org.duties[task.duty].title if task.duty in org.duties else task.duty
     assignee = org.assignee(task.owner)
+    note = shown(task.note)
     if recipient == assignee:
         return Reply(
-            f"【{title}】{reporter}报告：{task.note}\n已登记为【{task.number}】，请于"
+            f"【{title}】{reporter}报告：{note}\n已登记为【{task.number}】，请于"
             f"{day(task.due, today)}前处置并反馈。处置完成后回复「打卡 {task.number} "
             "处置情况」或点“已完成”。",
             buttons=(Button("已完成", f"打卡 {task.number}"), Button("查看待办", "待办")),
-            title=f"【{title}】{task.note}",
+            title=f"【{title}】{short(task.note)}",
             minimal=f"【{title}】有新登记的事项【{task.number}】，请于{day(task.due, today)}前"
                     "处置并反馈，详情请通过单位内部渠道了解。"
                     f"处置完成后回复「打卡 {task.number}」。")
     who = org.owner_name(assignee) if assignee else org.owner_name(task.owner)
     return Reply(
-        f"【{title}·知悉】{reporter}报告：{task.note}\n已转{who}处置（编号 {task.number}），"
+        f"【{title}·知悉】{reporter}报告：{note}\n已转{who}处置（编号 {task.number}），"
         f"{day(task.due, today)}前反馈。请您知悉，无需回复；逾期未处置将另行提示。",
         minimal=f"【{title}·知悉】有新登记的事项（编号 {task.number}），"
                 f"{day(task.due, today)}前反馈。详情请通过单位内部渠道了解，无需回复。")
