@@ -17,7 +17,6 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from bot.app import App
 from bot.channels.base import ChannelUnavailable, Outbound, PermanentSendError, SendError
@@ -33,7 +32,6 @@ from schedules.reminders import (
     task_notice_stale,
     task_notices,
 )
-from schedules.tasks import Status
 from storage.errors import ClockBehind, StoreWriteFailed
 from storage.repository import Delivery, OutboxEntry
 
@@ -203,13 +201,14 @@ class Deliverer:
     def _deliver(self, now: datetime) -> tuple[int, int]:
         """Send what is pending — but only at a time the policy allows, and only what is
         still worth sending: an older pending stage gives way to a newer one of the same
-        task, and anything past its window is skipped (recorded), never sent late."""
+        task, and anything past its window is skipped (recorded), never sent late.
+        Everything left for one person on one channel goes as one message."""
         app, store = self.app, self.app.store
         threads: dict[tuple[str, str, str], list[OutboxEntry]] = defaultdict(list)
         for entry in store.pending_deliveries(now):
             if entry.channel in self.channels:
                 threads[entry.subject, entry.recipient, entry.channel].append(entry)
-        ready: list[tuple[list[OutboxEntry], Reply]] = []
+        bundles: dict[tuple[str, str, bool], list[list[OutboxEntry]]] = defaultdict(list)
         for entries in threads.values():
             policy = self.policy_for(entries[0].task)
             tz = policy.timezone or app.org.timezone
@@ -224,12 +223,18 @@ class Deliverer:
                 store.move_deliveries(batch, Delivery.SKIPPED, self._stamp(now),
                                       "已过时，不再发送")
                 continue
-            reply = self.render(batch, now, tz)
-            if reply is None:
-                why = "事项已完成，无需提醒" if batch[0].task else "没有需要告知的内容"
-                store.move_deliveries(batch, Delivery.SKIPPED, self._stamp(now), why)
-                continue
-            ready.append((batch, reply))
+            first = batch[0]
+            bundles[first.recipient, first.channel, first.group].append(batch)
+        ready: list[tuple[list[OutboxEntry], Reply]] = []
+        for batches in bundles.values():
+            rendered = self.render(batches, now)
+            for batch in batches:
+                if batch[0].subject not in rendered.used:
+                    why = "事项已完成，无需提醒" if batch[0].task else "没有需要告知的内容"
+                    store.move_deliveries(batch, Delivery.SKIPPED, self._stamp(now), why)
+            if rendered.reply is not None:
+                ready.append(([e for b in batches if b[0].subject in rendered.used
+                               for e in b], rendered.reply))
         sent = failed = 0
         down: set[str] = set()  # channels found unreachable: the rest waits for the next pass
         for group in self._together(ready):
@@ -312,31 +317,31 @@ class Deliverer:
                         error)
         return state
 
-    def render(self, batch: Sequence[OutboxEntry], now: datetime, tz: ZoneInfo) -> Reply | None:
+    def render(self, batches: Sequence[Sequence[OutboxEntry]], now: datetime) -> words.Rendered:
+        """One recipient's message on one channel: the words `simulate` shows too."""
         app = self.app
-        notices = [as_notice(e) for e in batch]
-        first = notices[0]
-        if first.stage is Stage.WEEKLY_DIGEST and first.group:
-            return words.weekly_digest(app.org, first.recipient, app.store, now)
-        if first.stage is Stage.WEEKLY_DIGEST:
-            return words.admin_report(app.org, self.problems_since_last_report(first, now))
-        if first.stage is Stage.MONTHLY_DIGEST:
-            return words.monthly_digest(app.org, first.recipient, app.store, app.calendar, now)
-        task = app.store.task(first.task or "")
-        if task is None or task.status is not Status.OPEN:
-            return None  # done since it was planned (a check-in at 08:59 stops the 09:00 one)
-        return words.task_reminder(app.org, task, notices, app.calendar, now, tz)
+        first = batches[0][0]
+        problems: Sequence[OutboxEntry] = ()
+        admin = next((b for b in batches if b[0].stage == Stage.WEEKLY_DIGEST.value
+                      and not b[0].group), None)
+        if admin is not None:
+            problems = self.problems_since_last_report(as_notice(admin[0]), now)
+        return words.render(app.org, first.recipient, first.group,
+                            [[as_notice(e) for e in batch] for batch in batches],
+                            app.store, app.calendar, now, problems)
 
     def problems_since_last_report(self, notice: Notice, now: datetime) -> list[OutboxEntry]:
-        """Failed or unknown deliveries since this admin's previous report went out."""
+        """Messages that failed or may not have arrived since this admin's previous report
+        went out: one per message (a bundle's entries fail together), oldest first."""
         deliveries = self.app.store.deliveries()
         now = self._stamp(now)  # what this pass itself recorded counts too
         mine = f"weekly-admin:{notice.recipient}:"
         previous = max((e.updated for e in deliveries
                         if e.subject.startswith(mine) and e.state is Delivery.SENT
                         and e.updated is not None and e.updated < now), default=None)
-        return sorted((e for e in deliveries
-                       if e.state in (Delivery.FAILED, Delivery.UNKNOWN)
-                       and e.updated is not None and e.updated <= now
-                       and (previous is None or e.updated > previous)),
-                      key=lambda e: e.updated or now)
+        problems: dict[tuple[str, str, str, datetime], OutboxEntry] = {}
+        for e in deliveries:
+            if (e.state in (Delivery.FAILED, Delivery.UNKNOWN) and e.updated is not None
+                    and e.updated <= now and (previous is None or e.updated > previous)):
+                problems.setdefault((e.recipient, e.channel, e.error, e.updated), e)
+        return sorted(problems.values(), key=lambda e: e.updated or now)

@@ -15,7 +15,6 @@ from datetime import date, datetime, time, timedelta
 
 from bot.config import Config
 from handlers import notices as words
-from handlers.messages import Reply
 from handlers.text import WEEKDAYS
 from schedules.calendar import WorkCalendar
 from schedules.reminders import Notice, Stage, digest_notices, task_notices
@@ -28,14 +27,27 @@ class Message:
     at: datetime
     recipient: str
     channel: str
-    stages: tuple[Stage, ...]
-    task: str | None
+    notices: tuple[Notice, ...]  # every (task or digest, stage) the message carries
     text: str
 
     @property
+    def stages(self) -> tuple[Stage, ...]:
+        return tuple(n.stage for n in self.notices)
+
+    @property
     def stage(self) -> Stage:
-        """The stage that sets the merged message's tone."""
+        """The stage that sets the message's tone."""
         return max(self.stages, key=words.urgency)
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return tuple(sorted({n.task for n in self.notices if n.task}))
+
+    @property
+    def task(self) -> str | None:
+        """The task, when the message is about one."""
+        tasks = self.tasks
+        return tasks[0] if len(tasks) == 1 else None
 
 
 class FutureTasks:
@@ -111,44 +123,38 @@ def simulate(config: Config, first: date, last: date, calendar: WorkCalendar,
 
 def _messages(config: Config, tasks: FutureTasks, calendar: WorkCalendar,
               due: list[Notice], moment: datetime) -> Iterator[Message]:
+    """The messages of one send time, bundled and worded as `dutybot run` sends them."""
     org = config.org
-    merged: dict[tuple[str, str], list[Notice]] = defaultdict(list)
+    by_recipient: dict[tuple[str, bool], dict[str, list[Notice]]] = defaultdict(
+        lambda: defaultdict(list))
     for notice in due:
-        merged[notice.subject, notice.recipient].append(notice)
-    for notices in merged.values():
-        first = notices[0]
-        reply: Reply | None
-        if first.stage is Stage.WEEKLY_DIGEST and first.group:
-            reply = words.weekly_digest(org, first.recipient, tasks, moment)
-        elif first.stage is Stage.WEEKLY_DIGEST:
-            reply = None  # delivery problems cannot be foreseen
-        elif first.stage is Stage.MONTHLY_DIGEST:
-            reply = words.monthly_digest(org, first.recipient, tasks, calendar, moment)
-        else:
-            task = tasks.task(first.task or "")
-            duty = org.duties.get(task.duty) if task else None
-            tz = duty.policy.timezone if duty else None
-            reply = (words.task_reminder(org, task, notices, calendar, moment, tz)
-                     if task else None)
+        by_recipient[notice.recipient, notice.group][notice.subject].append(notice)
+    for (recipient, group), subjects in by_recipient.items():
+        rendered = words.render(org, recipient, group, list(subjects.values()), tasks,
+                                calendar, moment)
+        reply = rendered.reply
         if reply is None:
             continue
+        used = tuple(n for subject, ns in subjects.items() if subject in rendered.used
+                     for n in ns)
         text = reply.text
         if reply.mentions:
             text += "\n" + " ".join(f"@{org.owner_name(p)}" for p in reply.mentions)
-        for channel in routes(config, first.recipient, first.group) or ["(无渠道)"]:
-            yield Message(moment, first.recipient, channel, tuple(n.stage for n in notices),
-                          first.task, text)
+        for channel in routes(config, recipient, group) or ["(无渠道)"]:
+            yield Message(moment, recipient, channel, used, text)
 
 
 def as_jsonl(message: Message) -> str:
+    """One message: when, to whom, on which channel, the stage that sets its tone, the task
+    when there is one, each (task or digest, stage) it carries, and its text."""
     record: dict[str, object] = {
         "at": message.at.isoformat(), "recipient": message.recipient,
         "channel": message.channel, "stage": message.stage.value,
     }
     if message.task:
         record["task"] = message.task
-    if len(message.stages) > 1:
-        record["merged_stages"] = [s.value for s in message.stages]
+    record["notices"] = [{"subject": n.subject, "stage": n.stage_name}
+                         | ({"task": n.task} if n.task else {}) for n in message.notices]
     record["text"] = message.text
     return json.dumps(record, ensure_ascii=False)
 
@@ -161,6 +167,6 @@ def as_text(messages: Iterable[Message], config: Config) -> Iterator[str]:
             current = day
             yield f"\n{day.isoformat()}（周{WEEKDAYS[day.weekday()]}）"
         who = config.org.owner_name(m.recipient)
-        stages = "+".join(s.value for s in m.stages)
+        stages = "+".join(dict.fromkeys(s.value for s in m.stages))
         yield f"  {m.at:%H:%M} → {who} [{m.channel}] {stages}"
         yield from (f"      {line}" for line in m.text.splitlines())

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.config import Config
 from handlers.text import day
-from schedules.calendar import WorkCalendar
+from schedules.calendar import WorkCalendar, YearGap
 from schedules.model import Cadence, Duty, Org, Policy
 from schedules.tasks import plan_tasks
 
@@ -68,18 +68,46 @@ def as_text(config: Config, now: datetime, horizon: timedelta) -> str:
         (p.due, p.duty) for p in plan_tasks(org, today, until) if today <= p.due <= until
     )
     lines += ["", f"近期截止（{horizon.days} 天内）："]
-    for (due, duty_id), count in sorted(due_soon.items())[:12]:
+    soon = sorted(due_soon.items())
+    for (due, duty_id), count in soon[:DEADLINE_LINES]:
         lines.append(f"  {day(due, today)} {org.duties[duty_id].title} × {count}")
+    if len(soon) > DEADLINE_LINES:
+        lines.append(f"  ……另有 {len(soon) - DEADLINE_LINES} 项未列出")
     if not due_soon:
-        lines.append("  （无）")
-    calendar = WorkCalendar(config.holidays, config.workdays)
-    missing = [y for y in sorted({today.year, until.year}) if calendar.needs_holidays(y)]
-    if missing:
-        years = "、".join(str(y) for y in missing)
-        lines += ["", f"日历提示：{years} 年的法定节假日数据尚未收录，将按周一至周五计算，"
-                      "请在 [calendar] 中补充当年的 holidays 和 workdays（调休上班日）。"]
+        lines.append("  无")
+    lines += ["", *calendar_lines(config, today, until)]
     lines += ["", "渠道：" + "；".join(channel_states(config))]
     return "\n".join(lines)
+
+
+DEADLINE_LINES = 12
+
+
+def calendar_gaps(config: Config, today: date, until: date) -> list[YearGap]:
+    """Estimated years (no package data) whose statutory holidays `[calendar]` lacks: this
+    year, next year from 1 November, and any year the horizon reaches."""
+    calendar = WorkCalendar(config.holidays, config.workdays)
+    found = {g.year: g for g in calendar.gaps(today)}
+    for year in range(today.year, until.year + 1):
+        gap = calendar.gap(year)
+        if gap is not None:
+            found[year] = gap
+    return [found[y] for y in sorted(found)]
+
+
+def calendar_lines(config: Config, today: date, until: date) -> list[str]:
+    gaps = calendar_gaps(config, today, until)
+    if not gaps:
+        return ["日历：节假日与调休数据完整。"]
+    lines = ["日历："]
+    for gap in gaps:
+        dates = "、".join(f"{d:%m-%d}" for d in gap.missing)
+        lines.append(f"  {gap.year} 年为推算：chinese-calendar 尚未收录当年放假安排，法定节假日已按"
+                     "《全国年节及纪念日放假办法》推算，调休上班日须自行补充。"
+                     f"[calendar] 尚缺法定节假日 {len(gap.missing)} 天：{dates}")
+    lines.append("  请按国务院办公厅公布的当年放假通知，在 [calendar] 的 holidays 中列出"
+                 "全部放假日期、workdays 中列出调休上班日（见管理员指南第 6 节）。")
+    return lines
 
 
 def channel_states(config: Config) -> list[str]:

@@ -41,6 +41,7 @@ class Reply:
     buttons: tuple[Button, ...] = ()
     mentions: tuple[str, ...] = ()  # person ids to @mention where the platform can
     title: str = ""  # a short headline, for platforms that show cards (WeCom template cards)
+    summary: str = ""  # what a card shows under the headline when the text is too long for it
     # The same message without notes, attachments or other people's names, for channels set
     # to `detail = "minimal"`; None when the full text has none of those.
     minimal: str | None = None

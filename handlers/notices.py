@@ -7,6 +7,7 @@ and groups' messages list units in the bureau's own order — never ranked.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -14,13 +15,15 @@ from zoneinfo import ZoneInfo
 from handlers.messages import Button, Reply
 from handlers.scope import scope_of
 from handlers.text import day, describe, period_label, short, shown
-from schedules.calendar import WorkCalendar
+from schedules.calendar import WorkCalendar, YearGap
 from schedules.model import Org
-from schedules.reminders import Notice, Stage
+from schedules.reminders import Notice, Stage, senior, supervises
 from schedules.tasks import Status, Task
 
 URGENCY = [Stage.OPENED, Stage.ADVANCE, Stage.EVE, Stage.DUE, Stage.OVERDUE, Stage.ESCALATION]
 MAX_DIGEST_LINES = 20
+SUPERVISE = "请您关注并督促完成；负责同志完成后记录即可，无需回复本消息。"
+INFORM = "已记入台账，供您掌握情况，无需回复本消息。"
 
 
 class TaskView(Protocol):
@@ -64,14 +67,17 @@ def task_reminder(org: Org, task: Task, notices: Sequence[Notice], calendar: Wor
     late = calendar.workdays_after(task.due, today)
     if lead.stage is Stage.ESCALATION:
         assignee = org.assignee(task.owner)
-        who = org.owner_name(assignee) if assignee else "（未指定）"
+        who = org.owner_name(assignee) if assignee else "未指定"
         title = org.duties[task.duty].title if task.duty in org.duties else task.duty
+        if supervises(org, lead.recipient, task.owner):
+            head, ask = "【逾期督办】", SUPERVISE
+        else:  # an admin, or anyone hearing of a duty of someone senior: for the record
+            head, ask = "【逾期知会】", INFORM
         return Reply(
-            f"【逾期督办】{task_line(org, task)}截止于{day(task.due, today)}，"
-            f"已逾期{late}个工作日，负责人：{who}。\n"
-            "请您关注并督促完成；完成后负责人打卡即可，无需回复本消息。",
-            minimal=f"【逾期督办】【{task.number}】{title}截止于{day(task.due, today)}，"
-                    f"已逾期{late}个工作日。请您关注并督促完成，无需回复本消息。")
+            f"{head}{task_line(org, task)}截止于{day(task.due, today)}，"
+            f"已逾期{late}个工作日，负责人：{who}。\n{ask}",
+            minimal=f"{head}【{task.number}】{title}截止于{day(task.due, today)}，"
+                    f"已逾期{late}个工作日。{ask}")
     if lead.stage is Stage.OPENED:
         return event_opened(org, task, lead.recipient, today)
     line = task_line(org, task, lead.recipient)
@@ -81,12 +87,17 @@ def task_reminder(org: Org, task: Task, notices: Sequence[Notice], calendar: Wor
     bare = line if task.owner in org.units and not task.note else (
         f"【{task.number}】{title}（{period_label(task.period)}）")
     hint = f"\n建议说明：{duty.evidence}" if duty and duty.evidence else ""
-    action = f"完成后回复「打卡 {task.number} 备注」或点“已完成”。"
-    buttons = (Button("已完成", f"打卡 {task.number}"), Button("查看待办", "待办"))
+    action = f"完成后回复「完成 {task.number} 备注」或点「已完成」。"
+    buttons = (Button("已完成", f"完成 {task.number}"), Button("查看待办", "待办"))
     if today > task.due:
-        head = f"【逾期提醒】{line}截止于{day(task.due, today)}，已逾期{late}个工作日。"
-        return Reply(f"{head}\n请尽快完成。{action}{hint}", buttons=buttons,
-                     title=f"【逾期提醒】{title}", minimal=_minimal(head, line, bare, action))
+        if senior(org, org.assignee(task.owner)):  # a reminder, never a demand, upward
+            head = f"【逾期提示】{line}截止于{day(task.due, today)}，已逾期{late}个工作日。"
+            ask = "特此提示。"
+        else:
+            head = f"【逾期提醒】{line}截止于{day(task.due, today)}，已逾期{late}个工作日。"
+            ask = "请尽快完成。"
+        return Reply(f"{head}\n{ask}{action}{hint}", buttons=buttons,
+                     title=head[:6] + title, minimal=_minimal(head, line, bare, action))
     days_left = (task.due - today).days
     workdays = calendar.workdays_after(today, task.due)
     if days_left == 0:
@@ -118,13 +129,13 @@ def event_opened(org: Org, task: Task, recipient: str, today: date) -> Reply:
     if recipient == assignee:
         return Reply(
             f"【{title}】{reporter}报告：{note}\n已登记为【{task.number}】，请于"
-            f"{day(task.due, today)}前处置并反馈。处置完成后回复「打卡 {task.number} "
-            "处置情况」或点“已完成”。",
-            buttons=(Button("已完成", f"打卡 {task.number}"), Button("查看待办", "待办")),
+            f"{day(task.due, today)}前处置并反馈。处置完成后回复「完成 {task.number} "
+            "处置情况」或点「已完成」。",
+            buttons=(Button("已完成", f"完成 {task.number}"), Button("查看待办", "待办")),
             title=f"【{title}】{short(task.note)}",
             minimal=f"【{title}】有新登记的事项【{task.number}】，请于{day(task.due, today)}前"
                     "处置并反馈，详情请通过单位内部渠道了解。"
-                    f"处置完成后回复「打卡 {task.number}」。")
+                    f"处置完成后回复「完成 {task.number}」。")
     who = org.owner_name(assignee) if assignee else org.owner_name(task.owner)
     return Reply(
         f"【{title}·知悉】{reporter}报告：{note}\n已转{who}处置（编号 {task.number}），"
@@ -158,7 +169,7 @@ def weekly_digest(org: Org, unit_id: str, tasks: TaskView, now: datetime) -> Rep
     later = len(open_tasks) - len(soon)
     if later:
         lines.append(f"另有 {later} 项截止较晚，发送「待办」可查看全部。")
-    lines.append("完成后由负责同志回复「打卡 编号 备注」即可。")
+    lines.append("完成后由负责同志回复「完成 编号 备注」即可。")
     return Reply("\n".join(lines), mentions=(unit.head,))
 
 
@@ -194,19 +205,199 @@ def monthly_digest(org: Org, leader_id: str, tasks: TaskView, calendar: WorkCale
     return Reply("\n".join(lines))
 
 
-def admin_report(org: Org, problems: Sequence[Problem]) -> Reply | None:
-    """Delivery problems of the past week, for the admins; nothing when all went well."""
-    if not problems:
+def admin_report(org: Org, problems: Sequence[Problem],
+                 gaps: Sequence[YearGap] = ()) -> Reply | None:
+    """For the admins, weekly: delivery problems of the past week, and years whose holidays
+    `[calendar]` still lacks; nothing when all is well."""
+    lines: list[str] = []
+    if problems:
+        lines.append(f"【投递情况】过去一周有 {len(problems)} 条消息未能确认送达：")
+        for p in problems[:MAX_DIGEST_LINES]:
+            who = org.owner_name(p.recipient)
+            lines.append(f"· {who}，{p.channel or '无渠道'}：{p.error or '状态不明，可能已送达'}")
+        if len(problems) > MAX_DIGEST_LINES:
+            lines.append(f"……另有 {len(problems) - MAX_DIGEST_LINES} 条，运行 dutybot check 查看。")
+        lines.append("请核对相关人员的账号配置或渠道设置，然后运行 dutybot check。")
+    for gap in gaps:
+        lines.append(f"【节假日提示】{gap.year} 年的放假安排尚未补充完整：配置 [calendar] "
+                     f"中还缺 {len(gap.missing)} 个法定节假日，首个为 {gap.missing[0]:%m月%d日}；"
+                     "调休上班日也须补充。请按国务院办公厅的放假通知补全，"
+                     "运行 dutybot check 核对。")
+    if not lines:
         return None
-    lines = [f"【投递情况】过去一周有 {len(problems)} 条消息未能确认送达："]
-    for p in problems[:MAX_DIGEST_LINES]:
-        who = org.owner_name(p.recipient)
-        lines.append(f"· {who}（{p.channel or '无渠道'}）：{p.error or '状态不明，可能已送达'}")
-    lines.append("请核对相关人员的账号配置或渠道设置，然后运行 dutybot check。")
-    return Reply("\n".join(lines),
-                 minimal=f"【投递情况】过去一周有 {len(problems)} 条消息未能确认送达，"
-                         "详情请在单位内部渠道查看或运行 dutybot check。")
+    minimal = None
+    if problems:
+        minimal = "\n".join([f"【投递情况】过去一周有 {len(problems)} 条消息未能确认送达，"
+                             "详情请在单位内部渠道查看或运行 dutybot check。",
+                             *(line for line in lines if line.startswith("【节假日提示】"))])
+    return Reply("\n".join(lines), minimal=minimal)
 
 
 def _within(d: date, first: date, last: date) -> bool:
     return first <= d <= last
+
+
+# ---- one message per person per send time ------------------------------------------------
+
+BUNDLE_BUTTONS = 5  # one-tap 已完成 buttons for the first items of a bundle
+CARD_SUMMARY = 100  # characters of a bundle's summary, for platforms that show cards
+
+
+@dataclass(frozen=True)
+class Item:
+    """One task's stages due for one person at one send time."""
+
+    task: Task
+    notices: Sequence[Notice]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    reply: Reply | None  # None: nothing worth sending after all
+    used: frozenset[str]  # the subjects the message speaks of (the rest: nothing to say)
+
+
+def render(org: Org, recipient: str, group: bool, by_subject: Sequence[Sequence[Notice]],
+           view: TaskView, calendar: WorkCalendar, now: datetime,
+           problems: Sequence[Problem] = ()) -> Rendered:
+    """Everything due for one recipient at one send time, as one message: the same for
+    `dutybot run` and `dutybot simulate`. `by_subject` holds each task's (or digest's)
+    notices; a task done since it was planned says nothing."""
+    items: list[Item] = []
+    extras: list[Reply] = []
+    used: set[str] = set()
+    today = now.astimezone(org.timezone).date()
+    for notices in by_subject:
+        first = notices[0]
+        reply: Reply | None = None
+        if first.stage is Stage.WEEKLY_DIGEST and group:
+            reply = weekly_digest(org, recipient, view, now)
+        elif first.stage is Stage.WEEKLY_DIGEST:
+            reply = admin_report(org, problems, calendar.gaps(today))
+        elif first.stage is Stage.MONTHLY_DIGEST:
+            reply = monthly_digest(org, recipient, view, calendar, now)
+        else:
+            task = view.task(first.task or "")
+            if task is not None and task.status is Status.OPEN:
+                items.append(Item(task, notices))
+                used.add(first.subject)
+            continue
+        if reply is not None:
+            extras.append(reply)
+            used.add(first.subject)
+    return Rendered(compose(org, recipient, items, extras, calendar, now), frozenset(used))
+
+
+def compose(org: Org, recipient: str, items: Sequence[Item], extras: Sequence[Reply],
+            calendar: WorkCalendar, now: datetime) -> Reply | None:
+    parts: list[Reply] = []
+    if len(items) == 1:
+        item = items[0]
+        duty = org.duties.get(item.task.duty)
+        tz = duty.policy.timezone if duty else None
+        parts.append(task_reminder(org, item.task, item.notices, calendar, now, tz))
+    elif items:
+        parts.append(bundle(org, recipient, items, calendar, now))
+    parts += extras
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    minimal = ("\n\n".join(p.for_detail("minimal") for p in parts)
+               if any(p.minimal is not None for p in parts) else None)
+    return Reply("\n\n".join(p.text for p in parts), buttons=parts[0].buttons,
+                 mentions=tuple(dict.fromkeys(m for p in parts for m in p.mentions)),
+                 title=parts[0].title, minimal=minimal, summary=parts[0].summary)
+
+
+# Sections of a bundle, in the order they are shown: what is late comes first.
+OWN_LATE, SUPERVISE_LATE, INFORM_LATE, REPORTED, REPORTED_FYI, DUE_TODAY, COMING = range(7)
+SECTION_HEADS = {OWN_LATE: "已逾期：", SUPERVISE_LATE: "请您督办，已逾期：",
+                 INFORM_LATE: "知会，已逾期并记入台账：", REPORTED: "新登记，请您处置：",
+                 REPORTED_FYI: "新登记，请您知悉：", DUE_TODAY: "今天截止：",
+                 COMING: "即将截止："}
+SECTION_SHORT = {OWN_LATE: "逾期", SUPERVISE_LATE: "督办", INFORM_LATE: "知会",
+                 REPORTED: "新登记", REPORTED_FYI: "知悉", DUE_TODAY: "今天截止",
+                 COMING: "即将截止"}
+
+
+def _section(org: Org, recipient: str, item: Item, today: date) -> int:
+    lead = principal(item.notices)
+    task = item.task
+    if lead.stage is Stage.ESCALATION:
+        return SUPERVISE_LATE if supervises(org, recipient, task.owner) else INFORM_LATE
+    if lead.stage is Stage.OPENED:
+        return REPORTED if org.assignee(task.owner) == recipient else REPORTED_FYI
+    if today > task.due:
+        return OWN_LATE
+    return DUE_TODAY if today == task.due else COMING
+
+
+def bundle(org: Org, recipient: str, items: Sequence[Item], calendar: WorkCalendar,
+           now: datetime) -> Reply:
+    """Several tasks for one person in one message: late first, each line with its number,
+    title and due date; one-tap buttons for the first of the person's own."""
+    today = now.astimezone(org.timezone).date()
+    placed = sorted(((_section(org, recipient, i, today), i.task.due, i.task.number, i)
+                     for i in items), key=lambda row: row[:3])
+    full: list[str] = []
+    bare: list[str] = []
+    counts: dict[int, int] = {}
+    section = -1
+    for where, _, _, item in placed:
+        if where != section:
+            section = where
+            full.append(SECTION_HEADS[where])
+            bare.append(SECTION_HEADS[where])
+        counts[where] = counts.get(where, 0) + 1
+        full.append("· " + _bundle_line(org, recipient, item, where, calendar, today, True))
+        bare.append("· " + _bundle_line(org, recipient, item, where, calendar, today, False))
+    own = [i.task for w, _, _, i in placed if w in (OWN_LATE, REPORTED, DUE_TODAY, COMING)
+           and org.assignee(i.task.owner) == recipient]
+    if own:
+        head = f"【今日提醒】您有 {len(items)} 项事项需要关注："
+        foot = ("完成后回复「完成 编号 备注」，多项可一并记录，如「完成 "
+                + " ".join(str(t.number) for t in own[:2]) + "」；也可点下方按钮。")
+    elif SUPERVISE_LATE in counts:
+        head = f"【逾期督办】{len(items)} 项事项已逾期："
+        foot = SUPERVISE
+    else:
+        head = f"【逾期知会】{len(items)} 项事项已逾期："
+        foot = INFORM
+    buttons = (*(Button(f"完成【{t.number}】", f"完成 {t.number}") for t in own[:BUNDLE_BUTTONS]),
+               Button("查看待办", "待办"))
+    summary = "，".join(f"{SECTION_SHORT[w]} {n} 项" for w, n in sorted(counts.items()))
+    numbers = "".join(f"【{i.task.number}】" for _, _, _, i in placed)
+    summary = f"{summary}：{numbers}"
+    if len(summary) > CARD_SUMMARY:
+        summary = summary[:CARD_SUMMARY - 12].rsplit("【", 1)[0] + "……详见「查看待办」"
+    text = "\n".join([head, *full, foot])
+    minimal = "\n".join([head, *bare, foot])
+    return Reply(text, buttons=buttons, title=head.split("：")[0], summary=summary,
+                 minimal=None if minimal == text else minimal)
+
+
+def _bundle_line(org: Org, recipient: str, item: Item, where: int, calendar: WorkCalendar,
+                 today: date, detail: bool) -> str:
+    task = item.task
+    duty = org.duties.get(task.duty)
+    title = duty.title if duty else task.duty
+    late = calendar.workdays_after(task.due, today)
+    line = task_line(org, task, recipient)
+    if not detail and (task.owner not in org.units or task.note):  # no notes, no names
+        line = f"【{task.number}】{title}（{period_label(task.period)}）"
+    if where in (SUPERVISE_LATE, INFORM_LATE):
+        assignee = org.assignee(task.owner)
+        who = f"，负责人：{org.owner_name(assignee)}" if assignee and detail else ""
+        return f"{line}，截止{day(task.due, today)}，已逾期{late}个工作日{who}"
+    if where == REPORTED_FYI:  # a leader hearing of it
+        assignee = org.assignee(task.owner)
+        who = f"已转{org.owner_name(assignee)}处置，" if assignee and detail else ""
+        return f"{line}，{who}{day(task.due, today)}前反馈"
+    if where == REPORTED:
+        return f"{line}，请于{day(task.due, today)}前处置并反馈"
+    if where == OWN_LATE:
+        return f"{line}，截止{day(task.due, today)}，已逾期{late}个工作日"
+    if where == DUE_TODAY:
+        return f"{line}，今天截止"
+    return f"{line}，{day(task.due, today)}截止，还有{(task.due - today).days}天"

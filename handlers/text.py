@@ -18,7 +18,7 @@ WEEKDAYS = "一二三四五六日"
 
 NOT_REGISTERED = (
     "您好，您的账号尚未登记在本单位的责任清单中，暂时无法使用。"
-    "如需开通，请联系机关党委党务干事。"
+    "如需开通，请联系本单位负责责任清单的管理员。"
 )
 SORRY = "抱歉，处理时出现了问题，本次操作未完成。请稍后再试；如多次出现，请联系管理员。"
 
@@ -41,13 +41,13 @@ def write_failed(command: str) -> str:
 
 
 def clock_behind(now: datetime, newest: datetime) -> str:
-    return (f"抱歉，系统时间（{now:%Y-%m-%d %H:%M}）早于台账中最新一条记录的时间"
-            f"（{newest:%Y-%m-%d %H:%M}），为防止记录倒签，本次未保存。"
+    return (f"抱歉，系统时间 {now:%Y-%m-%d %H:%M} 早于台账中最新一条记录的时间 "
+            f"{newest:%Y-%m-%d %H:%M}，为防止记录倒签，本次未保存。"
             "查询不受影响；请联系管理员核对服务器时间。")
 
 
 def clipped() -> str:
-    return f"（文字超过 {TEXT_LIMIT} 字，只保存了前 {TEXT_LIMIT} 字。）"
+    return f"注意：文字超过 {TEXT_LIMIT} 字，只保存了前 {TEXT_LIMIT} 字。"
 
 
 _PICTURES = {0x7F: "\u2421"}
@@ -73,19 +73,21 @@ def shown(text: str) -> str:
             out.append(ch)
     return "".join(out)
 EMPTY = "您好，请发送命令，例如「待办」。发送「帮助」查看全部命令。"
+GREETING = "您好！发送「待办」查看您的事项，发送「帮助」查看全部命令。"
+THANKS = "不客气。有需要随时发送「待办」或「帮助」。"
 
 # ---- 绑定 -------------------------------------------------------------------------------
 
-UNBOUND = ("您好，这个账号还没有绑定。请向机关党委党务干事索取绑定码，"
-           "然后发送「绑定 绑定码」（或 /bind 绑定码），绑定后即可在这里收到提醒、打卡。")
-BIND_USAGE = "请在「绑定」后写上绑定码，如：绑定 ABCD-EFGH。绑定码向机关党委党务干事索取。"
+UNBOUND = ("您好，这个账号还没有绑定。请向本单位管理员索取绑定码，"
+           "然后发送「绑定 绑定码」或 /bind 绑定码，绑定后即可在这里收到提醒、记录完成情况。")
+BIND_USAGE = "请在「绑定」后写上绑定码，如：绑定 ABCD-EFGH。绑定码向本单位管理员索取。"
 BIND_NOT_HERE = "绑定码只用于 Telegram 账号；您的账号已登记，可直接使用。发送「帮助」查看命令。"
-BIND_TOO_MANY = "绑定码错误次数过多，请一小时后再试，或联系机关党委党务干事重新获取。"
+BIND_TOO_MANY = "绑定码错误次数过多，请一小时后再试，或联系本单位管理员重新获取。"
 
 
 def bind_refused(reason: str) -> str:
     why = {"expired": "已过期", "used": "已被使用过"}.get(reason, "不正确")
-    return f"绑定码{why}。请核对后重试，或请机关党委党务干事重新生成（每个绑定码只能用一次）。"
+    return f"绑定码{why}。请核对后重试，或请本单位管理员重新生成，每个绑定码只能用一次。"
 
 
 def bound(name: str) -> str:
@@ -94,13 +96,13 @@ def bound(name: str) -> str:
 
 
 HELP = "\n".join([
-    "可用命令（中文或英文均可）：",
+    "可用命令，中文或英文均可：",
     "· 待办 —— 查看我的待办事项",
-    "· 打卡 编号 备注 —— 记录完成，如：打卡 3 已召开，参会12人",
-    "· 打卡 关键词 —— 按名称打卡，如：打卡 主题党日",
+    "· 完成 编号 备注 —— 记录完成，如：完成 3 已召开，参会12人",
+    "· 完成 关键词 —— 按名称记录，如：完成 主题党日",
     "· 完成 编号 编号 备注 —— 一次记录多项，如：完成 12 15、18 已召开",
-    "· 撤销 —— 撤销我最近一次打卡（24 小时内；更早的写编号：撤销 编号）",
-    "· 恢复 编号 —— 撤销错了，恢复原来的打卡（时间、备注不变）",
+    "· 撤销 —— 撤销我 24 小时内最近一次完成记录；更早的写编号，如：撤销 12",
+    "· 恢复 编号 —— 撤销错了时恢复原记录，时间、备注不变",
     "· 近期 天数 —— 查看近期截止事项，如：近期 30",
     "· 查询 单位或人员 —— 查看本期事项，如：查询 第二支部",
     "· 总览 期间 —— 各单位完成情况，如：总览 2026-H1",
@@ -108,7 +110,8 @@ HELP = "\n".join([
     "· 豁免 编号 原因 —— 如：豁免 17 支部书记病假，并入下季度",
     "· 撤销豁免 编号 —— 豁免有误时恢复为待办，继续提醒",
     "· 舆情 描述 —— 报告网络舆情，如：舆情 某论坛出现涉及本局的不实帖子",
-    "· 绑定 绑定码 —— 绑定 Telegram 账号（绑定码向党务干事索取）",
+    "· 绑定 绑定码 —— 绑定 Telegram 账号，绑定码向管理员索取",
+    "· 更多 —— 列表较长时查看下一页",
     f"备注等文字最多 {TEXT_LIMIT} 字。查询、总览、逾期按您的职责范围显示；"
     "豁免由分管领导或管理员办理。发送「待办」开始。",
 ])
@@ -166,7 +169,7 @@ def todo_header(count: int, overdue: int) -> str:
 
 
 TODO_NONE = "您目前没有待办事项。发送「近期」查看接下来的截止事项。"
-TODO_FOOTER = "完成后发送「打卡 编号 备注」，如：打卡 {number} 已完成"
+TODO_FOOTER = "完成后发送「完成 编号 备注」，如：完成 {number} 已召开"
 
 
 def more(count: int) -> str:
@@ -175,16 +178,22 @@ def more(count: int) -> str:
 
 # ---- 打卡 -------------------------------------------------------------------------------
 
+CHECKED_IN = "已记录完成"  # how a reply to a recorded check-in begins
+UNDONE = "已撤销完成记录"
+RESTORED = "已恢复完成记录"
+REPLAYED = "这条消息此前已处理"  # a redelivered message, answered again
+
+
 def _remaining(remaining: int) -> str:
     return f"还有 {remaining} 项待办，发送「待办」查看。" if remaining else "您的待办已全部完成。"
 
 
 def checked_in(line: str, note: str, late: bool, remaining: int) -> str:
-    parts = [f"已记录完成：{line}"]
+    parts = [f"{CHECKED_IN}：{line}"]
     if note:
         parts.append(f"备注：{shown(note)}")
     if late:
-        parts.append("（已过截止日，记为逾期完成）")
+        parts.append("已过截止日，记为逾期完成。")
     parts.append(f"如需更正，发送「撤销」。{_remaining(remaining)}")
     return "\n".join(parts)
 
@@ -193,7 +202,7 @@ def checked_in_many(recorded: list[str], note: str, refused: list[str],
                     remaining: int) -> str:
     """Several numbers in one message: what was recorded, each line already marked late
     where it is, then what was not and why."""
-    parts = [f"已记录完成 {len(recorded)} 项：" if recorded else "没有记录任何一项："]
+    parts = [f"{CHECKED_IN} {len(recorded)} 项：" if recorded else "没有记录任何一项："]
     parts += [f"· {line}" for line in recorded]
     if recorded and note:
         parts.append(f"备注（各项相同）：{shown(note)}")
@@ -206,7 +215,7 @@ def checked_in_many(recorded: list[str], note: str, refused: list[str],
 
 
 def late_line(line: str) -> str:
-    return f"{line}（已过截止日，记为逾期完成）"
+    return f"{line}，已过截止日，记为逾期完成"
 
 
 def refused_missing(number: int) -> str:
@@ -222,11 +231,11 @@ def refused_excused(line: str) -> str:
 
 
 def already_done(line: str, when: str) -> str:
-    return f"{line}\n已于{when}打卡，无需重复。如需更正，请先发送「撤销」。"
+    return f"{line}\n已于{when}记录完成，无需重复。如需更正，请先发送「撤销」。"
 
 
 def excused(line: str) -> str:
-    return f"{line}\n已豁免，无需打卡。发送「待办」查看其他事项。"
+    return f"{line}\n已豁免，无需记录。发送「待办」查看其他事项。"
 
 
 def no_such_task(number: int) -> str:
@@ -234,84 +243,84 @@ def no_such_task(number: int) -> str:
 
 
 def no_match(keyword: str) -> str:
-    return f"没有找到与「{keyword}」相关的待办。发送「待办」查看编号后，用「打卡 编号」打卡。"
+    return f"没有找到与「{keyword}」相关的待办。发送「待办」查看编号后，用「完成 编号」记录。"
 
 
 def several_match(keyword: str) -> str:
-    return f"与「{keyword}」相关的待办有多项，请用编号打卡："
+    return f"与「{keyword}」相关的待办有多项，请用编号记录："
 
 
-CHOOSE_FOOTER = "请发送「打卡 编号 备注」完成其中一项，如：打卡 {number} 已完成"
-CHECKIN_NOTHING_OPEN = "您目前没有需要打卡的待办。发送「近期」查看接下来的截止事项。"
-CHECKIN_WHICH = "您有多项待办，请注明要打卡的是哪一项："
+CHOOSE_FOOTER = "请发送「完成 编号 备注」记录其中一项，如：完成 {number} 已召开"
+CHECKIN_NOTHING_OPEN = "您目前没有待完成的事项。发送「近期」查看接下来的截止事项。"
+CHECKIN_WHICH = "您有多项待办，请注明完成的是哪一项："
 
 def replayed_checkin(line: str) -> str:
-    return f"这条消息此前已处理，已记录完成：{line}\n发送「待办」查看其余事项。"
+    return f"{REPLAYED}，已记录完成：{line}\n发送「待办」查看其余事项。"
 
 
-ATTACH_NO_CHECKIN = ("已收到文件。如需作为打卡材料，请先「打卡 编号」，"
-                     "再在 10 分钟内发送图片或文件，会自动附在该次打卡记录中。")
+ATTACH_NO_CHECKIN = ("已收到文件。如需作为完成材料，请先发送「完成 编号」，"
+                     "再在 10 分钟内发送图片或文件，会自动附在该次完成记录中。")
 
 
 def attached(line: str, count: int) -> str:
     what = f" {count} 个附件" if count else "附件"
-    return f"已将{what}附在打卡记录中：{line}\n如需更正，可继续发送或联系管理员。"
+    return f"已将{what}附在完成记录中：{line}\n如需更正，可继续发送或联系管理员。"
 
 
 # ---- 撤销 -------------------------------------------------------------------------------
 
-UNDO_NOTHING = "没有可以撤销的打卡。发送「待办」查看您的事项。"
-UNDO_USAGE = "请写明要撤销的编号，如「撤销 80」；只发「撤销」则撤销您 24 小时内最近的一次打卡。"
+UNDO_NOTHING = "没有可以撤销的完成记录。发送「待办」查看您的事项。"
+UNDO_USAGE = "请写明要撤销的编号，如「撤销 80」；只发「撤销」则撤销您 24 小时内最近的一次完成记录。"
 UNDO_WINDOW_HOURS = 24
 
 
 def undone(line: str, number: int) -> str:
-    return (f"已撤销打卡：{line}\n该事项恢复为待办，原打卡记录仍保留在台账中。"
-            f"撤销错了可发送「恢复 {number}」；重新完成请发送「打卡 {number}」。")
+    return (f"{UNDONE}：{line}\n该事项恢复为待办，原记录仍保留在台账中。"
+            f"撤销错了可发送「恢复 {number}」；重新记录请发送「完成 {number}」。")
 
 
 def undo_latest_undone(line: str, number: int) -> str:
-    return (f"您最近一次的打卡{line}已经撤销过了。如需恢复，发送「恢复 {number}」；"
-            "撤销更早的打卡，请写明编号，如「撤销 编号」。")
+    return (f"您最近一次的完成记录{line}已经撤销过了。如需恢复，发送「恢复 {number}」；"
+            "撤销更早的记录，请写明编号，如「撤销 编号」。")
 
 
 def undo_too_old(line: str, when: str, number: int) -> str:
-    return (f"您最近一次的打卡是{when}的{line}，已超过 {UNDO_WINDOW_HOURS} 小时，"
+    return (f"您最近一次的完成记录是{when}的{line}，已超过 {UNDO_WINDOW_HOURS} 小时，"
             f"不能直接撤销。如确需撤销，请发送「撤销 {number}」。")
 
 
 def undo_already(line: str, number: int) -> str:
-    return f"{line}\n您的这次打卡已经撤销过了。如需恢复，发送「恢复 {number}」。"
+    return f"{line}\n您的这次完成记录已经撤销过了。如需恢复，发送「恢复 {number}」。"
 
 
 def replayed_undo(line: str) -> str:
-    return f"这条消息此前已处理，已撤销打卡：{line}\n发送「待办」查看您的事项。"
+    return f"{REPLAYED}，已撤销完成记录：{line}\n发送「待办」查看您的事项。"
 
 
 def undo_not_yours(number: int) -> str:
-    return f"编号 {number} 没有您可以撤销的打卡。发送「撤销」可撤销您最近一次打卡。"
+    return f"编号 {number} 没有您可以撤销的完成记录。发送「撤销」可撤销您最近一次记录。"
 
 
 # ---- 恢复 -------------------------------------------------------------------------------
 
-RESTORE_USAGE = "请写明要恢复的编号，如「恢复 80」：撤销错了的打卡会按原来的时间和备注恢复。"
+RESTORE_USAGE = "请写明要恢复的编号，如「恢复 80」：撤销错了的记录会按原来的时间和备注恢复。"
 
 
 def restore_nothing(number: int) -> str:
-    return f"编号 {number} 没有您撤销过的打卡，无需恢复。发送「待办」查看您的事项。"
+    return f"编号 {number} 没有您撤销过的完成记录，无需恢复。发送「待办」查看您的事项。"
 
 
 def restore_already_done(line: str) -> str:
-    return f"{line}\n该事项已有有效的打卡，无需恢复。"
+    return f"{line}\n该事项已有有效的完成记录，无需恢复。"
 
 
 def restore_excused(line: str) -> str:
-    return f"{line}\n该事项已豁免，无需恢复打卡。"
+    return f"{line}\n该事项已豁免，无需恢复。"
 
 
 def restored(line: str, when: str, note: str, late: bool) -> str:
-    parts = [f"已恢复打卡：{line}", f"按原打卡时间{when}记录"
-             + ("（已过截止日，记为逾期完成）" if late else "") + "。"]
+    parts = [f"{RESTORED}：{line}", f"按原来的时间{when}记录"
+             + ("，已过截止日，记为逾期完成" if late else "") + "。"]
     if note:
         parts.append(f"备注：{shown(note)}")
     parts.append("撤销和恢复都保留在台账中。")
@@ -319,7 +328,7 @@ def restored(line: str, when: str, note: str, late: bool) -> str:
 
 
 def replayed_restore(line: str) -> str:
-    return f"这条消息此前已处理，已恢复打卡：{line}\n发送「待办」查看您的事项。"
+    return f"{REPLAYED}，已恢复完成记录：{line}\n发送「待办」查看您的事项。"
 
 
 # ---- 近期 -------------------------------------------------------------------------------
@@ -332,16 +341,16 @@ def upcoming_none(days: int) -> str:
     return f"未来 {days} 天内没有截止的事项。发送「待办」查看全部待办。"
 
 
-UPCOMING_FOOTER = "发送「待办」查看编号，完成后「打卡 编号」。"
+UPCOMING_FOOTER = "发送「待办」查看编号，完成后发送「完成 编号」。"
 UPCOMING_BAD_DAYS = "天数请填 1 到 366 之间的数字，如「近期 30」。"
-NOT_YET_OPEN = "（尚未开始）"
+NOT_YET_OPEN = "，尚未开始"
 
 
 # ---- 查询 / 总览 / 逾期 -----------------------------------------------------------------
 
 STATUS_USAGE = "请写明要查询的单位或人员，如「查询 第二支部」。发送「总览」查看各单位情况。"
 STATUS_FOOTER = "发送「逾期」查看逾期事项，「总览」查看各单位完成情况。"
-NO_SCOPE = ("总览供党组成员、单位负责人和机关党委管理员使用。"
+NO_SCOPE = ("总览供领导、单位负责人和管理员使用。"
             "发送「待办」查看您本人的事项。")
 
 
@@ -355,7 +364,7 @@ def several_targets(target: str, names: list[str]) -> str:
 
 
 def status_header(names: str, today: date) -> str:
-    return f"{names} · 本期事项（截至{day(today)}）："
+    return f"{names} · 本期事项，截至{day(today)}："
 
 
 def status_none(names: str) -> str:
@@ -367,7 +376,7 @@ def state_of(done_on: date | None, excused: bool, late_workdays: int | None,
     if excused:
         return "已豁免"
     if done_on is not None:
-        return f"已完成（{day(done_on, today)}）"
+        return f"{day(done_on, today)}已完成"
     if late_workdays is not None:
         return overdue_mark(late_workdays)
     return "待完成"
@@ -379,13 +388,13 @@ def bad_period(token: str) -> str:
 
 
 def before_records(label: str, since: date) -> str:
-    return (f"{label}早于本机器人开始记录的日期（{since.year}年{day(since)}），没有记录。"
+    return (f"{label}早于开始记录的日期 {since.year}年{day(since)}，没有记录。"
             "发送「总览」查看本期情况。")
 
 
 def overview_header(label: str, today: date, everything: bool) -> str:
     whose = "全局各单位" if everything else "您负责或分管的单位"
-    return f"【总览】{label}，{whose}（截至{day(today)}）："
+    return f"【总览】{label}，{whose}，截至{day(today)}："
 
 
 def overview_row(name: str, due: int, done: int, excused: int, overdue: int,
@@ -419,7 +428,7 @@ def overdue_header(count: int) -> str:
     return f"逾期事项 {count} 项："
 
 
-OVERDUE_FOOTER = ("完成后由负责同志「打卡 编号 备注」；确有特殊情况的，"
+OVERDUE_FOOTER = ("完成后由负责同志发送「完成 编号 备注」；确有特殊情况的，"
                   "可由分管领导或管理员「豁免 编号 原因」。")
 
 
@@ -434,12 +443,12 @@ def excuse_not_found(number: int) -> str:
 
 
 def excuse_not_allowed(line: str) -> str:
-    return (f"{line}\n豁免需由该单位的分管领导或机关党委管理员办理，"
+    return (f"{line}\n豁免需由该单位的分管领导或管理员办理，"
             "本人负责的事项不能自行豁免。")
 
 
 def excuse_done(line: str, when: str) -> str:
-    return f"{line}\n已于{when}打卡完成，无需豁免。"
+    return f"{line}\n已于{when}记录完成，无需豁免。"
 
 
 def excuse_again(line: str, when: str, reason: str) -> str:
@@ -448,7 +457,7 @@ def excuse_again(line: str, when: str, reason: str) -> str:
 
 def excused_now(line: str, reason: str, number: int) -> str:
     return (f"已豁免：{line}\n原因：{shown(reason)}\n"
-            "该事项不再提醒，报表中计为“已豁免”，原因已记入台账。"
+            "该事项不再提醒，报表中计为「已豁免」，原因已记入台账。"
             f"如豁免有误，发送「撤销豁免 {number}」。")
 
 
@@ -458,7 +467,7 @@ UNEXCUSE_USAGE = "请写明编号，如「撤销豁免 17」，可在后面写�
 
 
 def unexcuse_not_allowed(line: str) -> str:
-    return f"{line}\n撤销豁免需由该单位的分管领导或机关党委管理员办理。"
+    return f"{line}\n撤销豁免需由该单位的分管领导或管理员办理。"
 
 
 def unexcuse_not_excused(line: str) -> str:
@@ -471,17 +480,17 @@ def unexcused(line: str) -> str:
 
 
 def replayed_unexcuse(line: str) -> str:
-    return f"这条消息此前已处理，已撤销豁免：{line}\n发送「逾期」查看逾期事项。"
+    return f"{REPLAYED}，已撤销豁免：{line}\n发送「逾期」查看逾期事项。"
 
 
 def replayed_excuse(line: str) -> str:
-    return f"这条消息此前已处理，已豁免：{line}\n发送「逾期」查看其他逾期事项。"
+    return f"{REPLAYED}，已豁免：{line}\n发送「逾期」查看其他逾期事项。"
 
 
 # ---- 舆情 -------------------------------------------------------------------------------
 
 INCIDENT_USAGE = "请简要描述舆情，如「舆情 某论坛出现涉及本局的不实帖子」。"
-INCIDENT_NOT_PLANNED = "本单位的责任清单中没有舆情处置事项，请直接联系办公室。"
+INCIDENT_NOT_PLANNED = "本单位的责任清单中没有舆情处置事项，请直接联系负责舆情处置的部门。"
 
 
 def incident_opened(line: str, assignee: str, due: str, informed: str) -> str:
@@ -491,4 +500,4 @@ def incident_opened(line: str, assignee: str, due: str, informed: str) -> str:
 
 
 def replayed_incident(line: str) -> str:
-    return f"这条消息此前已处理，已登记舆情：{line}\n无需重复报告。"
+    return f"{REPLAYED}，已登记舆情：{line}\n无需重复报告。"

@@ -1,20 +1,44 @@
 """China's working-day calendar: statutory holidays and 调休 make-up workdays.
 
 Order of authority for a day: the bureau's own `[calendar]` overrides, then the
-`chinese-calendar` package, then (for years the package does not cover yet) Monday to
-Friday. The fallback is announced once per year through the `fallback_years` set and a
-log warning, so the admin knows to add that year's holidays to config.
+`chinese-calendar` package (the State Council's announced calendar, years it has). For a
+year it does not cover yet, the statutory holidays of the 《全国年节及纪念日放假办法》 are
+computed by the `holidays` package (元旦, 春节 4 days, 清明, 劳动节 2 days, 端午, 中秋, 国庆
+3 days, lunar dates included) and are never working days; every other Monday to Friday
+is, and 调休 comes only from `[calendar]`. Such a year is "estimated" until `[calendar]`
+lists every statutory holiday of it: `gaps` says what is missing, for `check` and the
+admins' weekly note; a log warning says it once per year.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 import chinese_calendar
+import holidays as holiday_rules
 
 log = logging.getLogger(__name__)
+
+NOTE_FROM = (11, 1)  # from 1 November, next year's calendar is asked for
+
+
+@lru_cache(maxsize=64)
+def statutory_holidays(year: int) -> frozenset[date]:
+    """The days the 放假办法 makes holidays in `year` (no 调休, no observed days)."""
+    rules = holiday_rules.country_holidays("CN", years=year, observed=False, language="zh_CN")
+    return frozenset(d for d, name in rules.items() if "调休" not in name and "休息" not in name)
+
+
+@dataclass(frozen=True)
+class YearGap:
+    """A year the package does not cover, and its statutory holidays `[calendar]` lacks."""
+
+    year: int
+    missing: tuple[date, ...]
 
 
 class WorkCalendar:
@@ -33,30 +57,55 @@ class WorkCalendar:
         return cached
 
     def _decide(self, day: date) -> bool:
+        covered = self.has_statutory_data(day.year)
+        if not covered and day in statutory_holidays(day.year):
+            self._note_fallback(day.year)
+            return False  # a statutory holiday, whatever else the config says
         if day in self._holidays:
             return False
         if day in self._workdays:
             return True
-        try:
+        if covered:
             return bool(chinese_calendar.is_workday(day))
-        except NotImplementedError:
-            if day.year not in self.fallback_years:
-                self.fallback_years.add(day.year)
-                if day.year in self._overridden_years:
-                    log.info("no statutory data for %d: Monday to Friday plus the [calendar] "
-                             "overrides", day.year)
-                    return day.weekday() < 5
-                log.warning("%d 年的法定节假日数据尚未收录，暂按周一至周五计算；"
-                            "请在配置的 [calendar] 中补充当年的放假和调休日期", day.year)
-            return day.weekday() < 5
+        self._note_fallback(day.year)
+        return day.weekday() < 5
+
+    def _note_fallback(self, year: int) -> None:
+        if year in self.fallback_years:
+            return
+        self.fallback_years.add(year)
+        gap = self.gap(year)
+        if gap is None:
+            log.info("no package data for %d: its statutory holidays and the [calendar] "
+                     "dates apply", year)
+        else:
+            log.warning("%d 年的放假安排尚未收录：法定节假日已按《全国年节及纪念日放假办法》推算，"
+                        "调休上班日无从得知；请在配置的 [calendar] 中补充当年的放假和调休日期",
+                        year)
+
+    def gap(self, year: int) -> YearGap | None:
+        """What `[calendar]` still lacks of a year the package does not cover: its statutory
+        holidays not listed (a partial list is not enough). None for a covered year."""
+        if self.has_statutory_data(year):
+            return None
+        missing = tuple(sorted(statutory_holidays(year) - self._holidays))
+        return YearGap(year, missing) if missing else None
+
+    def gaps(self, today: date) -> list[YearGap]:
+        """The years the admins should complete now: this year, and from 1 November the
+        next one too."""
+        years = [today.year] + ([today.year + 1] if (today.month, today.day) >= NOTE_FROM
+                                else [])
+        return [g for g in (self.gap(y) for y in years) if g is not None]
 
     def needs_holidays(self, year: int) -> bool:
-        """Whether the admin should add `year`'s holidays: no package data, no overrides."""
-        return year not in self._overridden_years and not self.has_statutory_data(year)
+        """Whether the admin should add `year`'s holidays to `[calendar]`."""
+        return self.gap(year) is not None
 
     @staticmethod
+    @lru_cache(maxsize=64)
     def has_statutory_data(year: int) -> bool:
-        """Whether `chinese-calendar` knows that year's holidays."""
+        """Whether `chinese-calendar` knows that year's holidays and 调休."""
         try:
             chinese_calendar.is_workday(date(year, 6, 1))
         except NotImplementedError:

@@ -122,6 +122,27 @@ def escalation_recipients(org: Org, owner: str) -> list[str]:
     return [p for i, p in enumerate(found) if p != assignee and p not in found[:i]]
 
 
+def senior(org: Org, person_id: str | None) -> bool:
+    """A party group member (党组书记, 党组成员): nobody below asks them to hurry."""
+    person = org.people.get(person_id or "")
+    return person is not None and (person.has(Role.PARTY_SECRETARY) or person.has(Role.LEADER))
+
+
+def supervises(org: Org, recipient: str, owner: str) -> bool:
+    """Whether `recipient` is above the one who answers for `owner`'s task, and so may be
+    asked to 督办: the unit's supervising leader, or the party secretary for a leader's own
+    duty. Nobody is above the party secretary: the secretary's and 局党组's own duties are
+    only ever a 提示 to the secretary and a 知会 to the admins."""
+    assignee = org.assignee(owner)
+    person = org.people.get(assignee or "")
+    if person is not None and person.has(Role.PARTY_SECRETARY):
+        return False
+    unit = org.units.get(owner)
+    if unit is not None:
+        return unit.supervisor == recipient
+    return recipient in org.party_secretaries
+
+
 def opened_recipients(org: Org, task: Task) -> list[str]:
     """Who hears at once of a reported event (an opinion incident): the assignee and the
     unit's supervising leader (the party secretary when it has none) — not the reporter,

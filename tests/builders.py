@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -57,6 +58,16 @@ class RecordingChannel:
 
     def texts_for(self, recipient: str) -> list[str]:
         return [r.text for who, _, r in self.sent if who == recipient]
+
+    def numbers_for(self, recipient: str) -> list[int]:
+        """The task numbers every message to `recipient` names, in order (a bundle names
+        several: one message per person per send time)."""
+        return [n for t in self.texts_for(recipient) for n in numbers_in(t)]
+
+
+def numbers_in(text: str) -> list[int]:
+    """Task numbers as replies and reminders show them: 【22】."""
+    return [int(n) for n in re.findall(r"【(\d+)】", text)]
 
 
 def rechain(ledger: Path, change: Callable[[list[dict[str, Any]]], None]) -> None:

@@ -43,13 +43,22 @@ def test_neighbouring_workdays_skip_the_national_day_week() -> None:
     assert cal.workdays_after(date(2026, 9, 30), date(2026, 10, 9)) == 2
 
 
-def test_2027_falls_back_to_weekdays_and_warns_once(caplog: pytest.LogCaptureFixture) -> None:
+STATUTORY_2027 = [date(2027, 1, 1), *(date(2027, 2, d) for d in range(5, 9)), date(2027, 4, 5),
+                  date(2027, 5, 1), date(2027, 5, 2), date(2027, 6, 9), date(2027, 9, 15),
+                  *(date(2027, 10, d) for d in (1, 2, 3))]
+
+
+def test_2027_statutory_holidays_are_computed_and_warned_once(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """元旦, 春节 (4 days, from 除夕), 清明, 劳动节 (2), 端午, 中秋, 国庆 (3): lunar dates
+    computed, though the package has no 2027 calendar yet."""
     cal = WorkCalendar()
     with caplog.at_level(logging.WARNING):
-        assert cal.is_workday(date(2027, 1, 1))  # a Friday; New Year unknown to the package
+        assert [d for d in STATUTORY_2027 if cal.is_workday(d)] == []
         assert cal.is_workday(date(2027, 1, 4))  # Monday
+        assert cal.is_workday(date(2027, 2, 4))  # Thursday before 除夕
         assert not cal.is_workday(date(2027, 1, 9))  # Saturday
-        assert cal.next_workday(date(2026, 12, 31)) == date(2027, 1, 1)
+        assert cal.next_workday(date(2026, 12, 31)) == date(2027, 1, 4)
     warnings = [r for r in caplog.records if "2027" in r.getMessage()]
     assert len(warnings) == 1
     assert cal.fallback_years == {2027}
@@ -58,10 +67,24 @@ def test_2027_falls_back_to_weekdays_and_warns_once(caplog: pytest.LogCaptureFix
 
 
 def test_2027_overrides_from_config_apply_on_top_of_weekdays() -> None:
-    cal = WorkCalendar(holidays=[date(2027, 1, 1)], workdays=[date(2027, 2, 6)])
-    assert not cal.is_workday(date(2027, 1, 1))
-    assert cal.is_workday(date(2027, 2, 6))  # Saturday made a workday by config
-    assert cal.next_workday(date(2026, 12, 31)) == date(2027, 1, 4)
+    cal = WorkCalendar(holidays=[date(2027, 2, 9)], workdays=[date(2027, 1, 30),
+                                                              date(2027, 10, 1)])
+    assert not cal.is_workday(date(2027, 2, 9))  # a bridging day the config adds
+    assert cal.is_workday(date(2027, 1, 30))  # a Saturday made a 调休 workday by config
+    assert not cal.is_workday(date(2027, 10, 1))  # but never a statutory holiday
+
+
+def test_a_year_is_estimated_until_config_lists_every_statutory_holiday() -> None:
+    gap = WorkCalendar().gap(2027)
+    assert gap is not None and list(gap.missing) == STATUTORY_2027
+    guide_example = [date(2027, 1, 1), date(2027, 10, 1), date(2027, 10, 2)]
+    partial = WorkCalendar(holidays=guide_example).gap(2027)
+    assert partial is not None and len(partial.missing) == 10
+    assert WorkCalendar(holidays=STATUTORY_2027).gap(2027) is None
+    assert WorkCalendar().gap(2026) is None  # the package has 2026
+    assert WorkCalendar().gaps(date(2026, 10, 31)) == []  # asked for from 1 November
+    assert [g.year for g in WorkCalendar().gaps(date(2026, 11, 1))] == [2027]
+    assert [g.year for g in WorkCalendar().gaps(date(2027, 3, 1))] == [2027]
 
 
 def test_counting_workdays_across_years_matches_a_day_by_day_count() -> None:
@@ -76,9 +99,9 @@ def test_counting_workdays_across_years_matches_a_day_by_day_count() -> None:
     assert cal.workdays_after(date(2026, 11, 30), date(2026, 12, 3)) == 3
 
 
-def test_overrides_for_a_new_year_silence_the_fallback_warning(
+def test_a_complete_new_year_silences_the_fallback_warning(
         caplog: pytest.LogCaptureFixture) -> None:
-    cal = WorkCalendar(holidays=[date(2027, 1, 1)])
+    cal = WorkCalendar(holidays=STATUTORY_2027)
     with caplog.at_level(logging.WARNING):
         assert cal.is_workday(date(2027, 1, 4))
     assert not caplog.records

@@ -34,13 +34,14 @@ def test_todo_lists_my_open_tasks_with_numbers_and_due_dates(chat_as: ChatAs, ap
     assert numbers_in(reply)[0] == number_of(app, "three-meetings-committee:branch-1:2026-11")
     assert "截止 11月30日（周一）" in reply
     assert "机关第一党支部" in reply and "机关第二党支部" not in reply
-    assert reply.rstrip().endswith("已完成")  # ends with what to do next
+    # ends with what to do next
+    assert reply.rstrip().endswith(text.TODO_FOOTER.format(number=numbers_in(reply)[0]))
 
 
 def test_check_in_by_number_records_the_note_verbatim(chat_as: ChatAs, app: App) -> None:
     n = number_of(app, "branch-meeting:branch-1:2026-Q4")
     reply = chat_as("吴芳").say(f"打卡 {n} 已召开，参会12人")
-    assert "已记录完成" in reply and "已召开，参会12人" in reply
+    assert text.CHECKED_IN in reply and "已召开，参会12人" in reply
     task = app.store.task_by_number(n)
     assert task is not None and task.status is Status.DONE
     assert task.checkin is not None and task.checkin.note == "已召开，参会12人"
@@ -51,9 +52,9 @@ def test_check_in_by_number_records_the_note_verbatim(chat_as: ChatAs, app: App)
 def test_full_width_input_and_aliases_work(chat_as: ChatAs, app: App) -> None:
     n = number_of(app, "theme-day:branch-1:2026-11")
     wide = str(n).translate(str.maketrans("0123456789", "０１２３４５６７８９"))
-    assert "已记录完成" in chat_as("吴芳").say(f"打卡　{wide}　已开展")
+    assert text.CHECKED_IN in chat_as("吴芳").say(f"打卡　{wide}　已开展")
     m = number_of(app, "theme-day:branch-2:2026-11")
-    assert "已记录完成" in chat_as("郑磊").say(f"/done@dutybot {m}")
+    assert text.CHECKED_IN in chat_as("郑磊").say(f"/done@dutybot {m}")
 
 
 def test_checking_in_twice_is_refused_politely(chat_as: ChatAs, app: App) -> None:
@@ -79,7 +80,7 @@ def test_someone_elses_task_looks_like_a_missing_one(chat_as: ChatAs, app: App) 
 
 def test_keyword_check_in_one_match_several_and_none(chat_as: ChatAs, app: App) -> None:
     wu = chat_as("吴芳")
-    assert "已记录完成" in wu.say("打卡 主题党日 已开展")
+    assert text.CHECKED_IN in wu.say("打卡 主题党日 已开展")
     task = app.store.task("theme-day:branch-1:2026-11")
     assert task is not None and task.checkin is not None and task.checkin.note == "已开展"
 
@@ -94,7 +95,7 @@ def test_keyword_check_in_one_match_several_and_none(chat_as: ChatAs, app: App) 
 
 def test_bare_check_in_records_the_only_open_task(chat_as: ChatAs, app: App) -> None:
     zhou = chat_as("周涛")
-    assert "已记录完成" in zhou.say("打卡")
+    assert text.CHECKED_IN in zhou.say("打卡")
     task = app.store.task("office-summary:office:2026-H2")
     assert task is not None and task.status is Status.DONE
     assert zhou.say("打卡") == text.CHECKIN_NOTHING_OPEN
@@ -110,7 +111,7 @@ def test_undo_reopens_and_the_ledger_keeps_both(chat_as: ChatAs, app: App) -> No
     n = number_of(app, "branch-meeting:branch-1:2026-Q4")
     wu = chat_as("吴芳")
     wu.say(f"打卡 {n} 已召开")
-    assert "已撤销打卡" in wu.say("撤销")
+    assert text.UNDONE in wu.say("撤销")
     task = app.store.task_by_number(n)
     assert task is not None and task.status is Status.OPEN
     assert len(task.checkins) == 1 and task.checkins[0].undone_at is not None
@@ -127,7 +128,7 @@ def test_undo_by_number_only_for_my_own_check_in(chat_as: ChatAs, app: App) -> N
     assert chat_as("吴芳").say(f"撤销 {n}") == text.undo_not_yours(n)
     task = app.store.task_by_number(n)
     assert task is not None and task.status is Status.DONE
-    assert "已撤销打卡" in chat_as("郑磊").say(f"撤销 {n}")
+    assert text.UNDONE in chat_as("郑磊").say(f"撤销 {n}")
 
 
 def test_overdue_tasks_are_marked_and_late_check_ins_noted(chat_as: ChatAs, app: App,
@@ -147,7 +148,7 @@ def test_upcoming_shows_deadlines_including_periods_not_yet_open(chat_as: ChatAs
     assert two_weeks.startswith(text.upcoming_header(14))
     assert "11月30日" in two_weeks and "12月31日" not in two_weeks
     longer = wu.say("近期 40")
-    assert "主题党日活动（机关第一党支部 · 2026年12月）（尚未开始）" in longer
+    assert f"主题党日活动（机关第一党支部 · 2026年12月）{text.NOT_YET_OPEN}" in longer
     assert wu.say("近期 abc") == text.UPCOMING_BAD_DAYS
     assert wu.say("近期 0") == text.UPCOMING_BAD_DAYS
 
@@ -173,16 +174,16 @@ def test_a_redelivered_message_records_once(chat_as: ChatAs, app: App) -> None:
     wu = chat_as("WuFang")
     first = wu.say(f"打卡 {n} 已召开", message_id="m-1", channel="wecom")
     again = wu.say(f"打卡 {n} 已召开", message_id="m-1", channel="wecom")
-    assert "已记录完成" in first and again.startswith("这条消息此前已处理，已记录完成")
+    assert text.CHECKED_IN in first and again.startswith(f"{text.REPLAYED}，{text.CHECKED_IN}")
     task = app.store.task_by_number(n)
     assert task is not None and len(task.checkins) == 1
 
     # Undone in between, the same delivery again must not check in again.
-    assert "已撤销打卡" in wu.say("撤销", message_id="m-2", channel="wecom")
+    assert text.UNDONE in wu.say("撤销", message_id="m-2", channel="wecom")
     assert wu.say(f"打卡 {n} 已召开", message_id="m-1", channel="wecom").startswith(
-        "这条消息此前已处理")
+        text.REPLAYED)
     replayed = wu.say("撤销", message_id="m-2", channel="wecom")
-    assert replayed.startswith("这条消息此前已处理，已撤销")
+    assert replayed.startswith(f"{text.REPLAYED}，{text.UNDONE}")
     task = app.store.task_by_number(n)
     assert task is not None and task.status is Status.OPEN and len(task.checkins) == 1
 
@@ -195,10 +196,10 @@ def test_a_number_may_be_followed_by_a_comma_or_nothing(chat_as: ChatAs, app: Ap
         ("three-meetings-lecture:branch-1:2026-Q4", "打卡 第{n}项、已讲", "已讲"),
     ]:
         n = number_of(app, key)
-        assert "已记录完成" in wu.say(message.format(n=n)), message
+        assert text.CHECKED_IN in wu.say(message.format(n=n)), message
         task = app.store.task(key)
         assert task is not None and task.checkin is not None and task.checkin.note == note
-    assert "已记录完成" in wu.say("打卡 党员大会，已召开")
+    assert text.CHECKED_IN in wu.say("打卡 党员大会，已召开")
     task = app.store.task("three-meetings-general:branch-1:2026-Q4")
     assert task is not None and task.checkin is not None and task.checkin.note == "已召开"
 
@@ -208,13 +209,14 @@ def test_the_bot_runs_into_2027_without_holiday_data(config_path: Path,
     clock = FakeClock(at("2026-12-30 10:00"))
     app = App.open(load(config_path), clock)
     try:
-        clock.set(at("2027-01-01 09:00"))
+        clock.set(at("2027-01-04 09:00"))
         wu = Chat(app, clock, "吴芳")
         todo = wu.say("待办")
-        assert "2027年1月" in todo and "已逾期1个工作日" in todo  # Dec 31 → Jan 1 (a Friday)
+        # Dec 31 → Mon Jan 4: 元旦 (a Friday) is a computed statutory holiday
+        assert "2027年1月" in todo and "已逾期1个工作日" in todo
         assert "截止" in wu.say("近期 60")
         n = number_of(app, "theme-day:branch-1:2027-01")
-        assert "已记录完成" in wu.say(f"打卡 {n}")
+        assert text.CHECKED_IN in wu.say(f"打卡 {n}")
     finally:
         app.close()
     assert any("2027" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")

@@ -206,7 +206,7 @@ def test_check_summary_shows_next_deadlines(config_path: Path,
     out = capsys.readouterr().out
     assert "配置有效" in out and "示例市林业局" in out
     assert "11月30日（周一） 主题党日活动 × 4" in out
-    assert "2027 年的法定节假日数据尚未收录" in out
+    assert "2027 年为推算" in out and "尚缺法定节假日 13 天" in out
 
 
 def test_a_missing_config_file_is_named(tmp_path: Path,

@@ -31,7 +31,7 @@ def test_check_in_survives_a_restart_and_can_be_undone(config_path: Path) -> Non
     first = int(re.findall(r"【(\d+)】", todo)[0])
 
     replies = chat(config_path, "吴芳", f"打卡 {first} 已召开，参会12人", "待办")
-    assert replies[0].startswith("已记录完成") and "已召开，参会12人" in replies[0]
+    assert replies[0].startswith(text.CHECKED_IN) and "已召开，参会12人" in replies[0]
     assert replies[1].startswith("您有 5 项待办") and f"【{first}】" not in replies[1]
 
     after_restart = chat(config_path, "吴芳", "待办", f"打卡 {first}")
@@ -39,7 +39,7 @@ def test_check_in_survives_a_restart_and_can_be_undone(config_path: Path) -> Non
     assert "无需重复" in after_restart[1]
 
     undone = chat(config_path, "吴芳", "撤销", "待办")
-    assert undone[0].startswith("已撤销打卡") and f"【{first}】" in undone[0]
+    assert undone[0].startswith(text.UNDONE) and f"【{first}】" in undone[0]
     assert undone[1].startswith("您有 6 项待办")
 
 
@@ -118,13 +118,14 @@ def test_a_terminal_gets_a_banner_and_a_prompt(config_path: Path) -> None:
 def test_chat_prints_the_reminders_that_fall_due_once(config_path: Path) -> None:
     chat(config_path, "吴芳", "帮助", now="2026-11-20T10:00:00+08:00")  # the store begins
     first = chat(config_path, "吴芳", "待办", now="2026-11-23T09:30:00+08:00")
-    reminders = [r for r in first if r.startswith("—— 提醒 ——")]
-    assert len(reminders) == 3 and all("还有7天" in r for r in reminders)
+    [reminder] = [r for r in first if r.startswith("—— 提醒 ——")]  # one, for three tasks
+    assert reminder.count("还有7天") == 3
     assert first[-1].startswith("您有 6 项待办")  # the reply comes after the reminders
     again = chat(config_path, "吴芳", "待办", now="2026-11-23T09:40:00+08:00")
     assert not any(r.startswith("—— 提醒 ——") for r in again)
     others = chat(config_path, "郑磊", "待办", now="2026-11-23T09:45:00+08:00")
-    assert sum(r.startswith("—— 提醒 ——") for r in others) == 3  # his were kept for him
+    [kept] = [r for r in others if r.startswith("—— 提醒 ——")]  # his were kept for him
+    assert kept.count("还有7天") == 3
 
 
 def test_a_trial_chat_leaves_reminders_to_the_live_bot(config_path: Path) -> None:

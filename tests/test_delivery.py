@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import timedelta
 
@@ -12,9 +13,10 @@ from bot.channels.base import PermanentSendError, TransientSendError
 from bot.clock import FakeClock
 from bot.config import Config
 from bot.delivery import Deliverer
+from handlers import text
 from handlers.messages import Inbound
 from storage.repository import Delivery
-from tests.builders import RecordingChannel, at
+from tests.builders import RecordingChannel, at, numbers_in
 
 
 @pytest.fixture
@@ -28,6 +30,9 @@ def bureau(config: Config) -> tuple[App, FakeClock]:
 
 def deliverer(app: App, channel: RecordingChannel, defer: bool = False) -> Deliverer:
     return Deliverer(app, {channel.name: channel}, defer_unreached=defer)
+
+
+LATE = re.compile(r"已逾期\d+个工作日")
 
 
 def ledger_types(app: App) -> Counter[str]:
@@ -44,18 +49,21 @@ def test_the_advance_reminder_goes_out_once(bureau: tuple[App, FakeClock]) -> No
     assert channel.sent == []
     clock.set(at("2026-11-23 09:00"))
     d.run_pass(clock.now())
-    wu = channel.texts_for("wu-fang")
-    assert len(wu) == 3 and all(t.startswith("【待办提醒】") and "还有7天" in t for t in wu)
-    assert channel.sent[0][2].buttons[0].label == "已完成"
+    [wu] = channel.texts_for("wu-fang")  # three tasks, one message
+    assert wu.count("还有7天") == 3 and len(numbers_in(wu)) == 3
+    [reply] = [r for who, _, r in channel.sent if who == "wu-fang"]
+    assert [b.label for b in reply.buttons] == [f"完成【{n}】" for n in numbers_in(wu)] + [
+        "查看待办"]
     before = len(channel.sent)
     for minutes in range(1, 5):
         d.run_pass(clock.now() + timedelta(minutes=minutes))
     assert len(channel.sent) == before
     states = Counter((e.state, e.stage) for e in app.store.deliveries())
-    # Monday: the admin's weekly report had nothing to say, so it was not sent.
-    assert states == {(Delivery.SENT, "advance"): 13, (Delivery.SENT, "weekly-digest"): 4,
-                      (Delivery.SKIPPED, "weekly-digest"): 1}
-    assert before == 17
+    # Monday: the admin's weekly note asks for next year's holidays (none in [calendar]).
+    assert states == {(Delivery.SENT, "advance"): 13, (Delivery.SENT, "weekly-digest"): 5}
+    [note] = channel.texts_for("zhao-min")
+    assert "【节假日提示】2027 年" in note and "【投递情况】" not in note
+    assert before == 10  # 13 reminders to 5 people, 4 group digests, the admin's note
 
 
 def test_a_check_in_at_0859_stops_the_0900_reminder(bureau: tuple[App, FakeClock]) -> None:
@@ -66,20 +74,20 @@ def test_a_check_in_at_0859_stops_the_0900_reminder(bureau: tuple[App, FakeClock
     task = app.store.task("theme-day:branch-1:2026-11")
     assert task is not None
     reply = app.handle(Inbound("console", "wu-fang", f"打卡 {task.number} 已开展", clock.now()))
-    assert reply.text.startswith("已记录完成")
+    assert reply.text.startswith(text.CHECKED_IN)
     clock.set(at("2026-11-23 09:00"))
     d.run_pass(clock.now())
-    assert not any(f"【{task.number}】" in t for t in channel.texts_for("wu-fang"))
-    assert len(channel.texts_for("wu-fang")) == 2  # the other two November tasks
+    assert task.number not in channel.numbers_for("wu-fang")
+    assert len(channel.numbers_for("wu-fang")) == 2  # the other two November tasks
 
     # Undone later that day: nothing more today; reminders resume at the next stage.
     clock.set(at("2026-11-23 11:00"))
     app.handle(Inbound("console", "wu-fang", "撤销", clock.now()))
     d.run_pass(clock.now() + timedelta(minutes=1))
-    assert len(channel.texts_for("wu-fang")) == 2
+    assert len(channel.numbers_for("wu-fang")) == 2
     clock.set(at("2026-11-27 09:00"))  # Friday, the eve of Monday's deadline
     d.run_pass(clock.now())
-    assert sum(f"【{task.number}】" in t for t in channel.texts_for("wu-fang")) == 1
+    assert channel.numbers_for("wu-fang").count(task.number) == 1
 
 
 def test_escalation_reaches_the_supervisor_and_the_admins_and_the_ledger(
@@ -90,13 +98,17 @@ def test_escalation_reaches_the_supervisor_and_the_admins_and_the_ledger(
     for day in ("2026-11-30", "2026-12-01", "2026-12-02", "2026-12-03"):
         clock.set(at(f"{day} 09:00"))
         d.run_pass(clock.now())
-    zhang = [t for t in channel.texts_for("zhang-wei") if t.startswith("【逾期督办】")]
-    assert len(zhang) == 6  # branches 2 and 3, three November tasks each
-    assert any("机关第二党支部" in t and "负责人：郑磊" in t for t in zhang)
-    assert not any("机关第一党支部" in t for t in zhang)  # not his unit
-    assert len(channel.texts_for("zhao-min")) >= 13  # the admin hears of all of them
+    [zhang] = [t for t in channel.texts_for("zhang-wei") if t.startswith("【逾期督办】")]
+    assert len(numbers_in(zhang)) == 6  # branches 2 and 3, three November tasks each: one
+    assert "机关第二党支部" in zhang and "负责人：郑磊" in zhang
+    assert "机关第一党支部" not in zhang  # not his unit
+    assert "督促" in zhang  # he supervises them
+    [admin] = [t for t in channel.texts_for("zhao-min") if t.startswith("【逾期知会】")]
+    assert len(numbers_in(admin)) == 13  # the admin hears of all of them, for the record
+    assert "督促" not in admin
     assert ledger_types(app)["escalation"] == 13  # one accountability item per task
-    assert sum(t.startswith("【逾期提醒】") for t in channel.texts_for("wu-fang")) == 9
+    wu = channel.texts_for("wu-fang")
+    assert len(wu) == 4 and sum(len(LATE.findall(t)) for t in wu) == 9  # 3 days × 3 tasks
 
 
 def test_three_days_down_sends_only_what_is_still_useful(bureau: tuple[App, FakeClock]) -> None:
@@ -109,12 +121,12 @@ def test_three_days_down_sends_only_what_is_still_useful(bureau: tuple[App, Fake
     # Down from Thursday afternoon until Tuesday 10:00: eve (Fri) and due (Mon) were missed.
     clock.set(at("2026-12-01 10:00"))
     d.run_pass(clock.now())
-    wu = channel.texts_for("wu-fang")
-    assert len(wu) == 3 and all(t.startswith("【逾期提醒】") for t in wu)  # one per task
+    [wu] = channel.texts_for("wu-fang")
+    assert len(LATE.findall(wu)) == 3 and len(numbers_in(wu)) == 3  # each task once
     skipped = [e for e in app.store.deliveries() if e.state is Delivery.SKIPPED]
     assert {e.stage for e in skipped if e.recipient == "wu-fang"} == {"eve", "due"}
     d.run_pass(clock.now() + timedelta(minutes=5))
-    assert len(channel.texts_for("wu-fang")) == 3
+    assert len(channel.texts_for("wu-fang")) == 1
 
 
 def test_transient_failures_retry_with_back_off(bureau: tuple[App, FakeClock]) -> None:
@@ -144,9 +156,10 @@ def test_permanent_failures_stop_and_reach_the_admins(bureau: tuple[App, FakeClo
     clock.set(at("2026-12-11 09:00"))
     d.run_pass(clock.now())
     failed = [e for e in app.store.deliveries() if e.state is Delivery.FAILED]
-    assert len(failed) == 1 and failed[0].error == "用户不存在或已离职"
+    assert failed and {(e.recipient, e.error) for e in failed} == {
+        (failed[0].recipient, "用户不存在或已离职")}  # one message, of several reminders
     d.run_pass(clock.now() + timedelta(minutes=10))
-    assert len([e for e in app.store.deliveries() if e.state is Delivery.FAILED]) == 1
+    assert len([e for e in app.store.deliveries() if e.state is Delivery.FAILED]) == len(failed)
     clock.set(at("2026-12-14 09:00"))  # Monday: the admin's weekly report
     d.run_pass(clock.now())
     report = [t for t in channel.texts_for("zhao-min") if t.startswith("【投递情况】")]
@@ -219,7 +232,7 @@ def test_waiting_entries_respect_working_days_and_go_stale(
     channel = RecordingChannel(only={"wu-fang"})
     d = deliverer(app, channel, defer=True)
     clock.set(at("2026-11-23 09:00"))  # Monday: the advance reminders are planned…
-    channel.failures = [TransientSendError("平台繁忙")] * 3  # …but none gets out
+    channel.failures = [TransientSendError("平台繁忙")]  # …but the one message fails
     d.run_pass(clock.now())
     assert channel.sent == []
     clock.set(at("2026-11-28 10:00"))  # Saturday: nothing, however long they waited
@@ -229,8 +242,8 @@ def test_waiting_entries_respect_working_days_and_go_stale(
     assert channel.sent == []
     clock.set(at("2026-11-30 09:00"))  # the deadline: the week-old advance is stale now
     d.run_pass(clock.now())
-    texts = channel.texts_for("wu-fang")
-    assert len(texts) == 3 and all(t.startswith("【今日截止】") for t in texts)
+    [today] = channel.texts_for("wu-fang")
+    assert today.count("，今天截止") == 3
     advance = [e for e in app.store.deliveries() if e.stage == "advance"]
     assert {e.state for e in advance} == {Delivery.SKIPPED}
 
@@ -257,12 +270,14 @@ def test_admins_hear_of_each_problem_once(bureau: tuple[App, FakeClock]) -> None
                 "2026-12-07"):
         clock.set(at(f"{day} 09:00"))
         d.run_pass(clock.now())
-        reports += [t for t in channel.texts_for("zhao-min") if t.startswith("【投递情况】")
+        reports += [t for t in channel.texts_for("zhao-min") if "【投递情况】" in t
                     and t not in reports]
     failed = [e for e in app.store.deliveries() if e.state is Delivery.FAILED]
     assert failed and all(e.channel == "" for e in failed)
     listed = sum(int(r.split("过去一周有 ")[1].split(" 条")[0]) for r in reports)
-    assert listed == len(failed)  # every failure reported, none twice
+    assert len(reports) == 3  # three Mondays; the last one shares the morning's message
+    messages = {(e.recipient, e.channel, e.updated) for e in failed}
+    assert listed == len(messages)  # every failed message reported, none twice
 
 
 def test_an_escalation_is_recorded_once_per_task(bureau: tuple[App, FakeClock]) -> None:

@@ -72,18 +72,23 @@ def test_a_killed_fan_out_resumes_without_repeats(config_path: Path, tmp_path: P
         config = tmp_path / f"config-{round_}.toml"
         config.write_text(config_path.read_text(encoding="utf-8").replace(
             'path = "data/example"', f'path = "data/round-{round_}"'), encoding="utf-8")
-        first = run_worker(config, stop_after=rng.randint(3, 30))
+        first = run_worker(config, stop_after=rng.randint(2, 9))
         rest = run_worker(config, stop_after=None)
         both = first + rest
         repeated = [m for m, n in Counter(both).items() if n > 1]
         assert not repeated, f"round {round_}: sent twice: {repeated}"
-        assert len(both) > 35  # the fan-out is large enough to be interrupted
+        assert len(both) >= 8  # a message per person: enough to be interrupted
 
         reopened = TinyDBStore.open(store, at("2026-12-03 09:30"), read_only=True)
-        states = Counter(e.state for e in reopened.deliveries())
+        entries = reopened.deliveries()
         reopened.close()
+        states = Counter(e.state for e in entries)
         assert states[Delivery.SENDING] == states[Delivery.PENDING] == 0
-        assert states[Delivery.UNKNOWN] <= 1
-        # Every message the channel accepted is recorded as sent, except perhaps the one in
-        # flight at the kill (accepted, then killed before `sent` was written: unknown).
-        assert states[Delivery.SENT] in (len(both), len(both) - states[Delivery.UNKNOWN])
+        # At most the one message in flight at the kill is unknown (a bundle: several
+        # entries, all for one recipient).
+        unknown = {e.recipient for e in entries if e.state is Delivery.UNKNOWN}
+        assert len(unknown) <= 1
+        # Every message the channel accepted is recorded as sent, except perhaps that one.
+        received = {m.split(" ", 1)[0] for m in both}
+        sent_to = {e.recipient for e in entries if e.state is Delivery.SENT}
+        assert sent_to <= received and received - sent_to <= unknown

@@ -63,7 +63,7 @@ def test_bare_undo_never_walks_back_to_older_check_ins(bureau: tuple[App, FakeCl
     for key in recent:
         wu.say(f"打卡 {number(app, key)}")
     replies = [wu.say("撤销") for _ in range(5)]
-    assert replies[0].startswith("已撤销打卡") and f"【{number(app, recent[1])}】" in replies[0]
+    assert replies[0].startswith(text.UNDONE) and f"【{number(app, recent[1])}】" in replies[0]
     latest = title(app, recent[1], "wu-fang")
     assert replies[1:] == [text.undo_latest_undone(latest, number(app, recent[1]))] * 4
     for key, state in [(old, Status.DONE), (recent[0], Status.DONE), (recent[1], Status.OPEN)]:
@@ -108,7 +108,7 @@ def test_restore_brings_back_the_check_in_as_it_was(bureau: tuple[App, FakeClock
     clock.set(at("2026-12-02 15:00"))  # after the deadline: the original time still counts
     assert f"【{n}】" in wu.say("待办")
     reply = wu.say(f"恢复 {n}")
-    assert reply.startswith("已恢复打卡") and "逾期" not in reply
+    assert reply.startswith(text.RESTORED) and "逾期" not in reply
     task = app.store.task(key)
     assert task is not None and task.status is Status.DONE and task.checkin is not None
     c = task.checkin
@@ -229,7 +229,7 @@ def test_a_write_behind_the_newest_record_is_refused_and_reads_work(
     assert any("早于台账中最新一条记录" in w for w in app.warnings(clock.now()))
     assert Deliverer(app, {"console": RecordingChannel()}, False).run_pass(clock.now()).sent == 0
     clock.set(at("2026-11-26 10:00:30"))  # a moment behind (work in flight) is not refused
-    assert wu.say(f"打卡 {number(app, key)}").startswith("已记录完成")
+    assert wu.say(f"打卡 {number(app, key)}").startswith(text.CHECKED_IN)
 
 
 def test_audit_names_a_record_whose_time_goes_backwards(bureau: tuple[App, FakeClock]) -> None:

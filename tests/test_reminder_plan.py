@@ -24,10 +24,10 @@ def days(due: date, policy: Policy = DEFAULT, calendar: WorkCalendar = CAL) -> d
 def test_an_ordinary_thursday_deadline() -> None:
     assert days(date(2026, 12, 31)) == {
         "advance": date(2026, 12, 24), "eve": date(2026, 12, 30), "due": date(2026, 12, 31),
-        # 2027 has no statutory data yet: Monday to Friday, so 1 January counts
-        "overdue-1": date(2027, 1, 1), "overdue-2": date(2027, 1, 4),
-        "overdue-3": date(2027, 1, 5), "escalation": date(2027, 1, 5),
-        "overdue-4": date(2027, 1, 6), "overdue-5": date(2027, 1, 7),
+        # The package has no 2027 calendar, but 元旦 is computed: a holiday all the same
+        "overdue-1": date(2027, 1, 4), "overdue-2": date(2027, 1, 5),
+        "overdue-3": date(2027, 1, 6), "escalation": date(2027, 1, 6),
+        "overdue-4": date(2027, 1, 7), "overdue-5": date(2027, 1, 8),
     }
 
 

@@ -242,7 +242,7 @@ def test_a_full_disk_loses_nothing_and_says_so(config_path: Path) -> None:
     out = dict(line.split(" ", 1) for line in result.stdout.splitlines())
     assert out["FULL"] == text.write_failed("checkin")
     assert out["READ"].startswith("您有 6 项待办")
-    assert out["AGAIN"].startswith("已记录完成")
+    assert out["AGAIN"].startswith(text.CHECKED_IN)
     assert out["UNDO"] == text.write_failed("undo")  # says what failed: not "打卡未记录"
     assert text.write_failed("undo") != text.write_failed("checkin")
     assert out["NEWMONTH"].startswith("您有 5 项待办，其中逾期 3 项")  # what it has, still

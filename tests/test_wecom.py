@@ -27,6 +27,7 @@ from bot.delivery import Deliverer
 from bot.platforms import MissingSecret, Platforms, connect
 from bot.runner import health
 from bot.server import HttpServer, make_app
+from handlers import text
 from handlers.messages import Button, Reply
 from schedules.tasks import Status
 from storage.repository import Delivery
@@ -227,13 +228,13 @@ async def test_a_text_check_in_and_its_retry_record_once(rig: Rig) -> None:
     request = rig.sim.text("WuFang", f"打卡 {n} 已召开，参会12人", msg_id=7001)
     first = rig.sim.reply_fields((await rig.post(request)).content)["Content"]
     again = rig.sim.reply_fields((await rig.post(request)).content)["Content"]
-    assert first.startswith("已记录完成") and again == first
+    assert first.startswith(text.CHECKED_IN) and again == first
     assert rig.checkins() == 1
     # The same MsgId after a restart of the bot (memory gone): the store still knows it.
     assert rig.platforms.wecom is not None
     rig.platforms.wecom._recent.clear()
     third = rig.sim.reply_fields((await rig.post(request)).content)["Content"]
-    assert third.startswith("这条消息此前已处理") and rig.checkins() == 1
+    assert third.startswith(text.REPLAYED) and rig.checkins() == 1
 
 
 async def test_a_photo_after_a_check_in_attaches_to_it(rig: Rig) -> None:
@@ -241,13 +242,14 @@ async def test_a_photo_after_a_check_in_attaches_to_it(rig: Rig) -> None:
     await rig.post(rig.sim.text("WuFang", f"打卡 {n} 已开展"))
     rig.clock.advance(timedelta(minutes=5))
     reply = rig.sim.reply_fields((await rig.post(rig.sim.image("WuFang", "MEDIA-1"))).content)
-    assert reply["Content"].startswith("已将 1 个附件附在打卡记录中")
+    line = f"【{n}】{text.describe(rig.app.org, rig.app.store.task_by_number(n), 'wu-fang')}"
+    assert reply["Content"] == text.attached(line, 1)
     task = rig.app.store.task_by_number(n)
     assert task is not None and task.checkin is not None
     assert [(a.kind, a.ref) for a in task.checkin.attachments] == [("image", "MEDIA-1")]
     rig.clock.advance(timedelta(minutes=11))
     late = rig.sim.reply_fields((await rig.post(rig.sim.file("WuFang", "MEDIA-2"))).content)
-    assert "请先「打卡 编号」" in late["Content"]
+    assert late["Content"] == text.ATTACH_NO_CHECKIN
     task = rig.app.store.task_by_number(n)
     assert task is not None and task.checkin is not None and len(task.checkin.attachments) == 1
 
@@ -275,8 +277,11 @@ async def test_card_out_tap_in_check_in_recorded_card_updated(rig: Rig) -> None:
     assert card["msgtype"] == "template_card" and card["agentid"] == AGENT
     template = card["template_card"]
     assert isinstance(template, dict) and template["card_type"] == "button_interaction"
-    assert template["main_title"]["title"].startswith("【今日截止】")
-    assert card_keys(card) == [f"checkin-{n}", "todo"]
+    assert template["main_title"]["title"].startswith("【今日提醒】")  # three tasks, one card
+    numbers = [rig.number(f"{d}:branch-1:2026-11") for d in (
+        "three-meetings-committee", "three-meetings-group", "theme-day")]
+    assert card_keys(card) == [f"checkin-{k}" for k in numbers] + ["todo"]
+    assert all(f"【{k}】" in template["sub_title_text"] for k in numbers)
 
     code = rig.fake.issue_response_code()
     tap = rig.sim.card_click("WuFang", event_key=f"checkin-{n}",
@@ -393,7 +398,8 @@ async def test_45009_mid_batch_backs_off_and_delivers_each_once(rig: Rig) -> Non
                 if e.channel == "wecom" and e.state is Delivery.SENT]
     waiting = [e for e in rig.app.store.deliveries() if e.state is Delivery.PENDING]
     tried = [e for e in waiting if e.attempts]
-    assert len(tried) == 1 and tried[0].not_before is not None  # backs off
+    assert len({e.recipient for e in tried}) == 1  # one message (a bundle) was tried…
+    assert all(e.not_before is not None for e in tried)  # …and backs off
     assert len(waiting) > 5  # the others were not tried while WeCom was blocking
     rig.wire.advance(61)  # WeCom's block lasts a minute
     rig.clock.set(at("2026-11-30 09:02"))
@@ -473,7 +479,7 @@ async def test_cards_can_be_switched_off(tmp_path: Path) -> None:
         Deliverer(app, platforms.outbound, defer_unreached=False).run_pass(clock.now())
         bodies = [d.body for d in fake.delivered if d.userid == "WuFang"]
         assert bodies and all(b["msgtype"] == "text" for b in bodies)
-        assert any("打卡" in b["text"]["content"] for b in bodies)
+        assert any("「完成 " in b["text"]["content"] for b in bodies)
         app.close()
 
 
@@ -503,15 +509,27 @@ def test_button_keys_round_trip() -> None:
     assert command_of("checkin-12") == "打卡 12" and command_of("evil") is None
 
 
-async def test_identical_escalations_go_in_one_call(rig: Rig) -> None:
-    rig.clock.set(at("2026-12-03 09:00"))  # the third working day after November's deadline
-    rig.deliverer.run_pass(rig.clock.now())
-    sends = [r.body for r in rig.fake.calls_to("message/send")]
-    together = [b for b in sends if "|" in str(b["touser"]) and "逾期督办" in str(b)]
-    assert together, "the same escalation to a leader and the admin travels as one call"
-    assert any({"LiHongMei", "ZhaoMin"} == set(str(b["touser"]).split("|")) for b in together)
-    escalated = [e for e in rig.app.store.deliveries() if e.stage == "escalation"]
-    assert escalated and all(e.state is Delivery.SENT for e in escalated)
+async def test_identical_messages_go_in_one_call(tmp_path: Path) -> None:
+    wire = ManualClock()
+    with FakeWeCom(corp_id=CORP, agent_id=AGENT, known_users=USERS, clock=wire) as fake:
+        path = wecom_config(tmp_path, fake.base_url)
+        path.write_text(path.read_text(encoding="utf-8").replace(  # a second admin
+            'name = "孙立"                      # 机关纪委书记\n',
+            'name = "孙立"                      # 机关纪委书记\nroles = ["admin"]\n'),
+            encoding="utf-8")
+        config = load(path)
+        clock = FakeClock(at("2026-11-26 10:00"))
+        app = App.open(config, clock)
+        platforms = connect(config, app, ENV, clock=wire, sleep=wire.advance)
+        clock.set(at("2026-12-03 09:00"))  # the third working day after November's deadline
+        Deliverer(app, platforms.outbound, defer_unreached=False).run_pass(clock.now())
+        sends = [r.body for r in fake.calls_to("message/send")]
+        together = [b for b in sends if "|" in str(b["touser"])]
+        assert together, "the same words to both admins travel as one call"
+        assert any({"SunLi", "ZhaoMin"} == set(str(b["touser"]).split("|")) for b in together)
+        escalated = [e for e in app.store.deliveries() if e.stage == "escalation"]
+        assert escalated and all(e.state is Delivery.SENT for e in escalated)
+        app.close()
 
 
 def test_check_says_whether_wecom_is_ready(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -81,8 +81,19 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     if not reply.buttons:
         return None
     return InlineKeyboardMarkup([[InlineKeyboardButton(
-        ("✅ " if b.command.startswith("打卡") else "") + b.label,
+        ("✅ " if button_key(b).startswith(CHECKIN_KEY) else "") + b.label,
         callback_data=button_key(b))] for b in reply.buttons])
+
+
+def without(markup: object, key: str) -> InlineKeyboardMarkup | None:
+    """The keyboard once the tapped button is done: that button gone, and the keyboard
+    too when no 已完成 button is left in it."""
+    rows = getattr(markup, "inline_keyboard", None) or ()
+    kept = [[b for b in row if b.callback_data != key] for row in rows]
+    kept = [row for row in kept if row]
+    if not any(str(b.callback_data or "").startswith(CHECKIN_KEY) for row in kept for b in row):
+        return None
+    return InlineKeyboardMarkup(kept)
 
 
 class TelegramBot:
@@ -273,12 +284,13 @@ class TelegramBot:
             task = self.store.task_by_number(int(key[len(CHECKIN_KEY):]))
             if task is not None and task.status is Status.DONE and task.checkin is not None:
                 await query.answer("已记录完成 ✅")
-                original = query.message.text if isinstance(query.message, Message) else None
+                message = query.message if isinstance(query.message, Message) else None
                 done_at = task.checkin.at.astimezone(self.now().tzinfo)
-                if original:
+                if message is not None and message.text:
                     await query.edit_message_text(
-                        f"{original}\n\n✅ 已完成（{done_at.month}月{done_at.day}日 "
-                        f"{done_at:%H:%M} 记录）", reply_markup=None)
+                        f"{message.text}\n\n✅ 【{task.number}】已于{done_at.month}月"
+                        f"{done_at.day}日 {done_at:%H:%M} 记录完成",
+                        reply_markup=without(message.reply_markup, key))
                 return
         short = reply.for_detail(self.settings.detail)
         await query.answer(short[:ANSWER_LIMIT - 1] + "…" if len(short) > ANSWER_LIMIT else short)

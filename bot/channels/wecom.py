@@ -248,7 +248,7 @@ class WeComChannel:
         return {"msgtype": "template_card", "template_card": {
             "card_type": "button_interaction",
             "main_title": {"title": clip(reply.title or first, 26)},
-            "sub_title_text": clip(reply.text, CARD_TEXT),
+            "sub_title_text": clip(reply.summary or reply.text, CARD_TEXT),
             # Unique per app; letters, digits and _-@ only, ≤ 128 bytes (PLATFORMS.md §2).
             "task_id": f"dutybot-{uuid.uuid4().hex}",
             "button_list": [{"text": b.label, "style": 1 if i == 0 else 2,
