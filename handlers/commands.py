@@ -6,18 +6,18 @@ commands live in `handlers.oversight`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from difflib import SequenceMatcher
 from functools import cached_property
 
 from handlers import text
 from handlers.messages import Button, Inbound, Reply
+from handlers.paging import Pages, conversation_of, paged
 from handlers.parse import (
     clip,
-    number_arg,
-    split_first,
+    days_arg,
     split_keyword,
     split_number,
     split_numbers,
@@ -44,6 +44,12 @@ class Context:
     calendar: WorkCalendar
     person: Person
     message: Inbound
+    pages: Pages = field(default_factory=Pages)
+
+    def paged(self, header: str, lines: Sequence[str], footer: str,
+              buttons: tuple[Button, ...] = ()) -> Reply:
+        """A list, 15 lines a page; `更多` shows the rest."""
+        return paged(self.pages, self.message, header, lines, footer, buttons)
 
     @cached_property
     def now(self) -> datetime:
@@ -95,17 +101,32 @@ def help_(ctx: Context, args: str) -> Reply:
     return Reply(text.HELP)
 
 
+def greeting(ctx: Context, args: str) -> Reply:
+    return Reply(text.GREETING)
+
+
+def thanks(ctx: Context, args: str) -> Reply:
+    return Reply(text.THANKS)
+
+
+def ack(ctx: Context, args: str) -> Reply:
+    return Reply(text.ACK)
+
+
 def todo(ctx: Context, args: str) -> Reply:
     tasks = ctx.my_open_tasks()
     if not tasks:
         return Reply(text.TODO_NONE)
     overdue = sum(t.is_overdue(ctx.today) for t in tasks)
-    lines = [text.todo_header(len(tasks), overdue)]
-    lines += [ctx.line(t) for t in tasks[:MAX_LINES]]
-    if len(tasks) > MAX_LINES:
-        lines.append(text.more(len(tasks) - MAX_LINES))
-    lines.append(text.TODO_FOOTER.format(number=tasks[0].number))
-    return Reply("\n".join(lines), buttons=_checkin_buttons(tasks[:3]))
+    return ctx.paged(text.todo_header(len(tasks), overdue), [ctx.line(t) for t in tasks],
+                     text.TODO_FOOTER.format(number=tasks[0].number),
+                     buttons=_checkin_buttons(tasks[:3]))
+
+
+def more(ctx: Context, args: str) -> Reply:
+    """`更多`: the next page of the last list in this conversation."""
+    page = ctx.pages.next(conversation_of(ctx.message))
+    return Reply(page if page is not None else text.NO_MORE)
 
 
 def checkin(ctx: Context, args: str) -> Reply:
@@ -296,10 +317,9 @@ def replay(ctx: Context, outcome: Outcome) -> Reply:
 
 
 def upcoming(ctx: Context, args: str) -> Reply:
-    first, _ = split_first(args)
     days = 14
-    if first:
-        parsed = number_arg(first)
+    if args.strip():
+        parsed = days_arg(args)
         if parsed is None or not 1 <= parsed <= 366:
             raise UserError(text.UPCOMING_BAD_DAYS)
         days = parsed
@@ -318,24 +338,19 @@ def upcoming(ctx: Context, args: str) -> Reply:
     if not rows:
         return Reply(text.upcoming_none(days))
     rows.sort()
-    lines = [text.upcoming_header(days)]
-    lines += [f"{label} 截止 {text.day(due, ctx.today)}" for due, _, label in rows[:MAX_LINES]]
-    if len(rows) > MAX_LINES:
-        lines.append(text.more(len(rows) - MAX_LINES))
-    lines.append(text.UPCOMING_FOOTER)
-    return Reply("\n".join(lines))
+    return ctx.paged(text.upcoming_header(days),
+                     [f"{label} 截止 {text.day(due, ctx.today)}" for due, _, label in rows],
+                     text.UPCOMING_FOOTER)
 
 
 def _choose(ctx: Context, header: str, tasks: list[Task]) -> Reply:
-    lines = [header, *(ctx.line(t) for t in tasks[:MAX_LINES])]
-    if len(tasks) > MAX_LINES:
-        lines.append(text.more(len(tasks) - MAX_LINES))
-    lines.append(text.CHOOSE_FOOTER.format(number=tasks[0].number))
-    return Reply("\n".join(lines), buttons=_checkin_buttons(tasks[:3]))
+    return ctx.paged(header, [ctx.line(t) for t in tasks],
+                     text.CHOOSE_FOOTER.format(number=tasks[0].number),
+                     buttons=_checkin_buttons(tasks[:3]))
 
 
 def _checkin_buttons(tasks: Iterable[Task]) -> tuple[Button, ...]:
-    return tuple(Button(f"完成【{t.number}】", f"打卡 {t.number}") for t in tasks)
+    return tuple(Button(f"完成【{t.number}】", f"完成 {t.number}") for t in tasks)
 
 
 def _by_keyword(keyword: str, tasks: list[Task], org: Org) -> list[Task]:

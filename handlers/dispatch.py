@@ -13,6 +13,7 @@ from collections.abc import Callable
 from handlers import binding, commands, oversight, text
 from handlers.commands import Context, UserError, replay
 from handlers.messages import Inbound, Reply
+from handlers.paging import Pages
 from handlers.parse import Parsed, parse
 from schedules.calendar import WorkCalendar
 from schedules.model import Org, Person
@@ -37,6 +38,10 @@ HANDLERS: dict[str, Handler] = {
     "excuse": oversight.excuse,
     "unexcuse": oversight.unexcuse,
     "incident": oversight.incident,
+    "more": commands.more,
+    "greeting": commands.greeting,
+    "thanks": commands.thanks,
+    "ack": commands.ack,
     "attach": commands.attach,  # not typed: a photo or file with no text
 }
 
@@ -57,7 +62,8 @@ def resolve_sender(org: Org, store: Repository, message: Inbound) -> Person | No
 
 
 # Commands that only read: answered in microseconds from memory, never touching the disk.
-READ_ONLY = frozenset({"help", "todo", "upcoming", "status", "overview", "overdue"})
+READ_ONLY = frozenset({"help", "todo", "upcoming", "status", "overview", "overdue", "more",
+                       "greeting", "thanks", "ack"})
 
 
 def reads_only(message: Inbound) -> bool:
@@ -71,10 +77,15 @@ def reads_only(message: Inbound) -> bool:
 class Dispatcher:
     def __init__(self, org: Org, store: Repository, calendar: WorkCalendar) -> None:
         self.org, self.store, self.calendar = org, store, calendar
+        self.pages = Pages()  # per conversation: what `更多` shows next
 
     def handle(self, message: Inbound) -> Reply:
         person = resolve_sender(self.org, self.store, message)
         parsed = parse(message.text)
+        if (isinstance(parsed, Parsed) and parsed.name == "bind"
+                and message.channel not in binding.BINDABLE):
+            # Binding is for chat accounts; elsewhere say who you are, truthfully.
+            return Reply(text.BIND_NOT_HERE if person is not None else text.NOT_REGISTERED)
         if isinstance(parsed, Parsed) and parsed.name == "bind":
             try:
                 return binding.bind(self.org, self.store, message, parsed.args)
@@ -89,8 +100,8 @@ class Dispatcher:
         if not isinstance(parsed, Parsed):
             if not parsed.word:
                 return Reply(text.EMPTY)
-            return Reply(text.unknown(parsed.word, parsed.suggestion))
-        ctx = Context(self.org, self.store, self.calendar, person, message)
+            return Reply(text.unknown(parsed.word, parsed.suggestion, parsed.rest))
+        ctx = Context(self.org, self.store, self.calendar, person, message, self.pages)
         try:
             outcome = self.store.outcome_of(message.source) if message.source else None
             if outcome is not None:

@@ -44,12 +44,9 @@ def status(ctx: Context, args: str) -> Reply:
     who = _target_label(ctx, owners)
     if not tasks:
         return Reply(text.status_none(who))
-    lines = [text.status_header(who, ctx.today)]
-    lines += [f"{_line(ctx, t)}：{_state(ctx, t)}" for t in tasks[:MAX_LINES]]
-    if len(tasks) > MAX_LINES:
-        lines.append(text.more(len(tasks) - MAX_LINES))
-    lines.append(text.STATUS_FOOTER)
-    return Reply("\n".join(lines))
+    lines = [f"{_line(ctx, t)}，截止{text.day(t.due, ctx.today)}：{_state(ctx, t)}"
+             for t in tasks]
+    return ctx.paged(text.status_header(who, ctx.today), lines, text.STATUS_FOOTER)
 
 
 def overview(ctx: Context, args: str) -> Reply:
@@ -70,7 +67,7 @@ def overview(ctx: Context, args: str) -> Reply:
     by_owner: dict[str, list[Task]] = defaultdict(list)
     for t in in_period:
         by_owner[t.owner].append(t)
-    lines = [text.overview_header(period.label(), ctx.today, scope.everything)]
+    lines: list[str] = []
     quiet = 0
     for owner in scope.owners:
         if not by_owner.get(owner):
@@ -84,13 +81,11 @@ def overview(ctx: Context, args: str) -> Reply:
     late = _overdue_sorted(ctx, in_period, scope.owners)
     if late:
         lines.append(text.OVERVIEW_OVERDUE)
-        lines += [f"· {_line(ctx, t)}，{_state(ctx, t)}" for t in late[:MAX_LINES]]
-        if len(late) > MAX_LINES:
-            lines.append(text.more(len(late) - MAX_LINES))
+        lines += [f"· {_line(ctx, t)}，{_state(ctx, t)}" for t in late]
     else:
         lines.append(text.OVERVIEW_NO_OVERDUE)
-    lines.append(text.OVERVIEW_FOOTER)
-    return Reply("\n".join(lines))
+    return ctx.paged(text.overview_header(period.label(), ctx.today, scope.everything), lines,
+                     text.OVERVIEW_FOOTER)
 
 
 def overdue(ctx: Context, args: str) -> Reply:
@@ -100,13 +95,9 @@ def overdue(ctx: Context, args: str) -> Reply:
     late = _overdue_sorted(ctx, tasks, scope.owners)
     if not late:
         return Reply(text.OVERDUE_NONE)
-    lines = [text.overdue_header(len(late))]
-    lines += [f"{_line(ctx, t)} 截止 {text.day(t.due, ctx.today)}，{_state(ctx, t)}"
-              for t in late[:MAX_LINES]]
-    if len(late) > MAX_LINES:
-        lines.append(text.more(len(late) - MAX_LINES))
-    lines.append(text.OVERDUE_FOOTER)
-    return Reply("\n".join(lines))
+    return ctx.paged(text.overdue_header(len(late)),
+                     [f"{_line(ctx, t)} 截止 {text.day(t.due, ctx.today)}，{_state(ctx, t)}"
+                      for t in late], text.OVERDUE_FOOTER)
 
 
 def excuse(ctx: Context, args: str) -> Reply:

@@ -1,8 +1,10 @@
 """Text → command. Pure, total and fuzzable: any string gives a `Parsed` or an `Unknown`.
 
 Tolerates full-width spaces, digits and punctuation, `/cmd@botname`, a command word glued
-to its argument (`打卡3`), and extra spaces. The argument text is kept as the user typed
-it (only trimmed), so notes are stored verbatim.
+to its argument (`打卡3`), a space inside one (`待　办`), extra spaces, the way people ask
+(`我要打卡 80`, `查一下待办`, `今天有什么任务`) and Chinese numerals (`完成 二十二`, via
+`cn2an`). Greetings and thanks are understood too. The argument text is kept as the user
+typed it (only trimmed), so notes are stored verbatim.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 
+import cn2an
+
 from schedules.model import Cadence
 from schedules.periods import Period, parse_period_key, period_of
 
@@ -21,7 +25,8 @@ from schedules.periods import Period, parse_period_key, period_of
 # forms are aliases. Order is the order `帮助` lists them in.
 COMMANDS: dict[str, tuple[str, ...]] = {
     "help": ("帮助", "help", "start", "菜单"),
-    "todo": ("待办", "todo"),
+    "todo": ("待办", "todo", "待办事项", "任务", "我的任务", "今天有什么任务", "有什么任务",
+             "今天有什么事", "有什么事"),
     "checkin": ("打卡", "完成", "done", "checkin"),
     "undo": ("撤销", "撤消", "undo"),
     "restore": ("恢复", "restore"),
@@ -33,7 +38,15 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "unexcuse": ("撤销豁免", "取消豁免", "撤消豁免", "unexcuse"),
     "incident": ("舆情", "incident"),
     "bind": ("绑定", "bind"),
+    "more": ("更多", "下一页", "more", "next"),
+    # Not commands but manners: a short polite answer, never "没有听懂".
+    "greeting": ("你好", "您好", "hi", "hello", "在吗", "早上好", "下午好"),
+    "thanks": ("谢谢", "感谢", "多谢", "谢谢你", "thanks", "辛苦了"),
+    "ack": ("好的", "收到", "好", "ok", "明白", "知道了"),
 }
+# How people lead into a command: `我要打卡 80`, `查一下待办`, `我的待办`.
+LEAD_INS = ("请帮我", "帮我", "我要", "我想", "我来", "给我", "麻烦", "请", "查一下", "查下",
+            "看一下", "看看", "查看", "显示", "我的")
 
 _WORDS = {word: name for name, words in COMMANDS.items() for word in words}
 # Chinese words may be glued to what follows (`打卡3`); longest first so prefixes lose.
@@ -52,6 +65,7 @@ class Parsed:
 class Unknown:
     word: str  # what the user typed first, normalised; "" for an empty message
     suggestion: str | None  # the closest command word, if any is close
+    rest: str = ""  # what followed it, kept for the suggestion (`打开 80` → `打卡 80`)
 
 
 def normalise(text: str) -> str:
@@ -65,10 +79,33 @@ def parse(text: str) -> Parsed | Unknown:
     stripped = text.strip().strip("\x00")
     if not stripped:
         return Unknown("", None)
+    found = _match(stripped)
+    if found is not None:
+        return found
+    bare = stripped
+    for _ in range(3):  # 请帮我查一下待办: lead-ins may come in a row
+        lead = next((w for w in LEAD_INS if normalise(bare).startswith(w)), None)
+        if lead is None:
+            break
+        bare = bare[_original_prefix_length(bare, lead):].lstrip(_EDGE_PUNCT)
+        found = _match(bare) if bare else None
+        if found is not None:
+            return found
     first, rest = _split(stripped)
+    word = normalise(first).strip(_EDGE_PUNCT)
+    return Unknown(word[:40], suggest(word), _clean_args(rest)[:100])
+
+
+def _match(text: str) -> Parsed | None:
+    first, rest = _split(text)
     word = normalise(first).strip(_EDGE_PUNCT)
     if word.startswith("/"):
         word = word[1:].split("@", 1)[0]  # /done@dutybot → done
+    whole = normalise(text).strip(_EDGE_PUNCT)
+    if whole in _WORDS and not whole.isascii():  # 今天有什么任务, thank you
+        return Parsed(_WORDS[whole], "")
+    if whole in _WORDS:
+        return Parsed(_WORDS[whole], "")
     if word in _WORDS:
         return Parsed(_WORDS[word], _clean_args(rest))
     for glued in _GLUED:
@@ -77,7 +114,21 @@ def parse(text: str) -> Parsed | Unknown:
             cut = _original_prefix_length(first, glued)
             args = first[cut:] + (" " + rest if rest else "")
             return Parsed(_WORDS[glued], _clean_args(args))
-    return Unknown(word[:40], suggest(word))
+    joined = _joined_word(text)  # 待　办: a space typed inside the word
+    if joined is not None:
+        return _match(joined)
+    return None
+
+
+def _joined_word(text: str) -> str | None:
+    """The text with the spaces inside a leading command word taken out, if that makes
+    one: `待 办 ` → `待办`, `撤 销 22` → `撤销 22`."""
+    parts = _SPACE.split(text.strip())
+    for n in range(2, min(len(parts), 4) + 1):
+        word = "".join(parts[:n])
+        if normalise(word) in _WORDS and all(len(p) <= 2 for p in parts[:n]):
+            return " ".join([word, *parts[n:]])
+    return None
 
 
 def suggest(word: str) -> str | None:
@@ -87,17 +138,48 @@ def suggest(word: str) -> str | None:
     return close[0] if close else None
 
 
+_CN_NUMERAL = "零〇一二两三四五六七八九十百千万"
+
+
+def chinese_number(token: str) -> int | None:
+    """`二十二` → 22 (cn2an); None for anything that is not a Chinese numeral."""
+    if not token or len(token) > 12 or any(ch not in _CN_NUMERAL for ch in token):
+        return None
+    try:
+        value = cn2an.cn2an(token, "normal")
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+    return int(value) if float(value).is_integer() and 0 < value < 10**9 else None
+
+
 def number_arg(token: str) -> int | None:
-    """`3`, `３`, `#3`, `第3项`, `3号` → 3; anything else → None."""
+    """`3`, `３`, `#3`, `第3项`, `3号`, `三` → 3; anything else → None."""
     t = normalise(token).strip(_EDGE_PUNCT).removeprefix("#").removeprefix("no.")
     t = t.removeprefix("第").removesuffix("号").removesuffix("项")
     if t.isascii() and t.isdigit() and len(t) <= 9:
         return int(t)
-    return None
+    return chinese_number(t)
+
+
+_DURATION = re.compile(r"^(.+?)(个月|月|个星期|星期|周|天|日)?$")
+_DURATION_DAYS = {"个月": 30, "月": 30, "个星期": 7, "星期": 7, "周": 7, "天": 1, "日": 1}
+
+
+def days_arg(token: str) -> int | None:
+    """A span as people write it: `30`, `30天`, `三十`, `一个月`, `两周` → days."""
+    t = normalise(token).strip(_EDGE_PUNCT).replace(" ", "")
+    match = _DURATION.match(t)
+    if match is None:
+        return None
+    count = number_arg(match[1])
+    if count is None:
+        return None
+    return count * _DURATION_DAYS.get(match[2] or "天", 1)
 
 
 _LEADING_NUMBER = re.compile(
-    r"^\s*(?:第|#|＃|no\.?\s*)?([0-9０-９]{1,9})\s*(?:号|项)?(?![0-9０-９])", re.IGNORECASE)
+    r"^\s*(?:第|#|＃|no\.?\s*)?(?:([0-9０-９]{1,9})|([零〇一二两三四五六七八九十百千万]{1,12})"
+    r"(?=$|[\s,，、;；:：。.!！?？]))(?:\s*(?:号|项))?(?![0-9０-９])", re.IGNORECASE)
 _NOTE_SEPARATORS = "，、,：:；;。.\u3000 \t"
 _KEYWORD_END = re.compile(r"[\s，、,：:；;。]")
 
@@ -108,15 +190,23 @@ def split_number(args: str) -> tuple[int | None, str]:
     The number may be full-width and may be written 第22项 or #22; the note may follow a
     space, a comma or nothing at all. Without a leading number: (None, args)."""
     match = _LEADING_NUMBER.match(args)
-    if match is None:
+    number = _number_of(match)
+    if match is None or number is None:
         return None, args.strip()
-    number = int(unicodedata.normalize("NFKC", match[1]))
     return number, args[match.end():].lstrip(_NOTE_SEPARATORS).strip()
 
 
+def _number_of(match: re.Match[str] | None) -> int | None:
+    if match is None:
+        return None
+    if match[1]:
+        return int(unicodedata.normalize("NFKC", match[1]))
+    return chinese_number(match[2])
+
+
 _MORE_NUMBERS = re.compile(
-    r"^[\s,，、;；]+(?:第|#|＃|no\.?\s*)?([0-9０-９]{1,9})\s*(?:号|项)?"
-    r"(?=$|[\s,，、;；:：。.!！?？])", re.IGNORECASE)
+    r"^[\s,，、;；]+(?:第|#|＃|no\.?\s*)?(?:([0-9０-９]{1,9})|([零〇一二两三四五六七八九十百千万]{1,12}))"
+    r"(?:\s*(?:号|项))?(?=$|[\s,，、;；:：。.!！?？])", re.IGNORECASE)
 
 
 def split_numbers(args: str) -> tuple[list[int], str]:
@@ -124,12 +214,16 @@ def split_numbers(args: str) -> tuple[list[int], str]:
     124], "已召开"). The first number is read as `split_number` reads it; each further one
     must stand alone (`22 3人参加` is task 22 with the note "3人参加")."""
     match = _LEADING_NUMBER.match(args)
-    if match is None:
+    first = _number_of(match)
+    if match is None or first is None:
         return [], args.strip()
-    numbers = [int(unicodedata.normalize("NFKC", match[1]))]
+    numbers = [first]
     end = match.end()
     while (more := _MORE_NUMBERS.match(args[end:])) is not None:
-        numbers.append(int(unicodedata.normalize("NFKC", more[1])))
+        number = _number_of(more)
+        if number is None:
+            break
+        numbers.append(number)
         end += more.end()
     return list(dict.fromkeys(numbers)), args[end:].lstrip(_NOTE_SEPARATORS).strip()
 

@@ -75,6 +75,7 @@ def shown(text: str) -> str:
 EMPTY = "您好，请发送命令，例如「待办」。发送「帮助」查看全部命令。"
 GREETING = "您好！发送「待办」查看您的事项，发送「帮助」查看全部命令。"
 THANKS = "不客气。有需要随时发送「待办」或「帮助」。"
+ACK = "好的。有需要随时发送「待办」或「帮助」。"
 
 # ---- 绑定 -------------------------------------------------------------------------------
 
@@ -117,9 +118,10 @@ HELP = "\n".join([
 ])
 
 
-def unknown(word: str, suggestion: str | None) -> str:
+def unknown(word: str, suggestion: str | None, rest: str = "") -> str:
     if suggestion:
-        return f"没有「{word}」这个命令，您是不是想发送「{suggestion}」？发送「帮助」查看全部命令。"
+        meant = f"{suggestion} {shown(rest)}".strip()
+        return f"没有「{word}」这个命令，您是不是想发送「{meant}」？发送「帮助」查看全部命令。"
     return f"没有听懂「{word}」。发送「帮助」查看全部命令。"
 
 
@@ -174,6 +176,21 @@ TODO_FOOTER = "完成后发送「完成 编号 备注」，如：完成 {number}
 
 def more(count: int) -> str:
     return f"……另有 {count} 项未列出。"
+
+
+def page_marker(page: int, pages: int) -> str:
+    return f"第{page}/{pages}页，发送「更多」查看下一页。"
+
+
+def last_page(page: int, pages: int) -> str:
+    return f"第{page}/{pages}页，已全部列出。"
+
+
+def continued(header: str) -> str:
+    return f"{header.rstrip('：:')}，续："
+
+
+NO_MORE = "没有更多内容了。发送「待办」等命令重新查看。"
 
 
 # ---- 打卡 -------------------------------------------------------------------------------
@@ -342,7 +359,7 @@ def upcoming_none(days: int) -> str:
 
 
 UPCOMING_FOOTER = "发送「待办」查看编号，完成后发送「完成 编号」。"
-UPCOMING_BAD_DAYS = "天数请填 1 到 366 之间的数字，如「近期 30」。"
+UPCOMING_BAD_DAYS = "天数请填 1 到 366 之间的数字，如「近期 30」「近期 两周」「近期 一个月」。"
 NOT_YET_OPEN = "，尚未开始"
 
 

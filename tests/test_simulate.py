@@ -18,7 +18,8 @@ from bot.app import App, make_calendar
 from bot.cli import main
 from bot.clock import FakeClock
 from bot.config import Config, load
-from schedules.reminders import escalation_recipients
+from schedules.calendar import statutory_holidays
+from schedules.reminders import escalation_recipients, supervises
 from tests.builders import at
 
 MAKE_UP_WORKDAYS = {date(2026, 1, 4), date(2026, 2, 14), date(2026, 2, 28), date(2026, 5, 9),
@@ -218,3 +219,75 @@ def test_a_duty_in_another_time_zone_is_previewed_at_its_own_hour(
     assert all("还有7天" in m["text"] for m in theme)
     others = [m for m in messages if any(t.startswith("three-meetings") for t in tasks_in(m))]
     assert others and {m["at"] for m in others} == {"2026-11-23T09:00:00+08:00"}
+
+
+# ---- a year the calendar package does not cover; tone --------------------------------------
+
+@pytest.fixture(scope="module")
+def year_2027(tmp_path_factory: pytest.TempPathFactory) -> Year:
+    """2027 on the shipped example, whose [calendar] is empty."""
+    folder = tmp_path_factory.mktemp("year2027")
+    path = folder / "config.toml"
+    path.write_bytes((Path(__file__).parent.parent / "config.example.toml").read_bytes())
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["simulate", "--from", "2026-10-26", "--to", "2027-12-31", "--format",
+                     "jsonl", "--config", str(path), "--now", "2026-10-25T12:00"]) == 0
+    return load(path), [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_nothing_goes_out_on_a_computed_statutory_holiday(year_2027: Year) -> None:
+    _, messages = year_2027
+    days = {date.fromisoformat(str(m["at"])[:10]) for m in messages}
+    holidays = set(statutory_holidays(2027))
+    assert len(holidays) == 13 and not days & holidays
+    assert date(2027, 1, 4) in days  # the first working day after 元旦
+    digests = [date.fromisoformat(str(m["at"])[:10]) for m in messages
+               if any(n["stage"] == "weekly-digest" for n in m["notices"])
+               and m["recipient"] == "branch-1"]
+    assert date(2027, 2, 9) in digests  # the Spring Festival week's, after the holiday
+
+
+def test_admins_are_asked_for_next_years_holidays_weekly_from_november(year_2027: Year) -> None:
+    _, messages = year_2027
+    notes = [date.fromisoformat(str(m["at"])[:10]) for m in messages
+             if m["recipient"] == "zhao-min" and "【节假日提示】2027 年" in m["text"]]
+    assert notes[0] == date(2026, 11, 2)  # the first Monday from 1 November, not before
+    assert date(2026, 11, 9) in notes and date(2027, 3, 1) in notes  # weekly, still unfilled
+    assert not any(d < date(2026, 11, 1) for d in notes)
+
+
+def test_a_partial_calendar_does_not_silence_the_note_a_full_one_does(
+        config_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def notes_with(holidays: list[date]) -> list[dict[str, Any]]:
+        text = config_path.read_text(encoding="utf-8")
+        listed = ", ".join(f'"{d.isoformat()}"' for d in holidays)
+        config_path.write_text(text.replace("holidays = []", f"holidays = [{listed}]", 1),
+                               encoding="utf-8")
+        assert main(["simulate", "--from", "2026-11-02", "--to", "2026-11-02", "--format",
+                     "jsonl", "--config", str(config_path), "--now", "2026-11-01T12:00"]) == 0
+        config_path.write_text(text, encoding="utf-8")
+        return [m for line in capsys.readouterr().out.splitlines()
+                if "【节假日提示】" in (m := json.loads(line))["text"]]
+
+    guide = [date(2027, 1, 1), date(2027, 2, 8), date(2027, 2, 9)]  # the guide's example
+    assert notes_with(guide)
+    assert not notes_with(sorted(statutory_holidays(2027)))
+
+
+def test_nobody_is_asked_to_hurry_someone_senior(year: Year) -> None:
+    config, messages = year
+    org = config.org
+    for m in messages:
+        if "督促" in m["text"]:
+            escalated = {t for _, t, kind in carried([m]) if kind == "escalation"}
+            assert escalated and all(supervises(org, m["recipient"], t.split(":")[1])
+                                     for t in escalated), m
+    admin = [m for m in messages if m["recipient"] == "zhao-min"]
+    assert admin and not any("督促" in m["text"] for m in admin)
+    assert any("【逾期知会】" in m["text"] for m in admin)
+    secretary = [m for m in messages if m["recipient"] == "wang-jianguo"
+                 and any(k == "overdue" and t.split(":")[1] == "party-group"
+                         for _, t, k in carried([m]))]
+    assert secretary and all("请尽快" not in m["text"] for m in secretary)
+    assert any("【逾期提示】" in m["text"] for m in secretary)

@@ -255,14 +255,15 @@ async def test_a_photo_after_a_check_in_attaches_to_it(rig: Rig) -> None:
 
 
 async def test_a_long_answer_goes_as_app_messages_in_pieces(rig: Rig) -> None:
-    rig.clock.set(at("2026-12-03 10:00"))  # November's tasks of every branch overdue
-    response = await rig.post(rig.sim.text("WangJianGuo", "总览"))
+    n = rig.number("theme-day:branch-1:2026-11")
+    note = "\n".join(f"第{i}项：" + "已组织学习并开展讨论" * 6 for i in range(12))
+    response = await rig.post(rig.sim.text("WuFang", f"完成 {n} {note}"))
     assert response.status_code == 200 and response.content == b""  # too long to be passive
     assert rig.platforms.wecom is not None
     await rig.platforms.wecom.drain()
-    pieces = [d.body["text"]["content"] for d in rig.fake.delivered if d.userid == "WangJianGuo"]
+    pieces = [d.body["text"]["content"] for d in rig.fake.delivered if d.userid == "WuFang"]
     assert len(pieces) >= 2 and all(len(p.encode()) <= 2048 for p in pieces)
-    assert pieces[0].startswith("【总览】") and pieces[-1].endswith("查看其他期间。")
+    assert pieces[0].startswith(text.CHECKED_IN) and pieces[-1].endswith("查看。")
     assert sum(len(p.encode()) for p in pieces) > 2048
 
 
