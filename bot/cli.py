@@ -7,16 +7,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import json
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bot import runner, simulate, summary
+from tqdm import tqdm
+
+from bot import argparse_zh, runner, simulate, summary
 from bot.app import App, make_calendar
 from bot.channels.base import ChannelStartFailed
 from bot.channels.console import ConsoleChannel
@@ -25,6 +30,7 @@ from bot.config import Config, ConfigError, load
 from bot.delivery import Deliverer
 from bot.platforms import MissingSecret, connect
 from bot.report import Report, Span
+from handlers.text import channel_name
 from schedules.model import Role
 from storage import bindcodes
 from storage.audit import describe_time, verify
@@ -39,52 +45,73 @@ class UsageError(Exception):
     pass
 
 
+def _version() -> str:
+    try:
+        return metadata.version("dutybot")
+    except metadata.PackageNotFoundError:  # run from a checkout without installing
+        return "未安装"
+
+
 def _parser() -> argparse.ArgumentParser:
+    argparse_zh.install()
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", type=Path, default=Path("config.toml"),
-                        help="config file (default ./config.toml; if absent, the bundled "
-                             "example bureau)")
-    common.add_argument("--now", metavar="DATETIME",
-                        help="run as if it were this moment (ISO 8601, e.g. 2026-12-01T09:00; "
-                             "without an offset, the bureau's time zone)")
+    common.add_argument("--config", type=Path, default=Path("config.toml"), metavar="文件",
+                        help="配置文件（默认 ./config.toml；没有时使用内置的示例单位）")
+    common.add_argument("--now", metavar="时刻",
+                        help="假定现在是这个时刻（ISO 8601，如 2026-12-01T09:00；"
+                             "不写时区即本单位时区）")
     parser = argparse.ArgumentParser(
         prog="dutybot",
-        description="Turns a bureau's responsibility plan into live duties in chat.",
+        description="dutybot：把单位的责任清单变成聊天工具里的提醒、完成记录和台账。",
+        epilog="各命令的选项：dutybot 命令 --help，如 dutybot chat --help",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    chat = sub.add_parser("chat", parents=[common], help="talk to the bot in this terminal")
-    chat.add_argument("--as", dest="person", metavar="PERSON",
-                      help="whom to be: a person's id or name (default: the first admin)")
-    check = sub.add_parser("check", parents=[common],
-                           help="validate the config and show the org, duties and deadlines")
-    check.add_argument("--json", action="store_true", help="print the org as JSON")
-    sub.add_parser("run", parents=[common],
-                   help="run the bot: reminders every minute and every enabled channel")
+    parser.add_argument("--version", action="version", version=f"dutybot {_version()}",
+                        help="显示版本号并退出")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="命令")
+    chat = sub.add_parser("chat", parents=[common], help="在终端里与机器人对话",
+                          description="在终端里与机器人对话；也可用管道逐行送入命令。")
+    chat.add_argument("--as", dest="person", metavar="人员",
+                      help="以谁的身份对话：姓名或 id（默认第一位管理员）")
+    check = sub.add_parser("check", parents=[common], help="检查配置，列出组织、事项和近期截止",
+                           description="检查配置文件，列出组织、责任事项、近期截止、日历和渠道；"
+                                       "有误时指出文件、配置项和问题。")
+    check.add_argument("--json", action="store_true", help="以 JSON 输出")
+    sub.add_parser("run", parents=[common], help="运行机器人：每分钟检查提醒，接入已启用的渠道",
+                   description="运行机器人：每分钟检查提醒，接入已启用的渠道；"
+                               "按 Ctrl-C 或发送 SIGTERM 停止。")
     simulate = sub.add_parser("simulate", parents=[common],
-                              help="print every message the bot would send, sending nothing")
-    simulate.add_argument("--from", dest="first", required=True, type=_day, metavar="DATE")
-    simulate.add_argument("--to", dest="last", required=True, type=_day, metavar="DATE")
-    simulate.add_argument("--format", choices=("text", "jsonl"), default="text")
-    report = sub.add_parser("report", parents=[common],
-                            help="write the year's compliance report (xlsx, or csv details)")
-    report.add_argument("--year", type=int, required=True)
-    report.add_argument("--half", type=int, choices=(1, 2), help="only this half-year")
-    report.add_argument("--out", type=Path, required=True, metavar="FILE",
-                        help="FILE.xlsx (every sheet) or FILE.csv (check-in details only)")
+                              help="预览一段时间内会发出的全部消息，不发送、不写入",
+                              description="逐日列出这段时间内机器人会发出的每一条消息，"
+                                          "不发送任何消息，也不写入数据。")
+    simulate.add_argument("--from", dest="first", required=True, type=_day, metavar="日期",
+                          help="开始日期，如 2026-01-01")
+    simulate.add_argument("--to", dest="last", required=True, type=_day, metavar="日期",
+                          help="结束日期，如 2026-12-31")
+    simulate.add_argument("--format", choices=("text", "jsonl"), default="text",
+                          help="text（默认，便于阅读）或 jsonl（每行一条 JSON）")
+    report = sub.add_parser("report", parents=[common], help="生成年度（或半年）考核报表",
+                            description="生成年度（或半年）落实情况报表：xlsx 含全部工作表，"
+                                        "csv 只含完成记录明细。只读，可在机器人运行时使用。")
+    report.add_argument("--year", type=int, required=True, metavar="年份", help="如 2026")
+    report.add_argument("--half", type=int, choices=(1, 2), help="只统计上半年（1）或下半年（2）")
+    report.add_argument("--out", type=Path, required=True, metavar="文件",
+                        help="输出文件：文件名.xlsx 或 文件名.csv")
     bind = sub.add_parser("bind-code", parents=[common],
-                          help="a one-time code that links a Telegram account to a person")
-    bind.add_argument("person", metavar="PERSON", help="the person's id or name")
-    audit = sub.add_parser("audit", help="check the accountability ledger")
-    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    audit_sub.add_parser("verify", parents=[common],
-                         help="verify the ledger's hash chain; exit 1 naming the first "
-                              "broken record")
+                          help="生成绑定 Telegram 账号的一次性绑定码",
+                          description="为某人生成一次性绑定码（24 小时内有效），"
+                                      "本人在 Telegram 中发送「绑定 绑定码」即完成绑定。")
+    bind.add_argument("person", metavar="人员", help="姓名或 id")
+    audit = sub.add_parser("audit", help="核对台账", description="核对台账。")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="操作")
+    audit_sub.add_parser("verify", parents=[common], help="核对台账的哈希链和数据文件",
+                         description="逐条核对台账的哈希链、时间顺序和数据文件；"
+                                     "有误时指出第一处并以 1 退出。只读，可在机器人运行时使用。")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _log_in_chinese(timestamps=args.command == "run")
     try:
         config = _load_config(args.config)
         clock = _clock(args.now, config)
@@ -129,8 +156,8 @@ def _clock(now: str | None, config: Config) -> Clock:
     try:
         moment = datetime.fromisoformat(now)
     except ValueError:
-        raise UsageError(f"--now “{now}”不是 ISO 8601 时刻"
-                         "（如 2026-12-01 或 2026-12-01T09:00+08:00）") from None
+        raise UsageError(f"--now「{now}」不是 ISO 8601 时刻，"
+                         "应写成 2026-12-01 或 2026-12-01T09:00+08:00") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=config.org.timezone)
     return ShiftedClock(moment, system)
@@ -140,10 +167,23 @@ def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"“{text}”不是日期（如 2026-01-01）") from None
+        raise argparse.ArgumentTypeError(f"「{text}」不是日期，应写成 2026-01-01") from None
+
+
+def _no_such_person(config: Config, who: str) -> str:
+    """`--as 吴方`: say so, and name whom they may have meant."""
+    names = [p.name for p in config.org.people.values()]
+    ids = {p.id: p.name for p in config.org.people.values()}
+    close = difflib.get_close_matches(who, names, n=3, cutoff=0.3)
+    close += [ids[i] for i in difflib.get_close_matches(who, list(ids), n=3, cutoff=0.6)
+              if ids[i] not in close]
+    hint = f"，是不是：{'、'.join(close)}？" if close else "。"
+    return f"配置中没有「{who}」这个人（可写姓名或 id）{hint}运行 dutybot check 可查看全部人员。"
 
 
 def _chat(config: Config, clock: Clock, person: str | None) -> int:
+    if person is not None and config.org.person(person) is None:
+        raise UsageError(_no_such_person(config, person))
     sender = person or _default_person(config)
     logging.getLogger().setLevel(logging.ERROR)  # the chat is for replies; `check` warns
     interactive = sys.stdin.isatty()
@@ -163,11 +203,34 @@ def _chat(config: Config, clock: Clock, person: str | None) -> int:
         deliverer = Deliverer(app, outbound, defer_unreached=True)
         deliverer.recover(clock.now())
         asyncio.run(runner.chat(app, console, deliverer, sender))
-    except KeyboardInterrupt:
-        print()
+    except KeyboardInterrupt:  # Ctrl-C: end at once, politely
+        print("\n再见。", flush=True)
     finally:
         app.close()
     return 0
+
+
+LEVELS = {"DEBUG": "调试", "INFO": "信息", "WARNING": "注意", "ERROR": "错误",
+          "CRITICAL": "严重"}
+
+
+class _Chinese(logging.Formatter):
+    """Log lines as an admin reads them: the level in Chinese (the source stays, for
+    whoever has to look further)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.level_zh = LEVELS.get(record.levelname, record.levelname)
+        return super().format(record)
+
+
+def _log_in_chinese(timestamps: bool) -> None:
+    handler = logging.StreamHandler()
+    pattern = "%(level_zh)s：%(message)s（%(name)s）"
+    handler.setFormatter(_Chinese(f"%(asctime)s {pattern}" if timestamps else pattern,
+                                  datefmt="%Y-%m-%d %H:%M:%S"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
 
 
 class _Redact(logging.Filter):
@@ -212,8 +275,12 @@ def _run(config: Config, clock: Clock) -> int:
             outbound = {console.name: console}
         deliverer = Deliverer(app, outbound, defer_unreached=False)
         services = platforms.services(lambda: runner.health(app, deliverer), config.server)
+
+        def started() -> None:
+            for line in _running(config, list(outbound), platforms.needs_server, clock.now()):
+                print(line, file=sys.stderr, flush=True)
         try:
-            asyncio.run(runner.run(app, deliverer, services))
+            asyncio.run(runner.run(app, deliverer, services, on_started=started))
         except ChannelStartFailed as e:
             print(f"dutybot: 无法启动：{e}。", file=sys.stderr)
             return 2
@@ -225,44 +292,80 @@ def _run(config: Config, clock: Clock) -> int:
     return 0
 
 
+STARTED = "dutybot 已启动"  # the first line `run` prints once it serves
+
+
+def _running(config: Config, channels: list[str], server: bool, now: datetime) -> list[str]:
+    """What `dutybot run` tells the admin it is doing, in Chinese."""
+    policy = config.reminders
+    names = "、".join(channel_name(c) for c in channels)
+    lines = [f"{STARTED}：{config.org.name}。"]
+    if channels == ["console"]:
+        lines.append("控制台模式：尚未启用企业微信或 Telegram，所有消息都打印在这里。")
+    else:
+        lines.append(f"渠道：{names}。")
+    quiet = (f"，免打扰 {policy.quiet_start:%H:%M}–{policy.quiet_end:%H:%M}"
+             if policy.quiet_start != policy.quiet_end else "")
+    local = now.astimezone(config.org.timezone) + timedelta(seconds=runner.TICK_SECONDS)
+    lines.append(f"提醒：工作日 {policy.send_at:%H:%M} 发送{quiet}；每分钟检查一次，"
+                 f"下一次 {local:%H:%M}。")
+    if server:
+        lines.append(f"回调服务：http://{config.server.host}:{config.server.port}"
+                     "（健康检查 /healthz）。")
+    lines.append("停止：按 Ctrl-C，或发送 SIGTERM。")
+    return lines
+
+
 def _simulate(config: Config, clock: Clock, first: date, last: date, fmt: str) -> int:
     if last < first:
         raise UsageError("--to 早于 --from")
-    messages = simulate.simulate(config, first, last, make_calendar(config), clock.now())
-    if fmt == "jsonl":
-        for message in messages:
-            print(simulate.as_jsonl(message))
-    else:
-        for line in simulate.as_text(messages, config):
-            print(line)
+    with _progress((last - first).days + 1, "预览", "天") as bar:
+        messages = simulate.simulate(config, first, last, make_calendar(config), clock.now(),
+                                     on_day=bar.update)
+        if fmt == "jsonl":
+            for message in messages:
+                print(simulate.as_jsonl(message))
+        else:
+            for line in simulate.as_text(messages, config):
+                print(line)
     return 0
+
+
+def _progress(total: int, what: str, unit: str) -> Any:
+    """A progress bar on the terminal (stderr) for runs that take over a second; nothing
+    when stderr is not a terminal (scripts, logs, tests)."""
+    return tqdm(total=total, desc=what, unit=unit, delay=1.0, leave=False, file=sys.stderr,
+                disable=not sys.stderr.isatty(), bar_format="{desc} {bar} {n}/{total} {unit}",
+                ncols=min(shutil.get_terminal_size().columns, 100))  # a 0×0 pty: 80
 
 
 def _report(config: Config, clock: Clock, year: int, half: int | None, out: Path) -> int:
     if out.suffix.lower() not in (".xlsx", ".csv"):
-        raise UsageError(f"--out “{out}”应以 .xlsx 或 .csv 结尾")
+        raise UsageError(f"--out「{out}」应以 .xlsx 或 .csv 结尾")
     if not 2000 <= year <= 2100:
         raise UsageError(f"--year {year} 不是有效年份")
     if not out.parent.is_dir():
         raise UsageError(f"--out 的目录 {out.parent} 不存在")
     now = clock.now()
     # Read-only: a report can be made beside the running bot, and changes nothing.
-    app = App.open(config, clock, read_only=True)
-    try:
-        made = Report(app.org, app.store, app.calendar, Span.of(year, half),
-                      app.today(now)).write(out)
-    finally:
-        app.close()
-    what = "打卡明细" if out.suffix.lower() == ".csv" else "报表"
+    with _progress(6, "生成报表", "步") as bar:
+        app = App.open(config, clock, read_only=True)
+        try:
+            bar.update()
+            made = Report(app.org, app.store, app.calendar, Span.of(year, half),
+                          app.today(now)).write(out, step=bar.update)
+        finally:
+            app.close()
+    what = "完成记录明细" if out.suffix.lower() == ".csv" else "报表"
     print(f"已生成{what}：{out}（{Span.of(year, half).label}：事项 {made.tasks} 项，"
-          f"打卡 {made.checkins} 条，升级督办 {made.escalations} 次）")
+          f"完成记录 {made.checkins} 条，升级督办 {made.escalations} 次）")
     return 0
 
 
 def _bind_code(config: Config, clock: Clock, who: str) -> int:
     person = config.org.person(who)
     if person is None:
-        raise UsageError(f"配置中没有“{who}”这个人（可用姓名或 id）")
+        raise UsageError(_no_such_person(config, who))
     hours = config.telegram.bind_code_hours
     code, expires = bindcodes.issue(config.store_path, person.id, clock.now(),
                                     timedelta(hours=hours))
@@ -286,7 +389,7 @@ def _default_person(config: Config) -> str:
 def _check(config: Config, clock: Clock, as_json: bool) -> int:
     now = clock.now()
     if as_json:
-        document: dict[str, Any] = summary.as_json(config)
+        document: dict[str, Any] = summary.as_json(config, now, horizon=timedelta(days=60))
         print(json.dumps(document, ensure_ascii=False, indent=2))
     else:
         print(summary.as_text(config, now, horizon=timedelta(days=60)))

@@ -1,9 +1,10 @@
 """`dutybot report`: the year's (or half-year's) record as a workbook for 年度考核 and 述职.
 
 Sheets: 汇总 (per unit: due, done, on time, late, excused, overdue, escalated), 事项矩阵
-(unit × duty, one column per month of the deadline, the completion date in the cell), 打卡明细
-(every check-in), 豁免记录 and 升级督办. Rows follow the config's order — no rankings.
-Dates are real dates. `.csv` writes the check-in details alone (UTF-8 with BOM, for Excel).
+(unit × duty, one column per month of the deadline, the completion date in the cell, marked
+when late), 完成记录 (every check-in), 豁免记录 and 升级督办. Rows follow the config's order —
+no rankings. Dates are real dates; every sheet prints landscape, one page wide, with its
+header rows on each page. `.csv` writes the check-in details alone (UTF-8 with BOM, Excel).
 
 Written with openpyxl's write-only mode, so a city's year streams out in seconds.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import csv
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from pathlib import Path
@@ -24,8 +25,9 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.worksheet.worksheet import Worksheet
 
-from handlers.text import period_label
+from handlers.text import channel_name, period_label
 from schedules.calendar import WorkCalendar
 from schedules.model import Org
 from schedules.standing import Standing, standing
@@ -33,6 +35,8 @@ from schedules.tasks import CheckIn, Status, Task
 from storage.repository import Escalation, Repository
 
 MAX_WIDTH = 60
+DATE_FORMAT = "yyyy-mm-dd"
+LATE_FORMAT = 'yyyy-mm-dd"（逾期完成）"'
 # What XML 1.0 (so xlsx) cannot hold: C0 controls but tab and newlines, surrogates, U+FFFE/F.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
@@ -45,8 +49,21 @@ def _safe(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class Dated:
+    """A completion date for a cell, marked when it came after the deadline."""
+
+    day: date
+    late: bool
+
+
 def _cell(ws: WriteOnlyWorksheet, value: Any) -> Any:
-    """The value as a cell: text that begins with "=" stays text, never a formula."""
+    """The value as a cell: text that begins with "=" stays text, never a formula; a late
+    completion keeps its real date, shown with 「逾期完成」 by its number format."""
+    if isinstance(value, Dated):
+        cell = WriteOnlyCell(ws, value.day)
+        cell.number_format = LATE_FORMAT if value.late else DATE_FORMAT
+        return cell
     value = _safe(value)
     if isinstance(value, str) and value.startswith("="):
         cell = WriteOnlyCell(ws, value)
@@ -147,7 +164,7 @@ class Report:
                     t.due, self.org.owner_name(c.person), self.local(c.at),
                     "是" if c.at.astimezone(self.tz).date() > t.due else "否", c.note,
                     "；".join(f"{a.kind}:{a.name or a.ref}" for a in c.attachments),
-                    c.channel, _checkin_state(c),
+                    channel_name(c.channel), _checkin_state(c),
                     self.local(c.undone_at) if c.undone_at else None,
                 ])
         return rows
@@ -158,15 +175,16 @@ class Report:
 
     # ---- writing -------------------------------------------------------------------------
 
-    def write(self, out: Path) -> ReportSummary:
+    def write(self, out: Path, step: Callable[[], object] = lambda: None) -> ReportSummary:
         """Write to `out` (.xlsx or .csv) through a temporary file, so a half-written report
-        never replaces a good one."""
+        never replaces a good one. `step` is called after each sheet (for a progress bar)."""
         temp = out.with_name(f".{out.name}.partial")
         try:
             if out.suffix.lower() == ".csv":
                 self._write_csv(temp)
+                step()
             else:
-                self._write_xlsx(temp)
+                self._write_xlsx(temp, step)
             temp.replace(out)
         finally:
             temp.unlink(missing_ok=True)
@@ -179,14 +197,19 @@ class Report:
             for row in self.detail_rows():
                 writer.writerow(_csv_value(v) for v in row)  # CSV holds any text
 
-    def _write_xlsx(self, path: Path) -> None:
+    def _write_xlsx(self, path: Path, step: Callable[[], object]) -> None:
         wb = Workbook(write_only=True)
         self._summary_sheet(wb.create_sheet("汇总"))
+        step()
         self._matrix_sheet(wb.create_sheet("事项矩阵"))
-        _table(wb.create_sheet("打卡明细"), DETAIL_HEADERS, self.detail_rows())
+        step()
+        _table(wb.create_sheet(DETAIL_SHEET), DETAIL_HEADERS, self.detail_rows())
+        step()
         _table(wb.create_sheet("豁免记录"), EXCUSE_HEADERS, self._excuse_rows())
+        step()
         _table(wb.create_sheet("升级督办"), ESCALATION_HEADERS, self._escalation_rows())
         wb.save(path)
+        step()
 
     def _summary_sheet(self, ws: WriteOnlyWorksheet) -> None:
         rows: list[list[Any]] = []
@@ -216,20 +239,26 @@ class Report:
                 sample = next(iter(by_month.values()))[0]
                 rows.append([self.owner_label(owner), self.title(sample), self.clause(sample),
                              *(self._matrix_cell(by_month.get(m, [])) for m in months)])
-        heading = ("每格为该月截止事项的完成日期；未完成的写明状态（逾期未完成、未到期、已豁免）。")
+        heading = ("每格为该月截止事项的完成日期，逾期完成的注明「逾期完成」；"
+                   "未完成的写明状态：逾期未完成、未到期、已豁免。")
         headers = ["单位/个人", "责任事项", "条款", *(f"{m}月截止" for m in months)]
         _table(ws, headers, rows, heading=heading, freeze_columns=2)
 
     def _matrix_cell(self, tasks: Sequence[Task]) -> Any:
+        """The completion date (a real date; a late one says so in its format), or the
+        state; several tasks due in one month, each in words."""
         if not tasks:
             return None
         if len(tasks) == 1:
             t = tasks[0]
             done = t.done_on(self.tz)
-            return done if t.status is Status.DONE and done else self.state(t)
+            if t.status is Status.DONE and done:
+                return Dated(done, late=done > t.due)
+            return self.state(t)
         return "；".join(
-            f"{t.due:%m-%d}截止：" + (f"{d:%m-%d}完成" if (d := t.done_on(self.tz))
-                                    and t.status is Status.DONE else self.state(t))
+            f"{t.due:%m-%d}截止：" + (f"{d:%m-%d}" + ("逾期完成" if d > t.due else "完成")
+                                    if (d := t.done_on(self.tz)) and t.status is Status.DONE
+                                    else self.state(t))
             for t in sorted(tasks, key=lambda t: t.due))
 
     def _excuse_rows(self) -> list[list[Any]]:
@@ -271,7 +300,8 @@ def _checkin_state(c: CheckIn) -> str:
 
 SUMMARY_HEADERS = ["单位/个人", "应完成", "已完成", "其中按时", "其中逾期完成", "已豁免",
                    "逾期未完成", "未到期", "曾升级督办"]
-DETAIL_HEADERS = ["编号", "单位/个人", "责任事项", "期间", "截止日期", "打卡人", "打卡时间",
+DETAIL_SHEET = "完成记录"
+DETAIL_HEADERS = ["编号", "单位/个人", "责任事项", "期间", "截止日期", "记录人", "完成时间",
                   "是否逾期", "备注", "附件", "渠道", "状态", "撤销时间"]
 EXCUSE_HEADERS = ["编号", "单位/个人", "责任事项", "期间", "截止日期", "豁免人", "豁免时间",
                   "原因", "状态", "撤销豁免人", "撤销时间", "撤销原因"]
@@ -295,6 +325,13 @@ def _table(ws: WriteOnlyWorksheet, headers: Sequence[str], rows: Sequence[Sequen
         ws.column_dimensions[get_column_letter(i)].width = min(w + 2, MAX_WIDTH)
     header_row = 2 if heading else 1
     ws.freeze_panes = f"{get_column_letter(freeze_columns + 1)}{header_row + 1}"
+    # Printed for 考核 files: landscape, one page wide, the header rows on every page.
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = Worksheet.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = f"1:{header_row}"
     if heading:
         cell = WriteOnlyCell(ws, heading)
         cell.font = Font(bold=True, size=12)
@@ -314,6 +351,8 @@ def _table(ws: WriteOnlyWorksheet, headers: Sequence[str], rows: Sequence[Sequen
 def _width(value: Any) -> int:
     if value is None:
         return 0
+    if isinstance(value, Dated):
+        return 22 if value.late else 10
     if isinstance(value, datetime):
         return 16
     if isinstance(value, date):

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from datetime import timedelta
 from typing import Any, Protocol
@@ -51,7 +52,7 @@ async def chat(app: App, console: ConsoleChannel, deliverer: Deliverer, sender: 
     scheduler = _ticker(deliverer)
     scheduler.start()
     try:
-        while (line := await asyncio.to_thread(console.read, prompt)) is not None:
+        while (line := await _read(console, prompt)) is not None:
             now = app.clock.now()
             await asyncio.to_thread(deliverer.run_pass, now)
             message = Inbound(channel=console.name, sender=sender, text=line, received_at=now)
@@ -59,6 +60,34 @@ async def chat(app: App, console: ConsoleChannel, deliverer: Deliverer, sender: 
     finally:
         scheduler.shutdown(wait=False)
     console.goodbye()
+
+
+async def _read(console: ConsoleChannel, prompt: str) -> str | None:
+    """The next line, read in a daemon thread: Ctrl-C ends the chat at once, instead of
+    waiting at exit for a worker thread blocked in `input()`."""
+    loop = asyncio.get_running_loop()
+    line: asyncio.Future[str | None] = loop.create_future()
+
+    def read() -> None:
+        try:
+            result = console.read(prompt)
+        except BaseException as e:  # noqa: BLE001 - handed to the loop, which raises it
+            loop.call_soon_threadsafe(_settle, line, None, e)
+        else:
+            loop.call_soon_threadsafe(_settle, line, result, None)
+
+    threading.Thread(target=read, name="console-input", daemon=True).start()
+    return await line
+
+
+def _settle(future: asyncio.Future[str | None], result: str | None,
+            error: BaseException | None) -> None:
+    if future.done():  # the chat ended meanwhile
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
 
 
 def health(app: App, deliverer: Deliverer) -> tuple[int, dict[str, Any]]:
@@ -85,7 +114,8 @@ class Service(Protocol):
 
 
 async def run(app: App, deliverer: Deliverer, services: Sequence[Service] = (),
-              stop: asyncio.Event | None = None) -> None:
+              stop: asyncio.Event | None = None,
+              on_started: Callable[[], None] = lambda: None) -> None:
     """Until SIGINT or SIGTERM (or `stop` is set): recover, pass at once, then every minute;
     and run the services the enabled channels need (the HTTP server, Telegram's bot).
     Services stop in reverse order, each finishing what it has in flight."""
@@ -105,7 +135,7 @@ async def run(app: App, deliverer: Deliverer, services: Sequence[Service] = (),
         for service in services:
             await service.start()
             started.append(service)
-        log.info("dutybot is running; reminders are checked every minute")
+        on_started()
         await stop.wait()
     finally:
         scheduler.shutdown(wait=False)

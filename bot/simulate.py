@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -89,7 +89,9 @@ def routes(config: Config, recipient: str, group: bool) -> list[str]:
 
 
 def simulate(config: Config, first: date, last: date, calendar: WorkCalendar,
-             now: datetime) -> Iterator[Message]:
+             now: datetime, on_day: Callable[[], object] = lambda: None) -> Iterator[Message]:
+    """The messages of each day from `first` to `last`; `on_day` after each (a progress
+    bar's step)."""
     org = config.org
     store = TinyDBStore.open(config.store_path, now, read_only=True)
     try:
@@ -119,6 +121,7 @@ def simulate(config: Config, first: date, last: date, calendar: WorkCalendar,
             handled.update(n.key for n in [*due, *plan.skip])
             yield from _messages(config, tasks, calendar, due, moment)
         day += timedelta(days=1)
+        on_day()
 
 
 def _messages(config: Config, tasks: FutureTasks, calendar: WorkCalendar,

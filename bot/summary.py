@@ -142,8 +142,15 @@ def channel_states(config: Config) -> list[str]:
     return states
 
 
-def as_json(config: Config) -> dict[str, Any]:
+def as_json(config: Config, now: datetime, horizon: timedelta) -> dict[str, Any]:
+    """What `check` shows, for scripts: the org, duties, the deadlines within `horizon`
+    (every one, with its owners), the calendar's estimated years, and the channels."""
     org = config.org
+    today = now.astimezone(org.timezone).date()
+    until = today + horizon
+    deadlines = sorted((p for p in plan_tasks(org, today, until) if today <= p.due <= until),
+                       key=lambda p: (p.due, p.duty, p.owner))
+    environment = config.env_names()
     return {
         "bureau": {"name": org.name, "timezone": org.timezone.key},
         "people": [
@@ -162,4 +169,27 @@ def as_json(config: Config) -> dict[str, Any]:
              "due": d.due.describe(), "owners": org.duty_owners(d), "evidence": d.evidence}
             for d in org.duties.values()
         ],
+        "deadlines": {
+            "from": today.isoformat(), "to": until.isoformat(),
+            "tasks": [{"due": p.due.isoformat(), "duty": p.duty, "owner": p.owner,
+                       "period": p.period} for p in deadlines],
+        },
+        "calendar": {
+            "holidays": [d.isoformat() for d in sorted(config.holidays)],
+            "workdays": [d.isoformat() for d in sorted(config.workdays)],
+            "estimated": [{"year": g.year, "missing": [d.isoformat() for d in g.missing]}
+                          for g in calendar_gaps(config, today, until)],
+        },
+        "channels": {
+            "console": {"enabled": True},
+            "wecom": {"enabled": config.wecom.enabled,
+                      **({"corp_id": config.wecom.corp_id, "agent_id": config.wecom.agent_id,
+                          "callback": f"http://{config.server.host}:{config.server.port}"
+                                      "/wecom/callback"} if config.wecom.enabled else {})},
+            "telegram": {"enabled": config.telegram.enabled,
+                         **({"mode": config.telegram.mode, "detail": config.telegram.detail}
+                            if config.telegram.enabled else {})},
+            "missing_environment": sorted(name for name in environment.values()
+                                          if name and name not in os.environ),
+        },
     }

@@ -15,6 +15,12 @@ from schedules.periods import parse_period_key
 from schedules.tasks import PlannedTask, Task
 
 WEEKDAYS = "一二三四五六日"
+CHANNEL_NAMES = {"console": "控制台", "wecom": "企业微信", "wecom-robot": "企业微信群机器人",
+                 "telegram": "Telegram"}
+
+
+def channel_name(channel: str) -> str:
+    return CHANNEL_NAMES.get(channel, channel or "无渠道")
 
 NOT_REGISTERED = (
     "您好，您的账号尚未登记在本单位的责任清单中，暂时无法使用。"

@@ -43,9 +43,13 @@ def test_check_in_survives_a_restart_and_can_be_undone(config_path: Path) -> Non
     assert undone[1].startswith("您有 6 项待办")
 
 
-def test_an_unregistered_sender_gets_only_a_polite_refusal(config_path: Path) -> None:
-    replies = chat(config_path, "陌生人", "待办", "打卡 1", "帮助")
-    assert replies == [text.NOT_REGISTERED] * 3
+def test_an_unknown_person_is_refused_naming_the_closest(config_path: Path) -> None:
+    for who, hint in [("吴方", "是不是：吴芳"), ("陌生人", "运行 dutybot check")]:
+        result = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "chat", "--config", str(config_path), "--as", who],
+            input="待办\n", capture_output=True, text=True, cwd=ROOT, timeout=60)
+        assert result.returncode == 2 and result.stdout == ""
+        assert f"没有「{who}」这个人" in result.stderr and hint in result.stderr
     assert "局" not in text.NOT_REGISTERED.replace("本单位", "")  # nothing about the org
 
 

@@ -16,7 +16,7 @@ from bot.app import App
 from bot.clock import FakeClock
 from bot.config import Config
 from bot.delivery import Deliverer
-from bot.report import Report, Span
+from bot.report import DETAIL_SHEET, Report, Span
 from handlers import text
 from handlers.parse import TEXT_LIMIT
 from schedules.tasks import Status
@@ -272,7 +272,7 @@ def test_any_text_is_kept_verbatim_and_the_report_still_opens(
     out = tmp_path / "r.xlsx"
     Report(app.org, app.store, app.calendar, Span.of(2026, None), clock.now().date()).write(out)
     app.close()
-    sheet = load_workbook(out)["打卡明细"]
+    sheet = load_workbook(out)[DETAIL_SHEET]
     notes = [row[8].value for row in sheet.iter_rows(min_row=2)]
     shown = next(n for n in notes if n and n.startswith("已召开"))
     assert shown == "已召开␋␟␀ =1+1 \u202e反向\ufffd"

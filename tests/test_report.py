@@ -16,6 +16,7 @@ from bot.cli import main
 from bot.clock import FakeClock
 from bot.config import load
 from bot.delivery import Deliverer
+from bot.report import DETAIL_SHEET, LATE_FORMAT
 from schedules.standing import standing
 from schedules.tasks import Status
 from tests.builders import EXAMPLE, SHANGHAI, RecordingChannel, at
@@ -67,7 +68,7 @@ def test_summary_numbers_match_the_store(lived: Year, tmp_path: Path) -> None:
     out = tmp_path / "2026.xlsx"
     assert write(lived, out=out) == 0
     wb = load_workbook(out)
-    assert wb.sheetnames == ["汇总", "事项矩阵", "打卡明细", "豁免记录", "升级督办"]
+    assert wb.sheetnames == ["汇总", "事项矩阵", DETAIL_SHEET, "豁免记录", "升级督办"]
     ws = wb["汇总"]
     assert ws.freeze_panes == "B3"
     assert [c.value for c in ws[2]][:3] == ["单位/个人", "应完成", "已完成"]
@@ -88,7 +89,7 @@ def test_summary_numbers_match_the_store(lived: Year, tmp_path: Path) -> None:
         assert rows["合计"][4] == sum(t.status is Status.EXCUSED for t in every) > 0
         assert rows["合计"][2] > 0 and rows["合计"][3] > 0 and rows["合计"][5] > 0
         checkins = sum(len(t.checkins) for t in every)
-        details = list(wb["打卡明细"].iter_rows(min_row=2, values_only=True))
+        details = list(wb[DETAIL_SHEET].iter_rows(min_row=2, values_only=True))
         assert len(details) == checkins
         assert len(list(wb["升级督办"].iter_rows(min_row=2))) == len(
             [e for e in app.store.escalations() if e.task in {t.key for t in every}])
@@ -103,7 +104,7 @@ def test_dates_are_dates(lived: Year, tmp_path: Path) -> None:
     out = tmp_path / "2026.xlsx"
     write(lived, out=out)
     wb = load_workbook(out)
-    detail = next(wb["打卡明细"].iter_rows(min_row=2, max_row=2))
+    detail = next(wb[DETAIL_SHEET].iter_rows(min_row=2, max_row=2))
     assert isinstance(detail[4].value, datetime) and detail[4].number_format == "yyyy-mm-dd"
     assert isinstance(detail[6].value, datetime) and detail[6].value.year == 2026
     matrix = wb["事项矩阵"]
@@ -135,9 +136,9 @@ def test_a_half_year_and_the_csv_details(lived: Year, tmp_path: Path) -> None:
     with out.open(encoding="utf-8-sig", newline="") as f:
         rows = list(csv.reader(f))
     assert rows[0][:3] == ["编号", "单位/个人", "责任事项"]
-    details = list(load_workbook(whole)["打卡明细"].iter_rows(min_row=2, values_only=True))
+    details = list(load_workbook(whole)[DETAIL_SHEET].iter_rows(min_row=2, values_only=True))
     assert len(rows) - 1 == len(details)
-    assert any(r[10] == "wecom" and r[8] == "补办" and r[7] == "是" for r in rows[1:])
+    assert any(r[10] == "企业微信" and r[8] == "补办" and r[7] == "是" for r in rows[1:])
 
 
 def test_bad_arguments_are_refused_without_writing(lived: Year, tmp_path: Path,
@@ -146,3 +147,29 @@ def test_bad_arguments_are_refused_without_writing(lived: Year, tmp_path: Path,
     assert "应以 .xlsx 或 .csv 结尾" in capsys.readouterr().err
     assert write(lived, out=tmp_path / "nowhere" / "r.xlsx") == 2
     assert not list(tmp_path.iterdir())
+
+
+def test_every_sheet_prints_landscape_one_page_wide_with_its_headers(
+        lived: Year, tmp_path: Path) -> None:
+    out = tmp_path / "2026.xlsx"
+    write(lived, out=out)
+    wb = load_workbook(out)
+    for ws in wb.worksheets:
+        assert ws.page_setup.orientation == "landscape", ws.title
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+        assert (ws.page_setup.fitToWidth, ws.page_setup.fitToHeight) == (1, 0), ws.title
+        header_row = 2 if ws.title in ("汇总", "事项矩阵") else 1
+        assert ws.print_title_rows == f"$1:${header_row}", ws.title
+
+
+def test_channels_in_chinese_and_late_completions_marked(lived: Year, tmp_path: Path) -> None:
+    out = tmp_path / "2026.xlsx"
+    write(lived, out=out)
+    wb = load_workbook(out)
+    channels = {r[10] for r in wb[DETAIL_SHEET].iter_rows(min_row=2, values_only=True)}
+    assert channels <= {"控制台", "企业微信", "企业微信群机器人", "Telegram"} and channels
+    dated = [c for row in wb["事项矩阵"].iter_rows(min_row=3) for c in row[3:]
+             if isinstance(c.value, datetime)]
+    late = [c for c in dated if c.number_format == LATE_FORMAT]
+    assert late and len(late) < len(dated)  # late ones marked, on-time ones plain dates
+    assert all(c.number_format == "yyyy-mm-dd" for c in dated if c not in late)

@@ -14,6 +14,7 @@ from typing import IO
 
 import httpx
 
+from bot.cli import STARTED
 from tests.builders import ROOT
 from tests.fake_telegram import FakeTelegram
 from tests.fake_wecom import FakeWeCom
@@ -73,7 +74,7 @@ def test_run_serves_wecom_and_telegram_and_stops_cleanly(tmp_path: Path) -> None
         log = Lines(process.stderr)
         try:
             base = f"http://127.0.0.1:{port}"
-            log.wait_for("dutybot is running")  # the server and the Telegram bot are up
+            log.wait_for(STARTED)  # the server and the Telegram bot are up
             health = httpx.get(base + "/healthz").json()
             assert set(health["channels"]) == {"telegram", "wecom", "wecom-robot"}
 
@@ -92,6 +93,7 @@ def test_run_serves_wecom_and_telegram_and_stops_cleanly(tmp_path: Path) -> None
             process.wait(timeout=20)
         err = log.all()
         assert process.returncode == 0, err
+        assert "渠道：企业微信、企业微信群机器人、Telegram。" in err and "下一次 10:01" in err
         assert TOKEN not in err and AES_KEY not in err and telegram.token not in err
 
 
