@@ -297,7 +297,7 @@ class _Reader:
             name = t.text("name")
             if name in names:
                 t.fail("name", f"与 “{names[name]}” 重名（“{name}”）；姓名须各不相同，"
-                               "可加以区分，如 张伟（办公室）")
+                               "可在姓名后注明单位以示区分")
             names[name] = pid
             roles: set[Role] = set()
             for i, r in enumerate(t.texts("roles", [])):
