@@ -76,7 +76,7 @@ class App:
             return
         first = (self.store.since if self._planned_through is None
                  else self._planned_through + timedelta(days=1))
-        planned = plan_tasks(self.org, first, today, self.store.duties_under_way())
+        planned = plan_tasks(self.org, first, today, self.calendar, self.store.duties_under_way())
         try:
             created = self.store.add_tasks(planned, now)
         except StoreWriteFailed as e:  # said once; tried again on every later call

@@ -17,6 +17,7 @@ from bot.config import Config
 from handlers import notices as words
 from handlers.text import WEEKDAYS
 from schedules.calendar import WorkCalendar
+from schedules.periods import period_kind
 from schedules.reminders import Notice, Stage, digest_notices, task_notices
 from schedules.tasks import Status, Task, plan_tasks
 from storage.tinydb_store import TinyDBStore
@@ -107,12 +108,14 @@ def simulate(config: Config, first: date, last: date, calendar: WorkCalendar,
     day, plan_from = first, since
     while day <= last:
         midnight = datetime.combine(day, time(0), org.timezone)
-        under_way = {(t.duty, t.owner) for t in tasks.by_key.values()}
-        planned, plan_from = plan_tasks(org, plan_from, day, under_way), day + timedelta(days=1)
+        under_way = {(t.duty, t.owner, period_kind(t.period)) for t in tasks.by_key.values()}
+        planned = plan_tasks(org, plan_from, day, calendar, under_way)
+        plan_from = day + timedelta(days=1)
         for p in planned:
             if p.key not in tasks.by_key:
                 tasks.by_key[p.key] = Task(p.key, tasks.next_number, p.duty, p.owner, p.period,
-                                           p.due, opened=midnight)
+                                           p.due, opened=midnight, title=p.title,
+                                           owner_name=p.owner_name)
                 tasks.next_number += 1
         for moment in sorted(datetime.combine(day, t, tz) for tz, t in send_times):
             plan = task_notices(org, tasks.open_tasks(), calendar, moment, handled)

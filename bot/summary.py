@@ -64,8 +64,9 @@ def as_text(config: Config, now: datetime, horizon: timedelta) -> str:
                      f"截止：{d.due.describe()} — {owners_text(org, d)}{own}")
     lines += ["", f"提醒规则：{policy_text(config.reminders)}；只在工作日发送"]
     until = today + horizon
+    calendar = WorkCalendar(config.holidays, config.workdays)
     due_soon = Counter(
-        (p.due, p.duty) for p in plan_tasks(org, today, until) if today <= p.due <= until
+        (p.due, p.duty) for p in plan_tasks(org, today, until, calendar) if today <= p.due <= until
     )
     lines += ["", f"近期截止（{horizon.days} 天内）："]
     soon = sorted(due_soon.items())
@@ -148,7 +149,9 @@ def as_json(config: Config, now: datetime, horizon: timedelta) -> dict[str, Any]
     org = config.org
     today = now.astimezone(org.timezone).date()
     until = today + horizon
-    deadlines = sorted((p for p in plan_tasks(org, today, until) if today <= p.due <= until),
+    calendar = WorkCalendar(config.holidays, config.workdays)
+    deadlines = sorted((p for p in plan_tasks(org, today, until, calendar)
+                        if today <= p.due <= until),
                        key=lambda p: (p.due, p.duty, p.owner))
     environment = config.env_names()
     return {

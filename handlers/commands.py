@@ -332,7 +332,7 @@ def upcoming(ctx: Context, args: str) -> Reply:
         if t.status is Status.OPEN and ctx.today <= t.due <= until and t.duty in ctx.org.duties:
             rows.append((t.due, t.number, f"【{t.number}】{ctx.describe(t)}"))
     # Periods that start inside the window have no task yet; show them as coming.
-    for p in plan_tasks(ctx.org, ctx.today, until):
+    for p in plan_tasks(ctx.org, ctx.today, until, ctx.calendar):
         if p.owner in owners and p.key not in known and ctx.today <= p.due <= until:
             rows.append((p.due, 0, f"{ctx.describe(p)}{text.NOT_YET_OPEN}"))
     if not rows:

@@ -28,6 +28,8 @@ STATED_ROLES = frozenset({Role.PARTY_SECRETARY, Role.LEADER, Role.ADMIN})
 
 
 class Cadence(StrEnum):
+    WEEKLY = "weekly"  # Monday to Sunday (ISO weeks)
+    SEMI_MONTHLY = "semi-monthly"  # the 1st to the 15th, the 16th to the month's end
     MONTHLY = "monthly"
     QUARTERLY = "quarterly"
     HALF_YEARLY = "half-yearly"
@@ -67,6 +69,7 @@ class Unit:
     head: str  # person id: the secretary of a branch, the head of an office
     supervisor: str | None = None  # person id of the 分管领导
     group: GroupChat | None = None
+    deputy: str | None = None  # stands in for the head: gets the reminders, may record
 
 
 @dataclass(frozen=True)
@@ -96,16 +99,25 @@ class DueRule:
     """When a task is due within its period.
 
     Exactly one form applies: an offset from the period's start or end (`anchor`, `days`),
-    fixed month-days such as 06-20 and 12-20 (one per period), fixed dates for as-required
-    duties, or N working days after opening for event duties.
+    fixed month-days such as 06-20 and 12-20 (one per period), the Nth (or last) given
+    weekday or working day of the period (`ordinal`, `weekday`), fixed dates for
+    as-required duties, or N working days after opening for event duties.
     """
 
-    anchor: str = "end"  # "end" | "start" | "month-days" | "dates" | "opened"
+    anchor: str = "end"  # "end" | "start" | "month-days" | "weekday" | "workday" | "dates"
+    #                      | "opened"
     days: int = 0
     month_days: tuple[tuple[int, int], ...] = ()
     dates: tuple[date, ...] = ()
+    ordinal: int = 0  # 1, 2, … the Nth; -1 the last (for "weekday" and "workday")
+    weekday: int = 0  # Monday 0 … Sunday 6 (for "weekday")
 
     def describe(self) -> str:
+        if self.anchor in ("weekday", "workday"):
+            which = "最后一个" if self.ordinal == -1 else (
+                "第一个" if self.ordinal == 1 else f"第{self.ordinal}个")
+            day = f"周{'一二三四五六日'[self.weekday]}" if self.anchor == "weekday" else "工作日"
+            return which + day
         if self.anchor == "month-days":
             return "、".join(f"{m:02d}-{d:02d}" for m, d in self.month_days)
         if self.anchor == "dates":
@@ -126,6 +138,14 @@ class Owners:
     role: Role | None = None
 
 
+class Adjust(StrEnum):
+    """What happens to a deadline that falls on a non-working day."""
+
+    NONE = "none"  # it stays
+    PREVIOUS = "previous-workday"
+    NEXT = "next-workday"
+
+
 @dataclass(frozen=True)
 class Duty:
     id: str
@@ -136,6 +156,9 @@ class Duty:
     owners: Owners
     evidence: str = ""
     policy: Policy = field(default_factory=Policy)
+    adjust: Adjust = Adjust.NONE
+    about_previous: bool = False  # done early in a period about the one before (年度述职)
+    keyword: str = ""  # an event duty's word: `舆情 …`, `上报 汛情 …`
 
 
 @dataclass(frozen=True)

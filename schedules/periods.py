@@ -1,14 +1,16 @@
-"""Periods (month, quarter, half-year, year) and when a duty's task is due within one."""
+"""Periods (week, half-month, month, quarter, half-year, year) and when a duty's task is due
+within one."""
 
 from __future__ import annotations
 
 import calendar as _calendar
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from schedules.calendar import WorkCalendar
-from schedules.model import Cadence, DueRule
+from schedules.model import Adjust, Cadence, DueRule
 
 _MONTHS_PER_PERIOD = {
     Cadence.MONTHLY: 1,
@@ -17,20 +19,26 @@ _MONTHS_PER_PERIOD = {
     Cadence.YEARLY: 12,
 }
 
-# The shortest period of each cadence, for checking that an offset stays inside it.
+# The shortest period of each cadence, for checking that a rule stays inside it.
 SHORTEST_DAYS = {
+    Cadence.WEEKLY: 7,
+    Cadence.SEMI_MONTHLY: 13,  # 16–28 February
     Cadence.MONTHLY: 28,
     Cadence.QUARTERLY: 90,
     Cadence.HALF_YEARLY: 181,
     Cadence.YEARLY: 365,
 }
 
-PERIODS_PER_YEAR = {c: 12 // m for c, m in _MONTHS_PER_PERIOD.items()}
+PERIODS_PER_YEAR = {c: 12 // m for c, m in _MONTHS_PER_PERIOD.items()}  # month-day rules
+
+_WEEK_KEY = re.compile(r"^(\d{4})-W(\d{2})$")
+_HALF_MONTH_KEY = re.compile(r"^(\d{4})-(\d{2})([AB])$")
 
 
 @dataclass(frozen=True, order=True)
 class Period:
-    """A span of days with a stable key such as `2026-11`, `2026-Q4`, `2026-H2`, `2026`."""
+    """A span of days with a stable key such as `2026-W48`, `2026-11A`, `2026-11`,
+    `2026-Q4`, `2026-H2`, `2026`."""
 
     start: date
     end: date  # inclusive
@@ -39,6 +47,10 @@ class Period:
     def label(self) -> str:
         """The period as people say it, e.g. 2026年第四季度."""
         k = self.key
+        if "-W" in k:
+            return f"{k[:4]}年第{int(k[6:])}周"
+        if _HALF_MONTH_KEY.match(k):
+            return f"{k[:4]}年{int(k[5:7])}月{'上' if k[7] == 'A' else '下'}半月"
         if "-Q" in k:
             return f"{k[:4]}年第{'一二三四'[int(k[-1]) - 1]}季度"
         if "-H" in k:
@@ -52,6 +64,16 @@ class Period:
 
 def period_of(cadence: Cadence, day: date) -> Period:
     """The calendar period of `cadence` that contains `day`."""
+    if cadence is Cadence.WEEKLY:
+        start = day - timedelta(days=day.weekday())
+        year, week, _ = start.isocalendar()
+        return Period(start, start + timedelta(days=6), f"{year}-W{week:02d}")
+    if cadence is Cadence.SEMI_MONTHLY:
+        last = _calendar.monthrange(day.year, day.month)[1]
+        first_half = day.day <= 15
+        start = date(day.year, day.month, 1 if first_half else 16)
+        end = date(day.year, day.month, 15 if first_half else last)
+        return Period(start, end, f"{day.year}-{day.month:02d}{'A' if first_half else 'B'}")
     months = _MONTHS_PER_PERIOD[cadence]
     index = (day.month - 1) // months
     first_month = index * months + 1
@@ -69,12 +91,22 @@ def period_of(cadence: Cadence, day: date) -> Period:
     return Period(start, end, key)
 
 
+def previous_period(period: Period, cadence: Cadence) -> Period:
+    return period_of(cadence, period.start - timedelta(days=1))
+
+
 def parse_period_key(key: str) -> tuple[Cadence, Period]:
     """`2026-Q4` → (quarterly, that quarter). Raises ValueError for anything else."""
     key = key.strip().upper()
     try:
         if len(key) == 4 and key.isdigit():
             return Cadence.YEARLY, period_of(Cadence.YEARLY, date(int(key), 1, 1))
+        if (week := _WEEK_KEY.match(key)) is not None:
+            monday = date.fromisocalendar(int(week[1]), int(week[2]), 1)
+            return Cadence.WEEKLY, period_of(Cadence.WEEKLY, monday)
+        if (half := _HALF_MONTH_KEY.match(key)) is not None:
+            first = date(int(half[1]), int(half[2]), 1 if half[3] == "A" else 16)
+            return Cadence.SEMI_MONTHLY, period_of(Cadence.SEMI_MONTHLY, first)
         year, rest = int(key[:4]), key[5:]
         if key[4] != "-":
             raise ValueError(key)
@@ -91,6 +123,17 @@ def parse_period_key(key: str) -> tuple[Cadence, Period]:
     raise ValueError(f"not a period key: {key!r}")
 
 
+def period_kind(key: str) -> str:
+    """What kind of period a task's key names: a cadence's value, "as-required" for a
+    one-off deadline, "event" for a reported event."""
+    if "#" in key:
+        return Cadence.EVENT.value
+    try:
+        return parse_period_key(key)[0].value
+    except ValueError:
+        return Cadence.AS_REQUIRED.value
+
+
 def periods_overlapping(cadence: Cadence, first: date, last: date) -> Iterator[Period]:
     """Every period of `cadence` that shares a day with [first, last], oldest first."""
     period = period_of(cadence, first)
@@ -99,8 +142,22 @@ def periods_overlapping(cadence: Cadence, first: date, last: date) -> Iterator[P
         period = period_of(cadence, period.end + timedelta(days=1))
 
 
-def due_date(rule: DueRule, period: Period) -> date:
-    """The due date of a calendar-cadence task in `period` (the config checked it fits)."""
+def due_date(rule: DueRule, period: Period, calendar: WorkCalendar,
+             adjust: Adjust = Adjust.NONE) -> date:
+    """The due date of a calendar-cadence task in `period` (the config checked it fits),
+    moved off a non-working day if the duty says so."""
+    return adjusted(_within(rule, period, calendar), calendar, adjust)
+
+
+def adjusted(day: date, calendar: WorkCalendar, adjust: Adjust) -> date:
+    if adjust is Adjust.PREVIOUS:
+        return calendar.on_or_before(day)
+    if adjust is Adjust.NEXT:
+        return calendar.on_or_after(day)
+    return day
+
+
+def _within(rule: DueRule, period: Period, calendar: WorkCalendar) -> date:
     if rule.anchor == "start":
         return period.start + timedelta(days=rule.days)
     if rule.anchor == "month-days":
@@ -109,6 +166,18 @@ def due_date(rule: DueRule, period: Period) -> date:
             if period.start <= candidate <= period.end:
                 return candidate
         raise ValueError(f"no month-day of {rule.describe()} falls in {period.key}")
+    if rule.anchor in ("weekday", "workday"):
+        days = [period.start + timedelta(days=i) for i in range((period.end - period.start)
+                                                                 .days + 1)]
+        if rule.anchor == "weekday":
+            matching = [d for d in days if d.weekday() == rule.weekday]
+        else:
+            matching = [d for d in days if calendar.is_workday(d)]
+        if not matching:  # a week that is all holiday: its last day
+            return period.end
+        if rule.ordinal == -1 or rule.ordinal > len(matching):  # fewer than N: the last
+            return matching[-1]
+        return matching[rule.ordinal - 1]
     return period.end + timedelta(days=rule.days)
 
 

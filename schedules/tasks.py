@@ -12,8 +12,15 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, tzinfo
 from enum import StrEnum
 
+from schedules.calendar import WorkCalendar
 from schedules.model import Cadence, Org
-from schedules.periods import as_required_period, due_date, periods_overlapping
+from schedules.periods import (
+    adjusted,
+    as_required_period,
+    due_date,
+    periods_overlapping,
+    previous_period,
+)
 
 
 class Status(StrEnum):
@@ -43,6 +50,7 @@ class CheckIn:
     undone_at: datetime | None = None
     undone_by: str = ""
     restored_at: datetime | None = None  # an undo taken back (`恢复`): in effect again
+    on_behalf_of: str = ""  # the one who answers for the task, when `person` stood in
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,10 @@ class Task:
     opened: datetime | None = None  # when the task came to exist (stages before it don't fire)
     opened_by: str = ""  # who reported an event task; "" for tasks the plan opened
     excuses: tuple[Excuse, ...] = ()  # every excuse, withdrawn ones too, oldest first
+    title: str = ""  # the duty's title and the owner's name when the task was opened: how
+    owner_name: str = ""  # it is still shown once the config no longer has them
+    moves: int = 0  # how often its deadline was moved by a config change
+    previous_due: date | None = None  # the deadline before the last move
 
     @property
     def checkin(self) -> CheckIn | None:
@@ -80,6 +92,13 @@ class Task:
             if c.undone_at is None:
                 return c
         return None
+
+    @property
+    def on_behalf(self) -> str:
+        """Who the current check-in was made for, when someone stood in (a deputy or a
+        delegate); "" otherwise."""
+        done = self.checkin
+        return done.on_behalf_of if done else ""
 
     @property
     def excuse(self) -> Excuse | None:
@@ -102,7 +121,7 @@ class Task:
         return self.status is Status.OPEN and today > self.due
 
     def with_due(self, due: date) -> Task:
-        return replace(self, due=due)
+        return replace(self, due=due, moves=self.moves + 1, previous_due=self.due)
 
     def with_checkin(self, checkin: CheckIn) -> Task:
         return replace(self, status=Status.DONE, checkins=(*self.checkins, checkin))
@@ -161,40 +180,48 @@ class PlannedTask:
     key: str
     duty: str
     owner: str
-    period: str
+    period: str  # the period the task is about (for `period = "previous"`: the one before)
     due: date
+    title: str = ""  # the duty's and owner's names when planned: a task the config later
+    owner_name: str = ""  # drops is still shown by them
 
 
 def plan_tasks(
-    org: Org, since: date, today: date, under_way: Collection[tuple[str, str]] | None = None
+    org: Org, since: date, today: date, calendar: WorkCalendar,
+    under_way: Collection[tuple[str, str, str]] | None = None,
 ) -> list[PlannedTask]:
     """Every task of a calendar duty whose period has begun by `today` and which is due on or
     after `since` (the day the bureau started using the bot), in a stable order: period
     start, then duty, then owner as config lists them. As-required deadlines on or after
     `since` are listed at once, so people see them coming.
 
-    `under_way` holds the (duty, owner) pairs that already have tasks. A pair not in it —
-    a duty or a unit added to config later — starts with the first task due from `today`
-    on, not with a backlog of deadlines that passed before it existed."""
+    `under_way` holds the (duty, owner, period kind) of the tasks that already exist. One not
+    in it — a duty or a unit added to config later, or a duty whose cadence changed — starts
+    with the first task due from `today` on, not with a backlog of deadlines that passed
+    before it existed."""
     planned: list[tuple[date, int, int, PlannedTask]] = []
     for d_index, duty in enumerate(org.duties.values()):
         if duty.cadence is Cadence.EVENT:
             continue
         owners = org.duty_owners(duty)
         if duty.cadence is Cadence.AS_REQUIRED:
-            periods = [as_required_period(d) for d in duty.due.dates]
+            periods = [(as_required_period(d), adjusted(d, calendar, duty.adjust))
+                       for d in duty.due.dates]
         else:
-            periods = [p for p in periods_overlapping(duty.cadence, since, today)]
-        for period in periods:
-            due = period.end if duty.cadence is Cadence.AS_REQUIRED else due_date(duty.due, period)
+            periods = [(p, due_date(duty.due, p, calendar, duty.adjust))
+                       for p in periods_overlapping(duty.cadence, since, today)]
+        for period, due in periods:
             if due < since:
                 continue  # its deadline passed before the bot was tracking anything
+            about = (previous_period(period, duty.cadence)
+                     if duty.about_previous and duty.cadence is not Cadence.AS_REQUIRED
+                     else period)
             for o_index, owner in enumerate(owners):
-                if under_way is not None and due < today and (duty.id, owner) not in under_way:
+                if (under_way is not None and due < today
+                        and (duty.id, owner, duty.cadence.value) not in under_way):
                     continue
-                item = PlannedTask(task_key(duty.id, owner, period.key), duty.id, owner,
-                                   period.key, due)
+                item = PlannedTask(task_key(duty.id, owner, about.key), duty.id, owner,
+                                   about.key, due, duty.title, org.owner_name(owner))
                 planned.append((period.start, d_index, o_index, item))
     planned.sort(key=lambda row: row[:3])
     return [row[3] for row in planned]
-

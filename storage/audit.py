@@ -68,6 +68,7 @@ class _Doc:
     number: int  # a task's number; an outbox entry's document id
     value: Any  # the Task or OutboxEntry the file holds
     seq: int
+    raw: dict[str, Any]  # the document as stored
     checked: bool = False
 
 
@@ -102,7 +103,8 @@ def verify(folder: Path) -> AuditResult:
             doc = docs.get(doc_key)
             if doc is not None and doc.seq == item.seq:
                 doc.checked = True
-                if problem is None and doc.value != state[doc_key]:
+                if problem is None and not _agrees(doc.raw, _as_doc(doc_key[0],
+                                                                    state[doc_key])):
                     problem = _altered(doc, "与台账记载不符")
     torn = reader.torn_at is not None
     if broken is not None:
@@ -122,6 +124,25 @@ def _apply(record: Any, state: dict[DocKey, Any]) -> list[DocKey]:
         state[collection, key] = effect(state.get((collection, key)))
         changed.append((collection, key))
     return changed
+
+
+def _as_doc(collection: str, value: Any) -> dict[str, Any]:
+    if collection == records.TASKS:
+        return records.task_to_doc(value, 0)
+    return records.entry_to_doc(value, 0)
+
+
+def _agrees(stored: Any, replayed: Any) -> bool:
+    """Whether a stored document says what the ledger does. A field an older release did
+    not write may be missing from the file if the ledger's value is its default."""
+    if isinstance(stored, dict) and isinstance(replayed, dict):
+        return all(k == "seq" or (k in replayed and _agrees(v, replayed[k]))
+                   for k, v in stored.items()) and all(
+            k in stored or v in (None, 0, "", [], False) for k, v in replayed.items())
+    if isinstance(stored, list) and isinstance(replayed, list):
+        return len(stored) == len(replayed) and all(
+            _agrees(a, b) for a, b in zip(stored, replayed, strict=True))
+    return bool(stored == replayed)
 
 
 def _file_of(collection: str, value: Any) -> str:
@@ -162,7 +183,7 @@ def _read_files(folder: Path) -> tuple[dict[DocKey, _Doc], dict[str, int], Alter
                     return docs, newest, Altered(path.name, 0, f"中文档 {doc_id} 格式不对：{e}")
                 if (collection, key) in docs:
                     return docs, newest, Altered(path.name, 0, f"中文档 {doc_id} 重复")
-                docs[collection, key] = _Doc(path.name, number, value, seq)
+                docs[collection, key] = _Doc(path.name, number, value, seq, doc)
                 newest[path.name] = max(newest.get(path.name, 0), seq)
     return docs, newest, None
 

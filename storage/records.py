@@ -144,6 +144,8 @@ def checkin_to_doc(c: CheckIn) -> dict[str, Any]:
         doc["undone_by"] = c.undone_by
     if c.restored_at:
         doc["restored_at"] = c.restored_at.isoformat()
+    if c.on_behalf_of:
+        doc["on_behalf_of"] = c.on_behalf_of
     return doc
 
 
@@ -161,6 +163,7 @@ def checkin_from_doc(task_key: str, d: dict[str, Any]) -> CheckIn:
         undone_at=_moment(d, "undone_at", nullable=True),
         undone_by=_get(d, "undone_by", str, default=""),
         restored_at=_moment(d, "restored_at", nullable=True),
+        on_behalf_of=_get(d, "on_behalf_of", str, default=""),
     )
 
 
@@ -178,6 +181,10 @@ def task_to_doc(t: Task, seq: int) -> dict[str, Any]:
         "opened": t.opened.isoformat() if t.opened else None,
         "opened_by": t.opened_by,
         "excuses": [excuse_to_doc(e) for e in t.excuses],
+        "title": t.title,
+        "owner_name": t.owner_name,
+        "moves": t.moves,
+        "previous_due": t.previous_due.isoformat() if t.previous_due else None,
         "seq": seq,
     }
 
@@ -205,6 +212,10 @@ def task_from_doc(d: dict[str, Any]) -> tuple[Task, int]:
         opened=_moment(d, "opened", nullable=True) if d.get("opened") else None,
         opened_by=_get(d, "opened_by", str, default=""),
         excuses=excuses,
+        title=_get(d, "title", str, default=""),
+        owner_name=_get(d, "owner_name", str, default=""),
+        moves=_get(d, "moves", int, default=0),
+        previous_due=_day(d, "previous_due") if d.get("previous_due") else None,
     )
     return task, _get(d, "seq", int)
 
@@ -330,7 +341,9 @@ def _task_effects(record: LedgerRecord) -> list[tuple[str, Effect]]:
                         duty=_get(spec, "duty", str), owner=_get(spec, "owner", str),
                         period=_get(spec, "period", str), due=_day(spec, "due"),
                         note=_get(spec, "note", str, default=""), opened=at,
-                        opened_by=_get(spec, "opened_by", str, default=""))
+                        opened_by=_get(spec, "opened_by", str, default=""),
+                        title=_get(spec, "title", str, default=""),
+                        owner_name=_get(spec, "owner_name", str, default=""))
             return lambda _: task
         return [(spec["key"], opener(spec)) for spec in _get(data, "tasks", list)]
     key = _get(data, "task", str) if record.type in _ABOUT_ONE_TASK else ""

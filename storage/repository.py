@@ -124,8 +124,8 @@ class Repository(Protocol):
 
     def open_tasks(self) -> list[Task]: ...
 
-    def duties_under_way(self) -> set[tuple[str, str]]:
-        """The (duty, owner) pairs that have at least one task."""
+    def duties_under_way(self) -> set[tuple[str, str, str]]:
+        """The (duty, owner, period kind) of every task (kind: a cadence's value)."""
         ...
 
     def add_tasks(self, planned: Sequence[PlannedTask], at: datetime) -> list[Task]:

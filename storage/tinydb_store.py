@@ -35,6 +35,7 @@ from typing import Any
 
 from tinydb import TinyDB
 
+from schedules.periods import period_kind
 from schedules.tasks import Attachment, CheckIn, PlannedTask, Status, Task
 from storage import bindcodes, records
 from storage.atomic import OWN_TEMP, TEMP_SUFFIX, AtomicJSONStorage
@@ -479,8 +480,11 @@ class TinyDBStore:
                 existing = self._tasks.get(p.key)
                 if existing is None:
                     number += 1
-                    new.append({"key": p.key, "number": number, "duty": p.duty,
-                                "owner": p.owner, "period": p.period, "due": p.due.isoformat()})
+                    spec = {"key": p.key, "number": number, "duty": p.duty, "owner": p.owner,
+                            "period": p.period, "due": p.due.isoformat()}
+                    if p.title:  # names as they were: shown if the config drops them
+                        spec |= {"title": p.title, "owner_name": p.owner_name}
+                    new.append(spec)
                 elif existing.status is Status.OPEN and existing.due != p.due:
                     moved.append(p)
             if new:
@@ -730,9 +734,9 @@ class TinyDBStore:
         with self._lock:
             return list(self._outbox.values())
 
-    def duties_under_way(self) -> set[tuple[str, str]]:
+    def duties_under_way(self) -> set[tuple[str, str, str]]:
         with self._lock:
-            return {(t.duty, t.owner) for t in self._tasks.values()}
+            return {(t.duty, t.owner, period_kind(t.period)) for t in self._tasks.values()}
 
     def last_checkin_by(self, person: str) -> tuple[Task, CheckIn] | None:
         with self._lock:

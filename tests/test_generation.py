@@ -9,13 +9,16 @@ from pathlib import Path
 from bot.app import App
 from bot.clock import FakeClock
 from bot.config import Config, load
+from schedules.calendar import WorkCalendar
 from schedules.tasks import plan_tasks
 from storage.tinydb_store import TinyDBStore
 from tests.builders import at
 
+CAL = WorkCalendar()
+
 
 def test_plan_for_one_day_covers_every_calendar_duty_and_owner(config: Config) -> None:
-    planned = plan_tasks(config.org, date(2026, 11, 26), date(2026, 11, 26))
+    planned = plan_tasks(config.org, date(2026, 11, 26), date(2026, 11, 26), CAL)
     per_duty = Counter(p.duty for p in planned)
     assert per_duty["branch-meeting"] == 4  # four branches
     assert per_duty["party-lecture"] == 4  # four leaders, each their own
@@ -32,7 +35,7 @@ def test_plan_for_one_day_covers_every_calendar_duty_and_owner(config: Config) -
 
 
 def test_plan_over_a_year_counts_periods(config: Config) -> None:
-    planned = plan_tasks(config.org, date(2026, 1, 1), date(2026, 12, 31))
+    planned = plan_tasks(config.org, date(2026, 1, 1), date(2026, 12, 31), CAL)
     per_duty = Counter(p.duty for p in planned)
     assert per_duty["three-meetings-committee"] == 12 * 4
     assert per_duty["branch-meeting"] == 4 * 4
@@ -44,7 +47,7 @@ def test_plan_over_a_year_counts_periods(config: Config) -> None:
 def test_generating_twice_changes_nothing(app: App, clock: FakeClock) -> None:
     before = app.store.all_tasks()
     assert before, "the example bureau has tasks on 2026-11-26"
-    assert app.store.add_tasks(plan_tasks(app.org, app.store.since, clock.now().date()),
+    assert app.store.add_tasks(plan_tasks(app.org, app.store.since, clock.now().date(), CAL),
                                clock.now()) == []
     assert app.store.all_tasks() == before
 
