@@ -30,6 +30,7 @@ from bot.config import Config, ConfigError, load
 from bot.delivery import Deliverer
 from bot.platforms import MissingSecret, connect
 from bot.report import Report, Span
+from bot.review import store_problem
 from handlers.text import channel_name
 from schedules.model import Role
 from storage import bindcodes
@@ -319,6 +320,11 @@ def _running(config: Config, channels: list[str], server: bool, now: datetime) -
 def _simulate(config: Config, clock: Clock, first: date, last: date, fmt: str) -> int:
     if last < first:
         raise UsageError("--to 早于 --from")
+    begins = simulate.record_begins(config, first, clock.now())
+    if begins is not None:
+        print(f"注意：{first} 至 {min(last, begins - timedelta(days=1))} 早于数据目录的起始日 "
+              f"{begins}，这些日子没有任务、不会发出提醒；预览从 {begins} 开始。",
+              file=sys.stderr)
     with _progress((last - first).days + 1, "预览", "天") as bar:
         messages = simulate.simulate(config, first, last, make_calendar(config), clock.now(),
                                      on_day=bar.update)
@@ -387,13 +393,14 @@ def _default_person(config: Config) -> str:
 
 
 def _check(config: Config, clock: Clock, as_json: bool) -> int:
+    """0 when the bot can run on this config; 1 when its store folder cannot be used."""
     now = clock.now()
     if as_json:
         document: dict[str, Any] = summary.as_json(config, now, horizon=timedelta(days=60))
         print(json.dumps(document, ensure_ascii=False, indent=2))
     else:
         print(summary.as_text(config, now, horizon=timedelta(days=60)))
-    return 0
+    return 1 if store_problem(config.store_path) else 0
 
 
 def _audit_verify(config: Config) -> int:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from schedules.model import (
     STATED_ROLES,
+    Adjust,
     Cadence,
     DueRule,
     Duty,
@@ -36,6 +37,13 @@ ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 OFFSET_PATTERN = re.compile(r"^(start|end)\s*(?:([+-])\s*(\d+)\s*d)?$")
 EVENT_DUE_PATTERN = re.compile(r"^\+?(\d+)\s*wd$")
 MONTH_DAY_PATTERN = re.compile(r"^(\d{2})-(\d{2})$")
+WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+ORDINAL_PATTERN = re.compile(
+    r"^(first|last|\d(?:st|nd|rd|th))-(mon|tue|wed|thu|fri|sat|sun|workday)$")
+# The Nth working day a period of each cadence always has (a week may have fewer: then its
+# last working day counts).
+MAX_WORKDAY_ORDINAL = {Cadence.WEEKLY: 5, Cadence.SEMI_MONTHLY: 9, Cadence.MONTHLY: 19,
+                       Cadence.QUARTERLY: 55, Cadence.HALF_YEARLY: 110, Cadence.YEARLY: 230}
 
 
 class ConfigError(Exception):
@@ -346,8 +354,14 @@ class _Reader:
                     t.fail("supervisor", f"分管领导 “{supervisor}” 须具有 leader 身份"
                                          "（党组成员），请在其 roles 中加上 \"leader\"")
             group = _group(t.table("group")) if "group" in t.data else None
+            deputy = t.get("deputy", str, None, kind_name="字符串")
+            if deputy is not None:
+                if deputy not in by_id:
+                    t.fail("deputy", f"没有 id 为 “{deputy}” 的人员")
+                if deputy == head:
+                    t.fail("deputy", "代理人不能是负责人本人")
             t.done()
-            units.append(Unit(uid, name, kind, head, supervisor, group))
+            units.append(Unit(uid, name, kind, head, supervisor, group, deputy))
         return units
 
     def _check_memberships(self, tables: list[_Table], people: list[Person],
@@ -365,6 +379,7 @@ class _Reader:
                 reminders: Policy) -> list[Duty]:
         duties: list[Duty] = []
         seen: dict[str, str] = {}
+        keywords: dict[str, str] = {}
         for t in tables:
             did = t.unique_id(seen)
             title = t.text("title")
@@ -379,9 +394,36 @@ class _Reader:
             owners = self._owners(t.table("owners"), people, units)
             evidence = t.text("evidence", "")
             policy = _policy(t.table("reminders"), reminders)
+            adjust = Adjust(_choice(t, "adjust", tuple(a.value for a in Adjust),
+                                    Adjust.NONE.value))
+            about = _choice(t, "period", ("current", "previous"), "current")
+            if about == "previous" and cadence in (Cadence.AS_REQUIRED, Cadence.EVENT):
+                t.fail("period", "period = \"previous\" 只适用于按周期的事项")
+            keyword = self._keyword(t, cadence, keywords)
             t.done()
-            duties.append(Duty(did, title, clause, cadence, due, owners, evidence, policy))
+            duties.append(Duty(did, title, clause, cadence, due, owners, evidence, policy,
+                               adjust, about == "previous", keyword))
         return duties
+
+    @staticmethod
+    def _keyword(t: _Table, cadence: Cadence, seen: dict[str, str]) -> str:
+        """An event duty's word (`舆情`, `汛情`): what opens it; one duty per word."""
+        keyword: str = t.text("keyword", "")
+        if cadence is not Cadence.EVENT:
+            if keyword:
+                t.fail("keyword", "只有随时发生（event）的事项才有关键词")
+            return ""
+        if not keyword:
+            t.fail("keyword", "随时发生（event）的事项须写关键词，如 keyword = \"舆情\"；"
+                              "报告时发送「舆情 描述」或「上报 关键词 描述」")
+        keyword = keyword.strip()
+        if len(keyword) > 10 or any(ch.isspace() for ch in keyword):
+            t.fail("keyword", f"“{keyword}”应为不含空格的短词（不超过 10 个字）")
+        if keyword in seen:
+            t.fail("keyword", f"“{keyword}”已是事项 {seen[keyword]} 的关键词；"
+                              "每个关键词只能开启一项事项")
+        seen[keyword] = t.path
+        return keyword
 
     def _due(self, t: _Table, cadence: Cadence) -> DueRule:
         t.used.add("due")
@@ -402,19 +444,52 @@ class _Reader:
             if len(set(dates)) != len(dates):
                 t.fail("due", "同一日期列了两次")
             return DueRule(anchor="dates", dates=tuple(sorted(dates)))
-        if value is None:
-            return DueRule()
+        if value is None:  # a week's: its last working day; any other period's: its end
+            return DueRule("workday", ordinal=-1) if cadence is Cadence.WEEKLY else DueRule()
         if isinstance(value, str):
             return self._offset(t, cadence, value)
         if isinstance(value, list):
+            if cadence not in PERIODS_PER_YEAR:
+                t.fail("due", f"{cadence.value} 事项不用月-日；可写 \"end\"、\"fri\"、"
+                              "\"last-workday\" 等")
             return self._month_days(t, cadence, value)
         t.fail("due", f"应为 \"end\" 这样的字符串或月-日列表，而不是{_kind(value)}")
 
+    def _ordinal(self, t: _Table, cadence: Cadence, value: str) -> DueRule | None:
+        """`fri` (weekly), `first-fri`, `last-fri`, `3rd-wed`, `last-workday`,
+        `5th-workday`; None when the value is not of this form."""
+        text = value.strip().lower()
+        if text in WEEKDAY_NAMES:
+            if cadence is not Cadence.WEEKLY:
+                t.fail("due", f"“{value}”只适用于每周（weekly）的事项；其他周期请写明第几个，"
+                              f"如 \"first-{text}\"、\"last-{text}\"")
+            return DueRule("weekday", ordinal=1, weekday=WEEKDAY_NAMES.index(text))
+        match = ORDINAL_PATTERN.match(text)
+        if match is None:
+            return None
+        which, what = match[1], match[2]
+        ordinal = -1 if which == "last" else (1 if which == "first" else int(which[:-2]))
+        if what == "workday":
+            limit = MAX_WORKDAY_ORDINAL[cadence]
+            if not 1 <= ordinal <= limit and ordinal != -1:
+                t.fail("due", f"“{value}”超出了 {cadence.value} 周期的范围"
+                              f"（第 1 至第 {limit} 个工作日，或 last-workday）")
+            return DueRule("workday", ordinal=ordinal)
+        limit = SHORTEST_DAYS[cadence] // 7
+        if not 1 <= ordinal <= limit and ordinal != -1:
+            t.fail("due", f"“{value}”不是每个 {cadence.value} 周期都有的日子"
+                          f"（第 1 至第 {limit} 个，或 last-{what}）")
+        return DueRule("weekday", ordinal=ordinal, weekday=WEEKDAY_NAMES.index(what))
+
     def _offset(self, t: _Table, cadence: Cadence, value: str) -> DueRule:
+        ordinal = self._ordinal(t, cadence, value)
+        if ordinal is not None:
+            return ordinal
         match = OFFSET_PATTERN.match(value.strip())
         if not match:
             t.fail("due", f"“{value}”不是截止日规则（可写 \"end\"、\"end-10d\"、"
-                          "\"start+14d\"，或月-日列表如 [\"06-20\", \"12-20\"]）")
+                          "\"start+14d\"、\"first-fri\"、\"last-workday\"、\"5th-workday\"，"
+                          "每周的事项可写 \"fri\"，或月-日列表如 [\"06-20\", \"12-20\"]）")
         anchor, sign, number = match[1], match[2], int(match[3] or 0)
         days = -number if sign == "-" else number
         limit = SHORTEST_DAYS[cadence] - 1

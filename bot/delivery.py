@@ -33,7 +33,7 @@ from schedules.reminders import (
     task_notices,
 )
 from storage.errors import ClockBehind, StoreWriteFailed
-from storage.repository import Delivery, OutboxEntry
+from storage.repository import Delivery, OutboxEntry, stand_ins_on
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,9 @@ class Deliverer:
         handled = store.handled_notices()
         live = [t for t in store.open_tasks()
                 if self._settled.get(t.key) != (t.due, t.open_since)]
-        plan = task_notices(app.org, live, app.calendar, now, handled)
+        today = now.astimezone(app.org.timezone).date()
+        stand_ins = stand_ins_on(store.delegations(), today)
+        plan = task_notices(app.org, live, app.calendar, now, handled, stand_ins)
         self._settled.update({t.key: (t.due, t.open_since) for t in plan.settled})
         groups = {u.id for u in app.org.units.values() if u.group is not None}
         due = plan.send + digest_notices(app.org, groups, app.calendar,

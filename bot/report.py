@@ -27,11 +27,11 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.worksheet import Worksheet
 
-from handlers.text import channel_name, period_label
+from handlers.text import RETIRED, channel_name, period_label
 from schedules.calendar import WorkCalendar
 from schedules.model import Org
-from schedules.standing import Standing, standing
-from schedules.tasks import CheckIn, Status, Task
+from schedules.standing import Standing, due_within, standing
+from schedules.tasks import CheckIn, Status, Task, retired
 from storage.repository import Escalation, Repository
 
 MAX_WIDTH = 60
@@ -109,7 +109,8 @@ class Report:
                  today: date) -> None:
         self.org, self.calendar, self.span, self.today = org, calendar, span, today
         self.tz: tzinfo = org.timezone
-        self.tasks = [t for t in store.all_tasks() if span.first <= t.due <= span.last]
+        self.tasks = due_within(store.all_tasks(), span.first, span.last)
+        self.retired = frozenset(t.key for t in self.tasks if retired(org, t))
         keys = {t.key for t in self.tasks}
         self.escalations = [e for e in store.escalations() if e.task in keys]
         self.escalated = frozenset(e.task for e in self.escalations)
@@ -129,21 +130,27 @@ class Report:
                                and o not in self.org.people)
 
     def standing_of(self, owner: str) -> Standing:
-        return standing(self.by_owner.get(owner, ()), self.tz, self.today, self.escalated)
+        return standing(self.by_owner.get(owner, ()), self.tz, self.today, self.escalated,
+                        self.retired)
 
     def owner_label(self, owner: str) -> str:
         name = self.org.owner_name(owner)
+        if owner not in self.org.units and owner not in self.org.people:
+            task = self.by_owner[owner][0] if self.by_owner.get(owner) else None
+            name = task.owner_name if task is not None and task.owner_name else name
         return f"{name}（本人）" if owner in self.org.people else name
 
     def title(self, task: Task) -> str:
         duty = self.org.duties.get(task.duty)
-        return duty.title if duty else task.duty
+        return duty.title if duty else (task.title or task.duty)
 
     def clause(self, task: Task) -> str:
         duty = self.org.duties.get(task.duty)
         return duty.clause if duty else ""
 
     def state(self, task: Task) -> str:
+        if task.key in self.retired:
+            return RETIRED
         if task.status is Status.EXCUSED:
             return "已豁免"
         if task.status is Status.DONE:
@@ -240,7 +247,7 @@ class Report:
                 rows.append([self.owner_label(owner), self.title(sample), self.clause(sample),
                              *(self._matrix_cell(by_month.get(m, [])) for m in months)])
         heading = ("每格为该月截止事项的完成日期，逾期完成的注明「逾期完成」；"
-                   "未完成的写明状态：逾期未完成、未到期、已豁免。")
+                   f"未完成的写明状态：逾期未完成、未到期、已豁免、{RETIRED}（责任清单调整后不再要求）。")
         headers = ["单位/个人", "责任事项", "条款", *(f"{m}月截止" for m in months)]
         _table(ws, headers, rows, heading=heading, freeze_columns=2)
 
@@ -299,7 +306,7 @@ def _checkin_state(c: CheckIn) -> str:
 
 
 SUMMARY_HEADERS = ["单位/个人", "应完成", "已完成", "其中按时", "其中逾期完成", "已豁免",
-                   "逾期未完成", "未到期", "曾升级督办"]
+                   "逾期未完成", "未到期", "曾升级督办", RETIRED]
 DETAIL_SHEET = "完成记录"
 DETAIL_HEADERS = ["编号", "单位/个人", "责任事项", "期间", "截止日期", "记录人", "完成时间",
                   "是否逾期", "备注", "附件", "渠道", "状态", "撤销时间"]
@@ -310,7 +317,8 @@ ESCALATION_HEADERS = ["升级时间", "编号", "单位/个人", "责任事项",
 
 
 def _figures(s: Standing) -> list[int]:
-    return [s.due, s.done, s.on_time, s.late, s.excused, s.overdue, s.not_yet_due, s.escalated]
+    return [s.due, s.done, s.on_time, s.late, s.excused, s.overdue, s.not_yet_due, s.escalated,
+            s.retired]
 
 
 def _table(ws: WriteOnlyWorksheet, headers: Sequence[str], rows: Sequence[Sequence[Any]],

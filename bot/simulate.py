@@ -20,6 +20,7 @@ from schedules.calendar import WorkCalendar
 from schedules.periods import period_kind
 from schedules.reminders import Notice, Stage, digest_notices, task_notices
 from schedules.tasks import Status, Task, plan_tasks
+from storage.repository import stand_ins_on
 from storage.tinydb_store import TinyDBStore
 
 
@@ -89,18 +90,35 @@ def routes(config: Config, recipient: str, group: bool) -> list[str]:
     return found
 
 
+def record_begins(config: Config, first: date, now: datetime) -> date | None:
+    """The store's first day, if the store exists and begins after `first`: the days
+    before it precede the record, and the bot will never open tasks for them."""
+    if not (config.store_path / "meta.json").exists():
+        return None
+    store = TinyDBStore.open(config.store_path, now, read_only=True)
+    try:
+        return store.since if store.since > first else None
+    finally:
+        store.close()
+
+
 def simulate(config: Config, first: date, last: date, calendar: WorkCalendar,
              now: datetime, on_day: Callable[[], object] = lambda: None) -> Iterator[Message]:
     """The messages of each day from `first` to `last`; `on_day` after each (a progress
-    bar's step)."""
+    bar's step). Days before the store's first day have no tasks and are skipped (see
+    `record_begins`); with no store yet, the record is taken to begin at `first`."""
     org = config.org
     store = TinyDBStore.open(config.store_path, now, read_only=True)
     try:
         tasks = FutureTasks(store.all_tasks())
         handled = set(store.handled_notices())
-        since = min(store.since, first)
+        delegations = store.delegations()
+        since = record_begins(config, first, now) or first
     finally:
         store.close()
+    for _ in range(max((min(since, last + timedelta(days=1)) - first).days, 0)):
+        on_day()
+    first = max(first, since)
     # Every (time zone, send time) a policy uses, each evaluated on the bureau's days.
     send_times = {(p.timezone or org.timezone, p.send_at)
                   for p in [config.reminders, *(d.policy for d in org.duties.values())]}
@@ -118,7 +136,8 @@ def simulate(config: Config, first: date, last: date, calendar: WorkCalendar,
                                            owner_name=p.owner_name)
                 tasks.next_number += 1
         for moment in sorted(datetime.combine(day, t, tz) for tz, t in send_times):
-            plan = task_notices(org, tasks.open_tasks(), calendar, moment, handled)
+            plan = task_notices(org, tasks.open_tasks(), calendar, moment, handled,
+                                stand_ins_on(delegations, day))
             due = plan.send + digest_notices(org, groups, calendar, config.reminders, moment,
                                              handled)
             handled.update(n.key for n in [*due, *plan.skip])

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.config import Config
+from bot.review import change_lines, review
 from handlers.text import day
 from schedules.calendar import WorkCalendar, YearGap
 from schedules.model import Cadence, Duty, Org, Policy
@@ -77,6 +78,14 @@ def as_text(config: Config, now: datetime, horizon: timedelta) -> str:
     if not due_soon:
         lines.append("  无")
     lines += ["", *calendar_lines(config, today, until)]
+    found = review(config, now)
+    if found.change is not None:
+        changed = change_lines(org, found.change, config.store_path)
+        if changed:
+            lines += ["", *changed]
+    notes = ([found.store_problem] if found.store_problem else []) + found.warnings
+    if notes:
+        lines += ["", "请注意："] + [f"  · {n}" for n in notes]
     lines += ["", "渠道：" + "；".join(channel_states(config))]
     return "\n".join(lines)
 
@@ -154,6 +163,7 @@ def as_json(config: Config, now: datetime, horizon: timedelta) -> dict[str, Any]
                         if today <= p.due <= until),
                        key=lambda p: (p.due, p.duty, p.owner))
     environment = config.env_names()
+    found = review(config, now)
     return {
         "bureau": {"name": org.name, "timezone": org.timezone.key},
         "people": [
@@ -183,6 +193,11 @@ def as_json(config: Config, now: datetime, horizon: timedelta) -> dict[str, Any]
             "estimated": [{"year": g.year, "missing": [d.isoformat() for d in g.missing]}
                           for g in calendar_gaps(config, today, until)],
         },
+        "warnings": ([found.store_problem] if found.store_problem else []) + found.warnings,
+        "changes": {
+            "retired": [{"number": t.number, "key": t.key} for t in found.change.retired],
+            "new": [{"duty": d, "owner": o} for d, o in found.change.new],
+        } if found.change is not None else None,
         "channels": {
             "console": {"enabled": True},
             "wecom": {"enabled": config.wecom.enabled,

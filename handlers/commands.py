@@ -24,7 +24,7 @@ from handlers.parse import (
 )
 from schedules.calendar import WorkCalendar
 from schedules.model import Org, Person
-from schedules.tasks import CheckIn, PlannedTask, Status, Task, plan_tasks
+from schedules.tasks import CheckIn, PlannedTask, Status, Task, plan_tasks, retired
 from storage.repository import CheckinNotLive, Outcome, Repository, TaskNotOpen
 
 MAX_LINES = 15
@@ -59,13 +59,30 @@ class Context:
     def today(self) -> date:
         return self.now.date()
 
+    @cached_property
+    def stands_in_for(self) -> tuple[str, ...]:
+        """Whom this person stands in for now: delegations to them (`委托`)."""
+        return tuple(d.person for d in self.store.delegations()
+                     if d.delegate == self.person.id and d.active(self.today))
+
     def owners(self) -> set[str]:
-        """What this person answers for: themself and the units they head."""
-        return {self.person.id} | {u.id for u in self.org.units_headed_by(self.person.id)}
+        """What this person answers for: themself and the units they head; the units they
+        are deputy of; and all that of anyone who delegated to them."""
+        people = [self.person.id, *self.stands_in_for]
+        found = set(people) | set(self.org.stands_in_for(self.person.id))
+        for person in people:
+            found |= {u.id for u in self.org.units_headed_by(person)}
+        return found
+
+    def on_behalf(self, task: Task) -> str:
+        """Who this person acts for in recording `task` ("" when it is their own)."""
+        assignee = self.org.assignee(task.owner)
+        return assignee if assignee and assignee != self.person.id else ""
 
     def my_open_tasks(self) -> list[Task]:
         """Open tasks this person answers for, overdue first, then by due date."""
-        tasks = [t for t in self.store.open_tasks_of(self.owners()) if t.duty in self.org.duties]
+        tasks = [t for t in self.store.open_tasks_of(self.owners())
+                 if not retired(self.org, t)]
         return sorted(tasks, key=lambda t: (t.due, t.number))
 
     @property
@@ -86,7 +103,7 @@ class Context:
     def my_task(self, number: int) -> Task | None:
         """Task `number` if this person answers for it (else None, as if it did not exist)."""
         task = self.store.task_by_number(number)
-        if task is None or task.owner not in self.owners() or task.duty not in self.org.duties:
+        if task is None or task.owner not in self.owners() or retired(self.org, task):
             return None
         return task
 
@@ -94,7 +111,9 @@ class Context:
         due = f"截止 {text.day(task.due, self.today)}"
         if task.is_overdue(self.today):
             due += " ⚠" + text.overdue_mark(self.calendar.workdays_after(task.due, self.today))
-        return f"【{task.number}】{self.describe(task)} {due}"
+        whom = self.on_behalf(task)
+        acting = text.acting_for(self.org.owner_name(whom)) if whom else ""
+        return f"【{task.number}】{self.describe(task)} {due}{acting}"
 
 
 def help_(ctx: Context, args: str) -> Reply:
@@ -171,6 +190,7 @@ def _record(ctx: Context, task: Task, note: str) -> Reply:
         recorded = ctx.store.check_in(
             task.key, ctx.person.id, ctx.now, note, ctx.message.channel,
             source=ctx.message.source, attachments=ctx.message.attachments,
+            on_behalf_of=ctx.on_behalf(task),
         )
     except TaskNotOpen:  # someone else checked it in a moment ago
         fresh = ctx.store.task(task.key)
@@ -179,7 +199,8 @@ def _record(ctx: Context, task: Task, note: str) -> Reply:
         return _record(ctx, fresh, note)
     remaining = len(ctx.my_open_tasks())
     note = "" if ctx.minimal else recorded.note
-    return Reply(text.checked_in(line, note, _late(ctx, task, recorded), remaining))
+    whom = ctx.org.owner_name(recorded.on_behalf_of) if recorded.on_behalf_of else ""
+    return Reply(text.checked_in(line, note, _late(ctx, task, recorded), remaining, whom))
 
 
 def _late(ctx: Context, task: Task, checkin: CheckIn) -> bool:
@@ -213,7 +234,8 @@ def _record_many(ctx: Context, numbers: list[int], note: str) -> Reply:
         try:
             made = ctx.store.check_in(task.key, ctx.person.id, ctx.now, note,
                                       ctx.message.channel, source=source,
-                                      attachments=ctx.message.attachments)
+                                      attachments=ctx.message.attachments,
+                                      on_behalf_of=ctx.on_behalf(task))
         except TaskNotOpen:  # someone else checked it in a moment ago
             refused.append(text.refused_done(line, ctx.local_day(ctx.now)))
             continue

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from handlers import binding, commands, oversight, text
+from handlers import binding, commands, delegation, oversight, text
 from handlers.commands import Context, UserError, replay
 from handlers.messages import Inbound, Reply
 from handlers.paging import Pages
@@ -38,6 +38,9 @@ HANDLERS: dict[str, Handler] = {
     "excuse": oversight.excuse,
     "unexcuse": oversight.unexcuse,
     "incident": oversight.incident,
+    "report": oversight.report_event,
+    "delegate": delegation.delegate,
+    "undelegate": delegation.undelegate,
     "more": commands.more,
     "greeting": commands.greeting,
     "thanks": commands.thanks,

@@ -7,7 +7,7 @@ and groups' messages list units in the bureau's own order — never ranked.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -20,7 +20,8 @@ from schedules.model import Org
 from schedules.reminders import Notice, Stage, senior, supervises
 from schedules.tasks import Status, Task
 
-URGENCY = [Stage.OPENED, Stage.ADVANCE, Stage.EVE, Stage.DUE, Stage.OVERDUE, Stage.ESCALATION]
+URGENCY = [Stage.MOVED, Stage.OPENED, Stage.ADVANCE, Stage.EVE, Stage.DUE, Stage.OVERDUE,
+           Stage.ESCALATION]
 MAX_DIGEST_LINES = 20
 SUPERVISE = "请您关注并督促完成；负责同志完成后记录即可，无需回复本消息。"
 INFORM = "已记入台账，供您掌握情况，无需回复本消息。"
@@ -80,6 +81,19 @@ def task_reminder(org: Org, task: Task, notices: Sequence[Notice], calendar: Wor
                     f"已逾期{late}个工作日。{ask}")
     if lead.stage is Stage.OPENED:
         return event_opened(org, task, lead.recipient, today)
+    reply = _reminder(org, task, lead, late, calendar, today)
+    if any(n.stage is Stage.MOVED for n in notices) and lead.stage is not Stage.MOVED:
+        return replace(reply, text=f"{reply.text}\n{_moved(task, today)}")
+    return reply
+
+
+def _moved(task: Task, today: date) -> str:
+    before = f"由{day(task.previous_due, today)}" if task.previous_due else ""
+    return f"因责任清单调整，截止日已{before}改为{day(task.due, today)}。"
+
+
+def _reminder(org: Org, task: Task, lead: Notice, late: int, calendar: WorkCalendar,
+              today: date) -> Reply:
     line = task_line(org, task, lead.recipient)
     duty = org.duties.get(task.duty)
     title = duty.title if duty else task.duty
@@ -89,6 +103,10 @@ def task_reminder(org: Org, task: Task, notices: Sequence[Notice], calendar: Wor
     hint = f"\n建议说明：{duty.evidence}" if duty and duty.evidence else ""
     action = f"完成后回复「完成 {task.number} 备注」或点「已完成」。"
     buttons = (Button("已完成", f"完成 {task.number}"), Button("查看待办", "待办"))
+    if lead.stage is Stage.MOVED:
+        head = f"【截止日调整】{line}"
+        return Reply(f"{head}\n{_moved(task, today)}{action}", buttons=buttons,
+                     title=f"【截止日调整】{title}", minimal=_minimal(head, line, bare, action))
     if today > task.due:
         if senior(org, org.assignee(task.owner)):  # a reminder, never a demand, upward
             head = f"【逾期提示】{line}截止于{day(task.due, today)}，已逾期{late}个工作日。"
@@ -311,14 +329,15 @@ def compose(org: Org, recipient: str, items: Sequence[Item], extras: Sequence[Re
 
 
 # Sections of a bundle, in the order they are shown: what is late comes first.
-OWN_LATE, SUPERVISE_LATE, INFORM_LATE, REPORTED, REPORTED_FYI, DUE_TODAY, COMING = range(7)
+(OWN_LATE, SUPERVISE_LATE, INFORM_LATE, REPORTED, REPORTED_FYI, DUE_TODAY, COMING,
+ MOVED) = range(8)
 SECTION_HEADS = {OWN_LATE: "已逾期：", SUPERVISE_LATE: "请您督办，已逾期：",
                  INFORM_LATE: "知会，已逾期并记入台账：", REPORTED: "新登记，请您处置：",
                  REPORTED_FYI: "新登记，请您知悉：", DUE_TODAY: "今天截止：",
-                 COMING: "即将截止："}
+                 COMING: "即将截止：", MOVED: "截止日已调整："}
 SECTION_SHORT = {OWN_LATE: "逾期", SUPERVISE_LATE: "督办", INFORM_LATE: "知会",
                  REPORTED: "新登记", REPORTED_FYI: "知悉", DUE_TODAY: "今天截止",
-                 COMING: "即将截止"}
+                 COMING: "即将截止", MOVED: "调整"}
 
 
 def _section(org: Org, recipient: str, item: Item, today: date) -> int:
@@ -326,8 +345,12 @@ def _section(org: Org, recipient: str, item: Item, today: date) -> int:
     task = item.task
     if lead.stage is Stage.ESCALATION:
         return SUPERVISE_LATE if supervises(org, recipient, task.owner) else INFORM_LATE
-    if lead.stage is Stage.OPENED:
-        return REPORTED if org.assignee(task.owner) == recipient else REPORTED_FYI
+    if lead.stage is Stage.OPENED:  # leaders hear of it; whoever handles it is asked to
+        leader = supervises(org, recipient, task.owner) or (
+            recipient in org.party_secretaries and org.assignee(task.owner) != recipient)
+        return REPORTED_FYI if leader else REPORTED
+    if lead.stage is Stage.MOVED:
+        return MOVED
     if today > task.due:
         return OWN_LATE
     return DUE_TODAY if today == task.due else COMING
@@ -352,8 +375,8 @@ def bundle(org: Org, recipient: str, items: Sequence[Item], calendar: WorkCalend
         counts[where] = counts.get(where, 0) + 1
         full.append("· " + _bundle_line(org, recipient, item, where, calendar, today, True))
         bare.append("· " + _bundle_line(org, recipient, item, where, calendar, today, False))
-    own = [i.task for w, _, _, i in placed if w in (OWN_LATE, REPORTED, DUE_TODAY, COMING)
-           and org.assignee(i.task.owner) == recipient]
+    own = [i.task for w, _, _, i in placed if w in (OWN_LATE, REPORTED, DUE_TODAY, COMING,
+                                                      MOVED)]
     if own:
         head = f"【今日提醒】您有 {len(items)} 项事项需要关注："
         foot = ("完成后回复「完成 编号 备注」，多项可一并记录，如「完成 "
@@ -396,6 +419,8 @@ def _bundle_line(org: Org, recipient: str, item: Item, where: int, calendar: Wor
         return f"{line}，{who}{day(task.due, today)}前反馈"
     if where == REPORTED:
         return f"{line}，请于{day(task.due, today)}前处置并反馈"
+    if where == MOVED:
+        return f"{line}，{_moved(task, today).rstrip('。')}"
     if where == OWN_LATE:
         return f"{line}，截止{day(task.due, today)}，已逾期{late}个工作日"
     if where == DUE_TODAY:

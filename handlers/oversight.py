@@ -18,7 +18,7 @@ from schedules.model import Cadence
 from schedules.periods import event_due, parse_period_key, period_of
 from schedules.reminders import opened_recipients
 from schedules.standing import due_within, standing
-from schedules.tasks import Status, Task
+from schedules.tasks import Status, Task, retired
 from storage.repository import TaskNotExcused, TaskNotOpen
 
 RECENT = timedelta(days=31)  # as-required and event tasks count as "this period" this long
@@ -38,8 +38,7 @@ def status(ctx: Context, args: str) -> Reply:
             target[:30], [ctx.org.owner_name(owners[0]) for owners in found[:MAX_LINES]]))
     owners = found[0]
     order = {o: i for i, o in enumerate(owners)}
-    tasks = sorted((t for t in ctx.store.tasks_of(owners)
-                    if t.duty in ctx.org.duties and _current(t, ctx.today)),
+    tasks = sorted((t for t in ctx.store.tasks_of(owners) if _current(t, ctx.today)),
                    key=lambda t: (order[t.owner], t.due, t.number))
     who = _target_label(ctx, owners)
     if not tasks:
@@ -62,8 +61,8 @@ def overview(ctx: Context, args: str) -> Reply:
         raise UserError(text.bad_period(token[:20]))
     if period.end < ctx.store.since:
         return Reply(text.before_records(period.label(), ctx.store.since))
-    in_period = due_within((t for t in ctx.store.tasks_of(scope.owners)
-                            if t.duty in ctx.org.duties), period.start, period.end)
+    in_period = due_within(ctx.store.tasks_of(scope.owners), period.start, period.end)
+    gone = frozenset(t.key for t in in_period if retired(ctx.org, t))
     by_owner: dict[str, list[Task]] = defaultdict(list)
     for t in in_period:
         by_owner[t.owner].append(t)
@@ -73,9 +72,9 @@ def overview(ctx: Context, args: str) -> Reply:
         if not by_owner.get(owner):
             quiet += owner in ctx.org.units  # people without duties are simply not listed
             continue
-        s = standing(by_owner[owner], ctx.org.timezone, ctx.today)
+        s = standing(by_owner[owner], ctx.org.timezone, ctx.today, retired=gone)
         lines.append(text.overview_row(_owner_label(ctx, owner), s.due, s.done, s.excused,
-                                       s.overdue, s.not_yet_due))
+                                       s.overdue, s.not_yet_due, s.retired))
     if quiet:
         lines.append(text.overview_quiet(quiet))
     late = _overdue_sorted(ctx, in_period, scope.owners)
@@ -91,8 +90,7 @@ def overview(ctx: Context, args: str) -> Reply:
 def overdue(ctx: Context, args: str) -> Reply:
     """`逾期`: every overdue task in my scope, whatever its period."""
     scope = scope_of(ctx.org, ctx.person)
-    tasks = [t for t in ctx.store.tasks_of(scope.owners) if t.duty in ctx.org.duties]
-    late = _overdue_sorted(ctx, tasks, scope.owners)
+    late = _overdue_sorted(ctx, ctx.store.tasks_of(scope.owners), scope.owners)
     if not late:
         return Reply(text.OVERDUE_NONE)
     return ctx.paged(text.overdue_header(len(late)),
@@ -145,37 +143,55 @@ def unexcuse(ctx: Context, args: str) -> Reply:
 def _visible(ctx: Context, number: int) -> Task:
     """Task `number` if it is in the asker's scope; else the refusal a missing one gets."""
     task = ctx.store.task_by_number(number)
-    if (task is None or task.duty not in ctx.org.duties
+    if (task is None or retired(ctx.org, task)
             or not scope_of(ctx.org, ctx.person).covers(task.owner)):
         raise UserError(text.excuse_not_found(number))
     return task
 
 
+INCIDENT_KEYWORD = "舆情"  # what `舆情 …` opens: the event duty with this keyword
+
+
 def incident(ctx: Context, args: str) -> Reply:
-    """`舆情 描述`: opens a task of each event duty (the plan's 网络意识形态舆情处置) for its
-    owner, due N working days later; the reminders inform the owner and its leader."""
+    """`舆情 描述`: opens the event duty whose keyword is 舆情 (the plan's 网络意识形态舆情
+    处置) for its owner, due N working days later; the reminders inform the owner and its
+    leader."""
+    return _report_event(ctx, INCIDENT_KEYWORD, args)
+
+
+def report_event(ctx: Context, args: str) -> Reply:
+    """`上报 汛情 描述`: opens the event duty with that keyword."""
+    keyword, rest = split_first(args)
+    keywords = [d.keyword for d in ctx.org.duties.values() if d.cadence is Cadence.EVENT]
+    if not keyword or keyword not in keywords:
+        return Reply(text.report_usage(keywords))
+    return _report_event(ctx, keyword, rest)
+
+
+def _report_event(ctx: Context, keyword: str, args: str) -> Reply:
     note, cut = clip(args.strip())
+    duty = next((d for d in ctx.org.duties.values()
+                 if d.cadence is Cadence.EVENT and d.keyword == keyword), None)
+    if duty is None:
+        return Reply(text.INCIDENT_NOT_PLANNED)
     if not note:
-        return Reply(text.INCIDENT_USAGE)
+        return Reply(text.event_usage(keyword))
     replies = []
-    for duty in ctx.org.duties.values():
-        if duty.cadence is not Cadence.EVENT:
+    due = event_due(ctx.today, duty.due, ctx.calendar)
+    for owner in ctx.org.duty_owners(duty):
+        source = _source(ctx, duty.id, owner)
+        seen = ctx.store.outcome_of(source) if source else None
+        task = ctx.store.open_event_task(duty.id, owner, due, note, ctx.person.id,
+                                         ctx.now, source=source)
+        if seen is not None:  # the platform delivered the report again
+            replies.append(text.replayed_incident(_line(ctx, task)))
             continue
-        due = event_due(ctx.today, duty.due, ctx.calendar)
-        for owner in ctx.org.duty_owners(duty):
-            source = _source(ctx, duty.id, owner)
-            seen = ctx.store.outcome_of(source) if source else None
-            task = ctx.store.open_event_task(duty.id, owner, due, note, ctx.person.id,
-                                             ctx.now, source=source)
-            if seen is not None:  # the platform delivered the report again
-                replies.append(text.replayed_incident(_line(ctx, task)))
-                continue
-            assignee = ctx.org.assignee(owner)
-            informed = [p for p in opened_recipients(ctx.org, task) if p != assignee]
-            replies.append(text.incident_opened(
-                _line(ctx, task), ctx.org.owner_name(assignee) if assignee else "",
-                text.day(task.due, ctx.today),
-                "、".join(ctx.org.owner_name(p) for p in informed)))
+        assignee = ctx.org.assignee(owner)
+        informed = [p for p in opened_recipients(ctx.org, task) if p != assignee]
+        replies.append(text.incident_opened(
+            _line(ctx, task), ctx.org.owner_name(assignee) if assignee else "",
+            text.day(task.due, ctx.today),
+            "、".join(ctx.org.owner_name(p) for p in informed), keyword))
     if not replies:
         return Reply(text.INCIDENT_NOT_PLANNED)
     if cut:
@@ -191,7 +207,8 @@ def _source(ctx: Context, duty: str, owner: str) -> str | None:
 
 def _overdue_sorted(ctx: Context, tasks: list[Task], owners: tuple[str, ...]) -> list[Task]:
     order = {o: i for i, o in enumerate(owners)}
-    late = [t for t in tasks if t.is_overdue(ctx.today) and t.owner in order]
+    late = [t for t in tasks if t.is_overdue(ctx.today) and t.owner in order
+            and not retired(ctx.org, t)]
     return sorted(late, key=lambda t: (order[t.owner], t.due, t.number))
 
 
@@ -228,7 +245,7 @@ def _state(ctx: Context, task: Task) -> str:
     late = (ctx.calendar.workdays_after(task.due, ctx.today)
             if task.is_overdue(ctx.today) else None)
     return text.state_of(task.done_on(ctx.org.timezone), task.status is Status.EXCUSED,
-                         late, ctx.today)
+                         late, ctx.today, retired=retired(ctx.org, task))
 
 
 def _when(ctx: Context, task: Task) -> str:

@@ -37,7 +37,10 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "excuse": ("豁免", "excuse"),
     "unexcuse": ("撤销豁免", "取消豁免", "撤消豁免", "unexcuse"),
     "incident": ("舆情", "incident"),
+    "report": ("上报", "report"),
     "bind": ("绑定", "bind"),
+    "delegate": ("委托", "delegate"),
+    "undelegate": ("取消委托", "undelegate"),
     "more": ("更多", "下一页", "more", "next"),
     # Not commands but manners: a short polite answer, never "没有听懂".
     "greeting": ("你好", "您好", "hi", "hello", "在吗", "早上好", "下午好"),
@@ -266,6 +269,29 @@ def _original_prefix_length(token: str, word: str) -> int:
         if normalise(token[:i]).lstrip("/") == word:
             return i
     return len(word)
+
+
+_DATE = re.compile(r"^(?:(\d{4})\s*[-/.年]\s*)?(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?$")
+_UNTIL = ("截至", "直到", "至", "到")
+
+
+def date_arg(token: str, today: date) -> date | None:
+    """A day as people write it: `12月15日`, `至12月15日`, `12-15`, `2026-12-15`; without a
+    year, the next such day from `today` on. None if it is not a date."""
+    t = normalise(token).strip(_EDGE_PUNCT).replace(" ", "")
+    for word in _UNTIL:
+        t = t.removeprefix(word)
+    match = _DATE.match(t)
+    if match is None:
+        return None
+    try:
+        year = int(match[1]) if match[1] else today.year
+        found = date(year, int(match[2]), int(match[3]))
+        if not match[1] and found < today:
+            found = date(year + 1, found.month, found.day)
+    except ValueError:
+        return None
+    return found
 
 
 _CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4": 4}

@@ -36,8 +36,11 @@ _NOT_SAVED = {
     "excuse": "本次豁免未记录",
     "unexcuse": "本次撤销豁免未生效",
     "incident": "本次舆情未登记",
+    "report": "本次上报未登记",
     "attach": "附件未保存",
     "bind": "本次绑定未完成",
+    "delegate": "本次委托未生效",
+    "undelegate": "本次取消委托未生效",
 }
 
 
@@ -117,6 +120,9 @@ HELP = "\n".join([
     "· 豁免 编号 原因 —— 如：豁免 17 支部书记病假，并入下季度",
     "· 撤销豁免 编号 —— 豁免有误时恢复为待办，继续提醒",
     "· 舆情 描述 —— 报告网络舆情，如：舆情 某论坛出现涉及本局的不实帖子",
+    "· 上报 类别 描述 —— 上报其他需要处置的情况，类别见配置，如：上报 汛情 某处河道水位上涨",
+    "· 委托 姓名 至日期 —— 外出时请人代收提醒、代为记录，如：委托 郑磊 至12月15日",
+    "· 取消委托 —— 提前结束委托",
     "· 绑定 绑定码 —— 绑定 Telegram 账号，绑定码向管理员索取",
     "· 更多 —— 列表较长时查看下一页",
     f"备注等文字最多 {TEXT_LIMIT} 字。查询、总览、逾期按您的职责范围显示；"
@@ -155,8 +161,13 @@ def describe(org: Org, task: Task | PlannedTask, for_person: str | None = None,
     """E.g. 支部专题会议研究意识形态工作（机关第一党支部 · 2026年第四季度）; "本人" when the
     task is the reader's own."""
     duty = org.duties.get(task.duty)
-    title = duty.title if duty else task.duty
-    owner = "本人" if task.owner == for_person else org.owner_name(task.owner)
+    title = duty.title if duty else (task.title or task.duty)  # a retired task: as it was
+    if task.owner == for_person:
+        owner = "本人"
+    elif task.owner in org.units or task.owner in org.people or not task.owner_name:
+        owner = org.owner_name(task.owner)
+    else:
+        owner = task.owner_name
     about = f"：{short(task.note)}" if notes and isinstance(task, Task) and task.note else ""
     return f"{title}（{owner} · {period_label(task.period)}）{about}"
 
@@ -211,8 +222,10 @@ def _remaining(remaining: int) -> str:
     return f"还有 {remaining} 项待办，发送「待办」查看。" if remaining else "您的待办已全部完成。"
 
 
-def checked_in(line: str, note: str, late: bool, remaining: int) -> str:
+def checked_in(line: str, note: str, late: bool, remaining: int, for_whom: str = "") -> str:
     parts = [f"{CHECKED_IN}：{line}"]
+    if for_whom:
+        parts.append(f"代{for_whom}记录，台账中已注明。")
     if note:
         parts.append(f"备注：{shown(note)}")
     if late:
@@ -394,8 +407,13 @@ def status_none(names: str) -> str:
     return f"{names}本期没有事项。发送「总览」查看各单位情况。"
 
 
+RETIRED = "已停用"  # an open task the config no longer has
+
+
 def state_of(done_on: date | None, excused: bool, late_workdays: int | None,
-             today: date) -> str:
+             today: date, retired: bool = False) -> str:
+    if retired:
+        return f"{RETIRED}：责任清单已调整，不再提醒"
     if excused:
         return "已豁免"
     if done_on is not None:
@@ -421,14 +439,20 @@ def overview_header(label: str, today: date, everything: bool) -> str:
 
 
 def overview_row(name: str, due: int, done: int, excused: int, overdue: int,
-                 not_yet: int) -> str:
+                 not_yet: int, retired: int = 0) -> str:
     parts = [f"应完成 {due} 项", f"已完成 {done}"]
     if excused:
         parts.append(f"已豁免 {excused}")
     parts.append(f"逾期 {overdue}")
     if not_yet:
         parts.append(f"未到期 {not_yet}")
+    if retired:
+        parts.append(f"另有{RETIRED} {retired} 项")
     return f"· {name}：" + "，".join(parts)
+
+
+def acting_for(name: str) -> str:
+    return f"，代{name}"
 
 
 def overview_quiet(count: int) -> str:
@@ -510,15 +534,57 @@ def replayed_excuse(line: str) -> str:
     return f"{REPLAYED}，已豁免：{line}\n发送「逾期」查看其他逾期事项。"
 
 
+# ---- 委托 -------------------------------------------------------------------------------
+
+DELEGATE_USAGE = ("请写明委托给谁、到哪天，如「委托 张三 至12月15日」；"
+                  "不写日期即到「取消委托」为止。受托人会同时收到您的提醒，并可代您记录完成。")
+DELEGATE_SELF = "不能委托给自己。请写明受托人的姓名，如「委托 张三 至12月15日」。"
+NO_DELEGATION = "您目前没有委托。如需委托，发送「委托 姓名 至日期」。"
+
+
+def delegate_unknown(name: str) -> str:
+    return f"没有找到「{name}」这位同志，请写全名，如「委托 张三 至12月15日」。"
+
+
+def delegated(name: str, until: str) -> str:
+    span = f"至{until}止" if until else "至您发送「取消委托」为止"
+    return (f"已委托{name}：{span}，{name}会同时收到您的提醒，并可代您记录完成，"
+            "台账中会注明代谁记录。发送「取消委托」可提前结束。")
+
+
+def delegation_now(name: str, until: str) -> str:
+    span = f"至{until}止" if until else "至「取消委托」为止"
+    return (f"您目前委托给{name}，{span}。发送「取消委托」可结束，"
+            "发送「委托 姓名 至日期」可改委托他人。")
+
+
+def delegation_ended(name: str) -> str:
+    return f"已取消对{name}的委托，今后的提醒只发给您本人。"
+
+
 # ---- 舆情 -------------------------------------------------------------------------------
 
 INCIDENT_USAGE = "请简要描述舆情，如「舆情 某论坛出现涉及本局的不实帖子」。"
-INCIDENT_NOT_PLANNED = "本单位的责任清单中没有舆情处置事项，请直接联系负责舆情处置的部门。"
+INCIDENT_NOT_PLANNED = "本单位的责任清单中没有这类事项，请直接联系负责处置的部门。"
 
 
-def incident_opened(line: str, assignee: str, due: str, informed: str) -> str:
+def event_usage(keyword: str) -> str:
+    if keyword == "舆情":
+        return INCIDENT_USAGE
+    return f"请简要描述情况，如「上报 {keyword} 情况说明」。"
+
+
+def report_usage(keywords: list[str]) -> str:
+    if not keywords:
+        return INCIDENT_NOT_PLANNED
+    return ("请写明类别和情况，如「上报 " + keywords[0] + " 情况说明」。可上报的类别："
+            + "、".join(keywords) + "。")
+
+
+def incident_opened(line: str, assignee: str, due: str, informed: str,
+                    keyword: str = "舆情") -> str:
     told = f"，并已告知{informed}" if informed else ""
-    return (f"已登记舆情：{line}\n已转{assignee}处置，{due}前反馈{told}。"
+    return (f"已登记{keyword}：{line}\n已转{assignee}处置，{due}前反馈{told}。"
             "感谢您及时报告。")
 
 

@@ -202,6 +202,19 @@ class Org:
     def units_headed_by(self, person_id: str) -> Iterator[Unit]:
         return (u for u in self.units.values() if u.head == person_id)
 
+    @cached_property
+    def _owner_sets(self) -> Mapping[str, frozenset[str]]:
+        return {d.id: frozenset(self.duty_owners(d)) for d in self.duties.values()}
+
+    def owns(self, duty_id: str, owner_id: str) -> bool:
+        """Whether the plan gives `duty_id` to `owner_id` (fast: asked for every task)."""
+        owners = self._owner_sets.get(duty_id)
+        return owners is not None and owner_id in owners
+
+    def stands_in_for(self, person_id: str) -> tuple[str, ...]:
+        """The units whose head `person_id` stands in for, as their `deputy`."""
+        return tuple(u.id for u in self.units.values() if u.deputy == person_id)
+
     def duty_owners(self, duty: Duty) -> list[str]:
         """Ids of the units or people a duty applies to, in config order."""
         if duty.owners.role is not None:

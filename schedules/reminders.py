@@ -18,7 +18,7 @@ are skipped.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -27,11 +27,12 @@ from zoneinfo import ZoneInfo
 
 from schedules.calendar import WorkCalendar
 from schedules.model import Cadence, Org, Policy, Role
-from schedules.tasks import Status, Task
+from schedules.tasks import Status, Task, retired
 
 
 class Stage(StrEnum):
     OPENED = "opened"  # an event task was reported: its owner and leader hear at once
+    MOVED = "moved"  # a config change moved the deadline: its assignee hears once
     ADVANCE = "advance"
     EVE = "eve"
     DUE = "due"
@@ -143,6 +144,19 @@ def supervises(org: Org, recipient: str, owner: str) -> bool:
     return recipient in org.party_secretaries
 
 
+def reminder_recipients(org: Org, owner: str,
+                        stand_ins: Mapping[str, Sequence[str]] | None = None) -> list[str]:
+    """Who gets a task's reminders: whoever answers for it, the unit's deputy, and whoever
+    that person has delegated to for now (`委托`)."""
+    assignee = org.assignee(owner)
+    if assignee is None:
+        return []
+    unit = org.units.get(owner)
+    found = [assignee, *([unit.deputy] if unit is not None and unit.deputy else []),
+             *(stand_ins or {}).get(assignee, ())]
+    return [p for i, p in enumerate(found) if p not in found[:i]]
+
+
 def opened_recipients(org: Org, task: Task) -> list[str]:
     """Who hears at once of a reported event (an opinion incident): the assignee and the
     unit's supervising leader (the party secretary when it has none) — not the reporter,
@@ -199,19 +213,23 @@ def task_notices(
     calendar: WorkCalendar,
     now: datetime,
     handled: Collection[str],
+    stand_ins: Mapping[str, Sequence[str]] | None = None,
 ) -> Plan:
-    """Task reminders due by `now` that are not in `handled` (sent or skipped before).
+    """Task reminders due by `now` that are not in `handled` (sent or skipped before), to
+    the assignee and whoever stands in for them (`stand_ins`: person → delegates now).
 
     Skipped (and so recorded, never sent): stages that passed before the task was open,
     missed stages older than the newest useful one, and missed stages when a later stage
-    of the same task comes for that person later the same day."""
+    of the same task comes for that person later the same day. Retired tasks (the config
+    no longer has them) say nothing."""
     send: list[Notice] = []
     skip: list[Notice] = []
     settled: list[Task] = []
     for task in tasks:
         duty = org.duties.get(task.duty)
         assignee = org.assignee(task.owner)
-        if task.status is not Status.OPEN or duty is None or assignee is None:
+        if (task.status is not Status.OPEN or duty is None or assignee is None
+                or retired(org, task)):
             continue
         policy = duty.policy
         tz = policy.timezone or org.timezone
@@ -221,15 +239,18 @@ def task_notices(
         open_since = task.open_since
         stages = task_stages(task.due, policy, calendar)
         planned_before = len(send) + len(skip)
+        people = reminder_recipients(org, task.owner, stand_ins)
         if duty.cadence is Cadence.EVENT and task.opened is not None and not task.checkins:
-            send += _opened_notices(org, task, now, today, handled)
+            send += _opened_notices(org, task, now, today, handled, people)
+        if task.moves:
+            send += _moved_notices(task, now, today, handled, people)
         missed: dict[str, list[tuple[StageDay, Notice]]] = defaultdict(list)
         coming_today: set[str] = set()  # people with a stage of this task later today
         for sd in stages:
             if sd.day > today:
                 break
             moment = datetime.combine(sd.day, policy.send_at, tz)
-            recipients = ([assignee] if sd.stage is not Stage.ESCALATION
+            recipients = (people if sd.stage is not Stage.ESCALATION
                           else escalation_recipients(org, task.owner))
             if moment > now:
                 coming_today.update(recipients)
@@ -255,15 +276,26 @@ def task_notices(
 
 
 def _opened_notices(org: Org, task: Task, now: datetime, today: date,
-                    handled: Collection[str]) -> list[Notice]:
+                    handled: Collection[str], people: Sequence[str]) -> list[Notice]:
     """The news of a reported event, as soon as the time allows; not once it is due (the
     due-day and overdue reminders say it then)."""
     assert task.opened is not None
     if task.opened > now or today > task.due:
         return []
+    told = [*opened_recipients(org, task), *people[1:]]  # stand-ins hear it too
     return [Notice(task.key, Stage.OPENED, r, task.opened, task=task.key)
-            for r in opened_recipients(org, task)
-            if f"{task.key}|{Stage.OPENED.value}|{r}" not in handled]
+            for i, r in enumerate(told) if r not in told[:i] and r != task.opened_by
+            and f"{task.key}|{Stage.OPENED.value}|{r}" not in handled]
+
+
+def _moved_notices(task: Task, now: datetime, today: date, handled: Collection[str],
+                   people: Sequence[str]) -> list[Notice]:
+    """A deadline a config change moved: said once per move to who answers for it, at
+    the next send time; not once the new deadline has passed (the reminders say it)."""
+    if today > task.due:
+        return []
+    return [Notice(task.key, Stage.MOVED, r, now, task.moves, task.key) for r in people
+            if f"{task.key}|{Stage.MOVED.value}-{task.moves}|{r}" not in handled]
 
 
 WEEKLY_CATCH_UP_WORKDAYS = 2  # a weekly digest missed on Monday still goes out on Tuesday

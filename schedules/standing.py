@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, tzinfo
 
-from schedules.tasks import Status, Task
+from schedules.tasks import Status, Task, reporting_day
 
 
 @dataclass(frozen=True)
@@ -23,25 +23,34 @@ class Standing:
     overdue: int = 0  # open, and the due date has passed
     not_yet_due: int = 0  # open, due today or later
     escalated: int = 0  # tasks whose lateness was escalated to leaders
+    retired: int = 0  # open tasks the config no longer has: neither due nor overdue
 
     def __add__(self, other: Standing) -> Standing:
         return Standing(*(a + b for a, b in zip(_fields(self), _fields(other), strict=True)))
 
 
 def _fields(s: Standing) -> tuple[int, ...]:
-    return (s.due, s.done, s.on_time, s.late, s.excused, s.overdue, s.not_yet_due, s.escalated)
+    return (s.due, s.done, s.on_time, s.late, s.excused, s.overdue, s.not_yet_due, s.escalated,
+            s.retired)
 
 
 def due_within(tasks: Iterable[Task], first: date, last: date) -> list[Task]:
-    return [t for t in tasks if first <= t.due <= last]
+    """The tasks that count in [first, last]: by the period they are about (see
+    `reporting_day`)."""
+    return [t for t in tasks if first <= reporting_day(t) <= last]
 
 
 def standing(tasks: Iterable[Task], tz: tzinfo, today: date,
-             escalated: frozenset[str] = frozenset()) -> Standing:
+             escalated: frozenset[str] = frozenset(),
+             retired: frozenset[str] = frozenset()) -> Standing:
     """Counts over `tasks` (already narrowed to an owner and a span); `escalated` holds the
-    keys of tasks that were escalated."""
-    due = done = on_time = late = excused = overdue = not_yet = esc = 0
+    keys of tasks that were escalated, `retired` those of open tasks the config no longer
+    has."""
+    due = done = on_time = late = excused = overdue = not_yet = esc = gone = 0
     for t in tasks:
+        if t.key in retired:
+            gone += 1
+            continue
         due += 1
         esc += t.key in escalated
         if t.status is Status.DONE:
@@ -57,4 +66,4 @@ def standing(tasks: Iterable[Task], tz: tzinfo, today: date,
             overdue += 1
         else:
             not_yet += 1
-    return Standing(due, done, on_time, late, excused, overdue, not_yet, esc)
+    return Standing(due, done, on_time, late, excused, overdue, not_yet, esc, gone)

@@ -7,7 +7,7 @@ a restart, changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, tzinfo
 from enum import StrEnum
@@ -18,6 +18,8 @@ from schedules.periods import (
     adjusted,
     as_required_period,
     due_date,
+    parse_period_key,
+    period_kind,
     periods_overlapping,
     previous_period,
 )
@@ -169,6 +171,32 @@ class Task:
         return replace(self, checkins=checkins, status=Status.DONE)
 
 
+def retired(org: Org, task: Task) -> bool:
+    """An open task the config no longer has (SPEC §3): its duty, its owner or its
+    as-required date was removed, or the duty's cadence changed. It stops reminding, leaves
+    the overdue counts, and stays in the record under the names it had."""
+    if task.status is not Status.OPEN:
+        return False
+    duty = org.duties.get(task.duty)
+    if duty is None or not org.owns(duty.id, task.owner):
+        return True
+    kind = period_kind(task.period)
+    if kind != duty.cadence.value:
+        return True
+    return (duty.cadence is Cadence.AS_REQUIRED
+            and date.fromisoformat(task.period) not in duty.due.dates)
+
+
+def reporting_day(task: Task | PlannedTask) -> date:
+    """The day a task counts on in 总览 and the report: the end of the period it is about
+    (so 2026年度述职 done in January 2027 counts in 2026); its deadline for as-required and
+    event tasks."""
+    try:
+        return parse_period_key(task.period)[1].end
+    except ValueError:
+        return task.due
+
+
 def task_key(duty_id: str, owner_id: str, period_key: str) -> str:
     return f"{duty_id}:{owner_id}:{period_key}"
 
@@ -225,3 +253,21 @@ def plan_tasks(
                 planned.append((period.start, d_index, o_index, item))
     planned.sort(key=lambda row: row[:3])
     return [row[3] for row in planned]
+
+
+@dataclass(frozen=True)
+class PlanChange:
+    """What a changed config does to the record: open tasks it retires, and the duties
+    and owners that will get their first tasks."""
+
+    retired: list[Task]
+    new: list[tuple[str, str]]  # (duty, owner) pairs with no task yet
+
+
+def plan_changes(org: Org, tasks: Iterable[Task]) -> PlanChange:
+    tasks = list(tasks)
+    gone = sorted((t for t in tasks if retired(org, t)), key=lambda t: t.number)
+    have = {(t.duty, t.owner, period_kind(t.period)) for t in tasks}
+    new = [(d.id, o) for d in org.duties.values() if d.cadence is not Cadence.EVENT
+           for o in org.duty_owners(d) if (d.id, o, d.cadence.value) not in have]
+    return PlanChange(gone, new)

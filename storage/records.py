@@ -29,6 +29,8 @@ DELIVERY = "delivery"  # a delivery changed state
 ESCALATION = "escalation"  # an accountability item: who was told that a task is overdue
 ACCOUNT_BOUND = "account-bound"  # a chat account (Telegram) linked to a person by a code
 BIND_REFUSED = "bind-refused"  # a wrong, used or expired binding code was tried
+DELEGATED = "delegated"  # `委托`: someone stands in for a person, until a day or cancelled
+DELEGATION_ENDED = "delegation-ended"
 
 TASKS = "tasks"
 OUTBOX = "outbox"
@@ -272,6 +274,8 @@ _SHAPE: dict[str, tuple[tuple[str, type], ...]] = {
     ESCALATION: (("task", str),),
     ACCOUNT_BOUND: (("channel", str), ("account", str), ("person", str), ("code", str)),
     BIND_REFUSED: (("channel", str), ("account", str)),
+    DELEGATED: (("person", str), ("delegate", str)),
+    DELEGATION_ENDED: (("person", str),),
 }
 
 

@@ -43,6 +43,29 @@ class BindRefusal:
 
 
 @dataclass(frozen=True)
+class Delegation:
+    """`委托`: someone else gets a person's reminders and may record for them, until a day
+    (inclusive, in the bureau's time zone) or until cancelled."""
+
+    person: str
+    delegate: str
+    since: datetime
+    until: date | None = None
+
+    def active(self, day: date) -> bool:
+        return self.until is None or day <= self.until
+
+
+def stand_ins_on(delegations: Iterable[Delegation], day: date) -> dict[str, list[str]]:
+    """Who stands in for whom on `day` (`委托`): person → delegates."""
+    found: dict[str, list[str]] = {}
+    for d in delegations:
+        if d.active(day):
+            found.setdefault(d.person, []).append(d.delegate)
+    return found
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What an inbound message already did, so a redelivery is answered, not repeated."""
 
@@ -142,9 +165,11 @@ class Repository(Protocol):
         channel: str,
         source: str | None = None,
         attachments: Sequence[Attachment] = (),
+        on_behalf_of: str = "",
     ) -> CheckIn:
-        """Record a check-in durably. The same `source` again returns the earlier check-in;
-        raises `TaskNotOpen` if the task is not open."""
+        """Record a check-in durably (`on_behalf_of`: who answers for the task, when `person`
+        stands in for them). The same `source` again returns the earlier check-in; raises
+        `TaskNotOpen` if the task is not open."""
         ...
 
     def undo_checkin(
@@ -200,6 +225,19 @@ class Repository(Protocol):
 
     def bind_refusals_since(self, moment: datetime) -> list[BindRefusal]:
         """Binding codes that did not work after `moment`, from any account."""
+        ...
+
+    def delegate(self, person: str, delegate: str, until: date | None, at: datetime,
+                 source: str | None = None) -> Delegation:
+        """Record that `delegate` stands in for `person` (replacing any earlier one)."""
+        ...
+
+    def end_delegation(self, person: str, at: datetime, source: str | None = None) -> None:
+        """Record that `person`'s delegation ends now."""
+        ...
+
+    def delegations(self) -> list[Delegation]:
+        """Every delegation in force or ended by date only (callers check `active`)."""
         ...
 
     def account_person(self, channel: str, account: str) -> str | None:

@@ -52,6 +52,7 @@ from storage.repository import (
     BindRefusal,
     BindRefused,
     CheckinNotLive,
+    Delegation,
     Delivery,
     Escalation,
     OutboxEntry,
@@ -102,6 +103,7 @@ class TinyDBStore:
         self._account_of: dict[tuple[str, str], str] = {}  # (channel, person) -> account
         self._used_codes: dict[str, tuple[str, str]] = {}  # code digest -> (channel, account)
         self._bind_refusals: list[BindRefusal] = []
+        self._delegations: dict[str, Delegation] = {}  # person -> the one standing in
         # Entries still in motion, so the minute pass need not scan years of sent ones.
         self._in_state: dict[Delivery, set[str]] = {Delivery.PENDING: set(),
                                                     Delivery.SENDING: set()}
@@ -365,6 +367,13 @@ class TinyDBStore:
         if record.type == records.BIND_REFUSED:
             self._bind_refusals.append(BindRefusal(
                 str(record.data["channel"]), str(record.data["account"]), record.moment))
+        elif record.type == records.DELEGATED:
+            until = record.data.get("until")
+            self._delegations[record.data["person"]] = Delegation(
+                record.data["person"], record.data["delegate"], record.moment,
+                date.fromisoformat(until) if until else None)
+        elif record.type == records.DELEGATION_ENDED:
+            self._delegations.pop(record.data["person"], None)
         if all(self._seq.get(doc, 0) >= record.seq for doc in records.touches(record)):
             return  # every document it changed already reflects it
         for collection, key, effect in records.effects(record):
@@ -413,7 +422,8 @@ class TinyDBStore:
                              records.CHECKIN_ATTACHED):
             self._sources[source] = Outcome(record.type, record.data["task"],
                                             record.data.get("checkin", ""))
-        elif record.type == records.BIND_REFUSED:
+        elif record.type in (records.BIND_REFUSED, records.DELEGATED,
+                             records.DELEGATION_ENDED):
             self._sources[source] = Outcome(record.type, "", "")
         elif record.type == records.TASKS_OPENED:
             self._sources[source] = Outcome(record.type, record.data["tasks"][0]["key"], "")
@@ -503,6 +513,7 @@ class TinyDBStore:
         channel: str,
         source: str | None = None,
         attachments: Sequence[Attachment] = (),
+        on_behalf_of: str = "",
     ) -> CheckIn:
         with self._lock:
             done = self._sources.get(source) if source else None
@@ -517,6 +528,7 @@ class TinyDBStore:
             checkin = CheckIn(
                 id=f"c{self._ledger.last_seq + 1}", task=task_key, person=person, at=at,
                 note=note, channel=channel, attachments=tuple(attachments),
+                on_behalf_of=on_behalf_of if on_behalf_of != person else "",
             )
             self._commit(at, records.CHECKIN, person, {
                 "task": task_key, "checkin": records.checkin_to_doc(checkin), "source": source,
@@ -576,6 +588,26 @@ class TinyDBStore:
                 return  # a redelivered message: counted once
             self._commit(at, records.BIND_REFUSED, SYSTEM_ACTOR, {
                 "channel": channel, "account": account, "reason": reason, "source": source})
+
+    def delegate(self, person: str, delegate: str, until: date | None, at: datetime,
+                 source: str | None = None) -> Delegation:
+        with self._lock:
+            if not (source and source in self._sources):
+                self._commit(at, records.DELEGATED, person, {
+                    "person": person, "delegate": delegate, "source": source,
+                    "until": until.isoformat() if until else None})
+            return self._delegations[person]
+
+    def end_delegation(self, person: str, at: datetime, source: str | None = None) -> None:
+        with self._lock:
+            if source and source in self._sources:
+                return
+            self._commit(at, records.DELEGATION_ENDED, person,
+                         {"person": person, "source": source})
+
+    def delegations(self) -> list[Delegation]:
+        with self._lock:
+            return list(self._delegations.values())
 
     def bind_refusals_since(self, moment: datetime) -> list[BindRefusal]:
         with self._lock:

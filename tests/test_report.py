@@ -82,7 +82,7 @@ def test_summary_numbers_match_the_store(lived: Year, tmp_path: Path) -> None:
             tasks = [t for t in app.store.tasks_of([owner]) if t.due.year == 2026]
             s = standing(tasks, SHANGHAI, date(2027, 1, 5), escalated)
             assert rows[label] == (s.due, s.done, s.on_time, s.late, s.excused, s.overdue,
-                                   s.not_yet_due, s.escalated)
+                                   s.not_yet_due, s.escalated, s.retired)
             assert s.due > 0
         every = [t for t in app.store.all_tasks() if t.due.year == 2026]
         assert rows["合计"][0] == len(every)
