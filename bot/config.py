@@ -39,7 +39,7 @@ EVENT_DUE_PATTERN = re.compile(r"^\+?(\d+)\s*wd$")
 MONTH_DAY_PATTERN = re.compile(r"^(\d{2})-(\d{2})$")
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ORDINAL_PATTERN = re.compile(
-    r"^(first|last|\d(?:st|nd|rd|th))-(mon|tue|wed|thu|fri|sat|sun|workday)$")
+    r"^(first|last|\d{1,3}(?:st|nd|rd|th))-(mon|tue|wed|thu|fri|sat|sun|workday)$")
 # The Nth working day a period of each cadence always has (a week may have fewer: then its
 # last working day counts).
 MAX_WORKDAY_ORDINAL = {Cadence.WEEKLY: 5, Cadence.SEMI_MONTHLY: 9, Cadence.MONTHLY: 19,

@@ -11,10 +11,12 @@ from bot.config import Config
 from bot.review import change_lines, review
 from handlers.text import day
 from schedules.calendar import WorkCalendar, YearGap
-from schedules.model import Cadence, Duty, Org, Policy
+from schedules.model import Adjust, Cadence, Duty, Org, Policy
 from schedules.tasks import plan_tasks
 
 CADENCE_ZH = {
+    Cadence.WEEKLY: "每周",
+    Cadence.SEMI_MONTHLY: "每半月",
     Cadence.MONTHLY: "每月",
     Cadence.QUARTERLY: "每季度",
     Cadence.HALF_YEARLY: "每半年",
@@ -57,12 +59,17 @@ def as_text(config: Config, now: datetime, horizon: timedelta) -> str:
     for u in org.units.values():
         head = org.owner_name(u.head)
         sup = f"，分管领导 {org.owner_name(u.supervisor)}" if u.supervisor else ""
+        sup += f"，代理人 {org.owner_name(u.deputy)}" if u.deputy else ""
         lines.append(f"  {u.name} [{u.id}, {u.kind}] 负责人 {head}{sup}")
     lines += ["", f"责任事项（{len(org.duties)} 项）："]
     for d in org.duties.values():
         own = "" if d.policy == config.reminders else f"（提醒：{policy_text(d.policy)}）"
+        extra = (("，遇非工作日" + ("提前" if d.adjust is Adjust.PREVIOUS else "顺延"))
+                 if d.adjust is not Adjust.NONE else "") + ("，属上一周期" if d.about_previous
+                                                            else "")
+        word = f"，关键词「{d.keyword}」" if d.keyword else ""
         lines.append(f"  [{d.clause}] {d.title} — {CADENCE_ZH[d.cadence]}，"
-                     f"截止：{d.due.describe()} — {owners_text(org, d)}{own}")
+                     f"截止：{d.due.describe()}{extra}{word} — {owners_text(org, d)}{own}")
     lines += ["", f"提醒规则：{policy_text(config.reminders)}；只在工作日发送"]
     until = today + horizon
     calendar = WorkCalendar(config.holidays, config.workdays)
