@@ -1,6 +1,6 @@
 """What `dutybot check` warns about before harm is done (SPEC §4a): people the enabled
 channels cannot reach, a plan with nobody to hear of 局党组's overdue duties, a store folder
-that cannot be used, and what a changed config will retire or start in the record.
+that cannot be used, and what a changed config will retire, move or start in the record.
 
 Read-only: the store is opened without its lock, so `check` is safe beside a running bot.
 """
@@ -15,8 +15,9 @@ from pathlib import Path
 from bot.config import Config
 from bot.simulate import routes
 from handlers.text import describe
+from schedules.calendar import WorkCalendar
 from schedules.model import Org
-from schedules.tasks import PlanChange, Task, plan_changes
+from schedules.tasks import PlanChange, Task, plan_changes, plan_tasks
 from storage.errors import StoreError
 from storage.tinydb_store import TinyDBStore
 
@@ -28,11 +29,12 @@ class Review:
     change: PlanChange | None = None  # against the store, when there is one
 
 
-def review(config: Config, now: datetime) -> Review:
+def review(config: Config, now: datetime, calendar: WorkCalendar) -> Review:
     found = Review()
     found.store_problem = store_problem(config.store_path)
     bound: set[str] = set()
     tasks: list[Task] = []
+    planned = []
     if found.store_problem is None and (config.store_path / "meta.json").exists():
         try:
             store = TinyDBStore.open(config.store_path, now, read_only=True)
@@ -41,11 +43,14 @@ def review(config: Config, now: datetime) -> Review:
         else:
             try:
                 tasks = store.all_tasks()
+                today = now.astimezone(config.org.timezone).date()
+                planned = plan_tasks(config.org, store.since, max(today, store.since), calendar,
+                                     store.duties_under_way())
                 bound = {p for p in config.org.people
                          if store.account_of("telegram", p) is not None}
             finally:
                 store.close()
-            found.change = plan_changes(config.org, tasks)
+            found.change = plan_changes(config.org, tasks, planned)
     found.warnings += unreachable(config, bound)
     if not config.org.admins:
         found.warnings.append("没有管理员（roles 含 \"admin\" 的人员）：逾期督办无人知会，"
@@ -96,7 +101,7 @@ def unreachable(config: Config, bound: set[str]) -> list[str]:
 
 
 def change_lines(org: Org, change: PlanChange, folder: Path) -> list[str]:
-    if not change.retired and not change.new:
+    if not (change.retired or change.moved or change.new):
         return []
     lines = [f"与数据目录 {folder} 相比，重启后："]
     if change.retired:
@@ -105,6 +110,13 @@ def change_lines(org: Org, change: PlanChange, folder: Path) -> list[str]:
         lines += [f"    【{t.number}】{describe(org, t)}" for t in change.retired[:20]]
         if len(change.retired) > 20:
             lines.append(f"    ……另有 {len(change.retired) - 20} 项")
+    if change.moved:
+        lines.append(f"  将改截止日 {len(change.moved)} 项未完成的任务（各通知负责人一次；"
+                     "改早的可能立即逾期）：")
+        lines += [f"    【{t.number}】{describe(org, t)}：{t.due:%m-%d} → {due:%m-%d}"
+                  for t, due in change.moved[:20]]
+        if len(change.moved) > 20:
+            lines.append(f"    ……另有 {len(change.moved) - 20} 项")
     if change.new:
         lines.append(f"  将开始 {len(change.new)} 项新的事项和单位（从当前周期起生成任务）：")
         lines += [f"    {org.duties[d].title} — {org.owner_name(o)}" for d, o in change.new[:20]]

@@ -85,7 +85,7 @@ def as_text(config: Config, now: datetime, horizon: timedelta) -> str:
     if not due_soon:
         lines.append("  无")
     lines += ["", *calendar_lines(config, today, until)]
-    found = review(config, now)
+    found = review(config, now, calendar)
     if found.change is not None:
         changed = change_lines(org, found.change, config.store_path)
         if changed:
@@ -170,7 +170,7 @@ def as_json(config: Config, now: datetime, horizon: timedelta) -> dict[str, Any]
                         if today <= p.due <= until),
                        key=lambda p: (p.due, p.duty, p.owner))
     environment = config.env_names()
-    found = review(config, now)
+    found = review(config, now, calendar)
     return {
         "bureau": {"name": org.name, "timezone": org.timezone.key},
         "people": [
@@ -204,6 +204,8 @@ def as_json(config: Config, now: datetime, horizon: timedelta) -> dict[str, Any]
         "changes": {
             "retired": [{"number": t.number, "key": t.key} for t in found.change.retired],
             "new": [{"duty": d, "owner": o} for d, o in found.change.new],
+            "moved": [{"number": t.number, "key": t.key, "due": t.due.isoformat(),
+                       "new_due": due.isoformat()} for t, due in found.change.moved],
         } if found.change is not None else None,
         "channels": {
             "console": {"enabled": True},

@@ -8,7 +8,7 @@ a restart, changes nothing.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, tzinfo
 from enum import StrEnum
 
@@ -257,17 +257,25 @@ def plan_tasks(
 
 @dataclass(frozen=True)
 class PlanChange:
-    """What a changed config does to the record: open tasks it retires, and the duties
-    and owners that will get their first tasks."""
+    """What a changed config does to the record: open tasks it retires, open tasks whose
+    deadline moves, and the duties and owners that will get their first tasks."""
 
     retired: list[Task]
     new: list[tuple[str, str]]  # (duty, owner) pairs with no task yet
+    moved: list[tuple[Task, date]] = field(default_factory=list)  # (task, its new deadline)
 
 
-def plan_changes(org: Org, tasks: Iterable[Task]) -> PlanChange:
+def plan_changes(org: Org, tasks: Iterable[Task], planned: Iterable[PlannedTask] = ()
+                 ) -> PlanChange:
+    """`planned` is what `plan_tasks` makes of the store's days: an open task it gives
+    another deadline moves (the store announces it once, SPEC §4a)."""
     tasks = list(tasks)
     gone = sorted((t for t in tasks if retired(org, t)), key=lambda t: t.number)
     have = {(t.duty, t.owner, period_kind(t.period)) for t in tasks}
     new = [(d.id, o) for d in org.duties.values() if d.cadence is not Cadence.EVENT
            for o in org.duty_owners(d) if (d.id, o, d.cadence.value) not in have]
-    return PlanChange(gone, new)
+    by_key = {t.key: t for t in tasks if t.status is Status.OPEN}
+    moved = sorted(((by_key[p.key], p.due) for p in planned
+                    if p.key in by_key and by_key[p.key].due != p.due),
+                   key=lambda row: row[0].number)
+    return PlanChange(gone, new, moved)

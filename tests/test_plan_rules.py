@@ -323,11 +323,15 @@ group = { name = "森林防火站党支部工作群", wecom_robot_key_env = "DUT
         app.close()
 
 
-def test_a_moved_deadline_is_announced_once(config_path: Path) -> None:
+def test_a_moved_deadline_is_announced_once(config_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
     clock = FakeClock(at("2026-11-26 10:00"))
     App.open(load(config_path), clock).close()
     with_text(config_path, replace=('due = ["06-20", "12-20"]            # 留出时间给机关党委汇总',
                                     'due = ["06-20", "12-20"]\nadjust = "previous-workday"'))
+    assert main(["check", "--config", str(config_path), "--now", "2026-11-30T10:00"]) == 0
+    said_by_check = capsys.readouterr().out
+    assert "将改截止日 3 项" in said_by_check and "12-20 → 12-18" in said_by_check
     clock.set(at("2026-12-01 10:00"))
     app = App.open(load(config_path), clock)
     try:
