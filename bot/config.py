@@ -463,7 +463,7 @@ class _Reader:
             if cadence is not Cadence.WEEKLY:
                 t.fail("due", f"“{value}”只适用于每周（weekly）的事项；其他周期请写明第几个，"
                               f"如 \"first-{text}\"、\"last-{text}\"")
-            return DueRule("weekday", ordinal=1, weekday=WEEKDAY_NAMES.index(text))
+            return DueRule("weekday", ordinal=0, weekday=WEEKDAY_NAMES.index(text))
         match = ORDINAL_PATTERN.match(text)
         if match is None:
             return None

@@ -123,7 +123,7 @@ def calendar_lines(config: Config, today: date, until: date) -> list[str]:
                      "《全国年节及纪念日放假办法》推算，调休上班日须自行补充。"
                      f"[calendar] 尚缺法定节假日 {len(gap.missing)} 天：{dates}")
     lines.append("  请按国务院办公厅公布的当年放假通知，在 [calendar] 的 holidays 中列出"
-                 "全部放假日期、workdays 中列出调休上班日（见管理员指南第 6 节）。")
+                 "全部放假日期、workdays 中列出调休上班日（见管理员指南第 7 节）。")
     return lines
 
 

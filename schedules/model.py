@@ -109,13 +109,12 @@ class DueRule:
     days: int = 0
     month_days: tuple[tuple[int, int], ...] = ()
     dates: tuple[date, ...] = ()
-    ordinal: int = 0  # 1, 2, … the Nth; -1 the last (for "weekday" and "workday")
+    ordinal: int = 0  # 1, 2, … the Nth; -1 the last; 0 a week's only one ("fri")
     weekday: int = 0  # Monday 0 … Sunday 6 (for "weekday")
 
     def describe(self) -> str:
         if self.anchor in ("weekday", "workday"):
-            which = "最后一个" if self.ordinal == -1 else (
-                "第一个" if self.ordinal == 1 else f"第{self.ordinal}个")
+            which = {-1: "最后一个", 0: "", 1: "第一个"}.get(self.ordinal, f"第{self.ordinal}个")
             day = f"周{'一二三四五六日'[self.weekday]}" if self.anchor == "weekday" else "工作日"
             return which + day
         if self.anchor == "month-days":

@@ -175,7 +175,8 @@ def _within(rule: DueRule, period: Period, calendar: WorkCalendar) -> date:
             matching = [d for d in days if calendar.is_workday(d)]
         if not matching:  # a week that is all holiday: its last day
             return period.end
-        if rule.ordinal == -1 or rule.ordinal > len(matching):  # fewer than N: the last
+        if rule.ordinal <= 0 or rule.ordinal > len(matching):  # "fri" in a week, the last,
+            # or fewer than N: the last
             return matching[-1]
         return matching[rule.ordinal - 1]
     return period.end + timedelta(days=rule.days)
