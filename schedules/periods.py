@@ -4,6 +4,7 @@ within one."""
 from __future__ import annotations
 
 import calendar as _calendar
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -121,6 +122,16 @@ def parse_period_key(key: str) -> tuple[Cadence, Period]:
     except (ValueError, IndexError):
         pass
     raise ValueError(f"not a period key: {key!r}")
+
+
+@functools.lru_cache(maxsize=8192)
+def period_end(key: str) -> date | None:
+    """The last day of the period `key` names; None for a one-off or event key. Cached: a
+    store has a few hundred distinct keys and 总览 asks for every task's."""
+    try:
+        return parse_period_key(key)[1].end
+    except ValueError:
+        return None
 
 
 def period_kind(key: str) -> str:

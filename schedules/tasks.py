@@ -18,7 +18,7 @@ from schedules.periods import (
     adjusted,
     as_required_period,
     due_date,
-    parse_period_key,
+    period_end,
     period_kind,
     periods_overlapping,
     previous_period,
@@ -191,10 +191,7 @@ def reporting_day(task: Task | PlannedTask) -> date:
     """The day a task counts on in 总览 and the report: the end of the period it is about
     (so 2026年度述职 done in January 2027 counts in 2026); its deadline for as-required and
     event tasks."""
-    try:
-        return parse_period_key(task.period)[1].end
-    except ValueError:
-        return task.due
+    return period_end(task.period) or task.due
 
 
 def task_key(duty_id: str, owner_id: str, period_key: str) -> str:
