@@ -19,10 +19,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from schedules.model import (
     STATED_ROLES,
     Adjust,
+    Attendees,
     Cadence,
     DueRule,
     Duty,
     GroupChat,
+    Invitees,
+    MeetingPolicy,
     Org,
     Owners,
     Person,
@@ -262,6 +265,7 @@ class _Reader:
 
         holidays, workdays = self._calendar(self.root.table("calendar"))
         reminders = _policy(self.root.table("reminders"), Policy())
+        meetings = _meetings(self.root.table("meetings"), reminders)
         people = self._people(self.root.tables("people"))
         units = self._units(self.root.tables("units"), people)
         self._check_memberships(self.root.tables("people"), people, units)
@@ -271,7 +275,7 @@ class _Reader:
         self.root.done()
         if not people:
             self.root.fail("people", "没有任何人员；请至少写一段 [[people]]")
-        org = build_org(name, timezone, people, units, duties)
+        org = build_org(name, timezone, people, units, duties, meetings)
         return Config(self.file, org, store_path, holidays, workdays, reminders, wecom,
                       telegram, server)
 
@@ -360,8 +364,12 @@ class _Reader:
                     t.fail("deputy", f"没有 id 为 “{deputy}” 的人员")
                 if deputy == head:
                     t.fail("deputy", "代理人不能是负责人本人")
+            committee = tuple(t.texts("committee", []))
+            for i, member in enumerate(committee):
+                if member not in by_id:
+                    t.fail(f"committee[{i}]", f"没有 id 为 “{member}” 的人员")
             t.done()
-            units.append(Unit(uid, name, kind, head, supervisor, group, deputy))
+            units.append(Unit(uid, name, kind, head, supervisor, group, deputy, committee))
         return units
 
     def _check_memberships(self, tables: list[_Table], people: list[Person],
@@ -374,6 +382,12 @@ class _Reader:
                     t.fail(f"units[{j}]", f"没有 id 为 “{uid}” 的单位")
             people[i] = Person(person.id, person.name, person.roles, member_of,
                                person.wecom_userid, person.mobile, person.telegram_id)
+        members = {p.id: set(p.units) for p in people}
+        for t, unit in zip(self.root.tables("units"), units, strict=True):
+            for i, member in enumerate(unit.committee):
+                if unit.id not in members[member]:
+                    t.fail(f"committee[{i}]", f"“{member}”不是{unit.name}的成员；请先在其 "
+                                              f"[[people]] 的 units 中加上 \"{unit.id}\"")
 
     def _duties(self, tables: list[_Table], people: list[Person], units: list[Unit],
                 reminders: Policy) -> list[Duty]:
@@ -400,10 +414,54 @@ class _Reader:
             if about == "previous" and cadence in (Cadence.AS_REQUIRED, Cadence.EVENT):
                 t.fail("period", "period = \"previous\" 只适用于按周期的事项")
             keyword = self._keyword(t, cadence, keywords)
+            meeting = self._meeting(t, cadence, owners, people, units)
             t.done()
             duties.append(Duty(did, title, clause, cadence, due, owners, evidence, policy,
-                               adjust, about == "previous", keyword))
+                               adjust, about == "previous", keyword, meeting))
         return duties
+
+    @staticmethod
+    def _meeting(t: _Table, cadence: Cadence, owners: Owners, people: list[Person],
+                 units: list[Unit]) -> Attendees | None:
+        """`meeting = true`, `attendees`, `also`: a meeting duty and whom it invites."""
+        meeting = t.get("meeting", bool, False, kind_name="true 或 false")
+        if not meeting:
+            for name in ("attendees", "also"):
+                if name in t.data:
+                    t.fail(name, "只有会议类事项（meeting = true）才有参会人员")
+            return None
+        if cadence is Cadence.EVENT:
+            t.fail("meeting", "随时发生（event）的事项不能是会议")
+        if owners.role is not None:
+            t.fail("meeting", "会议类事项须适用于单位（owners 写 kinds 或 units），"
+                              "由单位负责人召集")
+        person_ids = {p.id for p in people}
+        t.used.add("attendees")
+        value = t.data.get("attendees", Invitees.MEMBERS.value)
+        listed: tuple[str, ...] = ()
+        if isinstance(value, list):
+            listed = tuple(t.texts("attendees"))
+            for i, pid in enumerate(listed):
+                if pid not in person_ids:
+                    t.fail(f"attendees[{i}]", f"没有 id 为 “{pid}” 的人员")
+            who = Invitees.LISTED
+        elif isinstance(value, str) and value in (Invitees.MEMBERS, Invitees.COMMITTEE,
+                                                  Invitees.LEADERS):
+            who = Invitees(value)
+        else:
+            t.fail("attendees", f"“{value}”不是可选值（可选：members 全体党员、committee "
+                                "支部委员、leaders 党组成员，或人员 id 列表）")
+        if who is Invitees.COMMITTEE:
+            kinds = set(owners.kinds)
+            for u in units:
+                if (u.id in owners.units or u.kind in kinds) and not u.committee:
+                    t.fail("attendees", f"“committee”须为每个适用单位写明支部委员，"
+                                        f"但 {u.name}（{u.id}）没有 committee")
+        also = tuple(t.texts("also", []))
+        for i, pid in enumerate(also):
+            if pid not in person_ids:
+                t.fail(f"also[{i}]", f"没有 id 为 “{pid}” 的人员")
+        return Attendees(who, listed, also)
 
     @staticmethod
     def _keyword(t: _Table, cadence: Cadence, seen: dict[str, str]) -> str:
@@ -663,6 +721,26 @@ def _policy(t: _Table, base: Policy) -> Policy:
         t.fail("send_at", f"{policy.send_at:%H:%M} 落在免打扰时段 "
                           f"{policy.quiet_start:%H:%M}–{policy.quiet_end:%H:%M} 内，提醒将发不出去")
     return policy
+
+
+def _meetings(t: _Table, reminders: Policy) -> MeetingPolicy:
+    """`[meetings]`: when meeting reminders go out and when 补学 is due."""
+    base = MeetingPolicy()
+    changes: dict[str, Any] = {}
+    if "eve_at" in t.data:
+        changes["eve_at"] = _clock_time(t, "eve_at", t.get("eve_at", str, kind_name="字符串"))
+        if reminders.quiet(changes["eve_at"]):
+            t.fail("eve_at", f"{changes['eve_at']:%H:%M} 在免打扰时段内，请改到白天")
+    for name, low, high, unit in (("before_minutes", 0, 1440, "分钟（0 表示不提醒）"),
+                                  ("makeup_days", 1, 60, "个工作日"),
+                                  ("record_days", 1, 30, "个工作日")):
+        if name in t.data:
+            value = t.get(name, int, kind_name="整数")
+            if not low <= value <= high:
+                t.fail(name, f"应在 {low} 到 {high} {unit}之间")
+            changes[name] = value
+    t.done()
+    return replace(base, **changes)
 
 
 def _clock_time(t: _Table, name: str, value: Any) -> time:

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from handlers.messages import Button, Reply
 from handlers.scope import scope_of
-from handlers.text import day, describe, period_label, short, shown
+from handlers.text import day, describe, period_label, short, shown, task_title
 from schedules.calendar import WorkCalendar, YearGap
 from schedules.model import Org
 from schedules.reminders import Notice, Stage, senior, supervises
@@ -69,7 +69,7 @@ def task_reminder(org: Org, task: Task, notices: Sequence[Notice], calendar: Wor
     if lead.stage is Stage.ESCALATION:
         assignee = org.assignee(task.owner)
         who = org.owner_name(assignee) if assignee else "未指定"
-        title = org.duties[task.duty].title if task.duty in org.duties else task.duty
+        title = task_title(org, task)
         if supervises(org, lead.recipient, task.owner):
             head, ask = "【逾期督办】", SUPERVISE
         else:  # an admin, or anyone hearing of a duty of someone senior: for the record
@@ -96,7 +96,7 @@ def _reminder(org: Org, task: Task, lead: Notice, late: int, calendar: WorkCalen
               today: date) -> Reply:
     line = task_line(org, task, lead.recipient)
     duty = org.duties.get(task.duty)
-    title = duty.title if duty else task.duty
+    title = task_title(org, task)
     # Without a person's name (本人 is the reader) or an event's note.
     bare = line if task.owner in org.units and not task.note else (
         f"【{task.number}】{title}（{period_label(task.period)}）")
@@ -141,7 +141,7 @@ def _minimal(head: str, line: str, bare: str, action: str) -> str | None:
 def event_opened(org: Org, task: Task, recipient: str, today: date) -> Reply:
     """A reported event (舆情): to its assignee, what to do; to the leader, for information."""
     reporter = org.owner_name(task.opened_by) if task.opened_by else "有同志"
-    title = org.duties[task.duty].title if task.duty in org.duties else task.duty
+    title = task_title(org, task)
     assignee = org.assignee(task.owner)
     note = shown(task.note)
     if recipient == assignee:
@@ -403,8 +403,7 @@ def bundle(org: Org, recipient: str, items: Sequence[Item], calendar: WorkCalend
 def _bundle_line(org: Org, recipient: str, item: Item, where: int, calendar: WorkCalendar,
                  today: date, detail: bool) -> str:
     task = item.task
-    duty = org.duties.get(task.duty)
-    title = duty.title if duty else task.duty
+    title = task_title(org, task)
     late = calendar.workdays_after(task.due, today)
     line = task_line(org, task, recipient)
     if not detail and (task.owner not in org.units or task.note):  # no notes, no names

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from functools import lru_cache
 
 from handlers.parse import TEXT_LIMIT
+from schedules.meetings import makeup_meeting
 from schedules.model import Org
 from schedules.periods import parse_period_key
 from schedules.tasks import PlannedTask, Task
@@ -150,18 +151,30 @@ def period_label(period_key: str) -> str:
     if "#" in period_key:
         reported = date.fromisoformat(period_key.split("#", 1)[0])
         return f"{reported.month}月{reported.day}日报告"
+    held = makeup_meeting(period_key)
+    if held is not None:
+        return f"{held[0].month}月{held[0].day}日会议"
     try:
         return parse_period_key(period_key)[1].label()
     except ValueError:
         return "按上级要求"
 
 
+MAKEUP_PREFIX = "补学："
+
+
+def task_title(org: Org, task: Task | PlannedTask) -> str:
+    """The duty's title (as it was, for a retired task); an absentee's 补学 says so."""
+    duty = org.duties.get(task.duty)
+    title = duty.title if duty else (task.title or task.duty)
+    return MAKEUP_PREFIX + title if "@" in task.period else title
+
+
 def describe(org: Org, task: Task | PlannedTask, for_person: str | None = None,
              notes: bool = True) -> str:
     """E.g. 支部专题会议研究意识形态工作（机关第一党支部 · 2026年第四季度）; "本人" when the
     task is the reader's own."""
-    duty = org.duties.get(task.duty)
-    title = duty.title if duty else (task.title or task.duty)  # a retired task: as it was
+    title = task_title(org, task)
     if task.owner == for_person:
         owner = "本人"
     elif task.owner in org.units or task.owner in org.people or not task.owner_name:

@@ -70,6 +70,7 @@ class Unit:
     supervisor: str | None = None  # person id of the 分管领导
     group: GroupChat | None = None
     deputy: str | None = None  # stands in for the head: gets the reminders, may record
+    committee: tuple[str, ...] = ()  # person ids of the 支部委员会, invited to 支委会
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,37 @@ class Owners:
     role: Role | None = None
 
 
+class Invitees(StrEnum):
+    """Who a meeting duty invites (SPEC §5a), besides any listed people."""
+
+    MEMBERS = "members"  # everyone whose `units` include the unit
+    COMMITTEE = "committee"  # the unit's `committee`
+    LEADERS = "leaders"  # 党组成员: everyone with the leader role
+    LISTED = "listed"  # only the people listed
+
+
+@dataclass(frozen=True)
+class Attendees:
+    """A meeting duty's invitees: a group, or listed people; `also` adds 列席 invitees."""
+
+    who: Invitees = Invitees.MEMBERS
+    people: tuple[str, ...] = ()  # for `LISTED`
+    also: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MeetingPolicy:
+    """When meeting reminders go out (`[meetings]`): on the working day before at `eve_at`
+    and `before_minutes` before the start; absentees' 补学 is due `makeup_days` working days
+    after the meeting; an unrecorded meeting reminds its organiser `record_days` working
+    days after it."""
+
+    eve_at: time = time(16, 0)
+    before_minutes: int = 60
+    makeup_days: int = 10
+    record_days: int = 3
+
+
 class Adjust(StrEnum):
     """What happens to a deadline that falls on a non-working day."""
 
@@ -158,6 +190,7 @@ class Duty:
     adjust: Adjust = Adjust.NONE
     about_previous: bool = False  # done early in a period about the one before (年度述职)
     keyword: str = ""  # an event duty's word: `舆情 …`, `上报 汛情 …`
+    meeting: Attendees | None = None  # a meeting duty (`meeting = true`): who is invited
 
 
 @dataclass(frozen=True)
@@ -170,6 +203,7 @@ class Org:
     units: Mapping[str, Unit]
     duties: Mapping[str, Duty]
     _names: Mapping[str, str] = field(default_factory=dict, repr=False)
+    meetings: MeetingPolicy = field(default_factory=MeetingPolicy)
 
     @cached_property
     def admins(self) -> tuple[str, ...]:
@@ -214,6 +248,26 @@ class Org:
         """The units whose head `person_id` stands in for, as their `deputy`."""
         return tuple(u.id for u in self.units.values() if u.deputy == person_id)
 
+    def members_of(self, unit_id: str) -> tuple[str, ...]:
+        """The people whose `units` include the unit, in config order."""
+        return tuple(p.id for p in self.people.values() if unit_id in p.units)
+
+    def invitees(self, duty: Duty, owner: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Who a meeting of `duty` held by `owner` invites: (应到, 列席), each in config
+        order, nobody twice."""
+        attendees = duty.meeting or Attendees()
+        if attendees.who is Invitees.MEMBERS:
+            invited = self.members_of(owner)
+        elif attendees.who is Invitees.COMMITTEE:
+            unit = self.units.get(owner)
+            invited = unit.committee if unit else ()
+        elif attendees.who is Invitees.LEADERS:
+            invited = tuple(p.id for p in self.people.values() if p.has(Role.LEADER))
+        else:
+            invited = tuple(p for p in attendees.people if p in self.people)
+        also = tuple(p for p in attendees.also if p in self.people and p not in invited)
+        return invited, also
+
     def duty_owners(self, duty: Duty) -> list[str]:
         """Ids of the units or people a duty applies to, in config order."""
         if duty.owners.role is not None:
@@ -239,6 +293,7 @@ def build_org(
     people: list[Person],
     units: list[Unit],
     duties: list[Duty],
+    meetings: MeetingPolicy | None = None,
 ) -> Org:
     """Assemble an `Org`, adding the roles that follow from unit membership and headship."""
     heads = {u.head for u in units}
@@ -259,4 +314,5 @@ def build_org(
         units={u.id: u for u in units},
         duties={d.id: d for d in duties},
         _names={p.name: p.id for p in completed},
+        meetings=meetings or MeetingPolicy(),
     )

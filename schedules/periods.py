@@ -134,11 +134,16 @@ def period_end(key: str) -> date | None:
         return None
 
 
+MAKEUP_KIND = "makeup"  # the period of a 补学 task: 2026-12-04@57 (see schedules.meetings)
+
+
 def period_kind(key: str) -> str:
     """What kind of period a task's key names: a cadence's value, "as-required" for a
-    one-off deadline, "event" for a reported event."""
+    one-off deadline, "event" for a reported event, "makeup" for an absentee's 补学."""
     if "#" in key:
         return Cadence.EVENT.value
+    if "@" in key:
+        return MAKEUP_KIND
     try:
         return parse_period_key(key)[0].value
     except ValueError:

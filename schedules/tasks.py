@@ -15,6 +15,7 @@ from enum import StrEnum
 from schedules.calendar import WorkCalendar
 from schedules.model import Cadence, Org
 from schedules.periods import (
+    MAKEUP_KIND,
     adjusted,
     as_required_period,
     due_date,
@@ -53,6 +54,7 @@ class CheckIn:
     undone_by: str = ""
     restored_at: datetime | None = None  # an undo taken back (`恢复`): in effect again
     on_behalf_of: str = ""  # the one who answers for the task, when `person` stood in
+    meeting: int = 0  # the meeting whose record (纪实) made this check-in, if one did
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,12 @@ class Task:
     def with_checkin(self, checkin: CheckIn) -> Task:
         return replace(self, status=Status.DONE, checkins=(*self.checkins, checkin))
 
+    def with_checkin_replaced(self, checkin: CheckIn) -> Task:
+        """A meeting's corrected record (a second 纪实) restates its check-in: same id."""
+        self.find_checkin(checkin.id)
+        return replace(self, checkins=tuple(checkin if c.id == checkin.id else c
+                                            for c in self.checkins))
+
     def with_attachments(self, checkin_id: str, extra: tuple[Attachment, ...]) -> Task:
         self.find_checkin(checkin_id)
         checkins = tuple(replace(c, attachments=(*c.attachments, *extra))
@@ -177,10 +185,12 @@ def retired(org: Org, task: Task) -> bool:
     the overdue counts, and stays in the record under the names it had."""
     if task.status is not Status.OPEN:
         return False
+    kind = period_kind(task.period)
+    if kind == MAKEUP_KIND:  # someone's own 补学: it lasts as long as they are in the plan
+        return task.owner not in org.people
     duty = org.duties.get(task.duty)
     if duty is None or not org.owns(duty.id, task.owner):
         return True
-    kind = period_kind(task.period)
     if kind != duty.cadence.value:
         return True
     return (duty.cadence is Cadence.AS_REQUIRED

@@ -2,8 +2,9 @@
 
 The ledger's hash chain shows whether a record was edited, removed or reordered; replaying
 it and comparing the result with the task files shows whether a file was edited behind the
-ledger's back (a check-in's note changed in `tasks-2026-11.json`, say). Record times must
-not go backwards by more than the ledger's allowance.
+ledger's back (a check-in's note changed in `tasks-2026-11.json`, say). Meetings, which live
+in the ledger alone, are replayed too: a record that does not fit its meeting is named.
+Record times must not go backwards by more than the ledger's allowance.
 
 It never cries wolf: beside a running bot, straight after a crash or on a full disk, the
 files may lag behind the ledger (they are written after it). So the files are read first
@@ -18,7 +19,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from storage import records
+from schedules.meetings import Meeting
+from storage import meeting_records, records
 from storage.atomic import read_json_file
 from storage.errors import StoreCorrupt
 from storage.ledger import (
@@ -80,6 +82,7 @@ def verify(folder: Path) -> AuditResult:
     problem = problem or _meta_problem(folder)
     reader = ChainReader(folder / "ledger.jsonl")
     state: dict[DocKey, Any] = {}
+    meetings: dict[int, Meeting] = {}
     created: dict[DocKey, tuple[int, str]] = {}  # document -> (record that made it, its file)
     count, last_at, newest = 0, "", None
     broken: ChainBreak | None = None
@@ -90,6 +93,9 @@ def verify(folder: Path) -> AuditResult:
             break
         try:
             changed = _apply(item, state)
+            if item.type in records.MEETING_RECORDS:  # meetings live in the ledger alone
+                number = meeting_records.number_of(item)
+                meetings[number] = meeting_records.apply(item, meetings.get(number))
         except (RecordInvalid, KeyError, TypeError, ValueError, AttributeError) as e:
             broken = ChainBreak(item.seq, item.seq, record_problem(e))
             break

@@ -31,6 +31,19 @@ ACCOUNT_BOUND = "account-bound"  # a chat account (Telegram) linked to a person 
 BIND_REFUSED = "bind-refused"  # a wrong, used or expired binding code was tried
 DELEGATED = "delegated"  # `委托`: someone stands in for a person, until a day or cancelled
 DELEGATION_ENDED = "delegation-ended"
+# Meetings (SPEC §5a): their state lives in the ledger alone (see `storage.meeting_records`);
+# a record (纪实) also checks in the tasks the meeting fulfils and opens absentees' 补学.
+MEETING_ANNOUNCED = "meeting-announced"
+MEETING_MOVED = "meeting-moved"
+MEETING_CANCELLED = "meeting-cancelled"
+MEETING_LEAVE = "meeting-leave"
+MEETING_JOINED = "meeting-joined"
+MEETING_RECORDED = "meeting-recorded"
+MEETING_ATTACHED = "meeting-attached"
+MEETING_SCHEDULED = "meeting-scheduled"  # its WeCom 日程 was created
+MEETING_RECORDS = frozenset({MEETING_ANNOUNCED, MEETING_MOVED, MEETING_CANCELLED, MEETING_LEAVE,
+                             MEETING_JOINED, MEETING_RECORDED, MEETING_ATTACHED,
+                             MEETING_SCHEDULED})
 
 TASKS = "tasks"
 OUTBOX = "outbox"
@@ -148,6 +161,8 @@ def checkin_to_doc(c: CheckIn) -> dict[str, Any]:
         doc["restored_at"] = c.restored_at.isoformat()
     if c.on_behalf_of:
         doc["on_behalf_of"] = c.on_behalf_of
+    if c.meeting:
+        doc["meeting"] = c.meeting
     return doc
 
 
@@ -166,6 +181,7 @@ def checkin_from_doc(task_key: str, d: dict[str, Any]) -> CheckIn:
         undone_by=_get(d, "undone_by", str, default=""),
         restored_at=_moment(d, "restored_at", nullable=True),
         on_behalf_of=_get(d, "on_behalf_of", str, default=""),
+        meeting=_get(d, "meeting", int, default=0),
     )
 
 
@@ -241,6 +257,48 @@ def excuse_from_doc(d: dict[str, Any]) -> Excuse:
 
 # ---- what each record changes --------------------------------------------------------------
 
+def _opener(spec: dict[str, Any], at: datetime) -> Effect:
+    task = Task(key=_get(spec, "key", str), number=_get(spec, "number", int),
+                duty=_get(spec, "duty", str), owner=_get(spec, "owner", str),
+                period=_get(spec, "period", str), due=_day(spec, "due"),
+                note=_get(spec, "note", str, default=""), opened=at,
+                opened_by=_get(spec, "opened_by", str, default=""),
+                title=_get(spec, "title", str, default=""),
+                owner_name=_get(spec, "owner_name", str, default=""))
+    return lambda _: task
+
+
+def _meeting_task_effects(record: LedgerRecord) -> list[tuple[str, Effect]]:
+    """A meeting's record checks in the tasks it fulfils (dated when it was held), restates
+    those check-ins when it corrects an earlier record, opens the absentees' 补学 and
+    excuses the 补学 of those it no longer counts absent."""
+    data, at, actor = record.data, record.moment, record.actor
+    found: list[tuple[str, Effect]] = []
+
+    def checked_in(key: str, doc: dict[str, Any]) -> Effect:
+        return lambda t: _changed(t, key, lambda t: t.with_checkin(checkin_from_doc(key, doc)))
+
+    def restated(key: str, doc: dict[str, Any]) -> Effect:
+        return lambda t: _changed(
+            t, key, lambda t: t.with_checkin_replaced(checkin_from_doc(key, doc)))
+
+    def excused(key: str, reason: str) -> Effect:
+        return lambda t: _changed(t, key, lambda t: t.with_excuse(Excuse(actor, at, reason)))
+
+    for item in _get(data, "checkins", list):
+        key = _get(item, "task", str)
+        found.append((key, checked_in(key, _get(item, "checkin", dict))))
+    for item in _get(data, "corrected", list, default=[]):
+        key = _get(item, "task", str)
+        found.append((key, restated(key, _get(item, "checkin", dict))))
+    for spec in _get(data, "makeups", list):
+        found.append((_get(spec, "key", str), _opener(spec, at)))
+    for item in _get(data, "excused", list, default=[]):
+        key = _get(item, "task", str)
+        found.append((key, excused(key, _get(item, "reason", str))))
+    return found
+
+
 def _require(task: Task | None, key: str) -> Task:
     if task is None:
         raise RecordInvalid(f"引用了不存在的任务 {key}")
@@ -276,6 +334,15 @@ _SHAPE: dict[str, tuple[tuple[str, type], ...]] = {
     BIND_REFUSED: (("channel", str), ("account", str)),
     DELEGATED: (("person", str), ("delegate", str)),
     DELEGATION_ENDED: (("person", str),),
+    MEETING_ANNOUNCED: (("meeting", dict),),
+    MEETING_MOVED: (("meeting", int), ("start", str)),
+    MEETING_CANCELLED: (("meeting", int),),
+    MEETING_LEAVE: (("meeting", int), ("person", str), ("reason", str)),
+    MEETING_JOINED: (("meeting", int), ("person", str)),
+    MEETING_RECORDED: (("meeting", int), ("record", dict), ("checkins", list),
+                       ("makeups", list)),
+    MEETING_ATTACHED: (("meeting", int), ("attachments", list)),
+    MEETING_SCHEDULED: (("meeting", int), ("schedule", str)),
 }
 
 
@@ -304,6 +371,10 @@ def touches(record: LedgerRecord) -> list[tuple[str, str]]:
                 for doc in _get(data, "entries", list)]
     if record.type == DELIVERY:
         return [(OUTBOX, key) for key in _get(data, "keys", list)]
+    if record.type == MEETING_RECORDED:
+        return [(TASKS, _get(item, "task", str)) for name in ("checkins", "corrected", "excused")
+                for item in _get(data, name, list, default=[])] + [
+            (TASKS, _get(spec, "key", str)) for spec in _get(data, "makeups", list)]
     return []
 
 
@@ -340,16 +411,9 @@ def _outbox_effects(record: LedgerRecord) -> list[tuple[str, Effect]]:
 def _task_effects(record: LedgerRecord) -> list[tuple[str, Effect]]:
     data, at, actor = record.data, record.moment, record.actor
     if record.type == TASKS_OPENED:
-        def opener(spec: dict[str, Any]) -> Effect:
-            task = Task(key=_get(spec, "key", str), number=_get(spec, "number", int),
-                        duty=_get(spec, "duty", str), owner=_get(spec, "owner", str),
-                        period=_get(spec, "period", str), due=_day(spec, "due"),
-                        note=_get(spec, "note", str, default=""), opened=at,
-                        opened_by=_get(spec, "opened_by", str, default=""),
-                        title=_get(spec, "title", str, default=""),
-                        owner_name=_get(spec, "owner_name", str, default=""))
-            return lambda _: task
-        return [(spec["key"], opener(spec)) for spec in _get(data, "tasks", list)]
+        return [(spec["key"], _opener(spec, at)) for spec in _get(data, "tasks", list)]
+    if record.type == MEETING_RECORDED:
+        return _meeting_task_effects(record)
     key = _get(data, "task", str) if record.type in _ABOUT_ONE_TASK else ""
     if record.type == TASK_DUE_CHANGED:
         due = _day(data, "due")

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Protocol
 
+from schedules.meetings import Meeting, MeetingRecord
 from schedules.tasks import Attachment, CheckIn, PlannedTask, Task
 
 
@@ -18,6 +19,10 @@ class TaskNotOpen(Exception):
 
 class TaskNotExcused(Exception):
     """An excuse was to be withdrawn from a task that is not excused."""
+
+
+class MeetingNotOpen(Exception):
+    """A change was asked of a meeting already held (recorded) or cancelled."""
 
 
 class CheckinNotLive(Exception):
@@ -282,6 +287,55 @@ class Repository(Protocol):
     def deferred_files(self) -> AbstractContextManager[None]:
         """Within the block, changes are committed to the ledger as usual but the table files
         are rewritten once, at its end (a crash in between is repaired from the ledger)."""
+        ...
+
+    # Meetings (SPEC §5a). Each raises `MeetingNotOpen` for a meeting held or cancelled,
+    # and returns the meeting as it now stands; the same `source` again changes nothing.
+
+    def announce_meeting(self, unit: str, duty: str, tasks: Sequence[str], organiser: str,
+                         start: datetime, place: str, topic: str, invitees: Sequence[str],
+                         also: Sequence[str], at: datetime,
+                         source: str | None = None) -> Meeting:
+        """A meeting fulfilling `tasks` (open ones, else `TaskNotOpen`), numbered from the
+        task sequence."""
+        ...
+
+    def move_meeting(self, number: int, start: datetime, person: str, at: datetime,
+                     source: str | None = None) -> Meeting: ...
+
+    def cancel_meeting(self, number: int, reason: str, person: str, at: datetime,
+                       source: str | None = None) -> Meeting: ...
+
+    def ask_leave(self, number: int, person: str, reason: str, at: datetime,
+                  source: str | None = None) -> Meeting: ...
+
+    def join_meeting(self, number: int, person: str, at: datetime,
+                     source: str | None = None) -> Meeting: ...
+
+    def record_meeting(self, number: int, record: MeetingRecord, note: str,
+                       makeups: Sequence[PlannedTask], excuse: Sequence[tuple[str, str]],
+                       at: datetime, source: str | None = None,
+                       on_behalf_of: str = "") -> Meeting:
+        """纪实: the tasks it fulfils checked in at the held time, absentees' 补学 opened,
+        `excuse` (task key, reason) closing those no longer needed — in one record."""
+        ...
+
+    def attach_to_meeting(self, number: int, attachments: Sequence[Attachment], person: str,
+                          at: datetime, source: str | None = None) -> Meeting: ...
+
+    def note_schedule(self, number: int, schedule_id: str, at: datetime) -> Meeting: ...
+
+    def meeting(self, number: int) -> Meeting | None: ...
+
+    def meetings(self) -> list[Meeting]:
+        """Every meeting, in number order."""
+        ...
+
+    def live_meetings(self) -> list[Meeting]:
+        """Meetings that can still send something (not yet recorded), in no order."""
+        ...
+
+    def last_meeting_record_by(self, person: str) -> tuple[Meeting, MeetingRecord] | None:
         ...
 
     def last_checkin_by(self, person: str) -> tuple[Task, CheckIn] | None:

@@ -35,9 +35,10 @@ from typing import Any
 
 from tinydb import TinyDB
 
+from schedules.meetings import Meeting, MeetingRecord, MeetingState
 from schedules.periods import period_kind
 from schedules.tasks import Attachment, CheckIn, PlannedTask, Status, Task
-from storage import bindcodes, records
+from storage import bindcodes, meeting_records, records
 from storage.atomic import OWN_TEMP, TEMP_SUFFIX, AtomicJSONStorage
 from storage.errors import (
     StoreCorrupt,
@@ -55,6 +56,7 @@ from storage.repository import (
     Delegation,
     Delivery,
     Escalation,
+    MeetingNotOpen,
     OutboxEntry,
     Outcome,
     TaskNotExcused,
@@ -104,6 +106,7 @@ class TinyDBStore:
         self._used_codes: dict[str, tuple[str, str]] = {}  # code digest -> (channel, account)
         self._bind_refusals: list[BindRefusal] = []
         self._delegations: dict[str, Delegation] = {}  # person -> the one standing in
+        self._meetings: dict[int, Meeting] = {}  # rebuilt from the ledger (no file of their own)
         # Entries still in motion, so the minute pass need not scan years of sent ones.
         self._in_state: dict[Delivery, set[str]] = {Delivery.PENDING: set(),
                                                     Delivery.SENDING: set()}
@@ -374,6 +377,9 @@ class TinyDBStore:
                 date.fromisoformat(until) if until else None)
         elif record.type == records.DELEGATION_ENDED:
             self._delegations.pop(record.data["person"], None)
+        elif record.type in records.MEETING_RECORDS:
+            number = meeting_records.number_of(record)
+            self._meetings[number] = meeting_records.apply(record, self._meetings.get(number))
         if all(self._seq.get(doc, 0) >= record.seq for doc in records.touches(record)):
             return  # every document it changed already reflects it
         for collection, key, effect in records.effects(record):
@@ -427,6 +433,9 @@ class TinyDBStore:
             self._sources[source] = Outcome(record.type, "", "")
         elif record.type == records.TASKS_OPENED:
             self._sources[source] = Outcome(record.type, record.data["tasks"][0]["key"], "")
+        elif record.type in records.MEETING_RECORDS:
+            self._sources[source] = Outcome(
+                record.type, f"meeting:{meeting_records.number_of(record)}", "")
 
     # ---- writing -------------------------------------------------------------------------
 
@@ -485,7 +494,7 @@ class TinyDBStore:
         with self._lock:
             new: list[dict[str, Any]] = []
             moved: list[PlannedTask] = []
-            number = max(self._by_number, default=0)
+            number = self._next_number() - 1
             for p in planned:
                 existing = self._tasks.get(p.key)
                 if existing is None:
@@ -666,11 +675,169 @@ class TinyDBStore:
             prefix = f"{duty}:{owner}:{at.date().isoformat()}#"
             same_day = sum(1 for k in self._by_owner.get(owner, ()) if k.startswith(prefix))
             key = f"{prefix}{same_day + 1}"
-            spec = {"key": key, "number": max(self._by_number, default=0) + 1, "duty": duty,
+            spec = {"key": key, "number": self._next_number(), "duty": duty,
                     "owner": owner, "period": key.rsplit(":", 1)[1], "due": due.isoformat(),
                     "note": note, "opened_by": person}
             self._commit(at, records.TASKS_OPENED, person, {"tasks": [spec], "source": source})
             return self._tasks[key]
+
+    def _next_number(self) -> int:
+        """Tasks and meetings share one number sequence: a number means one thing."""
+        return max(max(self._by_number, default=0), max(self._meetings, default=0)) + 1
+
+    # ---- meetings ------------------------------------------------------------------------
+
+    def _meeting_write(self, source: str | None, type: str, number: int) -> bool:
+        """Whether the message `source` already did this to meeting `number`."""
+        return self._already(source, type, f"meeting:{number}")
+
+    def _live_meeting(self, number: int) -> Meeting:
+        meeting = self._meetings[number]
+        if meeting.state is not MeetingState.PLANNED:
+            raise MeetingNotOpen(number)
+        return meeting
+
+    def announce_meeting(self, unit: str, duty: str, tasks: Sequence[str], organiser: str,
+                         start: datetime, place: str, topic: str, invitees: Sequence[str],
+                         also: Sequence[str], at: datetime,
+                         source: str | None = None) -> Meeting:
+        with self._lock:
+            done = self._sources.get(source) if source else None
+            if done is not None:
+                if done.type != records.MEETING_ANNOUNCED:
+                    raise ValueError(f"source {source} already did {done}")
+                return self._meetings[int(done.task.split(":", 1)[1])]
+            for key in tasks:
+                if self._tasks[key].status is not Status.OPEN:
+                    raise TaskNotOpen(key)
+            number = self._next_number()
+            meeting = Meeting(number, unit, duty, tuple(tasks), organiser, start, place, topic,
+                              tuple(invitees), tuple(also), at)
+            self._commit(at, records.MEETING_ANNOUNCED, organiser,
+                         {"meeting": meeting_records.meeting_to_doc(meeting), "source": source})
+            return self._meetings[number]
+
+    def move_meeting(self, number: int, start: datetime, person: str, at: datetime,
+                     source: str | None = None) -> Meeting:
+        with self._lock:
+            if not self._meeting_write(source, records.MEETING_MOVED, number):
+                self._live_meeting(number)
+                self._commit(at, records.MEETING_MOVED, person, {
+                    "meeting": number, "start": start.isoformat(), "source": source})
+            return self._meetings[number]
+
+    def cancel_meeting(self, number: int, reason: str, person: str, at: datetime,
+                       source: str | None = None) -> Meeting:
+        with self._lock:
+            if not self._meeting_write(source, records.MEETING_CANCELLED, number):
+                self._live_meeting(number)
+                self._commit(at, records.MEETING_CANCELLED, person,
+                             {"meeting": number, "reason": reason, "source": source})
+            return self._meetings[number]
+
+    def ask_leave(self, number: int, person: str, reason: str, at: datetime,
+                  source: str | None = None) -> Meeting:
+        with self._lock:
+            if not self._meeting_write(source, records.MEETING_LEAVE, number):
+                self._live_meeting(number)
+                self._commit(at, records.MEETING_LEAVE, person, {
+                    "meeting": number, "person": person, "reason": reason, "source": source})
+            return self._meetings[number]
+
+    def join_meeting(self, number: int, person: str, at: datetime,
+                     source: str | None = None) -> Meeting:
+        with self._lock:
+            if not self._meeting_write(source, records.MEETING_JOINED, number):
+                self._live_meeting(number)
+                self._commit(at, records.MEETING_JOINED, person,
+                             {"meeting": number, "person": person, "source": source})
+            return self._meetings[number]
+
+    def record_meeting(self, number: int, record: MeetingRecord, note: str,
+                       makeups: Sequence[PlannedTask], excuse: Sequence[tuple[str, str]],
+                       at: datetime, source: str | None = None,
+                       on_behalf_of: str = "") -> Meeting:
+        """The meeting held, as recorded (纪实): every task it fulfils that is still open is
+        checked in at the held time (a correction restates its own check-ins), absentees'
+        补学 tasks open, and `excuse` (key, reason) closes those no longer needed. One
+        ledger record does all of it."""
+        with self._lock:
+            if self._meeting_write(source, records.MEETING_RECORDED, number):
+                return self._meetings[number]
+            meeting = self._meetings[number]
+            if meeting.state is MeetingState.CANCELLED:
+                raise MeetingNotOpen(number)
+            assert self._ledger is not None
+            checkin_id = f"c{self._ledger.last_seq + 1}"
+            checkins: list[dict[str, Any]] = []
+            corrected: list[dict[str, Any]] = []
+            for key in meeting.tasks:
+                task = self._tasks[key]
+                mine = next((c for c in task.checkins
+                             if c.meeting == number and c.undone_at is None), None)
+                if mine is None and task.status is not Status.OPEN:
+                    continue  # done or excused some other way: not recorded twice
+                made = CheckIn(id=mine.id if mine else checkin_id, task=key, person=record.by,
+                               at=record.held_at, note=note, channel=record.channel,
+                               on_behalf_of=on_behalf_of if on_behalf_of != record.by else "",
+                               meeting=number)
+                (corrected if mine else checkins).append(
+                    {"task": key, "checkin": records.checkin_to_doc(made)})
+            next_number = self._next_number()
+            specs = []
+            for p in makeups:
+                if p.key in self._tasks:
+                    continue
+                specs.append({"key": p.key, "number": next_number, "duty": p.duty,
+                              "owner": p.owner, "period": p.period, "due": p.due.isoformat(),
+                              "title": p.title, "owner_name": p.owner_name})
+                next_number += 1
+            excused = [{"task": key, "reason": reason} for key, reason in excuse
+                       if key in self._tasks and self._tasks[key].status is Status.OPEN]
+            self._commit(at, records.MEETING_RECORDED, record.by, {
+                "meeting": number, "record": meeting_records.record_to_doc(record),
+                "checkins": checkins, "corrected": corrected, "makeups": specs,
+                "excused": excused, "source": source})
+            return self._meetings[number]
+
+    def attach_to_meeting(self, number: int, attachments: Sequence[Attachment], person: str,
+                          at: datetime, source: str | None = None) -> Meeting:
+        with self._lock:
+            if not self._meeting_write(source, records.MEETING_ATTACHED, number):
+                if self._meetings[number].record is None:
+                    raise MeetingNotOpen(number)
+                self._commit(at, records.MEETING_ATTACHED, person, {
+                    "meeting": number, "source": source,
+                    "attachments": [{"kind": a.kind, "ref": a.ref, "name": a.name}
+                                    for a in attachments]})
+            return self._meetings[number]
+
+    def note_schedule(self, number: int, schedule_id: str, at: datetime) -> Meeting:
+        """The WeCom 日程 made for the meeting, so a move or cancel can update it."""
+        with self._lock:
+            self._commit(at, records.MEETING_SCHEDULED, SYSTEM_ACTOR,
+                         {"meeting": number, "schedule": schedule_id})
+            return self._meetings[number]
+
+    def meeting(self, number: int) -> Meeting | None:
+        with self._lock:
+            return self._meetings.get(number)
+
+    def meetings(self) -> list[Meeting]:
+        with self._lock:
+            return sorted(self._meetings.values(), key=lambda m: m.number)
+
+    def live_meetings(self) -> list[Meeting]:
+        """Meetings that can still send something: planned ones, and those cancelled."""
+        with self._lock:
+            return [m for m in self._meetings.values() if m.state is not MeetingState.HELD]
+
+    def last_meeting_record_by(self, person: str) -> tuple[Meeting, MeetingRecord] | None:
+        """The most recent 纪实 this person wrote."""
+        with self._lock:
+            found = [(m, r) for m in self._meetings.values() for r in m.records[-1:]
+                     if r.by == person]
+        return max(found, key=lambda item: item[1].at, default=None)
 
     def add_deliveries(self, entries: Sequence[OutboxEntry], at: datetime,
                        escalations: Sequence[dict[str, object]] = ()) -> None:
