@@ -22,6 +22,7 @@ from bot.app import App
 from bot.channels.base import ChannelUnavailable, Outbound, PermanentSendError, SendError
 from handlers import notices as words
 from handlers.messages import Reply
+from schedules.meetings import meeting_notices, meeting_stale
 from schedules.model import Policy
 from schedules.reminders import (
     Notice,
@@ -59,7 +60,8 @@ def entry_for(notice: Notice, channel: str, now: datetime,
     return OutboxEntry(notice=notice.key, channel=channel, subject=notice.subject,
                        stage=notice.stage_name, recipient=notice.recipient, due_at=notice.at,
                        task=notice.task, group=notice.group, state=state, error=error,
-                       updated=None if state is Delivery.PENDING else now)
+                       updated=None if state is Delivery.PENDING else now,
+                       meeting=notice.meeting)
 
 
 def stage_of(entry: OutboxEntry) -> Stage:
@@ -69,7 +71,7 @@ def stage_of(entry: OutboxEntry) -> Stage:
 def as_notice(entry: OutboxEntry) -> Notice:
     occurrence = int(entry.stage.rsplit("-", 1)[1]) if entry.stage[-1].isdigit() else 0
     return Notice(entry.subject, stage_of(entry), entry.recipient, entry.due_at, occurrence,
-                  entry.task, entry.group)
+                  entry.task, entry.group, entry.meeting)
 
 
 class Deliverer:
@@ -149,8 +151,11 @@ class Deliverer:
         plan = task_notices(app.org, live, app.calendar, now, handled, stand_ins)
         self._settled.update({t.key: (t.due, t.open_since) for t in plan.settled})
         groups = {u.id for u in app.org.units.values() if u.group is not None}
+        meetings_due, meetings_stale = meeting_notices(
+            app.org, store.live_meetings(), app.calendar, app.config.reminders, now, handled,
+            groups)
         due = plan.send + digest_notices(app.org, groups, app.calendar,
-                                         app.config.reminders, now, handled)
+                                         app.config.reminders, now, handled) + meetings_due
         entries: list[OutboxEntry] = []
         for notice in due:
             channels = self.route(notice)
@@ -160,7 +165,7 @@ class Deliverer:
                 entries.append(entry_for(notice, "", now, Delivery.FAILED, NO_CHANNEL))
             entries += [entry_for(notice, c, now) for c in channels]
         entries += [entry_for(n, "", now, Delivery.SKIPPED, "错过或已过时，不再发送")
-                    for n in plan.skip]
+                    for n in [*plan.skip, *meetings_stale]]
         planned_keys = {e.notice for e in entries}
         escalations = self._escalations(
             [n for n in [*plan.send, *plan.skip]
@@ -168,7 +173,8 @@ class Deliverer:
             {n.key for n in plan.send}, now)
         if entries:
             store.add_deliveries(entries, self._stamp(now), escalations)
-        return PassResult(planned=len(entries) - len(plan.skip), skipped=len(plan.skip))
+        skipped = len(plan.skip) + len(meetings_stale)
+        return PassResult(planned=len(entries) - skipped, skipped=skipped)
 
     def _escalations(self, notices: Sequence[Notice], sending: set[str],
                      now: datetime) -> list[dict[str, object]]:
@@ -214,14 +220,13 @@ class Deliverer:
         for entries in threads.values():
             policy = self.policy_for(entries[0].task)
             tz = policy.timezone or app.org.timezone
-            if not sendable(now, tz, policy, app.calendar):
+            if not self.may_send(entries[0], now, policy):
                 continue
-            today = now.astimezone(tz).date()
             newest = max(e.due_at.astimezone(tz).date() for e in entries)
             batch = [e for e in entries if e.due_at.astimezone(tz).date() == newest]
             store.move_deliveries([e for e in entries if e not in batch], Delivery.SKIPPED,
                                   self._stamp(now), "已有更新的提醒")
-            if self.stale(batch[0], policy, today):
+            if self.stale(batch[0], policy, now):
                 store.move_deliveries(batch, Delivery.SKIPPED, self._stamp(now),
                                       "已过时，不再发送")
                 continue
@@ -264,8 +269,22 @@ class Deliverer:
                 groups.setdefault((first.channel, item[1]), []).append(item)
         return alone + list(groups.values())
 
-    def stale(self, entry: OutboxEntry, policy: Policy, today: date) -> bool:
+    def may_send(self, entry: OutboxEntry, now: datetime, policy: Policy) -> bool:
+        """Reminders and digests go out on working days outside quiet hours; a meeting's
+        messages only outside quiet hours (their planner already held back what can wait
+        for a working day)."""
+        tz = policy.timezone or self.app.org.timezone
+        if entry.meeting:
+            return not policy.quiet(now.astimezone(tz).time())
+        return sendable(now, tz, policy, self.app.calendar)
+
+    def stale(self, entry: OutboxEntry, policy: Policy, now: datetime) -> bool:
         notice = as_notice(entry)
+        tz = policy.timezone or self.app.org.timezone
+        today = now.astimezone(tz).date()
+        if entry.meeting:
+            return meeting_stale(self.app.store.meeting(entry.meeting), notice.stage,
+                                 notice.occurrence, now)
         if notice.stage in (Stage.WEEKLY_DIGEST, Stage.MONTHLY_DIGEST):
             return digest_stale(notice, self.app.calendar, today)
         task = self.app.store.task(entry.task or "")

@@ -17,6 +17,7 @@ from bot.config import Config
 from handlers import notices as words
 from handlers.text import WEEKDAYS
 from schedules.calendar import WorkCalendar
+from schedules.meetings import Meeting, MeetingState, meeting_notices, send_moments
 from schedules.periods import period_kind
 from schedules.reminders import Notice, Stage, digest_notices, task_notices
 from schedules.tasks import Status, Task, plan_tasks
@@ -53,14 +54,20 @@ class Message:
 
 
 class FutureTasks:
-    """The store's tasks plus those the coming periods will open, in memory."""
+    """The store's tasks plus those the coming periods will open, in memory; and its
+    meetings (no new ones are imagined)."""
 
-    def __init__(self, tasks: Iterable[Task]) -> None:
+    def __init__(self, tasks: Iterable[Task], meetings: Iterable[Meeting] = ()) -> None:
         self.by_key = {t.key: t for t in tasks}
-        self.next_number = max((t.number for t in self.by_key.values()), default=0) + 1
+        self.meetings = {m.number: m for m in meetings}
+        self.next_number = max([*(t.number for t in self.by_key.values()),
+                                *self.meetings], default=0) + 1
 
     def task(self, key: str) -> Task | None:
         return self.by_key.get(key)
+
+    def meeting(self, number: int) -> Meeting | None:
+        return self.meetings.get(number)
 
     def tasks_of(self, owners: Iterable[str]) -> list[Task]:
         wanted = set(owners)
@@ -110,7 +117,7 @@ def simulate(config: Config, first: date, last: date, calendar: WorkCalendar,
     org = config.org
     store = TinyDBStore.open(config.store_path, now, read_only=True)
     try:
-        tasks = FutureTasks(store.all_tasks())
+        tasks = FutureTasks(store.all_tasks(), store.meetings())
         handled = set(store.handled_notices())
         delegations = store.delegations()
         since = record_begins(config, first, now) or first
@@ -135,12 +142,18 @@ def simulate(config: Config, first: date, last: date, calendar: WorkCalendar,
                                            p.due, opened=midnight, title=p.title,
                                            owner_name=p.owner_name)
                 tasks.next_number += 1
-        for moment in sorted(datetime.combine(day, t, tz) for tz, t in send_times):
-            plan = task_notices(org, tasks.open_tasks(), calendar, moment, handled,
-                                stand_ins_on(delegations, day))
-            due = plan.send + digest_notices(org, groups, calendar, config.reminders, moment,
-                                             handled)
-            handled.update(n.key for n in [*due, *plan.skip])
+        live = [m for m in tasks.meetings.values() if m.state is not MeetingState.HELD]
+        sends = {datetime.combine(day, t, tz) for tz, t in send_times}
+        for moment in sorted(sends | send_moments(live, day, org, calendar, config.reminders)):
+            due, skipped = meeting_notices(org, live, calendar, config.reminders, moment,
+                                           handled, groups)
+            if moment in sends:
+                plan = task_notices(org, tasks.open_tasks(), calendar, moment, handled,
+                                    stand_ins_on(delegations, day))
+                due = plan.send + digest_notices(org, groups, calendar, config.reminders,
+                                                 moment, handled) + due
+                skipped += plan.skip
+            handled.update(n.key for n in [*due, *skipped])
             yield from _messages(config, tasks, calendar, due, moment)
         day += timedelta(days=1)
         on_day()

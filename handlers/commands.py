@@ -13,6 +13,7 @@ from difflib import SequenceMatcher
 from functools import cached_property
 
 from handlers import text
+from handlers.followup import Waiting
 from handlers.messages import Button, Inbound, Reply
 from handlers.paging import Pages, conversation_of, paged
 from handlers.parse import (
@@ -23,6 +24,7 @@ from handlers.parse import (
     split_numbers,
 )
 from schedules.calendar import WorkCalendar
+from schedules.meetings import Meeting, MeetingState
 from schedules.model import Org, Person
 from schedules.tasks import CheckIn, PlannedTask, Status, Task, plan_tasks, retired
 from storage.repository import CheckinNotLive, Outcome, Repository, TaskNotOpen
@@ -31,6 +33,7 @@ MAX_LINES = 15
 ATTACH_WINDOW = timedelta(minutes=10)  # a photo or file this soon after a check-in joins it
 UNDO_WINDOW = timedelta(hours=text.UNDO_WINDOW_HOURS)  # a bare 撤销 reaches this far back
 KEYWORD_THRESHOLD = 0.6  # share of the keyword that must appear in a title
+MEETING_RECENT = timedelta(hours=3)  # a meeting this long begun still shows as upcoming
 
 
 class UserError(Exception):
@@ -45,6 +48,7 @@ class Context:
     person: Person
     message: Inbound
     pages: Pages = field(default_factory=Pages)
+    waiting: Waiting = field(default_factory=Waiting)
 
     def paged(self, header: str, lines: Sequence[str], footer: str,
               buttons: tuple[Button, ...] = ()) -> Reply:
@@ -76,8 +80,34 @@ class Context:
 
     def on_behalf(self, task: Task) -> str:
         """Who this person acts for in recording `task` ("" when it is their own)."""
-        assignee = self.org.assignee(task.owner)
+        return self.on_behalf_unit(task.owner)
+
+    def on_behalf_unit(self, owner: str) -> str:
+        """Who this person acts for in acting for `owner` ("" when it is their own)."""
+        assignee = self.org.assignee(owner)
         return assignee if assignee and assignee != self.person.id else ""
+
+    def organises(self, meeting: Meeting) -> bool:
+        """The organiser, or whoever answers for the unit now (head, deputy, delegate)."""
+        return self.person.id == meeting.organiser or meeting.unit in self.owners()
+
+    def invited(self, meeting: Meeting) -> bool:
+        return self.person.id in meeting.invitees or self.person.id in meeting.also
+
+    def upcoming_meetings(self, until: datetime | None = None) -> list[Meeting]:
+        """Planned meetings I am invited to or organise, not long begun, soonest first; the
+        ones I organise also while they wait for their record."""
+        found = []
+        for m in self.store.live_meetings():
+            if m.state is not MeetingState.PLANNED:
+                continue
+            mine = self.organises(m)
+            if not (mine or self.invited(m)):
+                continue
+            if (m.start >= self.now - MEETING_RECENT or mine) and (until is None
+                                                                  or m.start <= until):
+                found.append(m)
+        return sorted(found, key=lambda m: (m.start, m.number))
 
     def my_open_tasks(self) -> list[Task]:
         """Open tasks this person answers for, overdue first, then by due date."""
@@ -133,12 +163,20 @@ def ack(ctx: Context, args: str) -> Reply:
 
 
 def todo(ctx: Context, args: str) -> Reply:
+    """My open tasks, overdue first; my coming meetings above them."""
     tasks = ctx.my_open_tasks()
-    if not tasks:
+    meetings = [text.my_meeting_line(ctx.org, m, ctx.person.id, ctx.today, ctx.organises(m))
+                for m in ctx.upcoming_meetings()]
+    if not tasks and not meetings:
         return Reply(text.TODO_NONE)
+    lines = ([text.TODO_MEETINGS, *meetings] if meetings else [])
+    if tasks and meetings:
+        lines.append(text.TODO_TASKS)
+    lines += [ctx.line(t) for t in tasks]
     overdue = sum(t.is_overdue(ctx.today) for t in tasks)
-    return ctx.paged(text.todo_header(len(tasks), overdue), [ctx.line(t) for t in tasks],
-                     text.TODO_FOOTER.format(number=tasks[0].number),
+    footer = (text.TODO_FOOTER.format(number=tasks[0].number) if tasks
+              else text.MEETINGS_FOOTER)
+    return ctx.paged(text.todo_header(len(tasks), overdue, len(meetings)), lines, footer,
                      buttons=_checkin_buttons(tasks[:3]))
 
 
@@ -162,12 +200,14 @@ def checkin(ctx: Context, args: str) -> Reply:
         return _with_clip(_record_many(ctx, numbers, note), cut)
     if numbers:
         task = ctx.my_task(numbers[0])
+        if task is None and ctx.store.meeting(numbers[0]) is not None:
+            raise UserError(text.checkin_meeting(numbers[0]))
         if task is None:
             raise UserError(text.no_such_task(numbers[0]))
         return _with_clip(_record(ctx, task, note), cut)
     keyword, note = split_keyword(args)
     note, cut = clip(note)
-    matches = _by_keyword(keyword, open_tasks, ctx.org)
+    matches = by_keyword(keyword, open_tasks, ctx.org)
     if not matches:
         raise UserError(text.no_match(keyword[:30]))
     if len(matches) > 1:
@@ -270,6 +310,8 @@ def undo(ctx: Context, args: str) -> Reply:
                 return Reply(text.undo_already(ctx.title(found), number))
             raise UserError(text.undo_not_yours(number))
         task, done = found, live
+    if done.meeting:  # a meeting's record made it: corrected by recording again
+        return Reply(text.undo_meeting(ctx.title(task), done.meeting))
     try:
         ctx.store.undo_checkin(task.key, done.id, ctx.person.id, ctx.now,
                                source=ctx.message.source, reason=reason)
@@ -357,12 +399,15 @@ def upcoming(ctx: Context, args: str) -> Reply:
     for p in plan_tasks(ctx.org, ctx.today, until, ctx.calendar):
         if p.owner in owners and p.key not in known and ctx.today <= p.due <= until:
             rows.append((p.due, 0, f"{ctx.describe(p)}{text.NOT_YET_OPEN}"))
-    if not rows:
+    meetings = [text.my_meeting_line(ctx.org, m, ctx.person.id, ctx.today, ctx.organises(m))
+                for m in ctx.upcoming_meetings(ctx.now + timedelta(days=days))]
+    if not rows and not meetings:
         return Reply(text.upcoming_none(days))
     rows.sort()
-    return ctx.paged(text.upcoming_header(days),
-                     [f"{label} 截止 {text.day(due, ctx.today)}" for due, _, label in rows],
-                     text.UPCOMING_FOOTER)
+    lines = [f"{label} 截止 {text.day(due, ctx.today)}" for due, _, label in rows]
+    if meetings:
+        lines = [text.TODO_MEETINGS, *meetings, *([text.TODO_TASKS] if lines else []), *lines]
+    return ctx.paged(text.upcoming_header(days), lines, text.UPCOMING_FOOTER)
 
 
 def _choose(ctx: Context, header: str, tasks: list[Task]) -> Reply:
@@ -375,7 +420,7 @@ def _checkin_buttons(tasks: Iterable[Task]) -> tuple[Button, ...]:
     return tuple(Button(f"完成【{t.number}】", f"完成 {t.number}") for t in tasks)
 
 
-def _by_keyword(keyword: str, tasks: list[Task], org: Org) -> list[Task]:
+def by_keyword(keyword: str, tasks: list[Task], org: Org) -> list[Task]:
     """Open tasks whose duty title contains most of `keyword`, best matches only."""
     scored: list[tuple[float, Task]] = []
     for t in tasks:

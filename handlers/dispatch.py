@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from handlers import binding, commands, delegation, oversight, text
+from handlers import binding, commands, delegation, meetings, oversight, text
 from handlers.commands import Context, UserError, replay
+from handlers.followup import Waiting
 from handlers.messages import Inbound, Reply
 from handlers.paging import Pages
 from handlers.parse import Parsed, parse
@@ -41,11 +42,17 @@ HANDLERS: dict[str, Handler] = {
     "report": oversight.report_event,
     "delegate": delegation.delegate,
     "undelegate": delegation.undelegate,
+    "meeting": meetings.meeting,
+    "leave": meetings.leave,
+    "join": meetings.join,
+    "reschedule": meetings.reschedule,
+    "cancel": meetings.cancel,
+    "record": meetings.record,
     "more": commands.more,
     "greeting": commands.greeting,
     "thanks": commands.thanks,
     "ack": commands.ack,
-    "attach": commands.attach,  # not typed: a photo or file with no text
+    "attach": meetings.attach,  # not typed: a photo or file with no text
 }
 
 
@@ -81,6 +88,7 @@ class Dispatcher:
     def __init__(self, org: Org, store: Repository, calendar: WorkCalendar) -> None:
         self.org, self.store, self.calendar = org, store, calendar
         self.pages = Pages()  # per conversation: what `更多` shows next
+        self.waiting = Waiting()  # per conversation: a question the next message answers
 
     def handle(self, message: Inbound) -> Reply:
         person = resolve_sender(self.org, self.store, message)
@@ -100,11 +108,15 @@ class Dispatcher:
                          else text.NOT_REGISTERED)
         if message.attachments and not message.text.strip():
             parsed = Parsed("attach", "")
+        asked = self.waiting.take(message)
+        if asked is not None and not isinstance(parsed, Parsed) and message.text.strip():
+            parsed = parse(f"{asked} {message.text.strip()}")  # `出差` after `请假 57`
         if not isinstance(parsed, Parsed):
             if not parsed.word:
                 return Reply(text.EMPTY)
             return Reply(text.unknown(parsed.word, parsed.suggestion, parsed.rest))
-        ctx = Context(self.org, self.store, self.calendar, person, message, self.pages)
+        ctx = Context(self.org, self.store, self.calendar, person, message, self.pages,
+                      self.waiting)
         try:
             outcome = self.store.outcome_of(message.source) if message.source else None
             if outcome is not None:

@@ -14,8 +14,18 @@ from zoneinfo import ZoneInfo
 
 from handlers.messages import Button, Reply
 from handlers.scope import scope_of
-from handlers.text import day, describe, period_label, short, shown, task_title
+from handlers.text import (
+    day,
+    describe,
+    meeting_title,
+    moment,
+    period_label,
+    short,
+    shown,
+    task_title,
+)
 from schedules.calendar import WorkCalendar, YearGap
+from schedules.meetings import MEETING_ORDER, Meeting, MeetingState
 from schedules.model import Org
 from schedules.reminders import Notice, Stage, senior, supervises
 from schedules.tasks import Status, Task
@@ -33,6 +43,8 @@ class TaskView(Protocol):
     def task(self, key: str) -> Task | None: ...
 
     def tasks_of(self, owners: Sequence[str] | set[str]) -> list[Task]: ...
+
+    def meeting(self, number: int) -> Meeting | None: ...
 
 
 class Problem(Protocol):
@@ -283,11 +295,19 @@ def render(org: Org, recipient: str, group: bool, by_subject: Sequence[Sequence[
     notices; a task done since it was planned says nothing."""
     items: list[Item] = []
     extras: list[Reply] = []
+    meetings: list[Reply] = []
     used: set[str] = set()
     today = now.astimezone(org.timezone).date()
     for notices in by_subject:
         first = notices[0]
         reply: Reply | None = None
+        if first.meeting:
+            said = meeting_message(org, view.meeting(first.meeting), notices, recipient, group,
+                                   now)
+            if said is not None:
+                meetings.append(said)
+                used.add(first.subject)
+            continue
         if first.stage is Stage.WEEKLY_DIGEST and group:
             reply = weekly_digest(org, recipient, view, now)
         elif first.stage is Stage.WEEKLY_DIGEST:
@@ -303,12 +323,15 @@ def render(org: Org, recipient: str, group: bool, by_subject: Sequence[Sequence[
         if reply is not None:
             extras.append(reply)
             used.add(first.subject)
-    return Rendered(compose(org, recipient, items, extras, calendar, now), frozenset(used))
+    return Rendered(compose(org, recipient, items, extras, calendar, now, meetings),
+                    frozenset(used))
 
 
 def compose(org: Org, recipient: str, items: Sequence[Item], extras: Sequence[Reply],
-            calendar: WorkCalendar, now: datetime) -> Reply | None:
-    parts: list[Reply] = []
+            calendar: WorkCalendar, now: datetime, first: Sequence[Reply] = ()) -> Reply | None:
+    """One message of everything: `first` (meetings: they are soon), the tasks, then
+    `extras` (digests); the buttons of all, as many as a card holds."""
+    parts: list[Reply] = list(first)
     if len(items) == 1:
         item = items[0]
         duty = org.duties.get(item.task.duty)
@@ -323,7 +346,8 @@ def compose(org: Org, recipient: str, items: Sequence[Item], extras: Sequence[Re
         return parts[0]
     minimal = ("\n\n".join(p.for_detail("minimal") for p in parts)
                if any(p.minimal is not None for p in parts) else None)
-    return Reply("\n\n".join(p.text for p in parts), buttons=parts[0].buttons,
+    buttons = tuple(dict.fromkeys(b for p in parts for b in p.buttons))[:BUNDLE_BUTTONS + 1]
+    return Reply("\n\n".join(p.text for p in parts), buttons=buttons,
                  mentions=tuple(dict.fromkeys(m for p in parts for m in p.mentions)),
                  title=parts[0].title, minimal=minimal, summary=parts[0].summary)
 
@@ -425,3 +449,97 @@ def _bundle_line(org: Org, recipient: str, item: Item, where: int, calendar: Wor
     if where == DUE_TODAY:
         return f"{line}，今天截止"
     return f"{line}，{day(task.due, today)}截止，还有{(task.due - today).days}天"
+
+
+# ---- meetings ----------------------------------------------------------------------------
+
+def meeting_message(org: Org, meeting: Meeting | None, notices: Sequence[Notice],
+                    recipient: str, group: bool, now: datetime) -> Reply | None:
+    """A meeting's news for one person (or its unit's group): the most telling of its
+    stages due at once; None when there is nothing to say any more (held, cancelled, the
+    reminder of a time since moved, a person who has since asked leave)."""
+    if meeting is None:
+        return None
+    today = now.astimezone(org.timezone).date()
+    live = [n for n in notices if _still_says(meeting, n, recipient, now)]
+    if not live:
+        return None
+    lead = max(live, key=lambda n: MEETING_ORDER.index(n.stage))
+    title = meeting_title(org, meeting)
+    unit = org.owner_name(meeting.unit)
+    start = moment(meeting.start.astimezone(org.timezone), today)
+    n = meeting.number
+    where = f"\n地点：{shown(meeting.place)}" if meeting.place else ""
+    topic = f"\n议题：{shown(meeting.topic)}" if meeting.topic else ""
+    organiser = org.owner_name(meeting.organiser)
+    answer = (Button("参加", f"参加 {n}"), Button("请假", f"请假 {n}"))
+    if lead.stage is Stage.MEETING_CANCELLED:
+        why = f"\n原因：{shown(meeting.cancel_reason)}" if meeting.cancel_reason else ""
+        return Reply(f"【会议取消】{title}（{unit}）原定{start}召开的会议已取消。{why}\n"
+                     "原定的提醒不再发送，无需回复。", title=f"【会议取消】{title}",
+                     minimal=f"【会议取消】{title}（{unit}）原定{start}召开的会议已取消。无需回复。")
+    if group:
+        head = "【会议改期】" if lead.stage is Stage.MEETING_MOVED else "【会议通知】"
+        return Reply(f"{head}{unit} {title}\n时间：{start}{where}{topic}\n召集人：{organiser}\n"
+                     f"参会同志请留意个人通知；请假请私信回复「请假 {n} 原因」。",
+                     title=f"{head}{title}")
+    if lead.stage is Stage.MEETING_MOVED:
+        before = moment(meeting.previous_start.astimezone(org.timezone), today) \
+            if meeting.previous_start else ""
+        return Reply(f"【会议改期】{title}（{unit}）由{before}改为{start}{where}{topic}\n"
+                     f"请点「参加」或「请假」，或回复「请假 {n} 原因」。", buttons=answer,
+                     title=f"【会议改期】{title}", summary=f"改为{start}")
+    if lead.stage is Stage.MEETING_NOTICE:
+        return Reply(f"【会议通知】{title}（{unit}）\n时间：{start}{where}{topic}\n"
+                     f"召集人：{organiser}\n请点「参加」或「请假」，或回复「参加 {n}」"
+                     f"「请假 {n} 原因」。", buttons=answer, title=f"【会议通知】{title}",
+                     summary=f"{start}{(' ' + shown(meeting.place)) if meeting.place else ''}",
+                     minimal=f"【会议通知】{title}（{unit}）\n时间：{start}{where}\n"
+                             f"请点「参加」或「请假」，或回复「请假 {n} 原因」。")
+    if lead.stage in (Stage.MEETING_EVE, Stage.MEETING_SOON):
+        local = meeting.start.astimezone(org.timezone)
+        if lead.stage is Stage.MEETING_SOON:
+            minutes = max(int((meeting.start - now).total_seconds() // 60), 1)
+            when = f"将于{local:%H:%M}（{minutes} 分钟后）召开"
+        else:
+            when = f"将于{start}召开"
+        place = f"，地点：{shown(meeting.place)}" if meeting.place else ""
+        return Reply(f"【会议提醒】{title}（{unit}）{when}{place}。{topic.strip()}\n"
+                     f"如不能参加，请回复「请假 {n} 原因」。",
+                     buttons=(Button("请假", f"请假 {n}"),), title=f"【会议提醒】{title}",
+                     summary=f"{start}{place}")
+    if lead.stage is Stage.MEETING_LEAVE:
+        away = meeting.on_leave()
+        asked = [meeting.leaves[x.occurrence - 1] for x in live
+                 if x.stage is Stage.MEETING_LEAVE and 0 < x.occurrence <= len(meeting.leaves)]
+        who = "；".join(f"{org.owner_name(x.person)}（{shown(x.reason)}）" for x in asked
+                       if x.person in away)
+        return Reply(f"【请假】{title}（{unit}）{start}：{who}。\n目前应到 "
+                     f"{len(meeting.invitees)} 人，请假 {len(away)} 人。"
+                     f"发送「查询 {n}」查看详情。", title=f"【请假】{title}",
+                     minimal=f"【请假】{title}（{unit}）{start}：有 {len(asked)} 位同志请假，"
+                             f"目前请假 {len(away)} 人。详情请在单位内部渠道发送「查询 {n}」。")
+    return Reply(f"【纪实提醒】{title}（{unit}）定于{start}的会议尚未记录纪实。"
+                 f"会后请发送「纪实 {n}」逐行写明主持、记录、缺席、议题、决议；"
+                 f"如未召开，请发送「改期 {n} 新时间」或「取消会议 {n}」。",
+                 buttons=(Button("查看会议", f"查询 {n}"),), title=f"【纪实提醒】{title}")
+
+
+def _still_says(meeting: Meeting, notice: Notice, recipient: str, now: datetime) -> bool:
+    """Whether a meeting stage planned earlier still has something to say now."""
+    stage = notice.stage
+    if stage is Stage.MEETING_CANCELLED:
+        return meeting.state is MeetingState.CANCELLED
+    if stage is Stage.MEETING_UNRECORDED:
+        return meeting.state is MeetingState.PLANNED and now >= meeting.start
+    if meeting.state is not MeetingState.PLANNED or now >= meeting.start:
+        return False
+    if stage in (Stage.MEETING_EVE, Stage.MEETING_SOON):
+        return notice.occurrence == meeting.moves and recipient not in meeting.on_leave()
+    if stage is Stage.MEETING_MOVED:
+        return notice.occurrence == meeting.moves
+    if stage is Stage.MEETING_LEAVE:
+        leave = (meeting.leaves[notice.occurrence - 1]
+                 if 0 < notice.occurrence <= len(meeting.leaves) else None)
+        return leave is not None and leave.person in meeting.on_leave()
+    return True

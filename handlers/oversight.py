@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, timedelta
 
-from handlers import text
+from handlers import meetings, text
 from handlers.commands import MAX_LINES, Context, UserError
 from handlers.messages import Reply
 from handlers.parse import clip, period_arg, split_first, split_number
 from handlers.scope import find_owners, may_excuse, scope_of
+from schedules.meetings import is_makeup
 from schedules.model import Cadence
 from schedules.periods import event_due, parse_period_key, period_of
 from schedules.reminders import opened_recipients
@@ -29,6 +30,12 @@ def status(ctx: Context, args: str) -> Reply:
     target = args.strip()
     if not target:
         return Reply(text.STATUS_USAGE)
+    number, rest = split_number(target)
+    if number is not None and not rest:  # `查询 57`: a meeting
+        shown = meetings.show(ctx, number)
+        if shown is None:
+            raise UserError(text.no_such_meeting(number))
+        return shown
     scope = scope_of(ctx.org, ctx.person)
     found = find_owners(ctx.org, scope, target)
     if not found:
@@ -61,7 +68,8 @@ def overview(ctx: Context, args: str) -> Reply:
         raise UserError(text.bad_period(token[:20]))
     if period.end < ctx.store.since:
         return Reply(text.before_records(period.label(), ctx.store.since))
-    in_period = due_within(ctx.store.tasks_of(scope.owners), period.start, period.end)
+    in_period = [t for t in due_within(ctx.store.tasks_of(scope.owners), period.start,
+                                       period.end) if not is_makeup(t)]
     gone = frozenset(t.key for t in in_period if retired(ctx.org, t))
     by_owner: dict[str, list[Task]] = defaultdict(list)
     for t in in_period:
@@ -208,7 +216,8 @@ def _source(ctx: Context, duty: str, owner: str) -> str | None:
 def _overdue_sorted(ctx: Context, tasks: list[Task], owners: tuple[str, ...]) -> list[Task]:
     order = {o: i for i, o in enumerate(owners)}
     late = [t for t in tasks if t.is_overdue(ctx.today) and t.owner in order
-            and not retired(ctx.org, t)]
+            and not retired(ctx.org, t)
+            and (not is_makeup(t) or t.owner == ctx.person.id)]  # 补学 is personal
     return sorted(late, key=lambda t: (order[t.owner], t.due, t.number))
 
 

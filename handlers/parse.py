@@ -41,6 +41,12 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "bind": ("绑定", "bind"),
     "delegate": ("委托", "delegate"),
     "undelegate": ("取消委托", "undelegate"),
+    "meeting": ("会议", "开会", "meeting", "meetings"),
+    "leave": ("请假", "leave"),
+    "join": ("参加", "join"),
+    "reschedule": ("改期", "reschedule"),
+    "cancel": ("取消会议", "cancel"),
+    "record": ("纪实", "会议记录", "record"),
     "more": ("更多", "下一页", "more", "next"),
     # Not commands but manners: a short polite answer, never "没有听懂".
     "greeting": ("你好", "您好", "hi", "hello", "在吗", "早上好", "下午好"),

@@ -6,14 +6,14 @@ person can do next.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from functools import lru_cache
 
 from handlers.parse import TEXT_LIMIT
-from schedules.meetings import makeup_meeting
+from schedules.meetings import Meeting, MeetingRecord, MeetingState, makeup_meeting
 from schedules.model import Org
 from schedules.periods import parse_period_key
-from schedules.tasks import PlannedTask, Task
+from schedules.tasks import PlannedTask, Status, Task
 
 WEEKDAYS = "一二三四五六日"
 CHANNEL_NAMES = {"console": "控制台", "wecom": "企业微信", "wecom-robot": "企业微信群机器人",
@@ -42,6 +42,12 @@ _NOT_SAVED = {
     "bind": "本次绑定未完成",
     "delegate": "本次委托未生效",
     "undelegate": "本次取消委托未生效",
+    "meeting": "会议通知未发出",
+    "leave": "本次请假未记录",
+    "join": "本次确认未记录",
+    "reschedule": "本次改期未生效",
+    "cancel": "会议未取消",
+    "record": "本次纪实未记录",
 }
 
 
@@ -124,6 +130,12 @@ HELP = "\n".join([
     "· 上报 类别 描述 —— 上报其他需要处置的情况，类别见配置，如：上报 汛情 某处河道水位上涨",
     "· 委托 姓名 至日期 —— 外出时请人代收提醒、代为记录，如：委托 郑磊 至12月15日",
     "· 取消委托 —— 提前结束委托",
+    "· 会议 事项 时间 地点 议题 —— 召集会议，如：会议 主题党日 周五下午3点 三楼会议室 "
+    "学习贯彻全会精神",
+    "· 会议 —— 查看我的会议",
+    "· 请假 编号 原因 / 参加 编号 —— 答复会议通知，如：请假 57 出差",
+    "· 改期 编号 时间 / 取消会议 编号 —— 召集人调整会议，如：改期 57 下周一上午9点",
+    "· 纪实 编号 —— 会后逐行记录主持、记录、缺席、议题、决议，如：纪实 57",
     "· 绑定 绑定码 —— 绑定 Telegram 账号，绑定码向管理员索取",
     "· 更多 —— 列表较长时查看下一页",
     f"备注等文字最多 {TEXT_LIMIT} 字。查询、总览、逾期按您的职责范围显示；"
@@ -195,9 +207,16 @@ def overdue_mark(workdays: int) -> str:
 
 # ---- 待办 -------------------------------------------------------------------------------
 
-def todo_header(count: int, overdue: int) -> str:
+def todo_header(count: int, overdue: int, meetings: int = 0) -> str:
     extra = f"，其中逾期 {overdue} 项" if overdue else ""
-    return f"您有 {count} 项待办{extra}："
+    if not count:
+        return f"您有 {meetings} 个会议："
+    coming = f"，另有会议 {meetings} 个" if meetings else ""
+    return f"您有 {count} 项待办{extra}{coming}："
+
+
+TODO_MEETINGS = "会议："
+TODO_TASKS = "待办事项："
 
 
 TODO_NONE = "您目前没有待办事项。发送「近期」查看接下来的截止事项。"
@@ -383,7 +402,17 @@ def replayed_restore(line: str) -> str:
 # ---- 近期 -------------------------------------------------------------------------------
 
 def upcoming_header(days: int) -> str:
-    return f"未来 {days} 天内截止的事项："
+    return f"未来 {days} 天内截止的事项和会议："
+
+
+def checkin_meeting(number: int) -> str:
+    return (f"{number} 是会议编号。会后请召集人发送「纪实 {number}」记录，"
+            "会议完成的事项随纪实一并记为完成；答复会议请发「参加」或「请假」。")
+
+
+def undo_meeting(line: str, number: int) -> str:
+    return (f"{line}的完成记录来自会议【{number}】的纪实，不能单独撤销。"
+            f"如需更正，请再发一次「纪实 {number} …」。")
 
 
 def upcoming_none(days: int) -> str:
@@ -603,3 +632,364 @@ def incident_opened(line: str, assignee: str, due: str, informed: str,
 
 def replayed_incident(line: str) -> str:
     return f"{REPLAYED}，已登记舆情：{line}\n无需重复报告。"
+
+
+# ---- 会议 -------------------------------------------------------------------------------
+
+MEETING_USAGE = ("召集会议请写明事项、时间、地点和议题，如「会议 主题党日 周五下午3点 三楼会议室 "
+                 "学习贯彻全会精神」；事项可写编号，一次会议完成几项时用 + 连接，"
+                 "如「会议 45+22 …」。"
+                 "只发「会议」查看我的会议。")
+MEETING_ONE_UNIT = "一次会议只能完成同一单位的事项，请分别召集。"
+MEETINGS_NONE = "您近期没有会议。单位负责人召集会议时，请发送「会议 事项 时间 地点 议题」。"
+MEETINGS_FOOTER = ("请假发送「请假 编号 原因」，能参加发送「参加 编号」；"
+                   "会后由召集人发送「纪实 编号」。")
+LEAVE_USAGE = "请写明会议编号和原因，如「请假 57 出差」。发送「会议」查看您的会议。"
+JOIN_USAGE = "请写明会议编号，如「参加 57」。发送「会议」查看您的会议。"
+RESCHEDULE_USAGE = "请写明会议编号和新时间，如「改期 57 下周一上午9点」。"
+CANCEL_USAGE = "请写明会议编号，可在后面写明原因，如「取消会议 57 因故推迟」。"
+RECORD_USAGE = ("请写明会议编号，并逐行写明情况，如：\n纪实 57\n主持 吴芳\n记录 马丽\n"
+                "缺席 宋佳（病假）\n议题 学习贯彻党的二十届四中全会精神\n决议 下月开展专题研讨\n"
+                "每行都可省略；应到而未写缺席的都计为出席，已请假的计为缺席。")
+MAKEUP_NOT_NEEDED = "纪实更正：已出席，无需补学"
+_MEETING_WHEN = {"none": "请在事项后写明会议时间，如「周五下午3点」「12月5日 15:00」。",
+                 "time": "请写明几点开会，如「周五下午3点」「12月5日 15:00」。",
+                 "day": "日期不对，请核对，如「12月5日 下午3点」。"}
+
+
+def moment(at: datetime, today: date | None = None) -> str:
+    """12月4日（周五）15:00"""
+    return f"{day(at.date(), today)}{at:%H:%M}"
+
+
+def meeting_title(org: Org, meeting: Meeting) -> str:
+    duty = org.duties.get(meeting.duty)
+    return duty.title if duty else meeting.duty
+
+
+def meeting_line(org: Org, meeting: Meeting, today: date) -> str:
+    """【57】主题党日活动（机关第一党支部）12月4日（周五）15:00"""
+    start = meeting.start.astimezone(org.timezone)
+    return (f"【{meeting.number}】{meeting_title(org, meeting)}（{org.owner_name(meeting.unit)}）"
+            f"{moment(start, today)}")
+
+
+def no_such_meeting(number: int) -> str:
+    return f"没有编号为 {number} 的会议。发送「会议」查看您的会议。"
+
+
+def meeting_not_task(number: int) -> str:
+    return f"{number} 是会议编号，不是事项。召集会议请写事项的编号，发送「待办」查看。"
+
+
+def meeting_time_missing(kind: str, reschedule: int | None = None) -> str:
+    said = _MEETING_WHEN.get(kind, _MEETING_WHEN["none"])
+    if reschedule is not None:
+        return said.replace("请在事项后写明会议时间",
+                            f"请在编号后写明新时间，如「改期 {reschedule} 下周一上午9点」")
+    return said
+
+
+def not_a_meeting_duty(line: str, number: int) -> str:
+    return f"{line}不是会议类事项，无需召集会议；完成后发送「完成 {number} 备注」即可。"
+
+
+def meeting_no_match(word: str) -> str:
+    return (f"没有找到与「{shown(word)}」相符、由您召集的会议类事项。"
+            "发送「待办」查看编号，再发「会议 编号 时间 地点 议题」。")
+
+
+def meeting_which_unit(units: list[str]) -> str:
+    return (f"您负责的{'、'.join(units)}都有这项事项，请写明编号召集，"
+            "如「会议 45 周五下午3点 …」；发送「待办」查看编号。")
+
+
+def meeting_task_closed(line: str) -> str:
+    return f"{line}已完成或已豁免，无需再召集会议。"
+
+
+def task_has_meeting(line: str, number: int, meeting: str) -> str:
+    return (f"{line}已安排在会议{meeting}。如需改时间，发送「改期 {number} 新时间」；"
+            f"如需取消，发送「取消会议 {number}」。")
+
+
+def meeting_before_period(line: str, start: str) -> str:
+    return f"会议日期早于{line}所属期间（{start}起），请核对日期或事项编号。"
+
+
+def meeting_in_past(when: str) -> str:
+    return f"{when}已经过去，请写明今后的时间。会后记录请发「纪实 编号」。"
+
+
+def meeting_too_far(when: str) -> str:
+    return f"{when}距今超过一年，请核对日期。"
+
+
+def meeting_at_night(when: str) -> str:
+    return (f"{when}是深夜或凌晨，可能写错了，本次未发通知。"
+            "请核对，如上午写「上午10点」，晚上写「晚上7点」。")
+
+
+def too_long(label: str, count: int, limit: int) -> str:
+    return f"{label}太长（{count} 字），请精简到 {limit} 字以内后重新发送，本次未作任何改动。"
+
+
+def meeting_announced(line: str, when: str, place: str, topic: str, invited: int, also: int,
+                      group: str, others: list[str], late: list[str], workday: bool,
+                      eve_at: time, before_minutes: int, number: int) -> str:
+    lines = [f"已发出会议通知：{line}", f"时间：{when}" + ("（非工作日）" if not workday else "")]
+    if place:
+        lines.append(f"地点：{shown(place)}")
+    if topic:
+        lines.append(f"议题：{shown(topic)}")
+    told = f"应到 {invited} 人" + (f"，列席 {also} 人" if also else "")
+    where = f"，并在{group}发布" if group else ""
+    lines.append(f"{told}，已向每人发送通知（可点「参加」「请假」）{where}。")
+    if others:
+        lines.append("这次会议同时完成：" + "、".join(others))
+    for item in late:
+        lines.append(f"注意：{item}的截止日已过，会后记入逾期完成。")
+    ahead = f"会前一个工作日 {eve_at:%H:%M}" + (f"、开始前 {before_minutes} 分钟"
+                                               if before_minutes else "")
+    lines.append(f"{ahead}会提醒未请假的参会人员。会后发送「纪实 {number}」记录，"
+                 f"改时间发送「改期 {number} 新时间」。")
+    return "\n".join(lines)
+
+
+def meetings_header(count: int) -> str:
+    return f"您的会议（{count} 个）："
+
+
+def my_meeting_line(org: Org, meeting: Meeting, person: str, today: date,
+                    organiser: bool) -> str:
+    line = meeting_line(org, meeting, today)
+    place = f" {shown(meeting.place)}" if meeting.place else ""
+    if organiser:
+        away = len(meeting.on_leave())
+        leave = f"，请假 {away} 人" if away else ""
+        state = f"（您召集，应到 {len(meeting.invitees)} 人{leave}）"
+    elif person in meeting.on_leave():
+        state = "（已请假）"
+    elif person in meeting.joined:
+        state = "（已确认参加）"
+    else:
+        state = ""
+    return f"{line}{place}{state}"
+
+
+def leave_reason_please(line: str, number: int) -> str:
+    return (f"请回复请假原因（如「出差」），将转告召集人：{line}\n"
+            f"也可直接发送「请假 {number} 原因」。")
+
+
+def leave_taken(line: str, organiser: str, reason: str, number: int, again: bool) -> str:
+    head = "已更新请假原因" if again else f"已向召集人{organiser}请假"
+    return (f"{head}：{line}\n原因：{shown(reason)}\n"
+            f"会后会为您生成补学任务。如能参加，发送「参加 {number}」。")
+
+
+def joined(line: str, again: bool = False, withdrew: bool = False) -> str:
+    if again:
+        return f"您已确认参加：{line}，无需重复确认。"
+    if withdrew:
+        return f"已取消请假，确认参加：{line}。会前会提醒您。"
+    return f"已确认参加：{line}。会前会提醒您。"
+
+
+def not_invited(line: str) -> str:
+    return f"您不在{line}的参会人员中，无需请假或确认。"
+
+
+def meeting_cancelled_already(line: str) -> str:
+    return f"{line}已取消。"
+
+
+def meeting_begun(line: str) -> str:
+    return f"{line}已开始或已结束，不能再请假或确认；如有情况请直接告知召集人。"
+
+
+def meeting_closed(line: str) -> str:
+    return f"{line}已记录纪实或已取消，不能再改期或取消。"
+
+
+def meeting_begun_change(line: str, number: int) -> str:
+    return f"{line}已开始，不能再改期或取消。会后发送「纪实 {number}」记录实际情况。"
+
+
+def meeting_same_time(line: str) -> str:
+    return f"{line}的时间没有变化，未作改动。"
+
+
+def not_organiser(line: str, organiser: str, record: bool = False) -> str:
+    what = "记录纪实" if record else "改期或取消"
+    return f"{line}由{organiser}召集，{what}请由召集人或单位负责人办理。"
+
+
+def meeting_moved(line: str, before: str, after: str, told: int) -> str:
+    return (f"已改期：{line}\n由{before}改为{after}，已通知 {told} 人；"
+            "原定时间的提醒不再发送。")
+
+
+def meeting_cancelled(line: str, told: int, still_open: list[str], first: int) -> str:
+    lines = [f"已取消会议：{line}，已通知 {told} 人，原定的提醒不再发送。"]
+    if still_open:
+        lines.append("以下事项仍待完成：" + "、".join(still_open)
+                     + f"。可重新发送「会议 {first} 时间 地点 议题」召集。")
+    return "\n".join(lines)
+
+
+def record_bad_line(number: int, segment: str, labels: str) -> str:
+    return (f"第 {number} 行「{shown(segment)}」没有看懂，本次未记录。"
+            f"每行以 {labels} 开头，如「缺席 宋佳（病假）」。")
+
+
+def record_bad_time(written: str) -> str:
+    return f"召开时间「{shown(written)}」没有看懂，请写成「时间 15:30」或「时间 12月4日15:30」。"
+
+
+def record_too_early(line: str, when: str, number: int) -> str:
+    return (f"{line}定于{when}召开，尚未开始。会后再发送「纪实 {number}」；"
+            "如已提前召开，请加一行「时间 …」。")
+
+
+def record_both(name: str) -> str:
+    return f"{name}同时写在了缺席和出席中，请核对后重新发送。"
+
+
+def record_ambiguous(name: str, names: list[str]) -> str:
+    return f"「{shown(name)}」对应多位参会人员（{'、'.join(names)}），请写全名。"
+
+
+def record_not_invited(name: str, line: str) -> str:
+    return f"{name}不在{line}的应到人员中。列席人员请写在「列席」一行。"
+
+
+def record_unknown_name(name: str) -> str:
+    return f"没有找到「{shown(name)}」这位同志，请写全名。"
+
+
+def attendance_text(org: Org, record: MeetingRecord, invited: int, reasons: bool) -> str:
+    text_ = f"应到 {invited} 人，实到 {len(record.present)} 人"
+    if record.absent:
+        if reasons:
+            who = "、".join(org.owner_name(a.person)
+                           + (f"（{shown(a.reason)}）" if a.reason else "")
+                           for a in record.absent)
+            text_ += f"，缺席 {len(record.absent)} 人：{who}"
+        else:
+            text_ += f"，缺席 {len(record.absent)} 人"
+    if record.also:
+        text_ += f"；列席：{'、'.join(shown(n) for n in record.also)}"
+    return text_
+
+
+def record_note(number: int, org: Org, record: MeetingRecord, invited: int) -> str:
+    """The check-in note of a task a meeting fulfilled: what the report's 完成记录 shows."""
+    held = record.held_at.astimezone(org.timezone)
+    parts = [f"会议纪实【{number}】：{held:%m月%d日 %H:%M}召开",
+             f"应到{invited}人，实到{len(record.present)}人"]
+    if record.topics:
+        parts.append(f"议题：{short(record.topics, 60)}")
+    return "，".join(parts[:2]) + ("；" + parts[2] if len(parts) > 2 else "")
+
+
+def recorded(line: str, when: str, record: MeetingRecord, org: Org, invited: int,
+             fulfilled: list[str], elsewhere: list[str], makeups: int, due: str, late: bool,
+             correcting: bool, number: int) -> str:
+    head = "已更正会议纪实（此前的记录仍保留在台账中）" if correcting else "已记录会议纪实"
+    where = f"，{shown(record.place)}" if record.place else ""
+    lines = [f"{head}：{line}", f"召开：{when}{where}"]
+    people = "；".join(x for x in (
+        f"主持：{shown(record.chair)}" if record.chair else "",
+        f"记录：{shown(record.recorder)}" if record.recorder else "") if x)
+    if people:
+        lines.append(people)
+    lines.append(attendance_text(org, record, invited, True))
+    if record.topics:
+        lines.append(f"议题：{shown(record.topics)}")
+    if record.decisions:
+        lines.append(f"决议：{shown(record.decisions)}")
+    if fulfilled:
+        lines.append("已完成：" + "、".join(fulfilled)
+                     + ("（晚于截止日，计为逾期完成）" if late else ""))
+    if elsewhere:
+        lines.append("此前已完成或已豁免，未重复记录：" + "、".join(elsewhere))
+    if makeups:
+        lines.append(f"已为缺席的 {makeups} 人生成补学任务，{due}前完成。")
+    lines.append(f"照片或文件 10 分钟内发来即附在纪实中；如需更正，再发一次「纪实 {number} …」。")
+    return "\n".join(lines)
+
+
+def meeting_view(org: Org, meeting: Meeting, today: date, reasons: bool, tasks: list[Task],
+                 makeups: list[Task], reader: str) -> list[str]:
+    """`查询 57`: the header, then the notice, the answers so far and the record."""
+    lines = [f"会议{meeting_line(org, meeting, today)}"]
+    state = {MeetingState.PLANNED: "待召开", MeetingState.HELD: "已召开",
+             MeetingState.CANCELLED: "已取消"}[meeting.state]
+    lines.append(f"状态：{state}" + (f"（{shown(meeting.cancel_reason)}）"
+                                     if meeting.state is MeetingState.CANCELLED
+                                     and meeting.cancel_reason else ""))
+    if meeting.previous_start is not None:
+        before = moment(meeting.previous_start.astimezone(org.timezone), today)
+        lines.append(f"已改期（原定{before}）")
+    record = meeting.record
+    if meeting.place and record is None:
+        lines.append(f"地点：{shown(meeting.place)}")
+    if meeting.topic and record is None:
+        lines.append(f"议题：{shown(meeting.topic)}")
+    lines.append(f"召集人：{org.owner_name(meeting.organiser)}")
+    lines.append("完成事项：" + "、".join(f"【{t.number}】{describe(org, t)}" for t in tasks))
+    away = meeting.on_leave()
+    if record is None:
+        answered = f"应到 {len(meeting.invitees)} 人" + (
+            f"，列席 {len(meeting.also)} 人" if meeting.also else "")
+        if meeting.state is MeetingState.PLANNED:
+            answered += f"；已确认参加 {len(meeting.joined)} 人，请假 {len(away)} 人"
+            if reader in away:
+                answered += f"（含您：{shown(away[reader].reason)}）"
+        lines.append(answered)
+    if reasons and away and meeting.state is MeetingState.PLANNED:
+        lines += [f"· 请假：{org.owner_name(p)}（{shown(x.reason)}）" for p, x in away.items()]
+    if record is not None:
+        held = moment(record.held_at.astimezone(org.timezone), today)
+        lines.append(f"纪实（{len(meeting.records)} 次记录，以最近一次为准）：{held}召开"
+                     + (f"，{shown(record.place)}" if record.place else ""))
+        if record.chair or record.recorder:
+            lines.append(f"主持：{shown(record.chair) or '—'}；"
+                         f"记录：{shown(record.recorder) or '—'}")
+        lines.append(attendance_text(org, record, len(meeting.invitees), reasons))
+        if record.topics:
+            lines.append(f"议题：{shown(record.topics)}")
+        if record.decisions:
+            lines.append(f"决议：{shown(record.decisions)}")
+        if record.attachments:
+            lines.append(f"附件：{len(record.attachments)} 个")
+        if reasons and makeups:
+            done = sum(t.status is not Status.OPEN for t in makeups)
+            lines.append(f"补学：{len(makeups)} 人，已完成 {done} 人")
+            lines += [f"· 【{t.number}】{org.owner_name(t.owner)}：" + (
+                "已完成" if t.status is Status.DONE else "无需补学" if t.status is Status.EXCUSED
+                else f"待完成，{day(t.due, today)}截止") for t in makeups]
+        elif reader in {t.owner for t in makeups}:
+            mine = next(t for t in makeups if t.owner == reader)
+            lines.append(f"您的补学：【{mine.number}】" + ("已完成" if mine.status is Status.DONE
+                                                        else f"{day(mine.due, today)}前完成"))
+    return lines
+
+
+def meeting_view_footer(meeting: Meeting, organiser: bool, now: datetime) -> str:
+    n = meeting.number
+    if meeting.state is MeetingState.PLANNED and now < meeting.start:
+        if organiser:
+            return (f"改时间发送「改期 {n} 新时间」，取消发送「取消会议 {n} 原因」，"
+                    f"会后发送「纪实 {n}」。")
+        return f"请假发送「请假 {n} 原因」，能参加发送「参加 {n}」。"
+    if meeting.state is MeetingState.PLANNED and organiser:
+        return f"会后请发送「纪实 {n}」记录，如有缺席写明「缺席 姓名（原因）」。"
+    if meeting.state is MeetingState.HELD and organiser:
+        return f"如需更正，再发一次「纪实 {n} …」；台账保留每一次记录。"
+    return "发送「会议」查看您的其他会议。"
+
+
+def meeting_attached(line: str, count: int) -> str:
+    return f"已将 {count} 个附件加入{line}的纪实。"

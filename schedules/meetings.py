@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from schedules.calendar import WorkCalendar
 from schedules.model import MeetingPolicy, Org, Policy
+from schedules.reminders import Notice, Stage
 from schedules.tasks import Attachment, Task, task_key
 
 MEETING_SUBJECT = "meeting:"  # the outbox subject of a meeting's messages: meeting:57
@@ -208,40 +209,18 @@ def makeup_due(held: date, calendar: WorkCalendar, policy: MeetingPolicy) -> dat
 
 # ---- when a meeting's messages go out ----------------------------------------------------
 
-class MeetingStage(StrEnum):
-    NOTICE = "meeting-notice"  # announced: each invitee, and the unit's group
-    MOVED = "meeting-moved"  # 改期: everyone told
-    CANCELLED = "meeting-cancelled"  # 取消会议: everyone told
-    EVE = "meeting-eve"  # the working day before, at `eve_at`
-    SOON = "meeting-soon"  # `before_minutes` before the start
-    LEAVE = "meeting-leave"  # a leave request, to the organiser
-    UNRECORDED = "meeting-unrecorded"  # no 纪实 some working days on, to the organiser
-
-
+MEETING_STAGES = (Stage.MEETING_NOTICE, Stage.MEETING_MOVED, Stage.MEETING_CANCELLED,
+                  Stage.MEETING_EVE, Stage.MEETING_SOON, Stage.MEETING_LEAVE,
+                  Stage.MEETING_UNRECORDED)
 # Of several stages of one meeting due for one person at once, the one that is said.
-MEETING_ORDER = (MeetingStage.EVE, MeetingStage.SOON, MeetingStage.NOTICE, MeetingStage.LEAVE,
-                 MeetingStage.UNRECORDED, MeetingStage.MOVED, MeetingStage.CANCELLED)
+MEETING_ORDER = (Stage.MEETING_EVE, Stage.MEETING_SOON, Stage.MEETING_NOTICE,
+                 Stage.MEETING_LEAVE, Stage.MEETING_UNRECORDED, Stage.MEETING_MOVED,
+                 Stage.MEETING_CANCELLED)
 
 
-@dataclass(frozen=True)
-class MeetingNotice:
-    """One meeting message the plan says is due (the delivery loop turns it into a
-    reminders `Notice`)."""
-
-    meeting: int
-    stage: MeetingStage
-    recipient: str  # a person id, or the unit's id for its group
-    at: datetime
-    occurrence: int = 0  # the move a reminder belongs to; a leave request's place
-    group: bool = False
-
-    @property
-    def stage_name(self) -> str:
-        return f"{self.stage.value}-{self.occurrence}" if self.occurrence else self.stage.value
-
-    @property
-    def key(self) -> str:
-        return f"{MEETING_SUBJECT}{self.meeting}|{self.stage_name}|{self.recipient}"
+def _notice(m: Meeting, stage: Stage, recipient: str, at: datetime, occurrence: int = 0,
+            group: bool = False) -> Notice:
+    return Notice(m.subject, stage, recipient, at, occurrence, group=group, meeting=m.number)
 
 
 def after_quiet(moment: datetime, policy: Policy) -> datetime:
@@ -299,32 +278,32 @@ def unrecorded_moment(meeting: Meeting, calendar: WorkCalendar, reminders: Polic
     return datetime.combine(day, reminders.send_at, tz)
 
 
-def meeting_stale(meeting: Meeting | None, stage: MeetingStage, occurrence: int,
+def meeting_stale(meeting: Meeting | None, stage: Stage, occurrence: int,
                   now: datetime) -> bool:
     """Whether a meeting message still waiting to go out is no longer worth sending."""
     if meeting is None:
         return True
-    if stage is MeetingStage.UNRECORDED:
+    if stage is Stage.MEETING_UNRECORDED:
         return meeting.state is not MeetingState.PLANNED
-    if stage is MeetingStage.CANCELLED:
+    if stage is Stage.MEETING_CANCELLED:
         return now >= (meeting.previous_start or meeting.start) + timedelta(days=1)
     if meeting.state is not MeetingState.PLANNED or now >= meeting.start:
         return True
-    if stage in (MeetingStage.EVE, MeetingStage.SOON, MeetingStage.MOVED):
+    if stage in (Stage.MEETING_EVE, Stage.MEETING_SOON, Stage.MEETING_MOVED):
         return occurrence != meeting.moves
     return False
 
 
 def meeting_notices(org: Org, meetings: Iterable[Meeting], calendar: WorkCalendar,
                     reminders: Policy, now: datetime, handled: Collection[str],
-                    groups: Collection[str]) -> tuple[list[MeetingNotice], list[MeetingNotice]]:
+                    groups: Collection[str]) -> tuple[list[Notice], list[Notice]]:
     """Meeting messages due by `now` and not `handled`: (to send, to skip as no longer
     useful). `groups`: the units whose group can be told. A move or a cancellation is
     told to everyone who was told of the meeting; one announced and cancelled before its
     notice went out says nothing at all."""
     tz = reminders.timezone or org.timezone
-    send: list[MeetingNotice] = []
-    skip: list[MeetingNotice] = []
+    send: list[Notice] = []
+    skip: list[Notice] = []
     for m in meetings:
         if m.state is MeetingState.HELD or (
                 m.state is MeetingState.CANCELLED and now > m.start + timedelta(days=1)):
@@ -332,8 +311,8 @@ def meeting_notices(org: Org, meetings: Iterable[Meeting], calendar: WorkCalenda
         for notice in _due(m, org, calendar, reminders, org.meetings, tz, groups):
             if notice.key in handled or notice.at > now:
                 continue
-            if notice.stage in (MeetingStage.MOVED, MeetingStage.CANCELLED) and replace(
-                    notice, stage=MeetingStage.NOTICE, occurrence=0).key not in handled:
+            if notice.stage in (Stage.MEETING_MOVED, Stage.MEETING_CANCELLED) and replace(
+                    notice, stage=Stage.MEETING_NOTICE, occurrence=0).key not in handled:
                 continue  # never told of it: nothing to take back
             stale = meeting_stale(m, notice.stage, notice.occurrence, now)
             (skip if stale else send).append(notice)
@@ -342,43 +321,43 @@ def meeting_notices(org: Org, meetings: Iterable[Meeting], calendar: WorkCalenda
 
 def _due(m: Meeting, org: Org, calendar: WorkCalendar, reminders: Policy,
          policy: MeetingPolicy, tz: ZoneInfo, groups: Collection[str]
-         ) -> Iterator[MeetingNotice]:
+         ) -> Iterator[Notice]:
     """Every message the meeting, as it stands, has or had coming, with its moment."""
     group = [m.unit] if m.unit in groups else []
     if m.state is MeetingState.CANCELLED:
         if m.cancelled_at is not None:
             moment = release(m.cancelled_at, m.start, calendar, reminders, tz)
-            yield from (MeetingNotice(m.number, MeetingStage.CANCELLED, p, moment)
+            yield from (_notice(m, Stage.MEETING_CANCELLED, p, moment)
                         for p in m.told)
-            yield from (MeetingNotice(m.number, MeetingStage.CANCELLED, u, moment, group=True)
+            yield from (_notice(m, Stage.MEETING_CANCELLED, u, moment, group=True)
                         for u in group)
         return
     if m.state is not MeetingState.PLANNED:
         return
     announced = release(m.announced_at, m.start, calendar, reminders, tz)
-    yield from (MeetingNotice(m.number, MeetingStage.NOTICE, p, announced) for p in m.told)
-    yield from (MeetingNotice(m.number, MeetingStage.NOTICE, u, announced, group=True)
+    yield from (_notice(m, Stage.MEETING_NOTICE, p, announced) for p in m.told)
+    yield from (_notice(m, Stage.MEETING_NOTICE, u, announced, group=True)
                 for u in group)
     for i, leave in enumerate(m.leaves, start=1):
         if leave.withdrawn_at is None and leave.person != m.organiser:
-            yield MeetingNotice(m.number, MeetingStage.LEAVE, m.organiser,
+            yield _notice(m, Stage.MEETING_LEAVE, m.organiser,
                                 release(leave.at, m.start, calendar, reminders, tz), i)
     if m.moves and m.moved_at is not None:
         moment = release(m.moved_at, m.start, calendar, reminders, tz)
-        yield from (MeetingNotice(m.number, MeetingStage.MOVED, p, moment, m.moves)
+        yield from (_notice(m, Stage.MEETING_MOVED, p, moment, m.moves)
                     for p in m.told)
-        yield from (MeetingNotice(m.number, MeetingStage.MOVED, u, moment, m.moves, True)
+        yield from (_notice(m, Stage.MEETING_MOVED, u, moment, m.moves, True)
                     for u in group)
     expected = m.attendees_expected()
     eve = eve_moment(m, calendar, policy, tz)
     if eve is not None:
-        yield from (MeetingNotice(m.number, MeetingStage.EVE, p, eve, m.moves)
+        yield from (_notice(m, Stage.MEETING_EVE, p, eve, m.moves)
                     for p in expected)
     soon = soon_moment(m, reminders, policy, tz)
     if soon is not None:
-        yield from (MeetingNotice(m.number, MeetingStage.SOON, p, soon, m.moves)
+        yield from (_notice(m, Stage.MEETING_SOON, p, soon, m.moves)
                     for p in expected)
-    yield MeetingNotice(m.number, MeetingStage.UNRECORDED, m.organiser,
+    yield _notice(m, Stage.MEETING_UNRECORDED, m.organiser,
                         unrecorded_moment(m, calendar, reminders, policy, tz))
 
 

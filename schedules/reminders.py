@@ -40,6 +40,14 @@ class Stage(StrEnum):
     ESCALATION = "escalation"
     WEEKLY_DIGEST = "weekly-digest"
     MONTHLY_DIGEST = "monthly-digest"
+    # A meeting's (schedules.meetings): its subject is meeting:<number>.
+    MEETING_NOTICE = "meeting-notice"  # announced: each invitee, and the unit's group
+    MEETING_MOVED = "meeting-moved"  # 改期: everyone told
+    MEETING_CANCELLED = "meeting-cancelled"  # 取消会议: everyone told
+    MEETING_EVE = "meeting-eve"  # the working day before, at `eve_at`
+    MEETING_SOON = "meeting-soon"  # `before_minutes` before the start
+    MEETING_LEAVE = "meeting-leave"  # a leave request, to the organiser
+    MEETING_UNRECORDED = "meeting-unrecorded"  # no 纪实 some working days on: the organiser
 
 
 TASK_STAGES = (Stage.ADVANCE, Stage.EVE, Stage.DUE, Stage.OVERDUE, Stage.ESCALATION)
@@ -89,6 +97,7 @@ class Notice:
     occurrence: int = 0
     task: str | None = None
     group: bool = False
+    meeting: int = 0  # the meeting it is about, for a meeting's messages
 
     @property
     def stage_name(self) -> str:

@@ -112,7 +112,7 @@ def entry_to_doc(e: OutboxEntry, seq: int) -> dict[str, Any]:
         "updated": e.updated.isoformat() if e.updated else None,
         "not_before": e.not_before.isoformat() if e.not_before else None,
         "seq": seq,
-    }
+    } | ({"meeting": e.meeting} if e.meeting else {})
 
 
 def entry_from_doc(d: dict[str, Any]) -> tuple[OutboxEntry, int]:
@@ -130,6 +130,7 @@ def entry_from_doc(d: dict[str, Any]) -> tuple[OutboxEntry, int]:
         attempts=_get(d, "attempts", int), error=_get(d, "error", str),
         updated=_moment(d, "updated", nullable=True),
         not_before=_moment(d, "not_before", nullable=True),
+        meeting=_get(d, "meeting", int, default=0),
     )
     return entry, _get(d, "seq", int)
 

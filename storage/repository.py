@@ -119,6 +119,7 @@ class OutboxEntry:
     error: str = ""
     updated: datetime | None = None
     not_before: datetime | None = None  # retry back-off
+    meeting: int = 0  # the meeting a meeting's message is about
 
     @property
     def key(self) -> str:
