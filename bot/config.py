@@ -414,15 +414,15 @@ class _Reader:
             if about == "previous" and cadence in (Cadence.AS_REQUIRED, Cadence.EVENT):
                 t.fail("period", "period = \"previous\" 只适用于按周期的事项")
             keyword = self._keyword(t, cadence, keywords)
-            meeting = self._meeting(t, cadence, owners, people, units)
+            meeting = self._meeting(t, cadence, owners, people)
             t.done()
             duties.append(Duty(did, title, clause, cadence, due, owners, evidence, policy,
                                adjust, about == "previous", keyword, meeting))
         return duties
 
     @staticmethod
-    def _meeting(t: _Table, cadence: Cadence, owners: Owners, people: list[Person],
-                 units: list[Unit]) -> Attendees | None:
+    def _meeting(t: _Table, cadence: Cadence, owners: Owners,
+                 people: list[Person]) -> Attendees | None:
         """`meeting = true`, `attendees`, `also`: a meeting duty and whom it invites."""
         meeting = t.get("meeting", bool, False, kind_name="true 或 false")
         if not meeting:
@@ -451,12 +451,6 @@ class _Reader:
         else:
             t.fail("attendees", f"“{value}”不是可选值（可选：members 全体党员、committee "
                                 "支部委员、leaders 党组成员，或人员 id 列表）")
-        if who is Invitees.COMMITTEE:
-            kinds = set(owners.kinds)
-            for u in units:
-                if (u.id in owners.units or u.kind in kinds) and not u.committee:
-                    t.fail("attendees", f"“committee”须为每个适用单位写明支部委员，"
-                                        f"但 {u.name}（{u.id}）没有 committee")
         also = tuple(t.texts("also", []))
         for i, pid in enumerate(also):
             if pid not in person_ids:

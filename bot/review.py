@@ -16,7 +16,7 @@ from bot.config import Config
 from bot.simulate import routes
 from handlers.text import describe
 from schedules.calendar import WorkCalendar
-from schedules.model import Org
+from schedules.model import Invitees, Org
 from schedules.tasks import PlanChange, Task, plan_changes, plan_tasks
 from storage.errors import StoreError
 from storage.tinydb_store import TinyDBStore
@@ -52,11 +52,33 @@ def review(config: Config, now: datetime, calendar: WorkCalendar) -> Review:
                 store.close()
             found.change = plan_changes(config.org, tasks, planned)
     found.warnings += unreachable(config, bound)
+    found.warnings += meeting_gaps(config)
     if not config.org.admins:
         found.warnings.append("没有管理员（roles 含 \"admin\" 的人员）：逾期督办无人知会，"
                               "局党组和党组书记本人的逾期事项将无人跟进。"
                               "请为负责责任清单的同志加上 admin。")
     return found
+
+
+def meeting_gaps(config: Config) -> list[str]:
+    """Units a committee meeting duty applies to that list no committee (all their members
+    are invited instead), and units with a meeting duty but no members to invite."""
+    org = config.org
+    warnings = []
+    for duty in org.duties.values():
+        if duty.meeting is None:
+            continue
+        for owner in org.duty_owners(duty):
+            unit = org.units.get(owner)
+            if unit is None:
+                continue
+            if duty.meeting.who is Invitees.COMMITTEE and not unit.committee:
+                warnings.append(f"{unit.name}没有写 committee（支部委员）：{duty.title}将通知"
+                                "全体成员。请在其 [[units]] 中写明，如 committee = [\"…\"]。")
+            elif not org.invitees(duty, owner)[0]:
+                warnings.append(f"{unit.name}没有成员：{duty.title}的会议通知不到任何人。"
+                                f"请在成员的 [[people]] 的 units 中加上 \"{unit.id}\"。")
+    return list(dict.fromkeys(warnings))
 
 
 def store_problem(path: Path) -> str | None:

@@ -258,9 +258,9 @@ class Org:
         attendees = duty.meeting or Attendees()
         if attendees.who is Invitees.MEMBERS:
             invited = self.members_of(owner)
-        elif attendees.who is Invitees.COMMITTEE:
+        elif attendees.who is Invitees.COMMITTEE:  # a unit without one: all its members
             unit = self.units.get(owner)
-            invited = unit.committee if unit else ()
+            invited = (unit.committee if unit and unit.committee else self.members_of(owner))
         elif attendees.who is Invitees.LEADERS:
             invited = tuple(p.id for p in self.people.values() if p.has(Role.LEADER))
         else:

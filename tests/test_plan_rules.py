@@ -274,6 +274,7 @@ id = "branch-4"
 name = "森林防火站党支部"
 kind = "branch"
 head = "he-jun"
+committee = ["he-jun", "sun-li", "gao-yuan"]
 supervisor = "liu-zhiqiang"
 group = { name = "森林防火站党支部工作群", wecom_robot_key_env = "DUTYBOT_ROBOT_BRANCH_4" }
 ''', "").replace('due = ["2026-12-10", "2027-06-30"]', 'due = ["2027-06-30"]').replace(
