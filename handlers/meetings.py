@@ -401,11 +401,12 @@ def record(ctx: Context, args: str) -> Reply:
     held = found.start
     if written.held:
         try:
-            when = read_time(written.held, found.start)
+            when = read_time(written.held, found.start.astimezone(ctx.org.timezone))
         except NotATime:
             raise UserError(text.record_bad_time(written.held[:30])) from None
+        planned = found.start.astimezone(ctx.org.timezone)
         held = when.moment if when.explicit_day else when.moment.replace(
-            year=found.start.year, month=found.start.month, day=found.start.day)
+            year=planned.year, month=planned.month, day=planned.day)
     if held > ctx.now:
         raise UserError(text.record_too_early(_line(ctx, found), _when(ctx, held),
                                               found.number))

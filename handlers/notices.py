@@ -453,6 +453,12 @@ def _bundle_line(org: Org, recipient: str, item: Item, where: int, calendar: Wor
 
 # ---- meetings ----------------------------------------------------------------------------
 
+MEETING_HEADS = {Stage.MEETING_NOTICE: "【会议通知】", Stage.MEETING_MOVED: "【会议改期】",
+                 Stage.MEETING_CANCELLED: "【会议取消】", Stage.MEETING_EVE: "【会议提醒】",
+                 Stage.MEETING_SOON: "【会议提醒】", Stage.MEETING_LEAVE: "【请假】",
+                 Stage.MEETING_UNRECORDED: "【纪实提醒】"}
+
+
 def meeting_message(org: Org, meeting: Meeting | None, notices: Sequence[Notice],
                     recipient: str, group: bool, now: datetime) -> Reply | None:
     """A meeting's news for one person (or its unit's group): the most telling of its
@@ -465,48 +471,47 @@ def meeting_message(org: Org, meeting: Meeting | None, notices: Sequence[Notice]
     if not live:
         return None
     lead = max(live, key=lambda n: MEETING_ORDER.index(n.stage))
+    head = MEETING_HEADS[lead.stage]
     title = meeting_title(org, meeting)
-    unit = org.owner_name(meeting.unit)
+    named = f"{head}{title}（{org.owner_name(meeting.unit)}）"
     start = moment(meeting.start.astimezone(org.timezone), today)
     n = meeting.number
     where = f"\n地点：{shown(meeting.place)}" if meeting.place else ""
     topic = f"\n议题：{shown(meeting.topic)}" if meeting.topic else ""
-    organiser = org.owner_name(meeting.organiser)
     answer = (Button("参加", f"参加 {n}"), Button("请假", f"请假 {n}"))
     if lead.stage is Stage.MEETING_CANCELLED:
         why = f"\n原因：{shown(meeting.cancel_reason)}" if meeting.cancel_reason else ""
-        return Reply(f"【会议取消】{title}（{unit}）原定{start}召开的会议已取消。{why}\n"
-                     "原定的提醒不再发送，无需回复。", title=f"【会议取消】{title}",
-                     minimal=f"【会议取消】{title}（{unit}）原定{start}召开的会议已取消。无需回复。")
+        said = f"{named}原定{start}召开的会议已取消。"
+        return Reply(f"{said}{why}\n原定的提醒不再发送，无需回复。", title=head + title,
+                     minimal=f"{said}无需回复。")
     if group:
-        head = "【会议改期】" if lead.stage is Stage.MEETING_MOVED else "【会议通知】"
-        return Reply(f"{head}{unit} {title}\n时间：{start}{where}{topic}\n召集人：{organiser}\n"
+        return Reply(f"{head}{org.owner_name(meeting.unit)} {title}\n时间：{start}{where}{topic}"
+                     f"\n召集人：{org.owner_name(meeting.organiser)}\n"
                      f"参会同志请留意个人通知；请假请私信回复「请假 {n} 原因」。",
-                     title=f"{head}{title}")
+                     title=head + title)
     if lead.stage is Stage.MEETING_MOVED:
-        before = moment(meeting.previous_start.astimezone(org.timezone), today) \
-            if meeting.previous_start else ""
-        return Reply(f"【会议改期】{title}（{unit}）由{before}改为{start}{where}{topic}\n"
+        before = (moment(meeting.previous_start.astimezone(org.timezone), today)
+                  if meeting.previous_start else "")
+        return Reply(f"{named}由{before}改为{start}{where}{topic}\n"
                      f"请点「参加」或「请假」，或回复「请假 {n} 原因」。", buttons=answer,
-                     title=f"【会议改期】{title}", summary=f"改为{start}")
+                     title=head + title, summary=f"改为{start}")
     if lead.stage is Stage.MEETING_NOTICE:
-        return Reply(f"【会议通知】{title}（{unit}）\n时间：{start}{where}{topic}\n"
-                     f"召集人：{organiser}\n请点「参加」或「请假」，或回复「参加 {n}」"
-                     f"「请假 {n} 原因」。", buttons=answer, title=f"【会议通知】{title}",
-                     summary=f"{start}{(' ' + shown(meeting.place)) if meeting.place else ''}",
-                     minimal=f"【会议通知】{title}（{unit}）\n时间：{start}{where}\n"
-                             f"请点「参加」或「请假」，或回复「请假 {n} 原因」。")
+        ask = f"请点「参加」或「请假」，或回复「参加 {n}」「请假 {n} 原因」。"
+        return Reply(f"{named}\n时间：{start}{where}{topic}\n"
+                     f"召集人：{org.owner_name(meeting.organiser)}\n{ask}", buttons=answer,
+                     title=head + title, summary=start + (f" {shown(meeting.place)}"
+                                                          if meeting.place else ""),
+                     minimal=f"{named}\n时间：{start}{where}\n{ask}")
     if lead.stage in (Stage.MEETING_EVE, Stage.MEETING_SOON):
-        local = meeting.start.astimezone(org.timezone)
         if lead.stage is Stage.MEETING_SOON:
             minutes = max(int((meeting.start - now).total_seconds() // 60), 1)
-            when = f"将于{local:%H:%M}（{minutes} 分钟后）召开"
+            when = f"将于{meeting.start.astimezone(org.timezone):%H:%M}（{minutes} 分钟后）召开"
         else:
             when = f"将于{start}召开"
         place = f"，地点：{shown(meeting.place)}" if meeting.place else ""
-        return Reply(f"【会议提醒】{title}（{unit}）{when}{place}。{topic.strip()}\n"
+        return Reply(f"{named}{when}{place}。{topic.strip()}\n"
                      f"如不能参加，请回复「请假 {n} 原因」。",
-                     buttons=(Button("请假", f"请假 {n}"),), title=f"【会议提醒】{title}",
+                     buttons=(Button("请假", f"请假 {n}"),), title=head + title,
                      summary=f"{start}{place}")
     if lead.stage is Stage.MEETING_LEAVE:
         away = meeting.on_leave()
@@ -514,15 +519,15 @@ def meeting_message(org: Org, meeting: Meeting | None, notices: Sequence[Notice]
                  if x.stage is Stage.MEETING_LEAVE and 0 < x.occurrence <= len(meeting.leaves)]
         who = "；".join(f"{org.owner_name(x.person)}（{shown(x.reason)}）" for x in asked
                        if x.person in away)
-        return Reply(f"【请假】{title}（{unit}）{start}：{who}。\n目前应到 "
-                     f"{len(meeting.invitees)} 人，请假 {len(away)} 人。"
-                     f"发送「查询 {n}」查看详情。", title=f"【请假】{title}",
-                     minimal=f"【请假】{title}（{unit}）{start}：有 {len(asked)} 位同志请假，"
-                             f"目前请假 {len(away)} 人。详情请在单位内部渠道发送「查询 {n}」。")
-    return Reply(f"【纪实提醒】{title}（{unit}）定于{start}的会议尚未记录纪实。"
+        count = f"目前应到 {len(meeting.invitees)} 人，请假 {len(away)} 人。"
+        return Reply(f"{named}{start}：{who}。\n{count}发送「查询 {n}」查看详情。",
+                     title=head + title,
+                     minimal=f"{named}{start}：有 {len(asked)} 位同志请假，{count}"
+                             f"详情请在单位内部渠道发送「查询 {n}」。")
+    return Reply(f"{named}定于{start}的会议尚未记录纪实。"
                  f"会后请发送「纪实 {n}」逐行写明主持、记录、缺席、议题、决议；"
                  f"如未召开，请发送「改期 {n} 新时间」或「取消会议 {n}」。",
-                 buttons=(Button("查看会议", f"查询 {n}"),), title=f"【纪实提醒】{title}")
+                 buttons=(Button("查看会议", f"查询 {n}"),), title=head + title)
 
 
 def _still_says(meeting: Meeting, notice: Notice, recipient: str, now: datetime) -> bool:

@@ -14,7 +14,6 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from handlers.parse import chinese_number
 
@@ -60,7 +59,6 @@ def read_time(text: str, now: datetime) -> When:
     if match is None or not (match["hm"] or match["hour"]):
         raise NotATime("time" if match is not None and match.group(0).strip() else "none")
     tz = now.tzinfo
-    assert isinstance(tz, ZoneInfo)
     today = now.date()
     day = _day(match, today)
     clock = _clock(match)
