@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import difflib
+import errno
 import json
 import logging
 import os
@@ -29,10 +30,12 @@ from bot.clock import Clock, ShiftedClock, SystemClock
 from bot.config import Config, ConfigError, load
 from bot.delivery import Deliverer
 from bot.platforms import MissingSecret, connect
+from bot.record_book import write_record_book
 from bot.report import Report, Span
 from bot.review import store_problem
+from handlers.scope import Scope, find_owners
 from handlers.text import channel_name
-from schedules.model import Role
+from schedules.model import Role, Unit
 from storage import bindcodes
 from storage.audit import describe_time, verify
 from storage.errors import StoreError
@@ -97,6 +100,16 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--half", type=int, choices=(1, 2), help="只统计上半年（1）或下半年（2）")
     report.add_argument("--out", type=Path, required=True, metavar="文件",
                         help="输出文件：文件名.xlsx 或 文件名.csv")
+    book = sub.add_parser("record-book", parents=[common],
+                          help="生成某单位全年的党支部工作记录（Word 文档）",
+                          description="把某单位一年中已召开并记录纪实的会议，按召开时间先后"
+                                      "写成党支部工作记录（.docx），每次会议一页。"
+                                      "只读，可在机器人运行时使用。")
+    book.add_argument("--unit", required=True, metavar="单位",
+                      help="单位名称或 id，名称可简写，如 第一支部")
+    book.add_argument("--year", type=int, required=True, metavar="年份", help="如 2026")
+    book.add_argument("--out", type=Path, required=True, metavar="文件",
+                      help="输出文件：文件名.docx")
     bind = sub.add_parser("bind-code", parents=[common],
                           help="生成绑定 Telegram 账号的一次性绑定码",
                           description="为某人生成一次性绑定码（24 小时内有效），"
@@ -128,6 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _bind_code(config, clock, args.person)
         if args.command == "report":
             return _report(config, clock, args.year, args.half, args.out)
+        if args.command == "record-book":
+            return _record_book(config, clock, args.unit, args.year, args.out)
         return _chat(config, clock, args.person)
     except ConfigError as e:
         print(f"配置错误：{e}", file=sys.stderr)
@@ -345,27 +360,81 @@ def _progress(total: int, what: str, unit: str) -> Any:
                 ncols=min(shutil.get_terminal_size().columns, 100))  # a 0×0 pty: 80
 
 
-def _report(config: Config, clock: Clock, year: int, half: int | None, out: Path) -> int:
-    if out.suffix.lower() not in (".xlsx", ".csv"):
-        raise UsageError(f"--out「{out}」应以 .xlsx 或 .csv 结尾")
+def _check_output(out: Path, year: int, *suffixes: str) -> None:
+    if out.suffix.lower() not in suffixes:
+        raise UsageError(f"--out「{out}」应以 {' 或 '.join(suffixes)} 结尾")
     if not 2000 <= year <= 2100:
         raise UsageError(f"--year {year} 不是有效年份")
     if not out.parent.is_dir():
         raise UsageError(f"--out 的目录 {out.parent} 不存在")
+
+
+WRITE_ERRORS = {errno.EACCES: "没有写入权限", errno.EPERM: "没有写入权限",
+                errno.EISDIR: "已有同名的目录", errno.ENOSPC: "磁盘空间不足",
+                errno.EROFS: "所在磁盘只读"}
+
+
+def _cannot_write(out: Path, e: OSError) -> str:
+    why = WRITE_ERRORS.get(e.errno or 0, f"系统错误 {e.errno}" if e.errno else "系统错误")
+    return f"dutybot: 无法写入 {out}：{why}。原有文件（如有）未改动。"
+
+
+def _report(config: Config, clock: Clock, year: int, half: int | None, out: Path) -> int:
+    _check_output(out, year, ".xlsx", ".csv")
     now = clock.now()
     # Read-only: a report can be made beside the running bot, and changes nothing.
-    with _progress(6, "生成报表", "步") as bar:
+    with _progress(8, "生成报表", "步") as bar:
         app = App.open(config, clock, read_only=True)
         try:
             bar.update()
             made = Report(app.org, app.store, app.calendar, Span.of(year, half),
                           app.today(now)).write(out, step=bar.update)
+        except OSError as e:
+            print(_cannot_write(out, e), file=sys.stderr)
+            return 1
         finally:
             app.close()
     what = "完成记录明细" if out.suffix.lower() == ".csv" else "报表"
     print(f"已生成{what}：{out}（{Span.of(year, half).label}：事项 {made.tasks} 项，"
-          f"完成记录 {made.checkins} 条，升级督办 {made.escalations} 次）")
+          f"完成记录 {made.checkins} 条，升级督办 {made.escalations} 次，"
+          f"会议 {made.meetings} 次，补学 {made.makeups} 项）")
     return 0
+
+
+def _record_book(config: Config, clock: Clock, which: str, year: int, out: Path) -> int:
+    _check_output(out, year, ".docx")
+    unit = _find_unit(config, which)
+    app = App.open(config, clock, read_only=True)  # beside the running bot, like `report`
+    try:
+        held = write_record_book(app.org, app.store, unit, year, clock.now(), out)
+    except OSError as e:
+        print(_cannot_write(out, e), file=sys.stderr)
+        return 1
+    finally:
+        app.close()
+    print(f"已生成党支部工作记录：{out}（{unit.name}，{year}年，已召开会议 {held} 次）")
+    if not held:
+        print(f"注意：{unit.name}{year}年没有已记录纪实的会议，文档中已注明。", file=sys.stderr)
+    return 0
+
+
+def _find_unit(config: Config, which: str) -> Unit:
+    """A unit by id or name, a shortened name too (第一支部), as `查询` finds one."""
+    org = config.org
+    everywhere = Scope("", True, tuple(org.units), ())
+    found = list(dict.fromkeys(owners[0] for owners in find_owners(org, everywhere, which)
+                               if len(owners) == 1))
+    if len(found) == 1:
+        return org.units[found[0]]
+    if found:
+        several = "、".join(org.units[u].name for u in found)
+        raise UsageError(f"「{which}」对应多个单位：{several}，请写全称或 id。")
+    by_word = {u.name: u.name for u in org.units.values()} | {u.id: u.name
+                                                              for u in org.units.values()}
+    close = dict.fromkeys(by_word[w] for w in difflib.get_close_matches(
+        which, list(by_word), n=3, cutoff=0))  # cutoff 0: always the nearest three
+    raise UsageError(f"配置中没有「{which}」这个单位（可写名称或 id），最接近的是："
+                     f"{'、'.join(close)}。运行 dutybot check 可查看全部单位。")
 
 
 def _bind_code(config: Config, clock: Clock, who: str) -> int:

@@ -2,9 +2,12 @@
 
 Sheets: 汇总 (per unit: due, done, on time, late, excused, overdue, escalated), 事项矩阵
 (unit × duty, one column per month of the deadline, the completion date in the cell, marked
-when late), 完成记录 (every check-in), 豁免记录 and 升级督办. Rows follow the config's order —
-no rankings. Dates are real dates; every sheet prints landscape, one page wide, with its
-header rows on each page. `.csv` writes the check-in details alone (UTF-8 with BOM, Excel).
+when late), 完成记录 (every check-in), 豁免记录, 升级督办, 会议纪实 (every meeting) and 补学
+(every absentee's make-up task). 补学 tasks are a person's, not a unit's duty, so they stay out
+of the duty sheets; a task a meeting fulfilled is an ordinary check-in there. Rows follow the
+config's order — no rankings. Dates are real dates; every sheet prints landscape, one page
+wide, with its header rows on each page. `.csv` writes the check-in details alone (UTF-8
+with BOM, Excel).
 
 Written with openpyxl's write-only mode, so a city's year streams out in seconds.
 """
@@ -27,21 +30,56 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.worksheet import Worksheet
 
-from handlers.text import RETIRED, channel_name, period_label
+from handlers.text import RETIRED, channel_name, meeting_title, period_label, task_title
 from schedules.calendar import WorkCalendar
+from schedules.meetings import Meeting, MeetingRecord, MeetingState, is_makeup, makeup_meeting
 from schedules.model import Org
 from schedules.standing import Standing, due_within, standing
-from schedules.tasks import CheckIn, Status, Task, retired
+from schedules.tasks import Attachment, CheckIn, Status, Task, retired
 from storage.repository import Escalation, Repository
 
 MAX_WIDTH = 60
+
+# ---- the report's words: sheet names, headers and states, reviewed in one place ----------
+
+SUMMARY_SHEET, MATRIX_SHEET, DETAIL_SHEET = "汇总", "事项矩阵", "完成记录"
+EXCUSE_SHEET, ESCALATION_SHEET = "豁免记录", "升级督办"
+MEETING_SHEET, MAKEUP_SHEET = "会议纪实", "补学"
+TOTAL = "合计"
+ON_TIME, LATE, EXCUSED = "按时完成", "逾期完成", "已豁免"
+OVERDUE, NOT_YET_DUE = "逾期未完成", "未到期"
+DONE_IN_MONTH = "完成"  # a matrix cell holding several tasks: 12-04截止：12-03完成
+MAKEUP_OPEN, MAKEUP_DONE = "待完成", "已完成"
+MEETING_STATES = {MeetingState.PLANNED: "待召开", MeetingState.HELD: "已召开",
+                  MeetingState.CANCELLED: "已取消"}
+YES, NO = "是", "否"
+CHECKIN_UNDONE, CHECKIN_VALID, CHECKIN_RESTORED = "已撤销", "有效", "有效（撤销后已恢复）"
+EXCUSE_WITHDRAWN, EXCUSE_VALID = "已撤销豁免", "有效"
+SELF = "（本人）"  # after a person's name: their own duties
+
+SUMMARY_HEADERS = ["单位/个人", "应完成", "已完成", "其中按时", "其中逾期完成", "已豁免",
+                   "逾期未完成", "未到期", "曾升级督办", RETIRED]
+MATRIX_HEADERS = ["单位/个人", "责任事项", "条款"]  # then one column per month
+MONTH_HEADER = "{month}月截止"
+DETAIL_HEADERS = ["编号", "单位/个人", "责任事项", "期间", "截止日期", "记录人", "完成时间",
+                  "是否逾期", "备注", "附件", "渠道", "状态", "撤销时间"]
+EXCUSE_HEADERS = ["编号", "单位/个人", "责任事项", "期间", "截止日期", "豁免人", "豁免时间",
+                  "原因", "状态", "撤销豁免人", "撤销时间", "撤销原因"]
+ESCALATION_HEADERS = ["升级时间", "编号", "单位/个人", "责任事项", "期间", "截止日期",
+                      "逾期工作日", "已通知", "应通知未送达（程序未运行）", "当前状态"]
+MEETING_HEADERS = ["编号", "单位", "完成事项", "计划时间", "召开时间", "地点", "主持", "记录",
+                   "应到", "实到", "缺席（含原因）", "列席", "议题", "决议", "附件", "状态",
+                   "纪实次数"]
+MAKEUP_HEADERS = ["编号", "姓名", "所在单位", "会议编号", "会议", "会议日期", "缺席原因",
+                  "截止日期", "状态", "完成时间", "备注"]
+
 DATE_FORMAT = "yyyy-mm-dd"
-LATE_FORMAT = 'yyyy-mm-dd"（逾期完成）"'
+LATE_FORMAT = f'yyyy-mm-dd"（{LATE}）"'
 # What XML 1.0 (so xlsx) cannot hold: C0 controls but tab and newlines, surrogates, U+FFFE/F.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
-def _safe(value: Any) -> Any:
+def xml_safe(value: Any) -> Any:
     """A cell value the workbook can hold. Notes are kept verbatim in the ledger; here a
     control character shows as its visible symbol (␋) and anything else unwritable as �."""
     if isinstance(value, str) and _NOT_XML.search(value):
@@ -64,7 +102,7 @@ def _cell(ws: WriteOnlyWorksheet, value: Any) -> Any:
         cell = WriteOnlyCell(ws, value.day)
         cell.number_format = LATE_FORMAT if value.late else DATE_FORMAT
         return cell
-    value = _safe(value)
+    value = xml_safe(value)
     if isinstance(value, str) and value.startswith("="):
         cell = WriteOnlyCell(ws, value)
         cell.data_type = "s"
@@ -100,6 +138,8 @@ class ReportSummary:
     tasks: int
     checkins: int
     escalations: int
+    meetings: int
+    makeups: int
 
 
 class Report:
@@ -109,8 +149,17 @@ class Report:
                  today: date) -> None:
         self.org, self.calendar, self.span, self.today = org, calendar, span, today
         self.tz: tzinfo = org.timezone
-        self.tasks = due_within(store.all_tasks(), span.first, span.last)
-        self.retired = frozenset(t.key for t in self.tasks if retired(org, t))
+        every = store.all_tasks()
+        self.task_of = {t.key: t for t in every}
+        within = due_within(every, span.first, span.last)
+        self.tasks = [t for t in within if not is_makeup(t)]  # the duties
+        self.makeups = [t for t in within if is_makeup(t)]
+        self.retired = frozenset(t.key for t in within if retired(org, t))
+        meetings = store.meetings()
+        self.meeting_of = {m.number: m for m in meetings}
+        self.meetings = sorted((m for m in meetings
+                                if span.first <= self.local(_when(m)).date() <= span.last),
+                               key=lambda m: (_when(m), m.number))
         keys = {t.key for t in self.tasks}
         self.escalations = [e for e in store.escalations() if e.task in keys]
         self.escalated = frozenset(e.task for e in self.escalations)
@@ -138,7 +187,13 @@ class Report:
         if owner not in self.org.units and owner not in self.org.people:
             task = self.by_owner[owner][0] if self.by_owner.get(owner) else None
             name = task.owner_name if task is not None and task.owner_name else name
-        return f"{name}（本人）" if owner in self.org.people else name
+        return f"{name}{SELF}" if owner in self.org.people else name
+
+    def person_name(self, task: Task) -> str:
+        """The name of a personal task's owner, as it was if they left the config."""
+        if task.owner not in self.org.people and task.owner_name:
+            return task.owner_name
+        return self.org.owner_name(task.owner)
 
     def title(self, task: Task) -> str:
         duty = self.org.duties.get(task.duty)
@@ -152,11 +207,11 @@ class Report:
         if task.key in self.retired:
             return RETIRED
         if task.status is Status.EXCUSED:
-            return "已豁免"
+            return EXCUSED
         if task.status is Status.DONE:
             done = task.done_on(self.tz)
-            return "按时完成" if done is not None and done <= task.due else "逾期完成"
-        return "逾期未完成" if task.due < self.today else "未到期"
+            return ON_TIME if done is not None and done <= task.due else LATE
+        return OVERDUE if task.due < self.today else NOT_YET_DUE
 
     def local(self, moment: datetime) -> datetime:
         """Excel has no time zones: the bureau's wall-clock time, naive."""
@@ -169,8 +224,8 @@ class Report:
                 rows.append([
                     t.number, self.owner_label(t.owner), self.title(t), period_label(t.period),
                     t.due, self.org.owner_name(c.person), self.local(c.at),
-                    "是" if c.at.astimezone(self.tz).date() > t.due else "否", c.note,
-                    "；".join(f"{a.kind}:{a.name or a.ref}" for a in c.attachments),
+                    YES if c.at.astimezone(self.tz).date() > t.due else NO, c.note,
+                    _files(c.attachments),
                     channel_name(c.channel), _checkin_state(c),
                     self.local(c.undone_at) if c.undone_at else None,
                 ])
@@ -178,23 +233,62 @@ class Report:
 
     def summary(self) -> ReportSummary:
         return ReportSummary(len(self.tasks), sum(len(t.checkins) for t in self.tasks),
-                             len(self.escalations))
+                             len(self.escalations), len(self.meetings), len(self.makeups))
+
+    def meeting_rows(self) -> list[list[Any]]:
+        return [self._meeting_row(m) for m in self.meetings]
+
+    def _meeting_row(self, m: Meeting) -> list[Any]:
+        planned = [m.number, self.org.owner_name(m.unit), self.fulfilled(m), self.local(m.start)]
+        state, invited = MEETING_STATES[m.state], len(m.invitees)
+        r = m.record
+        if r is None:  # not held (yet): what was announced
+            also = "、".join(self.org.owner_name(p) for p in m.also)
+            return [*planned, None, m.place, "", "", invited, None, "", also, m.topic, "", "",
+                    state, 0]
+        return [*planned, self.local(r.held_at), r.place, r.chair, r.recorder, invited,
+                len(r.present), absentees(self.org, r), "、".join(r.also), r.topics, r.decisions,
+                _files(r.attachments), state, len(m.records)]
+
+    def fulfilled(self, meeting: Meeting) -> str:
+        found = (self.task_of.get(k) for k in meeting.tasks)
+        return "、".join(task_line(self.org, t) for t in found if t is not None)
+
+    def makeup_rows(self) -> list[list[Any]]:
+        rows = []
+        for t in sorted(self.makeups, key=lambda t: t.number):
+            held, number = makeup_meeting(t.period) or (t.due, 0)
+            m = self.meeting_of.get(number)
+            done = t.checkin if t.status is Status.DONE else None
+            excuse = t.excuse
+            rows.append([
+                t.number, self.person_name(t), self.org.owner_name(m.unit) if m else "",
+                number or None, meeting_title(self.org, m) if m else self.title(t), held,
+                _absence_reason(m, t.owner) if m else "", t.due, self.makeup_state(t),
+                self.local(done.at) if done else None,
+                done.note if done else (excuse.reason if excuse else ""),
+            ])
+        return rows
+
+    def makeup_state(self, task: Task) -> str:
+        if task.key in self.retired:
+            return RETIRED
+        if task.status is Status.EXCUSED:
+            return EXCUSED
+        if task.status is Status.DONE:
+            return MAKEUP_DONE
+        return OVERDUE if task.due < self.today else MAKEUP_OPEN
 
     # ---- writing -------------------------------------------------------------------------
 
     def write(self, out: Path, step: Callable[[], object] = lambda: None) -> ReportSummary:
-        """Write to `out` (.xlsx or .csv) through a temporary file, so a half-written report
-        never replaces a good one. `step` is called after each sheet (for a progress bar)."""
-        temp = out.with_name(f".{out.name}.partial")
-        try:
-            if out.suffix.lower() == ".csv":
-                self._write_csv(temp)
-                step()
-            else:
-                self._write_xlsx(temp, step)
-            temp.replace(out)
-        finally:
-            temp.unlink(missing_ok=True)
+        """Write to `out` (.xlsx or .csv). `step` is called after each sheet (for a progress
+        bar)."""
+        if out.suffix.lower() == ".csv":
+            write_through_temp(out, self._write_csv)
+            step()
+        else:
+            write_through_temp(out, lambda temp: self._write_xlsx(temp, step))
         return self.summary()
 
     def _write_csv(self, path: Path) -> None:
@@ -206,15 +300,19 @@ class Report:
 
     def _write_xlsx(self, path: Path, step: Callable[[], object]) -> None:
         wb = Workbook(write_only=True)
-        self._summary_sheet(wb.create_sheet("汇总"))
+        self._summary_sheet(wb.create_sheet(SUMMARY_SHEET))
         step()
-        self._matrix_sheet(wb.create_sheet("事项矩阵"))
+        self._matrix_sheet(wb.create_sheet(MATRIX_SHEET))
         step()
         _table(wb.create_sheet(DETAIL_SHEET), DETAIL_HEADERS, self.detail_rows())
         step()
-        _table(wb.create_sheet("豁免记录"), EXCUSE_HEADERS, self._excuse_rows())
+        _table(wb.create_sheet(EXCUSE_SHEET), EXCUSE_HEADERS, self._excuse_rows())
         step()
-        _table(wb.create_sheet("升级督办"), ESCALATION_HEADERS, self._escalation_rows())
+        _table(wb.create_sheet(ESCALATION_SHEET), ESCALATION_HEADERS, self._escalation_rows())
+        step()
+        _table(wb.create_sheet(MEETING_SHEET), MEETING_HEADERS, self.meeting_rows())
+        step()
+        _table(wb.create_sheet(MAKEUP_SHEET), MAKEUP_HEADERS, self.makeup_rows())
         wb.save(path)
         step()
 
@@ -225,7 +323,7 @@ class Report:
             s = self.standing_of(owner)
             total = total + s
             rows.append([self.owner_label(owner), *_figures(s)])
-        rows.append(["合计", *_figures(total)])
+        rows.append([TOTAL, *_figures(total)])
         heading = (f"{self.org.name} 意识形态工作责任制落实情况（{self.span.label}，"
                    f"截止日期在 {self.span.first:%Y-%m-%d} 至 {self.span.last:%Y-%m-%d} 的事项；"
                    f"统计至 {self.today:%Y-%m-%d}；按单位顺序，不作排名）")
@@ -246,9 +344,10 @@ class Report:
                 sample = next(iter(by_month.values()))[0]
                 rows.append([self.owner_label(owner), self.title(sample), self.clause(sample),
                              *(self._matrix_cell(by_month.get(m, [])) for m in months)])
-        heading = ("每格为该月截止事项的完成日期，逾期完成的注明「逾期完成」；"
-                   f"未完成的写明状态：逾期未完成、未到期、已豁免、{RETIRED}（责任清单调整后不再要求）。")
-        headers = ["单位/个人", "责任事项", "条款", *(f"{m}月截止" for m in months)]
+        heading = (f"每格为该月截止事项的完成日期，逾期完成的注明「{LATE}」；"
+                   f"未完成的写明状态：{OVERDUE}、{NOT_YET_DUE}、{EXCUSED}、{RETIRED}"
+                   "（责任清单调整后不再要求）。")
+        headers = [*MATRIX_HEADERS, *(MONTH_HEADER.format(month=m) for m in months)]
         _table(ws, headers, rows, heading=heading, freeze_columns=2)
 
     def _matrix_cell(self, tasks: Sequence[Task]) -> Any:
@@ -263,7 +362,7 @@ class Report:
                 return Dated(done, late=done > t.due)
             return self.state(t)
         return "；".join(
-            f"{t.due:%m-%d}截止：" + (f"{d:%m-%d}" + ("逾期完成" if d > t.due else "完成")
+            f"{t.due:%m-%d}截止：" + (f"{d:%m-%d}" + (LATE if d > t.due else DONE_IN_MONTH)
                                     if (d := t.done_on(self.tz)) and t.status is Status.DONE
                                     else self.state(t))
             for t in sorted(tasks, key=lambda t: t.due))
@@ -276,7 +375,8 @@ class Report:
                 withdrawn = e.withdrawn_at is not None
                 rows.append([t.number, self.owner_label(t.owner), self.title(t),
                              period_label(t.period), t.due, self.org.owner_name(e.person),
-                             self.local(e.at), e.reason, "已撤销豁免" if withdrawn else "有效",
+                             self.local(e.at), e.reason,
+                             EXCUSE_WITHDRAWN if withdrawn else EXCUSE_VALID,
                              self.org.owner_name(e.withdrawn_by) if withdrawn else None,
                              self.local(e.withdrawn_at) if e.withdrawn_at else None,
                              e.withdrawn_reason or None])
@@ -301,19 +401,46 @@ def _escalation_order(e: Escalation) -> datetime:
 
 def _checkin_state(c: CheckIn) -> str:
     if c.undone_at is not None:
-        return "已撤销"
-    return "有效（撤销后已恢复）" if c.restored_at is not None else "有效"
+        return CHECKIN_UNDONE
+    return CHECKIN_RESTORED if c.restored_at is not None else CHECKIN_VALID
 
 
-SUMMARY_HEADERS = ["单位/个人", "应完成", "已完成", "其中按时", "其中逾期完成", "已豁免",
-                   "逾期未完成", "未到期", "曾升级督办", RETIRED]
-DETAIL_SHEET = "完成记录"
-DETAIL_HEADERS = ["编号", "单位/个人", "责任事项", "期间", "截止日期", "记录人", "完成时间",
-                  "是否逾期", "备注", "附件", "渠道", "状态", "撤销时间"]
-EXCUSE_HEADERS = ["编号", "单位/个人", "责任事项", "期间", "截止日期", "豁免人", "豁免时间",
-                  "原因", "状态", "撤销豁免人", "撤销时间", "撤销原因"]
-ESCALATION_HEADERS = ["升级时间", "编号", "单位/个人", "责任事项", "期间", "截止日期",
-                      "逾期工作日", "已通知", "应通知未送达（程序未运行）", "当前状态"]
+def _when(meeting: Meeting) -> datetime:
+    """When a meeting counts: held, or else planned."""
+    record = meeting.record
+    return record.held_at if meeting.state is MeetingState.HELD and record else meeting.start
+
+
+def _absence_reason(meeting: Meeting, person: str) -> str:
+    """Why the person was absent, by the latest record that says they were."""
+    return next((a.reason for r in reversed(meeting.records) for a in r.absent
+                 if a.person == person), "")
+
+
+def task_line(org: Org, task: Task) -> str:
+    """A task a meeting fulfils: 【45】主题党日活动（2026年12月）"""
+    return f"【{task.number}】{task_title(org, task)}（{period_label(task.period)}）"
+
+
+def absentees(org: Org, record: MeetingRecord) -> str:
+    """宋佳（出差）、钱华（病假）"""
+    return "、".join(org.owner_name(a.person) + (f"（{a.reason}）" if a.reason else "")
+                    for a in record.absent)
+
+
+def _files(attachments: Iterable[Attachment]) -> str:
+    return "；".join(f"{a.kind}:{a.name or a.ref}" for a in attachments)
+
+
+def write_through_temp(out: Path, write: Callable[[Path], object]) -> None:
+    """`write` a temporary file beside `out`, then put it in place: a half-written file
+    never replaces a good one."""
+    temp = out.with_name(f".{out.name}.partial")
+    try:
+        write(temp)
+        temp.replace(out)
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 def _figures(s: Standing) -> list[int]:

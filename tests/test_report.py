@@ -16,7 +16,7 @@ from bot.cli import main
 from bot.clock import FakeClock
 from bot.config import load
 from bot.delivery import Deliverer
-from bot.report import DETAIL_SHEET, LATE_FORMAT
+from bot.report import DETAIL_SHEET, LATE_FORMAT, MAKEUP_SHEET, MEETING_SHEET
 from schedules.standing import standing
 from schedules.tasks import Status
 from tests.builders import EXAMPLE, SHANGHAI, RecordingChannel, at
@@ -68,7 +68,8 @@ def test_summary_numbers_match_the_store(lived: Year, tmp_path: Path) -> None:
     out = tmp_path / "2026.xlsx"
     assert write(lived, out=out) == 0
     wb = load_workbook(out)
-    assert wb.sheetnames == ["汇总", "事项矩阵", DETAIL_SHEET, "豁免记录", "升级督办"]
+    assert wb.sheetnames == ["汇总", "事项矩阵", DETAIL_SHEET, "豁免记录", "升级督办",
+                             MEETING_SHEET, MAKEUP_SHEET]
     ws = wb["汇总"]
     assert ws.freeze_panes == "B3"
     assert [c.value for c in ws[2]][:3] == ["单位/个人", "应完成", "已完成"]
