@@ -68,6 +68,7 @@ class WeComSettings:
     secret_env: str = ""
     api_base_url: str = "https://qyapi.weixin.qq.com/cgi-bin/"
     cards: bool = True  # reminders as template cards with buttons; false: plain text
+    calendar: bool = False  # meetings also as 日程 in the invitees' WeCom calendars
     member_per_minute: int = 30  # WeCom's published per-member limits (it drops the excess)
     member_per_hour: int = 1000
     api_per_minute: int = 10_000
@@ -615,6 +616,7 @@ class _Reader:
                 secret_env=_env_name(w, "secret_env"),
                 api_base_url=w.text("api_base_url", WeComSettings.api_base_url),
                 cards=w.get("cards", bool, True, kind_name="true 或 false"),
+                calendar=w.get("calendar", bool, False, kind_name="true 或 false"),
                 member_per_minute=_positive(w, "member_per_minute", 30),
                 member_per_hour=_positive(w, "member_per_hour", 1000),
                 api_per_minute=_positive(w, "api_per_minute", 10_000),

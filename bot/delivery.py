@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from bot.app import App
+from bot.calendar_sync import calendar_for
 from bot.channels.base import ChannelUnavailable, Outbound, PermanentSendError, SendError
 from handlers import notices as words
 from handlers.messages import Reply
@@ -86,6 +87,7 @@ class Deliverer:
         # restart simply asks again).
         self._settled: dict[str, tuple[date, datetime | None]] = {}
         self._started: float | None = None  # monotonic start of the pass under way
+        self.calendar = calendar_for(app, self.channels, self._stamp)  # WeCom 日程, if on
 
     def _stamp(self, now: datetime) -> datetime:
         """The time to record a write at: the pass's `now` moved on by the time the pass
@@ -123,6 +125,8 @@ class Deliverer:
                 self.recover(now)
                 result = self._plan(now)
                 result.sent, result.failed = self._deliver(now)
+                if self.calendar is not None:
+                    self.calendar.run(now)
             except ClockBehind as e:
                 log.warning("reminder pass at %s not run: the clock is behind the ledger (%s)",
                             now.isoformat(timespec="minutes"), e)

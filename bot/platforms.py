@@ -11,11 +11,13 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from wechatpy.enterprise.crypto import WeChatCrypto
 
 from bot.app import App
+from bot.calendar_sync import schedule_answered
 from bot.channels.base import Outbound
 from bot.channels.telegram import TelegramBot, TelegramChannel
 from bot.channels.wecom import WeComAPI, WeComChannel, WeComLimits
@@ -131,5 +133,7 @@ def _connect_wecom(config: Config, app: App, env: Mapping[str, str],
         robot = RobotChannel(config.org, keys, w.api_base_url, per_minute=w.robot_per_minute,
                              clock=clock, sleep=sleep)
         platforms.outbound[robot.name] = robot
+    answered = partial(schedule_answered, app, channel) if w.calendar else None
     platforms.wecom = WeComCallback(app.handle, app.store, crypto, w.agent_id, channel, api,
-                                    app.clock.now, quick=app.quick, wall=wall)
+                                    app.clock.now, quick=app.quick, wall=wall,
+                                    schedule_answered=answered)

@@ -136,3 +136,18 @@ class Dispatcher:
             log.exception("command %s from %s on %s failed", parsed.name, person.id,
                           message.channel)
             return Reply(text.SORRY)
+
+    def declined_in_calendar(self, message: Inbound, number: int) -> Reply | None:
+        """The sender declined meeting `number`'s WeCom 日程 (`message` carries no text:
+        it stands for the calendar's answer): `meetings.declined_in_calendar`."""
+        person = resolve_sender(self.org, self.store, message)
+        if person is None:
+            return None
+        ctx = Context(self.org, self.store, self.calendar, person, message, self.pages,
+                      self.waiting)
+        try:
+            return meetings.declined_in_calendar(ctx, number)
+        except (ClockBehind, StoreWriteFailed) as e:
+            log.error("could not record %s's declined 日程 for meeting %d: %s", person.id,
+                      number, e)
+            return None

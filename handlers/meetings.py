@@ -276,6 +276,24 @@ def join(ctx: Context, args: str) -> Reply:
     return Reply(text.joined(_line(ctx, found), withdrew=was_away))
 
 
+def declined_in_calendar(ctx: Context, number: int) -> Reply | None:
+    """An invitee declined the meeting's WeCom 日程: leave 「日程中已拒绝」, and the bot asks
+    why — their next message is read as `请假 N 原因`. None (nothing done) for someone not
+    invited or already on leave, or a meeting no longer ahead."""
+    found = ctx.store.meeting(number)
+    if (found is None or not invited(ctx, found) or found.state is not MeetingState.PLANNED
+            or ctx.now >= found.start or ctx.person.id in found.on_leave()):
+        return None
+    try:
+        ctx.store.ask_leave(number, ctx.person.id, text.CALENDAR_DECLINED, ctx.now,
+                            source=ctx.message.source)
+    except MeetingNotOpen:  # cancelled or recorded a moment ago
+        return None
+    ctx.waiting.ask(ctx.message, f"请假 {number}", ctx.now)
+    organiser = ctx.org.owner_name(found.organiser)
+    return Reply(text.calendar_declined(_line(ctx, found), organiser, number))
+
+
 def _answerable(ctx: Context, found: Meeting) -> None:
     """An invitee may answer a meeting that is still to come."""
     if not invited(ctx, found):

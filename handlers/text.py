@@ -782,6 +782,22 @@ def leave_reason_please(line: str, number: int) -> str:
             f"也可直接发送「请假 {number} 原因」。")
 
 
+# ---- WeCom 日程 ---------------------------------------------------------------------------
+
+CALENDAR_DECLINED = "日程中已拒绝"  # the leave reason recorded when a 日程 is declined
+
+
+def calendar_declined(line: str, organiser: str, number: int) -> str:
+    return (f"您在企业微信日程中拒绝了{line}，已向召集人{organiser}请假。\n"
+            f"请回复请假原因（如「出差」），将转告召集人；也可发送「请假 {number} 原因」。"
+            f"如能参加，发送「参加 {number}」。")
+
+
+def calendar_summary(org: Org, meeting: Meeting) -> str:
+    """A 日程's title: 主题党日活动（机关第一党支部）."""
+    return f"{meeting_title(org, meeting)}（{org.owner_name(meeting.unit)}）"
+
+
 def leave_taken(line: str, organiser: str, reason: str, number: int, again: bool) -> str:
     head = "已更新请假原因" if again else f"已向召集人{organiser}请假"
     return (f"{head}：{line}\n原因：{shown(reason)}\n"

@@ -88,7 +88,13 @@ class Meeting:
     joined: tuple[str, ...] = ()  # who confirmed with `参加`
     records: tuple[MeetingRecord, ...] = ()
     makeups: tuple[str, ...] = ()  # keys of the absentees' 补学 tasks
-    schedule_id: str = ""  # the WeCom 日程, when one was created
+    # Its WeCom 日程 (`[channels.wecom] calendar`): the id, once made; the `moves` it was
+    # last made or updated for (-1: not yet), whether it was removed, and why the last try
+    # failed for good — a failed step is not tried again until the meeting changes.
+    schedule_id: str = ""
+    schedule_moves: int = -1
+    schedule_removed: bool = False
+    schedule_error: str = ""
 
     @property
     def subject(self) -> str:
@@ -159,8 +165,31 @@ class Meeting:
         return replace(self, records=(*self.records[:-1], replace(
             last, attachments=(*last.attachments, *extra))))
 
-    def with_schedule(self, schedule_id: str) -> Meeting:
-        return replace(self, schedule_id=schedule_id)
+    def with_schedule(self, schedule_id: str, moves: int, removed: bool = False,
+                      error: str = "") -> Meeting:
+        return replace(self, schedule_id=schedule_id, schedule_moves=moves,
+                       schedule_removed=removed, schedule_error=error)
+
+
+class CalendarStep(StrEnum):
+    """What a meeting's WeCom 日程 needs to match the meeting."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    REMOVE = "remove"
+
+
+def calendar_step(meeting: Meeting, now: datetime) -> CalendarStep | None:
+    """The step its 日程 needs now, if any: made for a planned meeting still ahead, updated
+    after a move, removed once cancelled. A step done — or failed for good — for the
+    meeting as it stands is not taken again; a held meeting's 日程 stays as it was."""
+    if meeting.state is MeetingState.CANCELLED:
+        made = bool(meeting.schedule_id) and not meeting.schedule_removed
+        return CalendarStep.REMOVE if made else None
+    if (meeting.state is not MeetingState.PLANNED or now >= meeting.start
+            or meeting.schedule_moves == meeting.moves):
+        return None
+    return CalendarStep.UPDATE if meeting.schedule_id else CalendarStep.CREATE
 
 
 def attendance(meeting: Meeting, absent: dict[str, str], came: Collection[str]

@@ -103,5 +103,9 @@ def apply(record: LedgerRecord, meeting: Meeting | None) -> Meeting:
         except ValueError:
             raise RecordInvalid(f"会议 {meeting.number} 尚无纪实，无法附加文件") from None
     if record.type == records.MEETING_SCHEDULED:
-        return meeting.with_schedule(_get(data, "schedule", str))
+        # The first records carried the id alone: made for the meeting as it stood then.
+        return meeting.with_schedule(_get(data, "schedule", str),
+                                     _get(data, "moves", int, default=meeting.moves),
+                                     _get(data, "removed", bool, default=False),
+                                     _get(data, "error", str, default=""))
     raise RecordInvalid(f"不是会议记录：{record.type}")

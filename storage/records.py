@@ -40,7 +40,7 @@ MEETING_LEAVE = "meeting-leave"
 MEETING_JOINED = "meeting-joined"
 MEETING_RECORDED = "meeting-recorded"
 MEETING_ATTACHED = "meeting-attached"
-MEETING_SCHEDULED = "meeting-scheduled"  # its WeCom 日程 was created
+MEETING_SCHEDULED = "meeting-scheduled"  # its WeCom 日程 made, updated or removed
 MEETING_RECORDS = frozenset({MEETING_ANNOUNCED, MEETING_MOVED, MEETING_CANCELLED, MEETING_LEAVE,
                              MEETING_JOINED, MEETING_RECORDED, MEETING_ATTACHED,
                              MEETING_SCHEDULED})

@@ -812,11 +812,18 @@ class TinyDBStore:
                                     for a in attachments]})
             return self._meetings[number]
 
-    def note_schedule(self, number: int, schedule_id: str, at: datetime) -> Meeting:
-        """The WeCom 日程 made for the meeting, so a move or cancel can update it."""
+    def note_schedule(self, number: int, schedule_id: str, moves: int, at: datetime,
+                      removed: bool = False, error: str = "") -> Meeting:
+        """The meeting's WeCom 日程 as now synced: its id, the `moves` it reflects, whether
+        it was removed — or why that step failed for good (`error`)."""
         with self._lock:
-            self._commit(at, records.MEETING_SCHEDULED, SYSTEM_ACTOR,
-                         {"meeting": number, "schedule": schedule_id})
+            data: dict[str, Any] = {"meeting": number, "schedule": schedule_id,
+                                    "moves": moves}
+            if removed:
+                data["removed"] = True
+            if error:
+                data["error"] = error
+            self._commit(at, records.MEETING_SCHEDULED, SYSTEM_ACTOR, data)
             return self._meetings[number]
 
     def meeting(self, number: int) -> Meeting | None:

@@ -9,6 +9,9 @@ errors) on 127.0.0.1, and records what the bot did so tests can assert on it:
 - `POST /cgi-bin/message/update_template_card`  single-use response codes
 - `POST /cgi-bin/webhook/send`                  group robots: keys, 20/min, content size
 - `POST /cgi-bin/media/upload`, `GET /cgi-bin/media/get`
+- `POST /cgi-bin/oa/schedule/add|update|del|get`   日程 kept in memory, each attendee's
+                                                answer settable (`respond`), 48002 when
+                                                the app is not allowed the 日程 API
 
 Facts come from /work/shared/PLATFORMS.md §2-§3. Error codes that are not from there are
 marked where they are defined below; tests of the bot should compare against these
@@ -55,7 +58,12 @@ INVALID_MEDIA_TYPE = 40004
 INVALID_MEDIA_ID = 40007
 EMPTY_MEDIA = 44001
 INVALID_JSON = 47001
+API_FORBIDDEN = 48002  # "api forbidden" (PLATFORMS §2): e.g. 日程 API not granted
+# WeCom's global code 不合法的UserID; which code the 日程 API gives for an unknown attendee
+# or organizer is not documented, so this one is a guess at the most likely:
+INVALID_USERID = 40003
 # NOT FROM THE DOCS — picked as plausible, so the bot's tests have something to hit:
+UNKNOWN_SCHEDULE = 400100  # update / del of a schedule_id this app never made
 INVALID_RESPONSE_CODE = 40009  # update_template_card with an unknown/used/expired code
 CONTENT_TOO_LONG = 40058  # robot text > 2048 bytes or markdown > 4096 bytes
 TOO_MANY_RECIPIENTS = 40031  # message/send with more than 1000 touser entries
@@ -82,6 +90,9 @@ ERRMSG: dict[int, str] = {
     INVALID_RESPONSE_CODE: "invalid response_code",
     CONTENT_TOO_LONG: "content exceed max length",
     TOO_MANY_RECIPIENTS: "too many users",
+    API_FORBIDDEN: "api forbidden",
+    INVALID_USERID: "invalid userid",
+    UNKNOWN_SCHEDULE: "invalid schedule_id",
 }
 
 # message/send body types (PLATFORMS §2) and robot body types (§3).
@@ -100,6 +111,15 @@ ROBOT_TEXT_MAX_BYTES = 2048
 ROBOT_MARKDOWN_MAX_BYTES = 4096
 RESPONSE_CODE_TTL = 72 * 3600.0  # "valid for 72 h and can be used once" (PLATFORMS §2)
 MINUTE, HOUR = 60.0, 3600.0
+# 日程 (doc 93648 add / 97720 update / 97724 get, via QQ::weixin::work::oa::schedule v0.10):
+SCHEDULE_MAX_ATTENDEES = 1000
+SCHEDULE_TEXT_MAX = 128  # summary and location, in characters
+SCHEDULE_DESCRIPTION_MAX = 1000
+REMIND_BEFORE_EVENT_SECS = frozenset({0, 300, 900, 3600, 86400})  # "目前仅支持以下数值"
+REMIND_TIME_DIFFS = frozenset({0, -300, -900, -3600, -86400})  # (not whole-day schedules)
+# attendees[].response_status, as oa/schedule/get reports it (97724):
+UNANSWERED, TENTATIVE, ACCEPTED, ACCEPTED_ONCE, DECLINED = 0, 1, 2, 3, 4
+SCHEDULE_CANCELLED = 1  # status: 0 正常, 1 已取消
 
 
 class ManualClock:
@@ -150,6 +170,17 @@ class Media:
 
 
 @dataclass
+class Schedule:
+    """A 日程 as the fake holds it: the last `schedule` object sent, its status, and each
+    attendee's answer (lowercased userid → response_status)."""
+
+    body: dict[str, Any]
+    status: int = 0
+    answers: dict[str, int] = field(default_factory=dict)
+    updates: int = 0
+
+
+@dataclass
 class _Script:
     path_suffix: str
     remaining: int
@@ -185,6 +216,7 @@ class FakeWeCom(LoopbackServer):
         per_member_hour: int = 1000,
         api_per_minute: int | None = None,
         robot_per_minute: int = 20,
+        schedule_allowed: bool = True,  # the app may call the 日程 API (admin console)
     ) -> None:
         super().__init__()
         self.corp_id = corp_id
@@ -199,6 +231,7 @@ class FakeWeCom(LoopbackServer):
         self.per_member_hour = per_member_hour
         self.api_per_minute = api_per_minute
         self.robot_per_minute = robot_per_minute
+        self.schedule_allowed = schedule_allowed
 
         self.requests: list[RecordedRequest] = []
         self.token_calls = 0
@@ -208,6 +241,7 @@ class FakeWeCom(LoopbackServer):
         self.card_updates: list[CardUpdate] = []
         self.robot_posts: dict[str, list[RobotPost]] = {}
         self.media: dict[str, Media] = {}
+        self.schedules: dict[str, Schedule] = {}  # schedule_id -> 日程
 
         self._lock = threading.Lock()
         self._tokens: dict[str, float] = {}  # token -> expires at (clock)
@@ -290,7 +324,18 @@ class FakeWeCom(LoopbackServer):
             return self._store_media(Media(media_type, filename, content_type, data,
                                            int(time.time())))
 
+    def respond(self, schedule_id: str, userid: str, status: int) -> None:
+        """An attendee answers a 日程 in their calendar (DECLINED = 拒绝); the callback
+        event that follows is the test's to send."""
+        with self._lock:
+            self.schedules[schedule_id].answers[userid.lower()] = status
+
     # --- reading the record --------------------------------------------------------------
+
+    def live_schedules(self) -> dict[str, Schedule]:
+        """The 日程 not cancelled, by id."""
+        with self._lock:
+            return {k: v for k, v in self.schedules.items() if v.status != SCHEDULE_CANCELLED}
 
     def delivered_to(self, userid: str) -> list[dict[str, Any]]:
         with self._lock:
@@ -522,6 +567,114 @@ class FakeWeCom(LoopbackServer):
         return _Reply(200, media.data, media.content_type,
                       {"Content-Disposition": disposition})
 
+    # --- 日程 ---------------------------------------------------------------------------
+
+    def _schedule_request(self, query: dict[str, str], body: Any, now: float) -> _Reply | None:
+        problem = self._check_token(query, now)
+        if problem is not None:
+            return problem
+        if not self.schedule_allowed:
+            return _error(API_FORBIDDEN)
+        return None if isinstance(body, dict) else _error(INVALID_JSON)
+
+    def _schedule_problem(self, schedule: Any) -> _Reply | None:
+        """Why a `schedule` object would be refused, if it would (93648's field rules)."""
+        if not isinstance(schedule, dict):
+            return _error(INVALID_JSON)
+        start, end = schedule.get("start_time"), schedule.get("end_time")
+        if type(start) is not int or type(end) is not int or end <= start:
+            return _error(INVALID_JSON)
+        for name, limit in (("summary", SCHEDULE_TEXT_MAX), ("location", SCHEDULE_TEXT_MAX),
+                            ("description", SCHEDULE_DESCRIPTION_MAX)):
+            value = schedule.get(name, "")
+            if not isinstance(value, str) or len(value) > limit:
+                return _error(INVALID_JSON)
+        attendees = schedule.get("attendees", [])
+        if not isinstance(attendees, list) or len(attendees) > SCHEDULE_MAX_ATTENDEES:
+            return _error(INVALID_JSON)
+        users = [a.get("userid") if isinstance(a, dict) else None for a in attendees]
+        if "organizer" in schedule:
+            users.append(schedule["organizer"])
+        for user in users:
+            if not isinstance(user, str) or not user or len(user.encode()) > 64:
+                return _error(INVALID_JSON)
+            if self.known_users is not None and user.lower() not in self.known_users:
+                return _error(INVALID_USERID)
+        reminders = schedule.get("reminders", {})
+        if not isinstance(reminders, dict) or reminders.get("is_remind", 0) not in (0, 1):
+            return _error(INVALID_JSON)
+        before = reminders.get("remind_before_event_secs", 0)
+        diffs = reminders.get("remind_time_diffs", [])
+        if before not in REMIND_BEFORE_EVENT_SECS or not isinstance(diffs, list) or any(
+                d not in REMIND_TIME_DIFFS for d in diffs):
+            return _error(INVALID_JSON)
+        return None
+
+    def _live_schedule(self, schedule_id: Any) -> Schedule | None:
+        found = self.schedules.get(schedule_id) if isinstance(schedule_id, str) else None
+        return found if found is not None and found.status != SCHEDULE_CANCELLED else None
+
+    def _schedule_add(self, query: dict[str, str], body: Any, now: float) -> _Reply:
+        problem = self._schedule_request(query, body, now)
+        if problem is not None:
+            return problem
+        schedule = body.get("schedule")
+        problem = self._schedule_problem(schedule)
+        if problem is not None:
+            return problem
+        schedule_id = f"fakeschedule{next(self._ids):020d}"  # 32 characters, as real ones
+        self.schedules[schedule_id] = Schedule(
+            dict(schedule), answers={a["userid"].lower(): UNANSWERED
+                                     for a in schedule.get("attendees", [])})
+        return _ok(schedule_id=schedule_id)
+
+    def _schedule_update(self, query: dict[str, str], body: Any, now: float) -> _Reply:
+        problem = self._schedule_request(query, body, now)
+        if problem is not None:
+            return problem
+        schedule = body.get("schedule")
+        found = self._live_schedule(schedule.get("schedule_id")
+                                    if isinstance(schedule, dict) else None)
+        if found is None:
+            return _error(UNKNOWN_SCHEDULE)
+        problem = self._schedule_problem(schedule)
+        if problem is not None:
+            return problem
+        # Overwrites (97720: "更新操作是覆盖式"); those still invited keep their answer.
+        found.body = {k: v for k, v in schedule.items() if k != "schedule_id"}
+        found.answers = {a["userid"].lower(): found.answers.get(a["userid"].lower(), UNANSWERED)
+                         for a in schedule.get("attendees", [])}
+        found.updates += 1
+        return _ok()
+
+    def _schedule_del(self, query: dict[str, str], body: Any, now: float) -> _Reply:
+        problem = self._schedule_request(query, body, now)
+        if problem is not None:
+            return problem
+        found = self._live_schedule(body.get("schedule_id"))
+        if found is None:
+            return _error(UNKNOWN_SCHEDULE)
+        found.status = SCHEDULE_CANCELLED
+        return _ok()
+
+    def _schedule_get(self, query: dict[str, str], body: Any, now: float) -> _Reply:
+        problem = self._schedule_request(query, body, now)
+        if problem is not None:
+            return problem
+        wanted = body.get("schedule_id_list")
+        if not isinstance(wanted, list) or not 1 <= len(wanted) <= 1000:
+            return _error(INVALID_JSON)
+        found = []
+        for schedule_id in wanted:
+            held = self.schedules.get(schedule_id) if isinstance(schedule_id, str) else None
+            if held is None:
+                continue
+            shown = {k: v for k, v in held.body.items() if k != "organizer"}
+            found.append({**shown, "schedule_id": schedule_id, "status": held.status,
+                          "attendees": [{"userid": u, "response_status": s}
+                                        for u, s in held.answers.items()]})
+        return _ok(schedule_list=found)
+
 
 _Endpoint = Callable[[FakeWeCom, dict[str, str], Any, float], _Reply]
 _ROUTES: dict[str, tuple[str, _Endpoint]] = {
@@ -531,6 +684,10 @@ _ROUTES: dict[str, tuple[str, _Endpoint]] = {
     "/cgi-bin/webhook/send": ("POST", FakeWeCom._webhook_send),
     "/cgi-bin/media/upload": ("POST", FakeWeCom._media_upload),
     "/cgi-bin/media/get": ("GET", FakeWeCom._media_get),
+    "/cgi-bin/oa/schedule/add": ("POST", FakeWeCom._schedule_add),
+    "/cgi-bin/oa/schedule/update": ("POST", FakeWeCom._schedule_update),
+    "/cgi-bin/oa/schedule/del": ("POST", FakeWeCom._schedule_del),
+    "/cgi-bin/oa/schedule/get": ("POST", FakeWeCom._schedule_get),
 }
 
 

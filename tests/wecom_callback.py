@@ -3,7 +3,8 @@
 A `CallbackSimulator` holds an app's callback settings (token, EncodingAESKey, corp id,
 agent id) and uses wechatpy's own crypto to produce:
 
-- plaintext XML for a text, image or file message and a `template_card_event`;
+- plaintext XML for a text, image or file message, a `template_card_event` and the 日程
+  events (`respond_schedule` …);
 - the encrypted POST WeCom makes (`<xml><ToUserName/><Encrypt/><AgentID/></xml>` and the
   `msg_signature`, `timestamp`, `nonce` query), and the URL-verification GET (`echostr`);
 - the decryption of the server's passive reply;
@@ -123,7 +124,7 @@ class CallbackSimulator:
     # --- plaintext XML ---------------------------------------------------------------------
 
     def _xml(self, from_user: str, msg_type: str, create_time: int | None,
-             fields: list[tuple[str, str | int]]) -> str:
+             fields: list[tuple[str, str | int]], agent: bool = True) -> str:
         moment = int(self.clock()) if create_time is None else create_time
         parts = [
             f"<ToUserName>{cdata(self.corp_id)}</ToUserName>",
@@ -133,7 +134,8 @@ class CallbackSimulator:
         ]
         for name, value in fields:
             parts.append(f"<{name}>{value if isinstance(value, int) else cdata(value)}</{name}>")
-        parts.append(f"<AgentID>{self.agent_id}</AgentID>")
+        if agent:
+            parts.append(f"<AgentID>{self.agent_id}</AgentID>")
         return "<xml>" + "".join(parts) + "</xml>"
 
     def _msg_id(self, msg_id: int | None) -> int:
@@ -167,6 +169,17 @@ class CallbackSimulator:
             ("Event", "template_card_event"), ("EventKey", event_key), ("TaskId", task_id),
             ("CardType", card_type), ("ResponseCode", response_code),
         ])
+
+    def schedule_event_xml(self, from_user: str, *, schedule_id: str,
+                           event: str = "respond_schedule",
+                           cal_id: str = "wcjgewCwAAqeJcPI1d8Pwbjt7nttzAAA",
+                           create_time: int | None = None) -> str:
+        """A 日程 event: `respond_schedule` when an attendee accepts, marks tentative or
+        declines a 日程 the app made (doc 98111; `add_schedule`, `modify_schedule`,
+        `delete_schedule`: 97731, 97732). As the docs' samples show it: CalId and
+        ScheduleId, no AgentID — and nothing saying how the attendee answered."""
+        return self._xml(from_user, "event", create_time, [
+            ("Event", event), ("CalId", cal_id), ("ScheduleId", schedule_id)], agent=False)
 
     # --- what goes over the wire ----------------------------------------------------------------
 
@@ -215,6 +228,11 @@ class CallbackSimulator:
         return self.encrypt_post(self.card_event_xml(
             from_user, event_key=event_key, task_id=task_id, response_code=response_code,
             create_time=create_time))
+
+    def schedule_answer(self, from_user: str, schedule_id: str, *,
+                        create_time: int | None = None) -> CallbackRequest:
+        return self.encrypt_post(self.schedule_event_xml(
+            from_user, schedule_id=schedule_id, create_time=create_time))
 
     def verify_url(self, echo: str | None = None, *, timestamp: str | None = None,
                    nonce: str | None = None, receive_id: str | None = None) -> CallbackRequest:

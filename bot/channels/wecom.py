@@ -57,6 +57,14 @@ PERMANENT = {
     40013: "企业微信 CorpID 无效（40013）：请检查配置中的 corp_id",
     48002: "应用没有此接口的权限（48002）：请在企业微信管理后台检查应用权限",
     60011: "应用没有此成员的权限（60011）：请把此人加入应用的可见范围",
+    40003: "成员 UserID 不合法（40003）：请核对配置中的 wecom_userid",
+}
+# The 日程 API needs its own grant (doc 93648's copy on juejin.cn/post/6997407224893014023:
+# 应用管理 → 应用 → 日程 →「可调用接口的应用」); a refusal says where to give it.
+SCHEDULE_PERMANENT = {
+    **PERMANENT,
+    48002: "应用没有调用日程接口的权限（48002）：请在企业微信管理后台 → 应用管理 → 日程 →"
+           "「可调用接口的应用」中加入本应用",
 }
 
 
@@ -98,7 +106,8 @@ class WeComAPI:
         self._blocked_until = 0.0
         self._lock = threading.Lock()
 
-    def call(self, action: Callable[[], dict[str, Any]], attempts: int = 3) -> dict[str, Any]:
+    def call(self, action: Callable[[], dict[str, Any]], attempts: int = 3,
+             words: dict[int, str] = PERMANENT) -> dict[str, Any]:
         with self._lock:
             blocked = self._blocked_until - self.clock()
         if blocked > 0:
@@ -115,7 +124,7 @@ class WeComAPI:
                 if code == BUSY and attempt < attempts:
                     self.sleep(1.0)
                     continue
-                raise self._failure(e) from None
+                raise self._failure(e, words) from None
             except requests.RequestException as e:
                 raise ChannelUnavailable(f"连接企业微信失败：{type(e).__name__}") from None
         raise AssertionError("unreachable")
@@ -128,14 +137,15 @@ class WeComAPI:
         except requests.RequestException as e:
             raise ChannelUnavailable(f"连接企业微信失败：{type(e).__name__}") from None
 
-    def _failure(self, e: WeChatClientException) -> SendError:
+    def _failure(self, e: WeChatClientException,
+                 words: dict[int, str] = PERMANENT) -> SendError:
         code = e.errcode
         if code == RATE_LIMITED:
             with self._lock:
                 self._blocked_until = self.clock() + COOL_DOWN
             return ChannelUnavailable("企业微信接口限频（45009），稍后重试")
-        if code in PERMANENT:
-            return PermanentSendError(PERMANENT[code])
+        if code in words:
+            return PermanentSendError(words[code])
         if code is None:  # an HTTP error status, not a WeCom answer
             return ChannelUnavailable("企业微信接口返回 HTTP 错误")
         return TransientSendError(f"企业微信返回错误码 {code}")
@@ -148,6 +158,36 @@ class WeComAPI:
         self.call(lambda: self.client.post("message/update_template_card", data={
             "userids": [userid], "agentid": self.agent_id, "response_code": response_code,
             "button": {"replace_name": label}}), attempts=2)
+
+    # ---- 日程 (oa/schedule/*: doc 93648 add, 97720 update, 97725 del, 97724 get) ----------
+
+    def _schedule_call(self, path: str, data: dict[str, Any]) -> dict[str, Any]:
+        return self.call(lambda: self.client.post(path, data=data), words=SCHEDULE_PERMANENT)
+
+    def add_schedule(self, schedule: dict[str, Any]) -> str:
+        """A new 日程 in the app's default calendar (no cal_id); its schedule_id."""
+        result = self._schedule_call("oa/schedule/add", {"schedule": schedule})
+        schedule_id = result.get("schedule_id")
+        if not isinstance(schedule_id, str) or not schedule_id:
+            raise TransientSendError("企业微信创建日程后没有返回日程 ID")
+        return schedule_id
+
+    def update_schedule(self, schedule_id: str, schedule: dict[str, Any]) -> None:
+        """Overwrite the 日程 (97720: "更新操作是覆盖式"), attendees included."""
+        self._schedule_call("oa/schedule/update",
+                            {"schedule": {**schedule, "schedule_id": schedule_id}})
+
+    def delete_schedule(self, schedule_id: str) -> None:
+        self._schedule_call("oa/schedule/del", {"schedule_id": schedule_id})
+
+    def schedule(self, schedule_id: str) -> dict[str, Any] | None:
+        """The 日程 as WeCom holds it (a cancelled one too, with status 1), or None."""
+        result = self._schedule_call("oa/schedule/get", {"schedule_id_list": [schedule_id]})
+        found = result.get("schedule_list")
+        if not isinstance(found, list):
+            return None
+        return next((s for s in found if isinstance(s, dict)
+                     and s.get("schedule_id") == schedule_id), None)
 
 
 # ---- the channel ------------------------------------------------------------------------
@@ -186,6 +226,9 @@ class WeComChannel:
 
     def reaches(self, recipient: str, group: bool) -> bool:
         return not group and recipient in self._userids
+
+    def userid_of(self, person: str) -> str | None:
+        return self._userids.get(person)
 
     def person_of(self, userid: str) -> str | None:
         """The person id behind a WeCom userid (compared as WeCom does, ignoring case)."""

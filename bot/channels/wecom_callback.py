@@ -12,13 +12,15 @@ passively (encrypted, in the HTTP response) when the bot has its answer within a
 3 seconds and it fits in 2048 bytes; otherwise the response is an empty 200 and the answer
 follows as an app message. A retry is recognised (MsgId; sender + CreateTime + task + key
 for card events) and gets the first answer, never a second check-in — the store also
-remembers each message's source across restarts.
+remembers each message's source across restarts. With 日程 on, `respond_schedule` (someone
+answered a 日程 the app made) is handed to `schedule_answered` after an empty 200.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -50,6 +52,13 @@ REMEMBERED = 10_000  # recent callbacks kept for answering retries
 DONE_LABEL = "已完成"
 # What broken XML, base64 or padding raise inside wechatpy and xmltodict.
 MALFORMED = (ExpatError, KeyError, ValueError, TypeError, IndexError, AttributeError)
+# 日程 events (98111, 97731, 97732): their published samples carry no AgentID.
+SCHEDULE_EVENTS = frozenset({"add_schedule", "modify_schedule", "delete_schedule",
+                             "respond_schedule"})
+USERID = re.compile(r"[\w.@-]{1,64}")  # a WeCom userid: letters, digits, 中文, _-.@
+SCHEDULE_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")  # e.g. 17c7d2bd9f20d652840f72f59e796AAA
+# Someone answered a 日程 the app made: (userid, schedule id, message id, when).
+ScheduleAnswer = Callable[[str, str, str, datetime], None]
 
 
 @dataclass(frozen=True)
@@ -69,8 +78,10 @@ class WeComCallback:
                  crypto: WeChatCrypto, agent_id: int, channel: WeComChannel, api: WeComAPI,
                  now: Callable[[], datetime], reply_budget: float = 3.0,
                  quick: Callable[[Inbound], bool] = lambda _: False,
-                 wall: Callable[[], float] = time.time) -> None:
+                 wall: Callable[[], float] = time.time,
+                 schedule_answered: ScheduleAnswer | None = None) -> None:
         self.handle, self.store, self.crypto, self.quick = handle, store, crypto, quick
+        self.schedule_answered = schedule_answered  # None: 日程 are off
         self.agent_id, self.channel, self.api = agent_id, channel, api
         self.now, self.reply_budget = now, reply_budget
         self.wall = wall  # unix seconds, as WeCom's timestamps are (not the bot's `now`)
@@ -131,8 +142,11 @@ class WeComCallback:
             agent = str(message._data.get("AgentID", ""))
         except MALFORMED:
             return self._refuse(400, "an unparseable message", peer)
-        if agent != str(self.agent_id):
+        event = _event(message)
+        if agent != str(self.agent_id) and not (agent == "" and event in SCHEDULE_EVENTS):
             return self._refuse(403, f"a message for agent {agent[:20]}", peer)
+        if event == "respond_schedule":
+            return self._schedule_answer(message, peer)
         inbound = self.inbound(message)
         if inbound is None:
             return Answer(200)  # an event we have nothing to say to (entering the app …)
@@ -158,6 +172,30 @@ class WeComCallback:
             log.exception("WeCom callback could not be handled")
             return Answer(200)
         return self._respond(reply, message, query, is_card, task)
+
+    def _schedule_answer(self, message: Any, peer: str) -> Answer:
+        """An attendee answered one of our 日程: checked, then looked into after the 200
+        (reading the answer back takes an API call); the event again is ignored."""
+        data = message._data
+        user, schedule, created = (str(data.get(k) or "") for k in
+                                   ("FromUserName", "ScheduleId", "CreateTime"))
+        if not (USERID.fullmatch(user) and len(user.encode()) <= 64
+                and SCHEDULE_ID.fullmatch(schedule) and created.isascii()
+                and created.isdigit() and len(created) <= 12):
+            return self._refuse(400, "a malformed respond_schedule event", peer)
+        key = f"schedule:{user}:{schedule}:{created}"
+        if self.schedule_answered is None or key in self._recent:
+            return Answer(200)
+        self._remember(key, _done(Reply("")))  # seen: WeCom's retries change nothing
+        self._later(self._look_into_answer(self.schedule_answered, user, schedule, key))
+        return Answer(200)
+
+    async def _look_into_answer(self, answered: ScheduleAnswer, user: str, schedule: str,
+                                key: str) -> None:
+        try:
+            await asyncio.to_thread(answered, user, schedule, key, self.now())
+        except Exception:
+            log.exception("a WeCom 日程 answer could not be handled")
 
     def _respond(self, reply: Reply, message: Any, query: Mapping[str, str], is_card: bool,
                  task: asyncio.Future[Reply] | None = None) -> Answer:
