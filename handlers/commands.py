@@ -24,7 +24,7 @@ from handlers.parse import (
     split_numbers,
 )
 from schedules.calendar import WorkCalendar
-from schedules.meetings import Meeting, MeetingState
+from schedules.meetings import MEETING_SUBJECT, Meeting, MeetingState, is_makeup
 from schedules.model import Org, Person
 from schedules.tasks import CheckIn, PlannedTask, Status, Task, plan_tasks, retired
 from storage.repository import CheckinNotLive, Outcome, Repository, TaskNotOpen
@@ -109,6 +109,11 @@ class Context:
                 found.append(m)
         return sorted(found, key=lambda m: (m.start, m.number))
 
+    def planned_meeting(self, task: Task) -> Meeting | None:
+        """The planned meeting that will fulfil `task`, if one is announced."""
+        return next((m for m in self.store.live_meetings()
+                     if m.state is MeetingState.PLANNED and task.key in m.tasks), None)
+
     def my_open_tasks(self) -> list[Task]:
         """Open tasks this person answers for, overdue first, then by due date."""
         tasks = [t for t in self.store.open_tasks_of(self.owners())
@@ -174,8 +179,10 @@ def todo(ctx: Context, args: str) -> Reply:
         lines.append(text.TODO_TASKS)
     lines += [ctx.line(t) for t in tasks]
     overdue = sum(t.is_overdue(ctx.today) for t in tasks)
-    footer = (text.TODO_FOOTER.format(number=tasks[0].number) if tasks
-              else text.MEETINGS_FOOTER)
+    footer = text.MEETINGS_FOOTER
+    if tasks:
+        own = text.TODO_FOOTER_MAKEUP if is_makeup(tasks[0]) else text.TODO_FOOTER
+        footer = own.format(number=tasks[0].number)
     return ctx.paged(text.todo_header(len(tasks), overdue, len(meetings)), lines, footer,
                      buttons=_checkin_buttons(tasks[:3]))
 
@@ -226,6 +233,10 @@ def _record(ctx: Context, task: Task, note: str) -> Reply:
     if task.status is Status.DONE:
         done = task.checkin
         return Reply(text.already_done(line, ctx.local_day(done.at) if done else ""))
+    planned = ctx.planned_meeting(task)
+    if planned is not None:  # its record will complete it: nobody records a meeting twice
+        return Reply(text.checkin_planned(line, text.meeting_line(ctx.org, planned, ctx.today),
+                                          planned.number))
     try:
         recorded = ctx.store.check_in(
             task.key, ctx.person.id, ctx.now, note, ctx.message.channel,
@@ -270,6 +281,11 @@ def _record_many(ctx: Context, numbers: list[int], note: str) -> Reply:
         if task.status is Status.DONE:
             done = task.checkin
             refused.append(text.refused_done(line, ctx.local_day(done.at) if done else ""))
+            continue
+        planned = ctx.planned_meeting(task)
+        if planned is not None:
+            refused.append(text.checkin_planned(
+                line, text.meeting_line(ctx.org, planned, ctx.today), planned.number))
             continue
         try:
             made = ctx.store.check_in(task.key, ctx.person.id, ctx.now, note,
@@ -363,6 +379,10 @@ def attach(ctx: Context, args: str) -> Reply:
 
 def replay(ctx: Context, outcome: Outcome) -> Reply:
     """The answer to a message the platform delivered again: what it already did."""
+    if outcome.task.startswith(MEETING_SUBJECT):  # a meeting command, delivered again
+        meeting = ctx.store.meeting(int(outcome.task.removeprefix(MEETING_SUBJECT)))
+        return Reply(text.replayed_meeting(text.meeting_line(ctx.org, meeting, ctx.today)
+                                           if meeting else outcome.task))
     task = ctx.store.task(outcome.task)
     line = f"【{task.number}】{ctx.describe(task)}" if task else outcome.task
     if outcome.type == "checkin-undone":

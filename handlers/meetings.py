@@ -92,7 +92,7 @@ def meeting(ctx: Context, args: str) -> Reply:
     primary = tasks[0]
     place, topic = _place_and_topic(when.rest)
     for task in tasks:
-        planned = _planned_for(ctx, task)
+        planned = ctx.planned_meeting(task)
         if planned is not None:
             raise UserError(text.task_has_meeting(ctx.title(task), planned.number,
                                                   _line(ctx, planned)))
@@ -112,7 +112,7 @@ def meeting(ctx: Context, args: str) -> Reply:
     unit = ctx.org.units[primary.owner]
     late = [ctx.title(t) for t in tasks if when.moment.date() > t.due]
     return Reply(text.meeting_announced(
-        _line(ctx, made), _when(ctx, made.start), place, topic, len(made.invitees),
+        text.meeting_name(ctx.org, made), _when(ctx, made.start), place, topic, len(made.invitees),
         len(made.also), unit.group.name if unit.group else "",
         [ctx.title(t) for t in tasks[1:]], late, ctx.calendar.is_workday(when.moment.date()),
         ctx.org.meetings.eve_at, ctx.org.meetings.before_minutes, made.number),
@@ -222,9 +222,6 @@ def _place_and_topic(rest: str) -> tuple[str, str]:
     return place, topic
 
 
-def _planned_for(ctx: Context, task: Task) -> Meeting | None:
-    return next((m for m in ctx.store.live_meetings()
-                 if m.state is MeetingState.PLANNED and task.key in m.tasks), None)
 
 
 def _when(ctx: Context, moment: datetime) -> str:

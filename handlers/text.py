@@ -221,6 +221,7 @@ TODO_TASKS = "待办事项："
 
 TODO_NONE = "您目前没有待办事项。发送「近期」查看接下来的截止事项。"
 TODO_FOOTER = "完成后发送「完成 编号 备注」，如：完成 {number} 已召开"
+TODO_FOOTER_MAKEUP = "补学后发送「完成 编号 备注」，如：完成 {number} 已自学"
 
 
 def more(count: int) -> str:
@@ -408,6 +409,15 @@ def upcoming_header(days: int) -> str:
 def checkin_meeting(number: int) -> str:
     return (f"{number} 是会议编号。会后请召集人发送「纪实 {number}」记录，"
             "会议完成的事项随纪实一并记为完成；答复会议请发「参加」或「请假」。")
+
+
+def checkin_planned(line: str, meeting: str, number: int) -> str:
+    return (f"{line}已安排在会议{meeting}，会后由召集人发送「纪实 {number}」即一并完成，"
+            f"无需另行记录。如会议不再召开，请召集人先发送「取消会议 {number}」。")
+
+
+def replayed_meeting(line: str) -> str:
+    return f"{REPLAYED}：{line}\n发送「查询」加会议编号查看详情。"
 
 
 def undo_meeting(line: str, number: int) -> str:
@@ -667,11 +677,14 @@ def meeting_title(org: Org, meeting: Meeting) -> str:
     return duty.title if duty else meeting.duty
 
 
+def meeting_name(org: Org, meeting: Meeting) -> str:
+    """【57】主题党日活动（机关第一党支部）"""
+    return f"【{meeting.number}】{meeting_title(org, meeting)}（{org.owner_name(meeting.unit)}）"
+
+
 def meeting_line(org: Org, meeting: Meeting, today: date) -> str:
     """【57】主题党日活动（机关第一党支部）12月4日（周五）15:00"""
-    start = meeting.start.astimezone(org.timezone)
-    return (f"【{meeting.number}】{meeting_title(org, meeting)}（{org.owner_name(meeting.unit)}）"
-            f"{moment(start, today)}")
+    return f"{meeting_name(org, meeting)}{moment(meeting.start.astimezone(org.timezone), today)}"
 
 
 def no_such_meeting(number: int) -> str:
@@ -738,13 +751,14 @@ def meeting_announced(line: str, when: str, place: str, topic: str, invited: int
                       group: str, others: list[str], late: list[str], workday: bool,
                       eve_at: time, before_minutes: int, number: int) -> str:
     lines = [f"已发出会议通知：{line}", f"时间：{when}" + ("（非工作日）" if not workday else "")]
+    # `line` names the meeting without its time: the next line gives it
     if place:
         lines.append(f"地点：{shown(place)}")
     if topic:
         lines.append(f"议题：{shown(topic)}")
     told = f"应到 {invited} 人" + (f"，列席 {also} 人" if also else "")
     where = f"，并在{group}发布" if group else ""
-    lines.append(f"{told}，已向每人发送通知（可点「参加」「请假」）{where}。")
+    lines.append(f"{told}，通知即时发给每一位（可点「参加」「请假」）{where}。")
     if others:
         lines.append("这次会议同时完成：" + "、".join(others))
     for item in late:

@@ -562,3 +562,29 @@ def test_simulate_shows_the_meetings_in_the_store(config_path: Path) -> None:
     assert (at("2026-12-04 14:00"), Stage.MEETING_SOON) in stages
     eve = [m for m in messages if m.at == at("2026-12-03 16:00")]
     assert {m.recipient for m in eve} == set(BRANCH_1)
+
+
+def test_a_task_whose_meeting_is_planned_is_completed_by_its_record(
+        bureau: tuple[App, FakeClock]) -> None:
+    app, clock = bureau
+    number = announce(app, clock)
+    theme = task_of(app, "theme-day")
+    meeting = app.store.meeting(number)
+    assert meeting is not None
+    before = ledger_records(app)
+    line = f"【{theme.number}】" + text.describe(app.org, theme, "wu-fang")
+    assert Chat(app, clock, "吴芳").say(f"完成 {theme.number} 已开展") == text.checkin_planned(
+        line, text.meeting_line(app.org, meeting, clock.now().date()), number)
+    assert ledger_records(app) == before and task_of(app, "theme-day").status is Status.OPEN
+
+
+def test_an_announcement_delivered_twice_announces_once(bureau: tuple[App, FakeClock]) -> None:
+    app, clock = bureau
+    theme = task_of(app, "theme-day")
+    wu = Chat(app, clock, "吴芳")
+    first = wu.say(f"会议 {theme.number} 周五下午3点 三楼", message_id="m-1")
+    again = wu.say(f"会议 {theme.number} 周五下午3点 三楼", message_id="m-1")
+    assert first.startswith("已发出会议通知") and len(app.store.meetings()) == 1
+    meeting = app.store.meetings()[0]
+    assert again == text.replayed_meeting(text.meeting_line(app.org, meeting,
+                                                            clock.now().date()))
