@@ -69,14 +69,19 @@ class Context:
         return tuple(d.person for d in self.store.delegations()
                      if d.delegate == self.person.id and d.active(self.today))
 
-    def owners(self) -> set[str]:
+    def owners(self) -> frozenset[str]:
         """What this person answers for: themself and the units they head; the units they
-        are deputy of; and all that of anyone who delegated to them."""
+        are deputy of; and all that of anyone who delegated to them. (Worked out once per
+        message: a command may ask it for every meeting or task it looks at.)"""
+        return self._owners
+
+    @cached_property
+    def _owners(self) -> frozenset[str]:
         people = [self.person.id, *self.stands_in_for]
         found = set(people) | set(self.org.stands_in_for(self.person.id))
         for person in people:
             found |= {u.id for u in self.org.units_headed_by(person)}
-        return found
+        return frozenset(found)
 
     def on_behalf(self, task: Task) -> str:
         """Who this person acts for in recording `task` ("" when it is their own)."""

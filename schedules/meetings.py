@@ -337,6 +337,12 @@ def meeting_notices(org: Org, meetings: Iterable[Meeting], calendar: WorkCalenda
         if m.state is MeetingState.HELD or (
                 m.state is MeetingState.CANCELLED and now > m.start + timedelta(days=1)):
             continue  # nothing more can come of it
+        if now >= m.start and m.state is MeetingState.PLANNED:
+            # Begun: only the organiser's one reminder to record it is still to come.
+            notice = _unrecorded(m, calendar, reminders, org.meetings, tz)
+            if notice.key not in handled and notice.at <= now:
+                send.append(notice)
+            continue
         for notice in _due(m, org, calendar, reminders, org.meetings, tz, groups):
             if notice.key in handled or notice.at > now:
                 continue
@@ -386,8 +392,13 @@ def _due(m: Meeting, org: Org, calendar: WorkCalendar, reminders: Policy,
     if soon is not None:
         yield from (_notice(m, Stage.MEETING_SOON, p, soon, m.moves)
                     for p in expected)
-    yield _notice(m, Stage.MEETING_UNRECORDED, m.organiser,
-                        unrecorded_moment(m, calendar, reminders, policy, tz))
+    yield _unrecorded(m, calendar, reminders, policy, tz)
+
+
+def _unrecorded(m: Meeting, calendar: WorkCalendar, reminders: Policy, policy: MeetingPolicy,
+                tz: ZoneInfo) -> Notice:
+    return _notice(m, Stage.MEETING_UNRECORDED, m.organiser,
+                   unrecorded_moment(m, calendar, reminders, policy, tz))
 
 
 def send_moments(meetings: Iterable[Meeting], day: date, org: Org, calendar: WorkCalendar,

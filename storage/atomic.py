@@ -32,8 +32,10 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, payload: bytes) -> None:
-    """Replace `path` with `payload` so that a crash leaves either the old or the new file."""
+def atomic_write(path: Path, payload: bytes, durable_name: bool = True) -> None:
+    """Replace `path` with `payload` so that a crash leaves either the old or the new file.
+    `durable_name=False` skips syncing the folder: after a power cut the name may still
+    point at the old file — fine for a file the ledger can bring up to date."""
     temp = path.with_name(f"{path.name}.{os.getpid()}{TEMP_SUFFIX}")
     try:
         with open(temp, "wb") as f:
@@ -44,7 +46,8 @@ def atomic_write(path: Path, payload: bytes) -> None:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
+    if durable_name:
+        fsync_dir(path.parent)
 
 
 def read_json_file(path: Path) -> Any:
@@ -62,8 +65,13 @@ def read_json_file(path: Path) -> Any:
 
 
 class AtomicJSONStorage(Storage):
-    def __init__(self, path: str | Path) -> None:
+    """`follows_ledger`: the file is a copy of what the fsync'd ledger already holds (a
+    month file), so its rename need not be synced — a lost rename leaves the older file,
+    which start-up brings up to date from the ledger. `meta.json` is not such a file."""
+
+    def __init__(self, path: str | Path, follows_ledger: bool = False) -> None:
         self.path = Path(path)
+        self.follows_ledger = follows_ledger
         self._data: dict[str, dict[str, Any]] | None = None
 
     def read(self) -> dict[str, dict[str, Any]] | None:
@@ -80,11 +88,15 @@ class AtomicJSONStorage(Storage):
         self._data = data
         payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
         try:
-            atomic_write(self.path, payload)
+            atomic_write(self.path, payload, durable_name=not self.follows_ledger)
         except OSError:
             # The caller changed our cached dict before writing; the file is the truth.
             self._data = None
             raise
+
+    def forget(self) -> None:
+        """Drop the parsed data (memory for years of month files); read again if needed."""
+        self._data = None
 
     def close(self) -> None:
         pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -258,7 +259,7 @@ class Repository(Protocol):
         """What the message with this source already changed, if anything."""
         ...
 
-    def handled_notices(self) -> frozenset[str]:
+    def handled_notices(self) -> AbstractSet[str]:
         """Keys of every notice already in the outbox, whatever its state."""
         ...
 

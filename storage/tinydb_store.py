@@ -28,8 +28,9 @@ import socket
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager, suppress
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,7 @@ SYSTEM_ACTOR = "dutybot"
 SHARD_FILE = re.compile(r"^(tasks|outbox)-(\d{4}-\d{2})\.json$")
 LOCK_FILE = "dutybot.lock"
 MIN_FREE_BYTES = 1 << 20  # less than this free on the disk: writes will fail soon
+RECENT_SHARDS = timedelta(days=62)  # month files this recent stay parsed in memory
 DocKey = tuple[str, str]  # (collection, key)
 
 
@@ -107,6 +109,8 @@ class TinyDBStore:
         self._bind_refusals: list[BindRefusal] = []
         self._delegations: dict[str, Delegation] = {}  # person -> the one standing in
         self._meetings: dict[int, Meeting] = {}  # rebuilt from the ledger (no file of their own)
+        self._live: set[int] = set()  # meetings not yet recorded: what the minute pass reads
+        self._top = 0  # the highest task or meeting number: one sequence for both
         # Entries still in motion, so the minute pass need not scan years of sent ones.
         self._in_state: dict[Delivery, set[str]] = {Delivery.PENDING: set(),
                                                     Delivery.SENDING: set()}
@@ -160,9 +164,10 @@ class TinyDBStore:
                 log.info("removing %s left by an interrupted write", orphan.name)
                 with suppress(OSError):  # an unwritable folder: left for a later start
                     orphan.unlink()
+        recent = shard_of(now.date() - RECENT_SHARDS)
         for path in sorted([*self.folder.glob("tasks-*.json"),
                             *self.folder.glob("outbox-*.json")]):
-            self._load_shard(path)
+            self._load_shard(path, keep=self._shard_of_file(path)[1] >= recent)
         newest_in_files = max(self._seq.values(), default=0)
         self._ledger = Ledger.open(self.folder / "ledger.jsonl", self._replay)
         if newest_in_files > self._ledger.last_seq:
@@ -216,12 +221,16 @@ class TinyDBStore:
                 "但完成记录、提醒发送等写入会失败，恢复写入后自动继续。"
                 "请检查该目录的权限和磁盘空间。")
 
-    def _load_shard(self, path: Path) -> None:
+    def _load_shard(self, path: Path, keep: bool) -> None:
+        """Index a month file's documents; `keep` its parsed data in memory for the next
+        write (recent months are written to; older ones are read again if ever they are)."""
         collection, shard = self._shard_of_file(path)
         storage = self._shard_db(collection, shard).storage
         assert isinstance(storage, AtomicJSONStorage)
         # The raw tables, not TinyDB's Table API: it wraps every document (slow for years).
         table = (storage.read() or {}).get(collection, {})
+        if not keep:
+            storage.forget()
         for doc_key, doc in table.items():
             try:
                 doc_id = int(doc_key)
@@ -317,7 +326,8 @@ class TinyDBStore:
         db = self._shards.get((collection, shard))
         if db is None:
             db = self._shards[collection, shard] = TinyDB(
-                self.folder / f"{collection}-{shard}.json", storage=AtomicJSONStorage)
+                self.folder / f"{collection}-{shard}.json", storage=AtomicJSONStorage,
+                follows_ledger=True)
         return db
 
     def _index_task(self, task: Task, seq: int) -> None:
@@ -334,6 +344,7 @@ class TinyDBStore:
             self._open_by_owner[task.owner].discard(key)
         if previous is None:
             self._by_number[task.number] = key
+            self._top = max(self._top, task.number)
             self._by_owner[task.owner].append(key)
             self._shard.setdefault((records.TASKS, key), shard_of(task.due))
             self._doc_id.setdefault((records.TASKS, key), task.number)
@@ -379,7 +390,13 @@ class TinyDBStore:
             self._delegations.pop(record.data["person"], None)
         elif record.type in records.MEETING_RECORDS:
             number = meeting_records.number_of(record)
-            self._meetings[number] = meeting_records.apply(record, self._meetings.get(number))
+            meeting = self._meetings[number] = meeting_records.apply(record,
+                                                                     self._meetings.get(number))
+            if meeting.state is MeetingState.HELD:
+                self._live.discard(number)
+            else:
+                self._live.add(number)
+            self._top = max(self._top, number)
         if all(self._seq.get(doc, 0) >= record.seq for doc in records.touches(record)):
             return  # every document it changed already reflects it
         for collection, key, effect in records.effects(record):
@@ -683,7 +700,7 @@ class TinyDBStore:
 
     def _next_number(self) -> int:
         """Tasks and meetings share one number sequence: a number means one thing."""
-        return max(max(self._by_number, default=0), max(self._meetings, default=0)) + 1
+        return self._top + 1
 
     # ---- meetings ------------------------------------------------------------------------
 
@@ -837,7 +854,7 @@ class TinyDBStore:
     def live_meetings(self) -> list[Meeting]:
         """Meetings that can still send something: planned ones, and those cancelled."""
         with self._lock:
-            return [m for m in self._meetings.values() if m.state is not MeetingState.HELD]
+            return [self._meetings[n] for n in self._live]
 
     def last_meeting_record_by(self, person: str) -> tuple[Meeting, MeetingRecord] | None:
         """The most recent 纪实 this person wrote."""
@@ -922,9 +939,10 @@ class TinyDBStore:
         with self._lock:
             return sorted(self._tasks.values(), key=lambda t: t.number)
 
-    def handled_notices(self) -> frozenset[str]:
-        with self._lock:
-            return frozenset(self._handled)
+    def handled_notices(self) -> AbstractSet[str]:
+        """Not a copy (the minute pass asks for it every minute, and there are years of
+        keys): only tested for membership, while the pass holds no other writer back."""
+        return self._handled
 
     def pending_deliveries(self, now: datetime) -> list[OutboxEntry]:
         with self._lock:
