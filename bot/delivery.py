@@ -16,14 +16,14 @@ import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from bot.app import App
 from bot.calendar_sync import calendar_for
 from bot.channels.base import ChannelUnavailable, Outbound, PermanentSendError, SendError
 from handlers import notices as words
 from handlers.messages import Reply
-from schedules.meetings import meeting_notices, meeting_stale
+from schedules.meetings import Meeting, meeting_notices, meeting_stale
 from schedules.model import Policy
 from schedules.reminders import (
     Notice,
@@ -34,6 +34,7 @@ from schedules.reminders import (
     task_notice_stale,
     task_notices,
 )
+from schedules.tasks import Task
 from storage.errors import ClockBehind, StoreWriteFailed
 from storage.repository import Delivery, OutboxEntry, stand_ins_on
 
@@ -85,8 +86,11 @@ class Deliverer:
         self.last_pass: datetime | None = None
         # Tasks the planner said are finished with, as they were then (memory only: a
         # restart simply asks again).
-        self._settled: dict[str, tuple[date, datetime | None]] = {}
+        self._settled: dict[str, Task] = {}  # a task that changes is a new object
         self._started: float | None = None  # monotonic start of the pass under way
+        # Meetings with nothing due until a moment (None: until they change), as they were
+        # then: a meeting that changes is a new object, and is looked at again.
+        self._quiet: dict[int, tuple[Meeting | None, datetime | None]] = {}
         self.calendar = calendar_for(app, self.channels, self._stamp)  # WeCom 日程, if on
 
     def _stamp(self, now: datetime) -> datetime:
@@ -149,17 +153,19 @@ class Deliverer:
         app.refresh(now)
         handled = store.handled_notices()
         live = [t for t in store.open_tasks()
-                if self._settled.get(t.key) != (t.due, t.open_since)]
+                if self._settled.get(t.key) is not t]
         today = now.astimezone(app.org.timezone).date()
         stand_ins = stand_ins_on(store.delegations(), today)
         plan = task_notices(app.org, live, app.calendar, now, handled, stand_ins)
-        self._settled.update({t.key: (t.due, t.open_since) for t in plan.settled})
+        self._settled.update({t.key: t for t in plan.settled})
         groups = {u.id for u in app.org.units.values() if u.group is not None}
-        meetings_due, meetings_stale = meeting_notices(
-            app.org, store.live_meetings(), app.calendar, app.config.reminders, now, handled,
-            groups)
+        awake = [m for m in store.live_meetings() if not self._asleep(m, now)]
+        meetings = meeting_notices(app.org, awake, app.calendar, app.config.reminders, now,
+                                   handled, groups)
+        self._quiet.update({n: (store.meeting(n), at) for n, at in meetings.quiet.items()})
+        meetings_stale = meetings.skip
         due = plan.send + digest_notices(app.org, groups, app.calendar,
-                                         app.config.reminders, now, handled) + meetings_due
+                                         app.config.reminders, now, handled) + meetings.send
         entries: list[OutboxEntry] = []
         for notice in due:
             channels = self.route(notice)
@@ -179,6 +185,11 @@ class Deliverer:
             store.add_deliveries(entries, self._stamp(now), escalations)
         skipped = len(plan.skip) + len(meetings_stale)
         return PassResult(planned=len(entries) - skipped, skipped=skipped)
+
+    def _asleep(self, meeting: Meeting, now: datetime) -> bool:
+        memo = self._quiet.get(meeting.number)
+        return (memo is not None and memo[0] is meeting
+                and (memo[1] is None or now < memo[1]))
 
     def _escalations(self, notices: Sequence[Notice], sending: set[str],
                      now: datetime) -> list[dict[str, object]]:

@@ -145,8 +145,9 @@ def simulate(config: Config, first: date, last: date, calendar: WorkCalendar,
         live = [m for m in tasks.meetings.values() if m.state is not MeetingState.HELD]
         sends = {datetime.combine(day, t, tz) for tz, t in send_times}
         for moment in sorted(sends | send_moments(live, day, org, calendar, config.reminders)):
-            due, skipped = meeting_notices(org, live, calendar, config.reminders, moment,
+            meeting_plan = meeting_notices(org, live, calendar, config.reminders, moment,
                                            handled, groups)
+            due, skipped = meeting_plan.send, meeting_plan.skip
             if moment in sends:
                 plan = task_notices(org, tasks.open_tasks(), calendar, moment, handled,
                                     stand_ins_on(delegations, day))

@@ -323,35 +323,54 @@ def meeting_stale(meeting: Meeting | None, stage: Stage, occurrence: int,
     return False
 
 
+@dataclass(frozen=True)
+class MeetingPlan:
+    send: list[Notice]  # due now
+    skip: list[Notice]  # missed and no longer useful: recorded, never sent
+    # Meetings with nothing due now: when something next can be (None: nothing until the
+    # meeting changes). A caller may leave such a meeting alone until then.
+    quiet: dict[int, datetime | None]
+
+
 def meeting_notices(org: Org, meetings: Iterable[Meeting], calendar: WorkCalendar,
                     reminders: Policy, now: datetime, handled: Collection[str],
-                    groups: Collection[str]) -> tuple[list[Notice], list[Notice]]:
-    """Meeting messages due by `now` and not `handled`: (to send, to skip as no longer
-    useful). `groups`: the units whose group can be told. A move or a cancellation is
-    told to everyone who was told of the meeting; one announced and cancelled before its
-    notice went out says nothing at all."""
+                    groups: Collection[str]) -> MeetingPlan:
+    """Meeting messages due by `now` and not `handled`. `groups`: the units whose group
+    can be told. A move or a cancellation is told to everyone who was told of the meeting;
+    one announced and cancelled before its notice went out says nothing at all."""
     tz = reminders.timezone or org.timezone
-    send: list[Notice] = []
-    skip: list[Notice] = []
+    plan = MeetingPlan([], [], {})
     for m in meetings:
         if m.state is MeetingState.HELD or (
                 m.state is MeetingState.CANCELLED and now > m.start + timedelta(days=1)):
-            continue  # nothing more can come of it
+            plan.quiet[m.number] = None  # nothing more can come of it
+            continue
         if now >= m.start and m.state is MeetingState.PLANNED:
             # Begun: only the organiser's one reminder to record it is still to come.
             notice = _unrecorded(m, calendar, reminders, org.meetings, tz)
-            if notice.key not in handled and notice.at <= now:
-                send.append(notice)
+            if notice.key in handled:
+                plan.quiet[m.number] = None
+            elif notice.at <= now:
+                plan.send.append(notice)
+            else:
+                plan.quiet[m.number] = notice.at
             continue
+        coming: list[datetime] = []
+        found = len(plan.send) + len(plan.skip)
         for notice in _due(m, org, calendar, reminders, org.meetings, tz, groups):
-            if notice.key in handled or notice.at > now:
+            if notice.key in handled:
+                continue
+            if notice.at > now:
+                coming.append(notice.at)
                 continue
             if notice.stage in (Stage.MEETING_MOVED, Stage.MEETING_CANCELLED) and replace(
                     notice, stage=Stage.MEETING_NOTICE, occurrence=0).key not in handled:
                 continue  # never told of it: nothing to take back
             stale = meeting_stale(m, notice.stage, notice.occurrence, now)
-            (skip if stale else send).append(notice)
-    return send, skip
+            (plan.skip if stale else plan.send).append(notice)
+        if len(plan.send) + len(plan.skip) == found:
+            plan.quiet[m.number] = min(coming, default=m.start)  # at the start, it begins
+    return plan
 
 
 def _due(m: Meeting, org: Org, calendar: WorkCalendar, reminders: Policy,

@@ -137,6 +137,7 @@ def period_end(key: str) -> date | None:
 MAKEUP_KIND = "makeup"  # the period of a 补学 task: 2026-12-04@57 (see schedules.meetings)
 
 
+@functools.lru_cache(maxsize=8192)
 def period_kind(key: str) -> str:
     """What kind of period a task's key names: a cadence's value, "as-required" for a
     one-off deadline, "event" for a reported event, "makeup" for an absentee's 补学."""

@@ -152,8 +152,9 @@ def _agrees(stored: Any, replayed: Any) -> bool:
 
 
 def _file_of(collection: str, value: Any) -> str:
-    due = value.due if collection == records.TASKS else value.due_at.date()
-    return f"{collection}-{shard_of(due)}.json"
+    if collection == records.TASKS:
+        return f"{collection}-{records.task_shard(value)}.json"
+    return f"{collection}-{shard_of(value.due_at.date())}.json"
 
 
 def _altered(doc: _Doc, problem: str) -> Altered:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
+from schedules.meetings import makeup_meeting
 from schedules.tasks import Attachment, CheckIn, Excuse, Status, Task
 from storage.ledger import LedgerRecord, RecordInvalid
 from storage.repository import Delivery, OutboxEntry
@@ -54,6 +55,13 @@ Effect = Callable[[Any], Any]  # old document (or None) -> new one
 def shard_of(due: date) -> str:
     """Which file holds a task: the month it was first due in."""
     return f"{due.year:04d}-{due.month:02d}"
+
+
+def task_shard(task: Task) -> str:
+    """A task's file: the month it was first due in; an absentee's 补学, the month of the
+    meeting, whose record opens it beside the tasks it completes (one file written)."""
+    held = makeup_meeting(task.period)
+    return shard_of(held[0] if held else task.due)
 
 
 # ---- typed reading -------------------------------------------------------------------------

@@ -346,7 +346,7 @@ class TinyDBStore:
             self._by_number[task.number] = key
             self._top = max(self._top, task.number)
             self._by_owner[task.owner].append(key)
-            self._shard.setdefault((records.TASKS, key), shard_of(task.due))
+            self._shard.setdefault((records.TASKS, key), records.task_shard(task))
             self._doc_id.setdefault((records.TASKS, key), task.number)
         for c in task.checkins:
             if c.id not in known:
