@@ -103,7 +103,7 @@ class Delivery(StrEnum):
     SKIPPED = "skipped"  # missed while the bot was down and no longer useful
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OutboxEntry:
     """One message for one recipient on one channel."""
 
@@ -274,7 +274,9 @@ class Repository(Protocol):
         """Pending entries whose back-off has passed, oldest first."""
         ...
 
-    def deliveries(self) -> list[OutboxEntry]: ...
+    def deliveries(self) -> list[OutboxEntry]:
+        """Entries of the last few weeks, and every one still in motion."""
+        ...
 
     def sending_deliveries(self) -> list[OutboxEntry]:
         """Entries recorded as being sent (after a crash: perhaps sent, perhaps not)."""

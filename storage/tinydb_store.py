@@ -72,6 +72,8 @@ SHARD_FILE = re.compile(r"^(tasks|outbox)-(\d{4}-\d{2})\.json$")
 LOCK_FILE = "dutybot.lock"
 MIN_FREE_BYTES = 1 << 20  # less than this free on the disk: writes will fail soon
 RECENT_SHARDS = timedelta(days=62)  # month files this recent stay parsed in memory
+DELIVERY_MEMORY = timedelta(days=21)  # settled outbox entries kept in memory this long
+SETTLED = frozenset({Delivery.SENT, Delivery.SKIPPED, Delivery.FAILED, Delivery.UNKNOWN})
 DocKey = tuple[str, str]  # (collection, key)
 
 
@@ -108,6 +110,7 @@ class TinyDBStore:
         self._used_codes: dict[str, tuple[str, str]] = {}  # code digest -> (channel, account)
         self._bind_refusals: list[BindRefusal] = []
         self._delegations: dict[str, Delegation] = {}  # person -> the one standing in
+        self._forgotten_on: date | None = None  # the day settled deliveries were let go
         self._meetings: dict[int, Meeting] = {}  # rebuilt from the ledger (no file of their own)
         self._live: set[int] = set()  # meetings not yet recorded: what the minute pass reads
         self._top = 0  # the highest task or meeting number: one sequence for both
@@ -141,6 +144,7 @@ class TinyDBStore:
         try:
             try:
                 store._load(now)
+                store.forget_old_deliveries(now)
             except OSError as e:
                 where = f"：{e.filename}" if e.filename and str(e.filename) != str(folder) else ""
                 raise StoreUnusable(folder, _why(e) + where) from None
@@ -165,11 +169,17 @@ class TinyDBStore:
                 with suppress(OSError):  # an unwritable folder: left for a later start
                     orphan.unlink()
         recent = shard_of(now.date() - RECENT_SHARDS)
+        settled: list[DocKey] = []
         for path in sorted([*self.folder.glob("tasks-*.json"),
                             *self.folder.glob("outbox-*.json")]):
-            self._load_shard(path, keep=self._shard_of_file(path)[1] >= recent)
+            settled += self._load_shard(path, self._shard_of_file(path)[1] >= recent,
+                                        now - DELIVERY_MEMORY)
         newest_in_files = max(self._seq.values(), default=0)
         self._ledger = Ledger.open(self.folder / "ledger.jsonl", self._replay)
+        for doc in settled:  # their sequence numbers were needed only for the replay
+            self._seq.pop(doc, None)
+        if settled:
+            self._seq = dict(self._seq)  # a dict keeps its size when emptied: let it shrink
         if newest_in_files > self._ledger.last_seq:
             raise StoreCorrupt(
                 self._ledger.path,
@@ -221,9 +231,12 @@ class TinyDBStore:
                 "但完成记录、提醒发送等写入会失败，恢复写入后自动继续。"
                 "请检查该目录的权限和磁盘空间。")
 
-    def _load_shard(self, path: Path, keep: bool) -> None:
+    def _load_shard(self, path: Path, keep: bool, settled_before: datetime) -> list[DocKey]:
         """Index a month file's documents; `keep` its parsed data in memory for the next
-        write (recent months are written to; older ones are read again if ever they are)."""
+        write (recent months are written to; older ones are read again if ever they are).
+        Outbox entries settled before `settled_before` are only noted as handled (no object:
+        a settled entry never changes again, so no later record can be about it); the
+        documents so noted are returned."""
         collection, shard = self._shard_of_file(path)
         storage = self._shard_db(collection, shard).storage
         assert isinstance(storage, AtomicJSONStorage)
@@ -231,6 +244,7 @@ class TinyDBStore:
         table = (storage.read() or {}).get(collection, {})
         if not keep:
             storage.forget()
+        settled: list[DocKey] = []
         for doc_key, doc in table.items():
             try:
                 doc_id = int(doc_key)
@@ -249,14 +263,21 @@ class TinyDBStore:
             if collection == records.TASKS and task.number in self._by_number:
                 raise StoreCorrupt(
                     path, f"中文档 {doc_key} 的任务编号 {task.number} 与另一任务重复")
-            self._shard[collection, key] = shard
-            self._doc_id[collection, key] = doc_id
+            doc = (collection, key)  # one tuple for every index of the document
             if collection == records.OUTBOX:
                 self._last_entry_id = max(self._last_entry_id, doc_id)
+                if entry.state in SETTLED and (entry.updated or entry.due_at) < settled_before:
+                    self._seq[doc] = seq
+                    self._handled.add(entry.notice)
+                    settled.append(doc)
+                    continue
+            self._shard[doc] = shard
+            self._doc_id[doc] = doc_id
             if collection == records.TASKS:
                 self._index_task(task, seq)
             else:
-                self._index_entry(entry, seq)
+                self._index_entry(entry, seq, doc)
+        return settled
 
     def _own_temp_files(self) -> list[Path]:
         return [p for p in self.folder.glob(f"*{TEMP_SUFFIX}") if OWN_TEMP.match(p.name)]
@@ -352,21 +373,40 @@ class TinyDBStore:
             if c.id not in known:
                 self._checkins_by[c.person].append((key, c.id))
 
-    def _index_entry(self, entry: OutboxEntry, seq: int) -> None:
-        key = (records.OUTBOX, entry.key)
-        if entry.key not in self._outbox:
+    def _index_entry(self, entry: OutboxEntry, seq: int, doc_key: DocKey | None = None) -> None:
+        key = doc_key or (records.OUTBOX, entry.key)  # one key object for every index
+        if key[1] not in self._outbox:
             self._shard.setdefault(key, shard_of(entry.due_at.date()))
             if key not in self._doc_id:
                 self._last_entry_id += 1
                 self._doc_id[key] = self._last_entry_id
             self._handled.add(entry.notice)
-        self._outbox[entry.key] = entry
+        self._outbox[key[1]] = entry
         self._seq[key] = seq
         for state, keys in self._in_state.items():
             if state is entry.state:
-                keys.add(entry.key)
+                keys.add(key[1])
             else:
-                keys.discard(entry.key)
+                keys.discard(key[1])
+
+    def forget_old_deliveries(self, now: datetime) -> None:
+        """Let go of outbox entries settled long ago (sent, skipped, failed): years of them
+        would fill memory, and nothing reads them again — their notices stay `handled`,
+        their documents stay in the files, and the weekly report of problems looks back
+        only `DELIVERY_MEMORY`. Done at opening and then once a day."""
+        with self._lock:
+            if self._forgotten_on == now.date():
+                return
+            self._forgotten_on = now.date()
+            cutoff = now - DELIVERY_MEMORY
+            for key, entry in list(self._outbox.items()):
+                doc_key = (records.OUTBOX, key)
+                if (entry.state not in SETTLED or doc_key in self._dirty
+                        or (entry.updated or entry.due_at) >= cutoff):
+                    continue
+                del self._outbox[key]
+                for index in (self._seq, self._doc_id, self._shard):
+                    index.pop(doc_key, None)
 
     def _checkin(self, task_key: str, checkin_id: str) -> CheckIn:
         """The check-in, or KeyError (never StopIteration, which generators swallow)."""
@@ -955,6 +995,8 @@ class TinyDBStore:
             return [self._outbox[k] for k in self._in_state[Delivery.SENDING]]
 
     def deliveries(self) -> list[OutboxEntry]:
+        """The outbox as held in memory: every entry of the last `DELIVERY_MEMORY` and
+        every one still in motion (older settled ones are in the files only)."""
         with self._lock:
             return list(self._outbox.values())
 
