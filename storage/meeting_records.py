@@ -8,6 +8,7 @@ behind or be edited. The same `apply` serves the store and `dutybot audit verify
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from typing import Any
 
@@ -18,10 +19,15 @@ from storage.records import _attachments_from_doc, _attachments_to_doc, _get, _m
 
 
 def _texts(d: Any, name: str) -> tuple[str, ...]:
+    """A list of ids (or names): one shared copy of each, as they repeat in every meeting."""
     items = _get(d, name, list)
     if not all(isinstance(x, str) for x in items):
         raise RecordInvalid(f"字段 {name} 应为文字列表")
-    return tuple(items)
+    return tuple(sys.intern(x) for x in items)
+
+
+def _id(d: Any, name: str) -> str:
+    return sys.intern(_get(d, name, str))
 
 
 def _at(d: Any, name: str) -> datetime:
@@ -38,9 +44,9 @@ def meeting_to_doc(m: Meeting) -> dict[str, Any]:
 
 
 def meeting_from_doc(d: Any, announced_at: datetime) -> Meeting:
-    return Meeting(number=_get(d, "number", int), unit=_get(d, "unit", str),
-                   duty=_get(d, "duty", str), tasks=_texts(d, "tasks"),
-                   organiser=_get(d, "organiser", str), start=_at(d, "start"),
+    return Meeting(number=_get(d, "number", int), unit=_id(d, "unit"),
+                   duty=_id(d, "duty"), tasks=_texts(d, "tasks"),
+                   organiser=_id(d, "organiser"), start=_at(d, "start"),
                    place=_get(d, "place", str), topic=_get(d, "topic", str),
                    invitees=_texts(d, "invitees"), also=_texts(d, "also"),
                    announced_at=announced_at)
@@ -55,14 +61,14 @@ def record_to_doc(r: MeetingRecord) -> dict[str, Any]:
 
 
 def record_from_doc(d: Any, at: datetime) -> MeetingRecord:
-    absent = tuple(Absence(_get(a, "person", str), _get(a, "reason", str))
+    absent = tuple(Absence(_id(a, "person"), _get(a, "reason", str))
                    for a in _get(d, "absent", list))
-    return MeetingRecord(by=_get(d, "by", str), at=at, held_at=_at(d, "held_at"),
+    return MeetingRecord(by=_id(d, "by"), at=at, held_at=_at(d, "held_at"),
                          place=_get(d, "place", str), chair=_get(d, "chair", str),
                          recorder=_get(d, "recorder", str), present=_texts(d, "present"),
                          absent=absent, also=_texts(d, "also"), topics=_get(d, "topics", str),
                          decisions=_get(d, "decisions", str),
-                         channel=_get(d, "channel", str, default=""),
+                         channel=sys.intern(_get(d, "channel", str, default="")),
                          attachments=_attachments_from_doc(
                              _get(d, "attachments", list, default=[])))
 
@@ -89,7 +95,7 @@ def apply(record: LedgerRecord, meeting: Meeting | None) -> Meeting:
     if record.type == records.MEETING_CANCELLED:
         return meeting.cancelled(_get(data, "reason", str, default=""), at)
     if record.type == records.MEETING_LEAVE:
-        return meeting.with_leave(Leave(_get(data, "person", str), at,
+        return meeting.with_leave(Leave(_id(data, "person"), at,
                                         _get(data, "reason", str)))
     if record.type == records.MEETING_JOINED:
         return meeting.with_joined(_get(data, "person", str), at)
