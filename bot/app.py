@@ -37,7 +37,8 @@ class App:
     @classmethod
     def open(cls, config: Config, clock: Clock, read_only: bool = False) -> App:
         """Open the store (raises `StoreError`) and bring its tasks up to date."""
-        store = TinyDBStore.open(config.store_path, clock.now(), read_only=read_only)
+        store = TinyDBStore.open(config.store_path, clock.now(), read_only=read_only,
+                                 backups=config.backups)
         app = cls(config, store, clock)
         if not read_only:
             app.refresh(clock.now())

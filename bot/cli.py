@@ -16,7 +16,6 @@ import shutil
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +31,14 @@ from bot.delivery import Deliverer
 from bot.platforms import MissingSecret, connect
 from bot.record_book import write_record_book
 from bot.report import Report, Span
-from bot.review import store_problem
+from bot.review import review
 from handlers.scope import Scope, find_owners
 from handlers.text import channel_name
 from schedules.model import Role, Unit
-from storage import bindcodes
+from storage import backup, bindcodes
 from storage.audit import describe_time, verify
 from storage.errors import StoreError
+from storage.upgrade import release
 
 log = logging.getLogger("dutybot")
 
@@ -47,13 +47,6 @@ EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config.example.toml"
 
 class UsageError(Exception):
     pass
-
-
-def _version() -> str:
-    try:
-        return metadata.version("dutybot")
-    except metadata.PackageNotFoundError:  # run from a checkout without installing
-        return "未安装"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
         description="dutybot：把单位的责任清单变成聊天工具里的提醒、完成记录和台账。",
         epilog="各命令的选项：dutybot 命令 --help，如 dutybot chat --help",
     )
-    parser.add_argument("--version", action="version", version=f"dutybot {_version()}",
+    parser.add_argument("--version", action="version", version=f"dutybot {release()}",
                         help="显示版本号并退出")
     sub = parser.add_subparsers(dest="command", required=True, metavar="命令")
     chat = sub.add_parser("chat", parents=[common], help="在终端里与机器人对话",
@@ -115,6 +108,21 @@ def _parser() -> argparse.ArgumentParser:
                           description="为某人生成一次性绑定码（24 小时内有效），"
                                       "本人在 Telegram 中发送「绑定 绑定码」即完成绑定。")
     bind.add_argument("person", metavar="人员", help="姓名或 id")
+    backup = sub.add_parser("backup", parents=[common], help="备份数据目录（机器人运行时也可用）",
+                            description="把数据目录（台账、任务与消息文件、会议纪实、附件）"
+                                        "备份为一个 .tar.gz 文件，写完后读回核对；"
+                                        "机器人运行时也可使用，不必停止。")
+    backup.add_argument("--out", type=Path, metavar="文件",
+                        help="备份文件（.tar.gz）；默认写入备份目录（[store] backups），"
+                             "以时间命名")
+    backup.add_argument("--keep", type=int, metavar="份数",
+                        help="只保留备份目录中最近的这么多份自动命名的备份（用于每日定时备份）")
+    restore = sub.add_parser("restore", parents=[common], help="从备份恢复到空的数据目录",
+                             description="核对备份文件后恢复到空的（或尚不存在的）数据目录，"
+                                         "再核对恢复后的台账；不会覆盖已有数据。")
+    restore.add_argument("archive", type=Path, metavar="备份文件", help="dutybot backup 写出的文件")
+    restore.add_argument("--into", type=Path, metavar="目录",
+                         help="恢复到哪个目录（默认配置中的数据目录 [store] path）")
     audit = sub.add_parser("audit", help="核对台账", description="核对台账。")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="操作")
     audit_sub.add_parser("verify", parents=[common], help="核对台账的哈希链和数据文件",
@@ -143,6 +151,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _report(config, clock, args.year, args.half, args.out)
         if args.command == "record-book":
             return _record_book(config, clock, args.unit, args.year, args.out)
+        if args.command == "backup":
+            return _backup(config, clock, args.out, args.keep)
+        if args.command == "restore":
+            return _restore(args.archive, args.into or config.store_path)
         return _chat(config, clock, args.person)
     except ConfigError as e:
         print(f"配置错误：{e}", file=sys.stderr)
@@ -437,6 +449,35 @@ def _find_unit(config: Config, which: str) -> Unit:
                      f"{'、'.join(close)}。运行 dutybot check 可查看全部单位。")
 
 
+def _backup(config: Config, clock: Clock, out: Path | None, keep: int | None) -> int:
+    if keep is not None and keep < 1:
+        raise UsageError("--keep 至少为 1")
+    now = clock.now()
+    if out is None:
+        config.backups.mkdir(parents=True, exist_ok=True)
+        out = config.backups / backup.automatic_name(config.store_path, now)
+    elif not out.name.endswith(".tar.gz"):
+        raise UsageError(f"--out「{out}」应以 .tar.gz 结尾")
+    elif not out.parent.is_dir():
+        raise UsageError(f"--out 的目录 {out.parent} 不存在")
+    made = backup.take(config.store_path, out, now, release())
+    newest = f"，最新一条记于 {describe_time(made.last_at)}" if made.last_at else ""
+    print(f"已备份：{made.path}（{made.files} 个文件，{made.size / 1e6:.1f} MB，"
+          f"台账 {made.records} 条记录{newest}；已读回核对）")
+    if keep is not None:
+        for old in backup.prune(config.backups, config.store_path, keep):
+            print(f"已删除较早的备份：{old}")
+    return 0
+
+
+def _restore(archive: Path, into: Path) -> int:
+    done = backup.restore(archive, into)
+    print(f"已恢复到 {done.folder}：{done.files} 个文件，台账 {done.records} 条记录，"
+          f"备份时间 {describe_time(done.created)}；台账核对完好。")
+    print("下一步：确认配置文件 [store] path 指向该目录，再启动 dutybot。")
+    return 0
+
+
 def _bind_code(config: Config, clock: Clock, who: str) -> int:
     person = config.org.person(who)
     if person is None:
@@ -464,12 +505,13 @@ def _default_person(config: Config) -> str:
 def _check(config: Config, clock: Clock, as_json: bool) -> int:
     """0 when the bot can run on this config; 1 when its store folder cannot be used."""
     now = clock.now()
+    found = review(config, now, make_calendar(config))
     if as_json:
-        document: dict[str, Any] = summary.as_json(config, now, horizon=timedelta(days=60))
+        document: dict[str, Any] = summary.as_json(config, now, timedelta(days=60), found)
         print(json.dumps(document, ensure_ascii=False, indent=2))
     else:
-        print(summary.as_text(config, now, horizon=timedelta(days=60)))
-    return 1 if store_problem(config.store_path) else 0
+        print(summary.as_text(config, now, timedelta(days=60), found))
+    return 1 if found.store_problem else 0
 
 
 def _audit_verify(config: Config) -> int:

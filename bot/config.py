@@ -35,6 +35,7 @@ from schedules.model import (
     build_org,
 )
 from schedules.periods import PERIODS_PER_YEAR, SHORTEST_DAYS, period_of
+from storage.backup import default_backups
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 OFFSET_PATTERN = re.compile(r"^(start|end)\s*(?:([+-])\s*(\d+)\s*d)?$")
@@ -109,6 +110,11 @@ class Config:
     wecom: WeComSettings = field(default_factory=WeComSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    backup_path: Path | None = None  # [store] backups; None: beside the store
+
+    @property
+    def backups(self) -> Path:
+        return self.backup_path or default_backups(self.store_path)
 
     def secret_env_names(self) -> list[str]:
         """Every environment variable the config names as holding a secret."""
@@ -262,6 +268,9 @@ class _Reader:
 
         store = self.root.table("store")
         store_path = (self.file.parent / store.text("path", "data")).resolve()
+        backups = store.text("backups", "")
+        backup_path = ((self.file.parent / backups).resolve() if backups
+                       else default_backups(store_path))
         store.done()
 
         holidays, workdays = self._calendar(self.root.table("calendar"))
@@ -278,7 +287,7 @@ class _Reader:
             self.root.fail("people", "没有任何人员；请至少写一段 [[people]]")
         org = build_org(name, timezone, people, units, duties, meetings)
         return Config(self.file, org, store_path, holidays, workdays, reminders, wecom,
-                      telegram, server)
+                      telegram, server, backup_path)
 
     def _server(self, t: _Table) -> ServerSettings:
         settings = ServerSettings(host=t.text("host", ServerSettings.host),

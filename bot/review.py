@@ -20,6 +20,7 @@ from schedules.model import Invitees, Org
 from schedules.tasks import PlanChange, Task, plan_changes, plan_tasks
 from storage.errors import StoreError
 from storage.tinydb_store import TinyDBStore
+from storage.upgrade import FORMAT
 
 
 @dataclass
@@ -42,6 +43,11 @@ def review(config: Config, now: datetime, calendar: WorkCalendar) -> Review:
             found.store_problem = str(e)
         else:
             try:
+                if store.format < FORMAT:
+                    found.warnings.append(
+                        f"数据目录 {config.store_path} 是较早版本写入的"
+                        f"（数据格式 {store.format}）：下次以 dutybot run 或 chat 打开时，"
+                        f"会先备份到 {config.backups}，再升级到数据格式 {FORMAT}。")
                 tasks = store.all_tasks()
                 today = now.astimezone(config.org.timezone).date()
                 planned = plan_tasks(config.org, store.since, max(today, store.since), calendar,

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.config import Config
-from bot.review import change_lines, review
+from bot.review import Review, change_lines, review
 from handlers.text import day
 from schedules.calendar import WorkCalendar, YearGap
 from schedules.model import Adjust, Cadence, Duty, Org, Policy
@@ -45,7 +45,8 @@ def owners_text(org: Org, duty: Duty) -> str:
     return shown or "（无）"
 
 
-def as_text(config: Config, now: datetime, horizon: timedelta) -> str:
+def as_text(config: Config, now: datetime, horizon: timedelta,
+            found: Review | None = None) -> str:
     org = config.org
     today = now.astimezone(org.timezone).date()
     store_state = "已存在" if (config.store_path / "meta.json").exists() else "首次运行时创建"
@@ -85,7 +86,7 @@ def as_text(config: Config, now: datetime, horizon: timedelta) -> str:
     if not due_soon:
         lines.append("  无")
     lines += ["", *calendar_lines(config, today, until)]
-    found = review(config, now, calendar)
+    found = found or review(config, now, calendar)
     if found.change is not None:
         changed = change_lines(org, found.change, config.store_path)
         if changed:
@@ -159,7 +160,8 @@ def channel_states(config: Config) -> list[str]:
     return states
 
 
-def as_json(config: Config, now: datetime, horizon: timedelta) -> dict[str, Any]:
+def as_json(config: Config, now: datetime, horizon: timedelta,
+            found: Review | None = None) -> dict[str, Any]:
     """What `check` shows, for scripts: the org, duties, the deadlines within `horizon`
     (every one, with its owners), the calendar's estimated years, and the channels."""
     org = config.org
@@ -170,7 +172,7 @@ def as_json(config: Config, now: datetime, horizon: timedelta) -> dict[str, Any]
                         if today <= p.due <= until),
                        key=lambda p: (p.due, p.duty, p.owner))
     environment = config.env_names()
-    found = review(config, now, calendar)
+    found = found or review(config, now, calendar)
     return {
         "bureau": {"name": org.name, "timezone": org.timezone.key},
         "people": [

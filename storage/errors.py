@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from datetime import datetime
 from pathlib import Path
 
@@ -50,3 +51,12 @@ class ClockBehind(StoreWriteFailed):
         self.at, self.newest = at, newest
         super().__init__(f"time {at.isoformat()} is before the newest record "
                          f"({newest.isoformat()})")
+
+
+def os_why(error: OSError) -> str:
+    """An OS error in the admin's words."""
+    words = {errno.EACCES: "权限不足", errno.EPERM: "权限不足", errno.EROFS: "磁盘为只读",
+             errno.ENOSPC: "磁盘空间已满", errno.EDQUOT: "超出磁盘配额",
+             errno.EFBIG: "磁盘空间已满或文件过大", errno.ENOTDIR: "路径中有同名的文件，不是目录",
+             errno.EEXIST: "已有同名的文件，不是目录", errno.ENOENT: "不存在"}
+    return words.get(error.errno or 0, error.strerror or type(error).__name__)

@@ -19,7 +19,6 @@ write rewrites one month's file only.
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import logging
 import os
@@ -39,14 +38,16 @@ from tinydb import TinyDB
 from schedules.meetings import Meeting, MeetingRecord, MeetingState
 from schedules.periods import period_kind
 from schedules.tasks import Attachment, CheckIn, PlannedTask, Status, Task
-from storage import bindcodes, meeting_records, records
+from storage import bindcodes, meeting_records, records, upgrade
 from storage.atomic import OWN_TEMP, TEMP_SUFFIX, AtomicJSONStorage
+from storage.backup import default_backups
 from storage.errors import (
     StoreCorrupt,
     StoreError,
     StoreLocked,
     StoreUnusable,
     StoreWriteFailed,
+    os_why,
 )
 from storage.ledger import MAX_SKEW, Ledger, LedgerRecord, RecordInvalid
 from storage.records import shard_of
@@ -63,10 +64,10 @@ from storage.repository import (
     TaskNotExcused,
     TaskNotOpen,
 )
+from storage.upgrade import FORMAT
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
 SYSTEM_ACTOR = "dutybot"
 SHARD_FILE = re.compile(r"^(tasks|outbox)-(\d{4}-\d{2})\.json$")
 LOCK_FILE = "dutybot.lock"
@@ -77,19 +78,12 @@ SETTLED = frozenset({Delivery.SENT, Delivery.SKIPPED, Delivery.FAILED, Delivery.
 DocKey = tuple[str, str]  # (collection, key)
 
 
-def _why(error: OSError) -> str:
-    """An OS error in the admin's words."""
-    words = {errno.EACCES: "权限不足", errno.EPERM: "权限不足", errno.EROFS: "磁盘为只读",
-             errno.ENOSPC: "磁盘空间已满", errno.EDQUOT: "超出磁盘配额",
-             errno.EFBIG: "磁盘空间已满或文件过大", errno.ENOTDIR: "路径中有同名的文件，不是目录",
-             errno.EEXIST: "已有同名的文件，不是目录", errno.ENOENT: "不存在"}
-    return words.get(error.errno or 0, error.strerror or type(error).__name__)
-
-
 class TinyDBStore:
-    def __init__(self, folder: Path, read_only: bool) -> None:
+    def __init__(self, folder: Path, read_only: bool, backups: Path | None = None) -> None:
         self.folder = folder
         self.read_only = read_only
+        self._backups = backups or default_backups(folder)  # where an upgrade's backup goes
+        self.format = FORMAT  # the format the store is written in (an older one: read-only)
         self._lock = threading.RLock()
         self._lock_fd: int | None = None  # dutybot.lock, locked too (the first release's)
         self._folder_fd: int | None = None  # flock'd: the lock that cannot be deleted
@@ -130,16 +124,18 @@ class TinyDBStore:
     # ---- opening -------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, folder: Path, now: datetime, read_only: bool = False) -> TinyDBStore:
+    def open(cls, folder: Path, now: datetime, read_only: bool = False,
+             backups: Path | None = None) -> TinyDBStore:
         """Open (or create) the store in `folder`.
 
         Raises `StoreLocked` when another process holds it, `StoreCorrupt` when a file
         cannot be trusted (nothing is then written), `StoreUnusable` when the folder cannot
         be created or read. A folder that can be read but not written opens for queries
         (see `write_problem`). `read_only` takes no lock and writes nothing, for previews
-        and audits beside a running bot.
+        and audits beside a running bot. A store an older release wrote is upgraded (see
+        `storage.upgrade`) after a backup into `backups`; a newer one raises `StoreTooNew`.
         """
-        store = cls(folder, read_only)
+        store = cls(folder, read_only, backups)
         lock_existed = (folder / LOCK_FILE).exists()
         try:
             try:
@@ -147,7 +143,7 @@ class TinyDBStore:
                 store.forget_old_deliveries(now)
             except OSError as e:
                 where = f"：{e.filename}" if e.filename and str(e.filename) != str(folder) else ""
-                raise StoreUnusable(folder, _why(e) + where) from None
+                raise StoreUnusable(folder, os_why(e) + where) from None
         except BaseException as e:
             store.close()
             if not lock_existed and not isinstance(e, StoreLocked):
@@ -192,8 +188,8 @@ class TinyDBStore:
         try:
             done = self._ledger.repair_tail()
         except OSError as e:
-            done = (f"台账 {self._ledger.path} 末尾有一段中断的写入，但目录无法写入（{_why(e)}），"
-                    "暂未处理；恢复写入后下次启动时会处理。")
+            done = (f"台账 {self._ledger.path} 末尾有一段中断的写入，"
+                    f"但目录无法写入（{os_why(e)}），暂未处理；恢复写入后下次启动时会处理。")
         if done:
             log.warning("%s", done)
             self.notices.append(done)
@@ -224,7 +220,7 @@ class TinyDBStore:
                 if stat.f_bavail * stat.f_frsize < MIN_FREE_BYTES:
                     why = "磁盘空间已满"
             except OSError as e:
-                why = _why(e)
+                why = os_why(e)
         if not why:
             return None
         return (f"数据目录 {self.folder} 目前无法写入（{why}）：查询照常可用，"
@@ -321,15 +317,25 @@ class TinyDBStore:
                         if self.folder.is_dir() else [])
             if existing:
                 raise StoreCorrupt(path, f"缺失，但目录中已有 {sorted(existing)}")
-            meta = {"format": FORMAT, "since": now.date().isoformat(), "created": now.isoformat()}
+            meta = {"format": FORMAT, "since": now.date().isoformat(),
+                    "created": now.isoformat(), "release": upgrade.release()}
             if not self.read_only:
                 TinyDB(path, storage=AtomicJSONStorage).table("meta").insert(meta)
             return {**meta, "since": now.date()}
         rows = TinyDB(path, storage=AtomicJSONStorage).table("meta").all()
         if len(rows) != 1 or not isinstance(rows[0].get("since"), str):
             raise StoreCorrupt(path, "中没有数据目录的元信息")
-        if rows[0].get("format") != FORMAT:
-            raise StoreCorrupt(path, f"的格式版本为 {rows[0].get('format')}，本程序需要 {FORMAT}")
+        found = rows[0].get("format")
+        if not isinstance(found, int) or isinstance(found, bool) or found < 1:
+            raise StoreCorrupt(path, f"中的数据格式版本 {found!r} 不是正整数")
+        if found > FORMAT:
+            raise upgrade.StoreTooNew(path, found)
+        if found < FORMAT and not self.read_only:  # read-only opens read it as it is
+            done = upgrade.upgrade(self.folder, found, self._backups, now)
+            log.warning("%s", done)
+            self.notices.append(done)
+        else:
+            self.format = found
         try:
             since = date.fromisoformat(rows[0]["since"])
         except ValueError:
