@@ -16,6 +16,7 @@ import shutil
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from logging.handlers import TimedRotatingFileHandler
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,9 @@ from bot.app import App, make_calendar
 from bot.channels.base import ChannelStartFailed
 from bot.channels.console import ConsoleChannel
 from bot.clock import Clock, ShiftedClock, SystemClock
-from bot.config import Config, ConfigError, load
+from bot.config import Config, ConfigError, LogSettings, load
 from bot.delivery import Deliverer
+from bot.metrics import Metrics
 from bot.platforms import MissingSecret, connect
 from bot.record_book import write_record_book
 from bot.report import Report, Span
@@ -37,7 +39,7 @@ from handlers.text import channel_name
 from schedules.model import Role, Unit
 from storage import backup, bindcodes
 from storage.audit import describe_time, verify
-from storage.errors import StoreError
+from storage.errors import StoreError, os_why
 from storage.upgrade import release
 
 log = logging.getLogger("dutybot")
@@ -251,14 +253,31 @@ class _Chinese(logging.Formatter):
         return super().format(record)
 
 
+PATTERN = "%(level_zh)s：%(message)s（%(name)s）"  # what it concerns: the module that logs
+STAMPED = _Chinese(f"%(asctime)s {PATTERN}", datefmt="%Y-%m-%d %H:%M:%S")
+
+
 def _log_in_chinese(timestamps: bool) -> None:
     handler = logging.StreamHandler()
-    pattern = "%(level_zh)s：%(message)s（%(name)s）"
-    handler.setFormatter(_Chinese(f"%(asctime)s {pattern}" if timestamps else pattern,
-                                  datefmt="%Y-%m-%d %H:%M:%S"))
+    handler.setFormatter(STAMPED if timestamps else _Chinese(PATTERN))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
+
+
+def _log_to_file(settings: LogSettings) -> None:
+    """`[log] file`: also a file, rotated at midnight, the last `keep_days` days kept."""
+    if settings.file is None:
+        return
+    try:
+        settings.file.parent.mkdir(parents=True, exist_ok=True)
+        handler = TimedRotatingFileHandler(settings.file, when="midnight",
+                                           backupCount=settings.keep_days, encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"无法写入日志文件 {settings.file}（{os_why(e)}）：请检查配置 [log] file "
+                         "和该目录的权限") from None
+    handler.setFormatter(STAMPED)
+    logging.getLogger().addHandler(handler)
 
 
 class _Redact(logging.Filter):
@@ -279,6 +298,7 @@ class _Redact(logging.Filter):
 
 
 def _run(config: Config, clock: Clock) -> int:
+    _log_to_file(config.log)
     logging.getLogger().setLevel(logging.INFO)
     for noisy in ("apscheduler", "httpx", "httpcore"):  # a line per request is noise
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -301,11 +321,15 @@ def _run(config: Config, clock: Clock) -> int:
         if not outbound:  # no platform enabled: every message is printed on this console
             console = ConsoleChannel(app.org, sys.stdin, sys.stdout, False, audience=None)
             outbound = {console.name: console}
-        deliverer = Deliverer(app, outbound, defer_unreached=False)
-        services = platforms.services(lambda: runner.health(app, deliverer), config.server)
+        metrics = Metrics()
+        metrics.watch(lambda: runner.store_state(app))
+        deliverer = Deliverer(app, outbound, defer_unreached=False, metrics=metrics)
+        services = platforms.services(lambda: runner.health(app, deliverer), config.server,
+                                      metrics)
 
         def started() -> None:
-            for line in _running(config, list(outbound), platforms.needs_server, clock.now()):
+            serving = platforms.needs_server or config.server.configured
+            for line in _running(config, list(outbound), serving, clock.now()):
                 print(line, file=sys.stderr, flush=True)
         try:
             asyncio.run(runner.run(app, deliverer, services, on_started=started))
@@ -338,8 +362,8 @@ def _running(config: Config, channels: list[str], server: bool, now: datetime) -
     lines.append(f"提醒：工作日 {policy.send_at:%H:%M} 发送{quiet}；每分钟检查一次，"
                  f"下一次 {local:%H:%M}。")
     if server:
-        lines.append(f"回调服务：http://{config.server.host}:{config.server.port}"
-                     "（健康检查 /healthz）。")
+        lines.append(f"HTTP 服务：http://{config.server.host}:{config.server.port}"
+                     "（健康检查 /healthz，运行指标 /metrics）。")
     lines.append("停止：按 Ctrl-C，或发送 SIGTERM。")
     return lines
 

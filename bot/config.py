@@ -82,6 +82,18 @@ class ServerSettings:
 
     host: str = "127.0.0.1"
     port: int = 8080
+    configured: bool = False  # [server] is in the config: serve /healthz and /metrics always
+
+
+MIN_LOG_DAYS = 180  # 网络安全法 第21条: network logs kept no less than six months
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """Where `dutybot run` also writes its log, rotated daily and kept `keep_days` days."""
+
+    file: Path | None = None  # None: the log goes to stderr only (journald under systemd)
+    keep_days: int = MIN_LOG_DAYS
 
 
 @dataclass(frozen=True)
@@ -111,6 +123,7 @@ class Config:
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     backup_path: Path | None = None  # [store] backups; None: beside the store
+    log: LogSettings = field(default_factory=LogSettings)
 
     @property
     def backups(self) -> Path:
@@ -139,8 +152,9 @@ class Config:
 class _Table:
     """One TOML table being read: typed getters, and a check that no key is left unknown."""
 
-    def __init__(self, file: Path, path: str, data: Any) -> None:
+    def __init__(self, file: Path, path: str, data: Any, present: bool = True) -> None:
         self.file, self.path = file, path
+        self.present = present  # written in the file (not an absent table read as empty)
         if not isinstance(data, dict):
             self.fail("", f"应为表（table），而不是{_kind(data)}")
         self.data: dict[str, Any] = data
@@ -188,7 +202,8 @@ class _Table:
         return list(value)
 
     def table(self, name: str) -> _Table:
-        return _Table(self.file, self.key(name), self.get(name, dict, {}, kind_name="表（table）"))
+        return _Table(self.file, self.key(name), self.get(name, dict, {}, kind_name="表（table）"),
+                      present=name in self.data)
 
     def unique_id(self, seen: dict[str, str]) -> str:
         """This table's `id`, checked against the ids (and where they were) seen so far."""
@@ -282,20 +297,31 @@ class _Reader:
         duties = self._duties(self.root.tables("duties"), people, units, reminders)
         wecom, telegram = self._channels(self.root.table("channels"))
         server = self._server(self.root.table("server"))
+        log = self._log(self.root.table("log"))
         self.root.done()
         if not people:
             self.root.fail("people", "没有任何人员；请至少写一段 [[people]]")
         org = build_org(name, timezone, people, units, duties, meetings)
         return Config(self.file, org, store_path, holidays, workdays, reminders, wecom,
-                      telegram, server, backup_path)
+                      telegram, server, backup_path, log)
 
     def _server(self, t: _Table) -> ServerSettings:
         settings = ServerSettings(host=t.text("host", ServerSettings.host),
-                                  port=t.get("port", int, ServerSettings.port, kind_name="数字"))
+                                  port=t.get("port", int, ServerSettings.port, kind_name="数字"),
+                                  configured=t.present)
         if not 0 <= settings.port <= 65535:
             t.fail("port", f"{settings.port} 不是有效端口（0–65535）")
         t.done()
         return settings
+
+    def _log(self, t: _Table) -> LogSettings:
+        file = t.text("file", "")
+        keep = t.get("keep_days", int, MIN_LOG_DAYS, kind_name="天数")
+        if keep < MIN_LOG_DAYS:
+            t.fail("keep_days", f"{keep} 天太短：网络日志至少留存六个月"
+                                f"（《网络安全法》第二十一条），请写 {MIN_LOG_DAYS} 或更多")
+        t.done()
+        return LogSettings((self.file.parent / file).resolve() if file else None, keep)
 
     def _calendar(self, t: _Table) -> tuple[tuple[date, ...], tuple[date, ...]]:
         lists = {}

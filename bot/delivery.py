@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from bot.app import App
 from bot.calendar_sync import calendar_for
 from bot.channels.base import ChannelUnavailable, Outbound, PermanentSendError, SendError
+from bot.metrics import Metrics
 from handlers import notices as words
 from handlers.messages import Reply
 from schedules.meetings import Meeting, meeting_notices, meeting_stale
@@ -77,8 +78,10 @@ def as_notice(entry: OutboxEntry) -> Notice:
 
 
 class Deliverer:
-    def __init__(self, app: App, channels: Mapping[str, Outbound], defer_unreached: bool) -> None:
+    def __init__(self, app: App, channels: Mapping[str, Outbound], defer_unreached: bool,
+                 metrics: Metrics | None = None) -> None:
         self.app = app
+        self.metrics = metrics
         self.channels = dict(channels)
         # In `chat`, messages for other people wait for `run`; in `run`, nobody is "later".
         self.defer_unreached = defer_unreached
@@ -116,7 +119,7 @@ class Deliverer:
         nothing is legitimately `sending`."""
         store = self.app.store
         stuck = store.sending_deliveries()
-        store.move_deliveries(stuck, Delivery.UNKNOWN, self._stamp(now), "发送中断，可能已送达")
+        self._move(stuck, Delivery.UNKNOWN, self._stamp(now), "发送中断，可能已送达")
         return len(stuck)
 
     def run_pass(self, now: datetime) -> PassResult:
@@ -124,23 +127,30 @@ class Deliverer:
         ledger) ends the pass where it is, having sent nothing it could not record; the
         next pass tries again."""
         with self._lock, self.app.store.deferred_files():
-            self._started = time.monotonic()
+            self._started = started = time.monotonic()
+            outcome = "error"  # an exception the ticker logs
             try:
                 self.recover(now)
                 result = self._plan(now)
                 result.sent, result.failed = self._deliver(now)
                 if self.calendar is not None:
                     self.calendar.run(now)
+                outcome = "ok"
             except ClockBehind as e:
                 log.warning("reminder pass at %s not run: the clock is behind the ledger (%s)",
                             now.isoformat(timespec="minutes"), e)
+                outcome = "clock_behind"
                 return PassResult()
             except StoreWriteFailed as e:
                 log.warning("reminder pass at %s stopped: the store cannot be written (%s)",
                             now.isoformat(timespec="minutes"), e)
+                outcome = "store_unwritable"
                 return PassResult()
             finally:
                 self._started = None
+                if self.metrics is not None:
+                    self.metrics.passed(outcome, time.monotonic() - started,
+                                        now.timestamp() if outcome == "ok" else None)
             self.last_pass = now
             if result.sent or result.failed or result.skipped:
                 log.info("reminder pass at %s: %d sent, %d failed, %d skipped",
@@ -183,6 +193,10 @@ class Deliverer:
             {n.key for n in plan.send}, now)
         if entries:
             store.add_deliveries(entries, self._stamp(now), escalations)
+            if self.metrics is not None:
+                for entry in entries:
+                    if entry.state is not Delivery.PENDING:  # never to be sent: counted now
+                        self.metrics.moved([entry], entry.state)
         skipped = len(plan.skip) + len(meetings_stale)
         return PassResult(planned=len(entries) - skipped, skipped=skipped)
 
@@ -239,10 +253,10 @@ class Deliverer:
                 continue
             newest = max(e.due_at.astimezone(tz).date() for e in entries)
             batch = [e for e in entries if e.due_at.astimezone(tz).date() == newest]
-            store.move_deliveries([e for e in entries if e not in batch], Delivery.SKIPPED,
+            self._move([e for e in entries if e not in batch], Delivery.SKIPPED,
                                   self._stamp(now), "已有更新的提醒")
             if self.stale(batch[0], policy, now):
-                store.move_deliveries(batch, Delivery.SKIPPED, self._stamp(now),
+                self._move(batch, Delivery.SKIPPED, self._stamp(now),
                                       "已过时，不再发送")
                 continue
             first = batch[0]
@@ -253,7 +267,7 @@ class Deliverer:
             for batch in batches:
                 if batch[0].subject not in rendered.used:
                     why = "事项已完成，无需提醒" if batch[0].task else "没有需要告知的内容"
-                    store.move_deliveries(batch, Delivery.SKIPPED, self._stamp(now), why)
+                    self._move(batch, Delivery.SKIPPED, self._stamp(now), why)
             if rendered.reply is not None:
                 ready.append(([e for b in batches if b[0].subject in rendered.used
                                for e in b], rendered.reply))
@@ -311,11 +325,10 @@ class Deliverer:
         """One message (for stages merged on the same day), to one person or — when it is
         the same words — to several at once; each recipient's entries move together. Also
         says whether the channel turned out to be unreachable."""
-        store = self.app.store
         batches = [batch for batch, _ in group]
         reply, first = group[0][1], batches[0][0]
         channel = self.channels[first.channel]
-        store.move_deliveries([e for b in batches for e in b], Delivery.SENDING,
+        self._move([e for b in batches for e in b], Delivery.SENDING,
                               self._stamp(now))
         problems: dict[str, Exception] = {}
         try:
@@ -340,14 +353,20 @@ class Deliverer:
         attempts = batch[0].attempts + 1  # counting this one
         if attempts >= MAX_ATTEMPTS:
             return self._settle(batch, Delivery.FAILED, now, f"多次重试仍失败：{problem}")
-        self.app.store.move_deliveries(batch, Delivery.PENDING, self._stamp(now),
+        self._move(batch, Delivery.PENDING, self._stamp(now),
                                        str(problem) or type(problem).__name__,
                                        not_before=now + backoff(attempts))
         return Delivery.PENDING
 
+    def _move(self, entries: Sequence[OutboxEntry], state: Delivery, at: datetime,
+              error: str = "", not_before: datetime | None = None) -> None:
+        self.app.store.move_deliveries(entries, state, at, error, not_before=not_before)
+        if self.metrics is not None:
+            self.metrics.moved(entries, state)
+
     def _settle(self, batch: Sequence[OutboxEntry], state: Delivery, now: datetime,
                 error: str = "") -> Delivery:
-        self.app.store.move_deliveries(batch, state, self._stamp(now), error)
+        self._move(batch, state, self._stamp(now), error)
         if state is Delivery.FAILED:
             log.warning("delivery to %s on %s failed: %s", batch[0].recipient, batch[0].channel,
                         error)

@@ -24,6 +24,7 @@ from bot.channels.wecom import WeComAPI, WeComChannel, WeComLimits
 from bot.channels.wecom_callback import WeComCallback
 from bot.channels.wecom_robot import RobotChannel
 from bot.config import Config, ServerSettings
+from bot.metrics import Metrics
 from bot.runner import Service
 from bot.server import HttpServer, make_app
 
@@ -50,14 +51,17 @@ class Platforms:
                                           and self.telegram.settings.mode == "webhook")
 
     def services(self, health: Callable[[], tuple[int, dict[str, Any]]],
-                 settings: ServerSettings) -> list[Service]:
+                 settings: ServerSettings, metrics: Metrics | None = None) -> list[Service]:
         """What `dutybot run` starts, in order (and stops in reverse): WeCom's follow-ups
-        outlive the HTTP server, so replies set in motion by its last requests go out."""
+        outlive the HTTP server, so replies set in motion by its last requests go out. The
+        server runs when callbacks need it or `[server]` is configured (for `/healthz` and
+        `/metrics`)."""
         started: list[Service] = []
         if self.wecom is not None:
             started.append(self.wecom)
-        if self.needs_server:
-            started.append(HttpServer(make_app(health, self.wecom, self.telegram), settings))
+        if self.needs_server or settings.configured:
+            started.append(HttpServer(make_app(health, self.wecom, self.telegram, metrics),
+                                      settings))
         if self.telegram is not None:
             started.append(self.telegram)
         return started

@@ -22,7 +22,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.app import App
 from bot.channels.console import ConsoleChannel
 from bot.delivery import Deliverer
+from bot.metrics import StoreState
 from handlers.messages import Inbound
+from storage.upgrade import release
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +107,13 @@ def health(app: App, deliverer: Deliverer) -> tuple[int, dict[str, Any]]:
         "channels": sorted(deliverer.channels),
     }
     return (200 if fresh else 503), body
+
+
+def store_state(app: App) -> StoreState:
+    """The store's gauges for `GET /metrics`."""
+    store = app.store
+    return StoreState(store.records(), not store.read_only and store.write_problem() is None,
+                      release(), store.format, store.deliveries_in_motion())
 
 
 class Service(Protocol):

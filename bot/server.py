@@ -2,7 +2,8 @@
 app served by uvicorn, in the same event loop as the reminder ticker.
 
 Routes: `GET /healthz` (the last reconciliation pass and the store's state, for monitoring),
-`GET`/`POST /wecom/callback`, `POST /telegram/webhook` (in webhook mode). Commands that write
+`GET /metrics` (Prometheus text format: see `bot.metrics`), `GET`/`POST /wecom/callback`,
+`POST /telegram/webhook` (in webhook mode). Callbacks are timed for `/metrics`. Commands that write
 run in worker threads; the loop only moves bytes and answers reads from memory.
 """
 
@@ -10,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import uvicorn
@@ -22,8 +24,11 @@ from starlette.routing import Route
 from bot.channels.telegram import MAX_WEBHOOK_BODY, TelegramBot
 from bot.channels.wecom_callback import MAX_BODY, Answer, WeComCallback
 from bot.config import ServerSettings
+from bot.metrics import CONTENT_TYPE, Metrics
 
 log = logging.getLogger(__name__)
+
+Handler = Callable[[Request], Awaitable[Response]]
 
 
 async def read_capped(request: Request, limit: int) -> bytes | None:
@@ -50,10 +55,28 @@ def _answer(answer: Answer) -> Response:
 
 def make_app(health: Callable[[], tuple[int, dict[str, Any]]],
              wecom: WeComCallback | None = None,
-             telegram: TelegramBot | None = None) -> Starlette:
+             telegram: TelegramBot | None = None,
+             metrics: Metrics | None = None) -> Starlette:
     async def healthz(request: Request) -> Response:
         status, body = await asyncio.to_thread(health)
         return JSONResponse(body, status_code=status)
+
+    async def metrics_page(request: Request) -> Response:
+        assert metrics is not None
+        body = await asyncio.to_thread(metrics.render)
+        return Response(body, media_type=CONTENT_TYPE)
+
+    def timed(route: str, handler: Handler) -> Handler:
+        if metrics is None:
+            return handler
+        observed = metrics
+
+        async def answer(request: Request) -> Response:
+            started = time.monotonic()
+            response = await handler(request)
+            observed.answered(route, response.status_code, time.monotonic() - started)
+            return response
+        return answer
 
     async def wecom_get(request: Request) -> Response:
         assert wecom is not None
@@ -77,11 +100,14 @@ def make_app(health: Callable[[], tuple[int, dict[str, Any]]],
         return Response(status_code=status)
 
     routes = [Route("/healthz", healthz, methods=["GET"])]
+    if metrics is not None:
+        routes.append(Route("/metrics", metrics_page, methods=["GET"]))
     if wecom is not None:
-        routes += [Route("/wecom/callback", wecom_get, methods=["GET"]),
-                   Route("/wecom/callback", wecom_post, methods=["POST"])]
+        routes += [Route("/wecom/callback", timed("wecom", wecom_get), methods=["GET"]),
+                   Route("/wecom/callback", timed("wecom", wecom_post), methods=["POST"])]
     if telegram is not None and telegram.settings.mode == "webhook":
-        routes.append(Route("/telegram/webhook", telegram_post, methods=["POST"]))
+        routes.append(Route("/telegram/webhook", timed("telegram", telegram_post),
+                            methods=["POST"]))
     return Starlette(routes=routes)
 
 

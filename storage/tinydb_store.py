@@ -1000,6 +1000,12 @@ class TinyDBStore:
         with self._lock:
             return [self._outbox[k] for k in self._in_state[Delivery.SENDING]]
 
+    def deliveries_in_motion(self) -> list[OutboxEntry]:
+        """Every entry pending (due or not) or being sent."""
+        with self._lock:
+            return [self._outbox[k] for state in (Delivery.PENDING, Delivery.SENDING)
+                    for k in self._in_state[state]]
+
     def deliveries(self) -> list[OutboxEntry]:
         """The outbox as held in memory: every entry of the last `DELIVERY_MEMORY` and
         every one still in motion (older settled ones are in the files only)."""

@@ -18,6 +18,7 @@ from bot.cli import STARTED
 from tests.builders import ROOT
 from tests.fake_telegram import FakeTelegram
 from tests.fake_wecom import FakeWeCom
+from tests.test_monitoring import scrape
 from tests.test_telegram import telegram_config
 from tests.test_wecom import AES_KEY, AGENT, CORP, ENV, TOKEN, wecom_section
 from tests.wecom_callback import CallbackSimulator
@@ -64,6 +65,7 @@ def test_run_serves_wecom_and_telegram_and_stops_cleanly(tmp_path: Path) -> None
         path = telegram_config(tmp_path, telegram.base_url)
         text = path.read_text(encoding="utf-8").replace(
             "[server]\nport = 0", f"[server]\nport = {port}\n{wecom_section(wecom.base_url)}")
+        text += '\n[log]\nfile = "logs/dutybot.log"\n'
         path.write_text(text, encoding="utf-8")
         env = {**os.environ, **ENV, "TG_TOKEN": telegram.token, "PYTHONPATH": str(ROOT)}
         process = subprocess.Popen(
@@ -88,6 +90,10 @@ def test_run_serves_wecom_and_telegram_and_stops_cleanly(tmp_path: Path) -> None
             telegram.push_message(5001, "待办")
             [answer_text] = telegram.wait_for_texts(5001, 1, timeout=10)
             assert answer_text.startswith("您好，这个账号还没有绑定")
+            scraped = scrape(base)
+            wecom_route = (("route", "wecom"),)
+            assert scraped[("dutybot_callbacks_total", (*wecom_route, ("status", "200")))] == 1
+            assert scraped[("dutybot_callback_duration_seconds_count", wecom_route)] == 1
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=20)
@@ -95,6 +101,10 @@ def test_run_serves_wecom_and_telegram_and_stops_cleanly(tmp_path: Path) -> None
         assert process.returncode == 0, err
         assert "渠道：企业微信、企业微信群机器人、Telegram。" in err and "下一次 10:01" in err
         assert TOKEN not in err and AES_KEY not in err and telegram.token not in err
+        logged = (tmp_path / "logs" / "dutybot.log").read_text(encoding="utf-8")
+        assert "listening for callbacks" in logged
+        assert TOKEN not in logged and AES_KEY not in logged and telegram.token not in logged
+        assert ENV["WECOM_SECRET"] not in logged
 
 
 def test_secrets_are_redacted_from_any_log_line() -> None:
