@@ -124,6 +124,7 @@ class Config:
     server: ServerSettings = field(default_factory=ServerSettings)
     backup_path: Path | None = None  # [store] backups; None: beside the store
     log: LogSettings = field(default_factory=LogSettings)
+    renamed: tuple[str, ...] = ()  # old key names still read (see RENAMED), for `check`
 
     @property
     def backups(self) -> Path:
@@ -149,16 +150,32 @@ class Config:
         return names
 
 
+# Keys renamed since an earlier release: "table.old" (tables of [[...]] without the index)
+# -> the new name in the same table. The old name is still read; `check` says to rename it.
+RENAMED: dict[str, str] = {}
+
+
 class _Table:
     """One TOML table being read: typed getters, and a check that no key is left unknown."""
 
-    def __init__(self, file: Path, path: str, data: Any, present: bool = True) -> None:
+    def __init__(self, file: Path, path: str, data: Any, present: bool = True,
+                 renamed: list[str] | None = None) -> None:
         self.file, self.path = file, path
         self.present = present  # written in the file (not an absent table read as empty)
         if not isinstance(data, dict):
             self.fail("", f"应为表（table），而不是{_kind(data)}")
         self.data: dict[str, Any] = data
         self.used: set[str] = set()
+        self.renamed = [] if renamed is None else renamed  # shared by a file's tables
+        kind = re.sub(r"\[\d+\]", "", path)
+        for old_key, new in RENAMED.items():
+            table, _, old = old_key.rpartition(".")
+            if table != kind or old not in data:
+                continue
+            if new in data:
+                self.fail(old, f"已更名为 {new}，两个名字不能同时写；请删去 {old}")
+            self.data = data = {(new if k == old else k): v for k, v in data.items()}
+            self.renamed.append(f"{self.key(old)} 已更名为 {self.key(new)}")
 
     def key(self, name: str) -> str:
         return f"{self.path}.{name}" if self.path else name
@@ -203,7 +220,7 @@ class _Table:
 
     def table(self, name: str) -> _Table:
         return _Table(self.file, self.key(name), self.get(name, dict, {}, kind_name="表（table）"),
-                      present=name in self.data)
+                      present=name in self.data, renamed=self.renamed)
 
     def unique_id(self, seen: dict[str, str]) -> str:
         """This table's `id`, checked against the ids (and where they were) seen so far."""
@@ -215,7 +232,7 @@ class _Table:
 
     def tables(self, name: str) -> list[_Table]:
         items = self.get(name, list, [], kind_name="多段表（[[...]]）")
-        return [_Table(self.file, f"{self.key(name)}[{i + 1}]", item)
+        return [_Table(self.file, f"{self.key(name)}[{i + 1}]", item, renamed=self.renamed)
                 for i, item in enumerate(items)]
 
     def done(self) -> None:
@@ -303,7 +320,7 @@ class _Reader:
             self.root.fail("people", "没有任何人员；请至少写一段 [[people]]")
         org = build_org(name, timezone, people, units, duties, meetings)
         return Config(self.file, org, store_path, holidays, workdays, reminders, wecom,
-                      telegram, server, backup_path, log)
+                      telegram, server, backup_path, log, tuple(dict.fromkeys(self.root.renamed)))
 
     def _server(self, t: _Table) -> ServerSettings:
         settings = ServerSettings(host=t.text("host", ServerSettings.host),

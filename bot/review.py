@@ -57,6 +57,8 @@ def review(config: Config, now: datetime, calendar: WorkCalendar) -> Review:
             finally:
                 store.close()
             found.change = plan_changes(config.org, tasks, planned)
+    found.warnings += [f"配置项 {r}：旧名仍可读取，请在 {config.path} 中改用新名。"
+                       for r in config.renamed]
     found.warnings += unreachable(config, bound)
     found.warnings += meeting_gaps(config)
     if not config.org.admins:

@@ -10,11 +10,14 @@ import json
 import shutil
 import subprocess
 import sys
+from datetime import time
 from pathlib import Path
 
 import pytest
 
+from bot import config as config_module
 from bot.cli import main
+from bot.config import ConfigError, load
 from storage import backup, records, upgrade
 from storage.audit import verify
 from storage.tinydb_store import TinyDBStore
@@ -120,3 +123,33 @@ def test_an_upgrade_that_cannot_back_up_does_not_happen(old: Path) -> None:
     assert "Traceback" not in result.stderr
     assert result.stderr.count("升级前的备份未能写入") == 1, result.stderr
     assert _snapshot(old / "data") == before and _format(old / "data") == 1
+
+
+def test_the_last_releases_config_loads_as_it_is() -> None:
+    config = load(RELEASE / "config.toml")
+    written = (RELEASE / "config.toml").read_text(encoding="utf-8")
+    assert config.renamed == ()
+    assert len(config.org.people) == written.count("\n[[people]]")
+    assert len(config.org.duties) == written.count("\n[[duties]]")
+
+
+def test_a_renamed_key_is_still_read_and_check_says_what_to_rename(
+        old: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(config_module, "RENAMED", {"reminders.send_time": "send_at",
+                                                   "people.userid": "wecom_userid"})
+    path = old / "config.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace('send_at = "09:00"', 'send_time = "08:30"').replace(
+        'wecom_userid = "WuFang"', 'userid = "WuFang"'), encoding="utf-8")
+    config = load(path)
+    assert config.reminders.send_at == time(8, 30)
+    assert config.org.people["wu-fang"].wecom_userid == "WuFang"
+    assert len(config.renamed) == 2
+    assert main(["check", "--config", str(path), "--now", NOW]) == 0
+    out = capsys.readouterr().out
+    assert "reminders.send_time 已更名为 reminders.send_at" in out
+    assert out.count("已更名为") == 2
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        'send_time = "08:30"', 'send_time = "08:30"\nsend_at = "09:00"'), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"reminders\.send_time"):
+        load(path)
