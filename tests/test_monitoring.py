@@ -26,7 +26,7 @@ from bot.config import MIN_LOG_DAYS, Config, ConfigError, load
 from bot.delivery import Deliverer
 from bot.metrics import Metrics
 from bot.runner import store_state
-from storage.upgrade import FORMAT
+from storage.upgrade import FORMAT, release
 from tests.builders import ROOT, RecordingChannel, at
 
 Sample = tuple[str, tuple[tuple[str, str], ...]]
@@ -76,7 +76,7 @@ def test_a_console_only_bot_serves_health_and_metrics_when_server_is_configured(
     assert scraped[("dutybot_messages_total", (("channel", "console"), ("state", "sent")))] >= 5
     assert scraped[("dutybot_store_records", ())] > 0
     assert scraped[("dutybot_store_writable", ())] == 1
-    assert ("dutybot_info", (("format", str(FORMAT)), ("release", "0.1.0"))) in scraped
+    assert ("dutybot_info", (("format", str(FORMAT)), ("release", release()))) in scraped
     lines = (tmp_path / "logs" / "dutybot.log").read_text(encoding="utf-8").splitlines()
     assert lines and all(_stamped(line) for line in lines), lines
     assert any("reminder pass" in line and "（bot.delivery）" in line for line in lines)
