@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from bot.app import App
 from bot.clock import FakeClock
 from handlers.messages import Inbound, Reply
+from schedules.tasks import Task
 from storage.ledger import GENESIS, digest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,3 +85,30 @@ def rechain(ledger: Path, change: Callable[[list[dict[str, Any]]], None]) -> Non
         lines.append(json.dumps({**body, "hash": prev}, ensure_ascii=False,
                                 separators=(",", ":")))
     ledger.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+# ---- meetings ------------------------------------------------------------------------------
+
+RECORD = """纪实 {n}
+主持 吴芳
+记录 马丽
+缺席 {absent}（病假）
+议题 学习贯彻党的二十届四中全会精神
+决议 下月开展专题研讨"""  # a branch secretary's record; format with n= and absent=
+
+
+def record_text(number: int, absent: str = "钱华") -> str:
+    return RECORD.format(n=number, absent=absent)
+
+
+def task_of(app: App, duty: str, owner: str = "branch-1", period: str = "2026-12") -> Task:
+    task = app.store.task(f"{duty}:{owner}:{period}")
+    assert task is not None
+    return task
+
+
+def announce(app: App, clock: FakeClock, ref: str, words: str, who: str = "吴芳") -> int:
+    """`会议 ref words` as `who`; the new meeting's number."""
+    reply = Chat(app, clock, who).say(f"会议 {ref} {words}")
+    assert reply.startswith("已发出会议通知"), reply
+    return max(m.number for m in app.store.meetings())

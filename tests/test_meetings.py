@@ -18,10 +18,11 @@ from handlers.messages import Inbound
 from handlers.notices import MEETING_HEADS
 from schedules.meetings import MeetingState, is_makeup
 from schedules.reminders import Stage
-from schedules.tasks import Attachment, Status, Task
+from schedules.tasks import Attachment, Status
 from storage import records
 from storage.audit import verify
-from tests.builders import Chat, RecordingChannel, at
+from tests.builders import Chat, RecordingChannel, at, record_text, task_of
+from tests.builders import announce as announce_as
 
 BRANCH_1 = ("chen-jing", "zhao-min", "zhou-tao", "wu-fang", "ma-li", "qian-hua", "song-jia")
 
@@ -35,18 +36,9 @@ def bureau(config_path: Path) -> Iterator[tuple[App, FakeClock]]:
     app.close()
 
 
-def task_of(app: App, duty: str, owner: str = "branch-1", period: str = "2026-12") -> Task:
-    task = app.store.task(f"{duty}:{owner}:{period}")
-    assert task is not None
-    return task
-
-
 def announce(app: App, clock: FakeClock, words: str = "周五下午3点 三楼会议室 学习贯彻全会精神",
              tasks: str | None = None) -> int:
-    ref = tasks or str(task_of(app, "theme-day").number)
-    reply = Chat(app, clock, "吴芳").say(f"会议 {ref} {words}")
-    assert reply.startswith("已发出会议通知"), reply
-    return max(m.number for m in app.store.meetings())
+    return announce_as(app, clock, tasks or str(task_of(app, "theme-day").number), words)
 
 
 def ledger_records(app: App) -> int:
@@ -304,21 +296,13 @@ def test_only_the_organiser_changes_or_records(bureau: tuple[App, FakeClock], wh
 
 # ---- the record (纪实) ---------------------------------------------------------------------
 
-RECORD = """纪实 {n}
-主持 吴芳
-记录 马丽
-缺席 钱华（病假）
-议题 学习贯彻党的二十届四中全会精神
-决议 下月开展专题研讨"""
-
-
 def test_a_record_completes_the_task_at_the_meeting_time_and_opens_makeup(
         bureau: tuple[App, FakeClock]) -> None:
     app, clock = bureau
     number = announce(app, clock)
     Chat(app, clock, "宋佳").say(f"请假 {number} 出差")
     clock.set(at("2026-12-07 11:00"))  # recorded the Monday after
-    reply = Chat(app, clock, "吴芳").say(RECORD.format(n=number))
+    reply = Chat(app, clock, "吴芳").say(record_text(number))
     assert reply.startswith("已记录会议纪实")
     theme = task_of(app, "theme-day")
     assert theme.status is Status.DONE and theme.checkin is not None

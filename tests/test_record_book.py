@@ -22,31 +22,17 @@ from bot.config import load
 from bot.record_book import BODY_FONT, BOOK_TITLE, LABELS, NO_MEETINGS, fields, heading
 from schedules.meetings import Meeting, MeetingRecord
 from schedules.tasks import Task
-from tests.builders import Chat, at
-
-RECORD = """纪实 {n}
-主持 吴芳
-记录 马丽
-缺席 {absent}（病假）
-议题 学习贯彻党的二十届四中全会精神
-决议 下月开展专题研讨"""
-
-
-def task_of(app: App, duty: str, owner: str = "branch-1", period: str = "2026-12") -> Task:
-    task = app.store.task(f"{duty}:{owner}:{period}")
-    assert task is not None
-    return task
+from tests.builders import Chat, at, record_text, task_of
+from tests.builders import announce as announce_as
 
 
 def announce(app: App, clock: FakeClock, task: Task, words: str, who: str = "吴芳") -> int:
-    reply = Chat(app, clock, who).say(f"会议 {task.number} {words}")
-    assert reply.startswith("已发出会议通知"), reply
-    return max(m.number for m in app.store.meetings())
+    return announce_as(app, clock, str(task.number), words, who)
 
 
 def record(app: App, clock: FakeClock, number: int, when: str, absent: str) -> None:
     clock.set(at(when))
-    reply = Chat(app, clock, "吴芳").say(RECORD.format(n=number, absent=absent))
+    reply = Chat(app, clock, "吴芳").say(record_text(number, absent))
     assert reply.startswith("已记录会议纪实"), reply
 
 

@@ -35,26 +35,12 @@ from bot.report import (
 from schedules.meetings import MeetingState, is_makeup
 from schedules.standing import due_within
 from schedules.tasks import Status, Task
-from tests.builders import SHANGHAI, Chat, at
-
-RECORD = """纪实 {n}
-主持 吴芳
-记录 马丽
-缺席 钱华（病假）
-议题 学习贯彻党的二十届四中全会精神
-决议 下月开展专题研讨"""
-
-
-def task_of(app: App, duty: str, owner: str = "branch-1", period: str = "2026-12") -> Task:
-    task = app.store.task(f"{duty}:{owner}:{period}")
-    assert task is not None
-    return task
+from tests.builders import SHANGHAI, Chat, at, record_text, task_of
+from tests.builders import announce as announce_as
 
 
 def announce(app: App, clock: FakeClock, task: Task, words: str, who: str = "吴芳") -> int:
-    reply = Chat(app, clock, who).say(f"会议 {task.number} {words}")
-    assert reply.startswith("已发出会议通知"), reply
-    return max(m.number for m in app.store.meetings())
+    return announce_as(app, clock, str(task.number), words, who)
 
 
 @dataclass(frozen=True)
@@ -82,7 +68,7 @@ def lived(config_path: Path) -> Lived:
         Chat(app, clock, "宋佳").say(f"请假 {held} 出差")
         assert Chat(app, clock, "吴芳").say(f"取消会议 {cancelled} 因故推迟").startswith("已取消")
         clock.set(at("2026-12-07 11:00"))
-        assert Chat(app, clock, "吴芳").say(RECORD.format(n=held)).startswith("已记录会议纪实")
+        assert Chat(app, clock, "吴芳").say(record_text(held)).startswith("已记录会议纪实")
         meeting = app.store.meeting(held)
         assert meeting is not None
         song = next(t for t in map(app.store.task, meeting.makeups) if t and t.owner == "song-jia")
