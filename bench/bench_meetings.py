@@ -21,7 +21,6 @@ same tasks are simply checked in. Each measurement then runs on its own copy of 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import random
@@ -34,13 +33,22 @@ import tempfile
 import time as timer
 import tomllib
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.bureau import ROOT, SCALES, TZ, BulkStore, NullChannel, _toml_value, write_config
+from bench.bureau import (
+    ROOT,
+    SCALES,
+    TZ,
+    BulkStore,
+    NullChannel,
+    _toml_value,
+    json_floor,
+    median_seconds,
+    write_config,
+)
 from bot.app import App
 from bot.clock import FakeClock
 from bot.config import Config, load
@@ -440,29 +448,12 @@ def measure_pass(folder: Path) -> dict[str, float]:
     return figures
 
 
-def json_floor(store: Path) -> None:
-    for path in sorted(store.glob("*.json")):
-        json.loads(path.read_bytes())
-    with open(store / "ledger.jsonl", "rb") as f:
-        for line in f:
-            json.loads(line)
-
-
-def median_s(action: Callable[[], object], repeat: int = 5) -> float:
-    samples = []
-    for _ in range(repeat):
-        gc.collect()
-        start = timer.perf_counter()
-        action()
-        samples.append(timer.perf_counter() - start)
-    return statistics.median(samples)
-
-
 def measure_open(folder: Path) -> dict[str, float]:
     store = folder / "store"
     json_floor(store)  # a warm page cache for both figures alike
-    return {"floor_s": median_s(lambda: json_floor(store)),
-            "open_s": median_s(lambda: TinyDBStore.open(store, NOW, read_only=True).close())}
+    return {"floor_s": median_seconds(lambda: json_floor(store)),
+            "open_s": median_seconds(
+                lambda: TinyDBStore.open(store, NOW, read_only=True).close())}
 
 
 def measure_record_book(folder: Path, out: Path) -> dict[str, float] | None:

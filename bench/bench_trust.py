@@ -13,41 +13,21 @@ the ledger as of the record the file reflects, outbox and meta included.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from bench.bureau import TZ, ensure_store
+from bench.bureau import TZ, ensure_store, json_floor, median_seconds
 from schedules.tasks import Status
 from storage.audit import verify
 from storage.tinydb_store import TinyDBStore
 
 NOW = datetime(2026, 11, 26, 10, tzinfo=TZ)
-
-
-def json_floor(folder: Path) -> None:
-    for path in sorted(folder.glob("*.json")):
-        json.loads(path.read_bytes())
-    with open(folder / "ledger.jsonl", "rb") as f:
-        for line in f:
-            json.loads(line)
-
-
-def median_seconds(action: Callable[[], object], repeat: int) -> float:
-    samples = []
-    for _ in range(repeat):
-        gc.collect()
-        start = time.perf_counter()
-        action()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
 
 
 def copy_of(store: Path, workdir: Path, name: str) -> Path:

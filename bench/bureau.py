@@ -6,9 +6,14 @@ bureau's, so the scale figures are for the full §4 catalogue.
 
 from __future__ import annotations
 
+import gc
+import json
 import random
+import statistics
+import time as timer
 import tomllib
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -202,3 +207,23 @@ if __name__ == "__main__":  # python -m bench.bureau FOLDER PEOPLE UNITS YEARS [
     folder, people, units, years = Path(sys.argv[1]), *map(int, sys.argv[2:5])
     bureau(folder, people, units, years, datetime(2026, 11, 26, 10, tzinfo=TZ),
            reminders="--no-reminders" not in sys.argv)
+
+
+def json_floor(folder: Path) -> None:
+    """The floor opening and audits are measured against: read and `json.loads` every store
+    file and every ledger line."""
+    for path in sorted(folder.glob("*.json")):
+        json.loads(path.read_bytes())
+    with open(folder / "ledger.jsonl", "rb") as f:
+        for line in f:
+            json.loads(line)
+
+
+def median_seconds(action: Callable[[], object], repeat: int = 5) -> float:
+    samples = []
+    for _ in range(repeat):
+        gc.collect()
+        start = timer.perf_counter()
+        action()
+        samples.append(timer.perf_counter() - start)
+    return statistics.median(samples)
