@@ -1,5 +1,8 @@
 """`dutybot`: the command line. The only place that prints errors and chooses exit codes.
 
+Each command imports what only it uses (the platforms and HTTP server for `run`, openpyxl
+for `report`, python-docx for `record-book`), so `chat` and `check` start quickly.
+
 Exit codes: 0 fine, 1 the store or the run failed, 2 bad config or bad arguments.
 """
 
@@ -20,8 +23,6 @@ from logging.handlers import TimedRotatingFileHandler
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from bot import argparse_zh, runner, simulate, summary
 from bot.app import App, make_calendar
 from bot.channels.base import ChannelStartFailed
@@ -29,10 +30,6 @@ from bot.channels.console import ConsoleChannel
 from bot.clock import Clock, ShiftedClock, SystemClock
 from bot.config import Config, ConfigError, LogSettings, load
 from bot.delivery import Deliverer
-from bot.metrics import Metrics
-from bot.platforms import MissingSecret, connect
-from bot.record_book import write_record_book
-from bot.report import Report, Span
 from bot.review import review
 from handlers.scope import Scope, find_owners
 from handlers.text import channel_name
@@ -302,6 +299,8 @@ def _run(config: Config, clock: Clock) -> int:
     logging.getLogger().setLevel(logging.INFO)
     for noisy in ("apscheduler", "httpx", "httpcore"):  # a line per request is noise
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from bot.metrics import Metrics
+    from bot.platforms import MissingSecret, connect
     secrets = [os.environ.get(name, "") for name in config.secret_env_names()]
     for handler in logging.getLogger().handlers:
         handler.addFilter(_Redact(secrets))
@@ -391,6 +390,7 @@ def _simulate(config: Config, clock: Clock, first: date, last: date, fmt: str) -
 def _progress(total: int, what: str, unit: str) -> Any:
     """A progress bar on the terminal (stderr) for runs that take over a second; nothing
     when stderr is not a terminal (scripts, logs, tests)."""
+    from tqdm import tqdm
     return tqdm(total=total, desc=what, unit=unit, delay=1.0, leave=False, file=sys.stderr,
                 disable=not sys.stderr.isatty(), bar_format="{desc} {bar} {n}/{total} {unit}",
                 ncols=min(shutil.get_terminal_size().columns, 100))  # a 0×0 pty: 80
@@ -416,6 +416,7 @@ def _cannot_write(out: Path, e: OSError) -> str:
 
 
 def _report(config: Config, clock: Clock, year: int, half: int | None, out: Path) -> int:
+    from bot.report import Report, Span
     _check_output(out, year, ".xlsx", ".csv")
     now = clock.now()
     # Read-only: a report can be made beside the running bot, and changes nothing.
@@ -438,6 +439,7 @@ def _report(config: Config, clock: Clock, year: int, half: int | None, out: Path
 
 
 def _record_book(config: Config, clock: Clock, which: str, year: int, out: Path) -> int:
+    from bot.record_book import write_record_book
     _check_output(out, year, ".docx")
     unit = _find_unit(config, which)
     app = App.open(config, clock, read_only=True)  # beside the running bot, like `report`

@@ -17,11 +17,10 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from bot.app import App
-from bot.calendar_sync import calendar_for
 from bot.channels.base import ChannelUnavailable, Outbound, PermanentSendError, SendError
-from bot.metrics import Metrics
 from handlers import notices as words
 from handlers.messages import Reply
 from schedules.meetings import Meeting, meeting_notices, meeting_stale
@@ -38,6 +37,10 @@ from schedules.reminders import (
 from schedules.tasks import Task
 from storage.errors import ClockBehind, StoreWriteFailed
 from storage.repository import Delivery, OutboxEntry, stand_ins_on
+
+if TYPE_CHECKING:  # imported where used: `chat` never loads WeCom or prometheus-client
+    from bot.calendar_sync import CalendarSync
+    from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +97,10 @@ class Deliverer:
         # Meetings with nothing due until a moment (None: until they change), as they were
         # then: a meeting that changes is a new object, and is looked at again.
         self._quiet: dict[int, tuple[Meeting | None, datetime | None]] = {}
-        self.calendar = calendar_for(app, self.channels, self._stamp)  # WeCom 日程, if on
+        self.calendar: CalendarSync | None = None  # WeCom 日程, if on
+        if app.config.wecom.calendar:
+            from bot.calendar_sync import calendar_for
+            self.calendar = calendar_for(app, self.channels, self._stamp)
 
     def _stamp(self, now: datetime) -> datetime:
         """The time to record a write at: the pass's `now` moved on by the time the pass

@@ -15,16 +15,18 @@ import threading
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.app import App
 from bot.channels.console import ConsoleChannel
 from bot.delivery import Deliverer
-from bot.metrics import StoreState
 from handlers.messages import Inbound
 from storage.upgrade import release
+
+if TYPE_CHECKING:
+    from bot.metrics import StoreState
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +113,7 @@ def health(app: App, deliverer: Deliverer) -> tuple[int, dict[str, Any]]:
 
 def store_state(app: App) -> StoreState:
     """The store's gauges for `GET /metrics`."""
+    from bot.metrics import StoreState  # only `run` serves metrics
     store = app.store
     return StoreState(store.records(), not store.read_only and store.write_problem() is None,
                       release(), store.format, store.deliveries_in_motion())

@@ -151,3 +151,27 @@ def test_check_json_carries_deadlines_calendar_and_channels(
     assert [e["year"] for e in estimated] == [2027] and len(estimated[0]["missing"]) == 13
     assert document["channels"]["wecom"] == {"enabled": False}
     assert document["channels"]["console"]["enabled"] is True
+
+
+LOADED = """
+import sys
+from bot.cli import main
+code = main(sys.argv[1:])
+heavy = ("telegram", "wechatpy", "starlette", "uvicorn", "openpyxl", "docx",
+         "prometheus_client", "tqdm")
+print("loaded:", ",".join(m for m in heavy if m in sys.modules), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize("command", [["chat", "--as", "吴芳"], ["check"], ["audit", "verify"]])
+def test_everyday_commands_load_no_platform_server_or_office_library(
+        command: list[str], config_path: Path) -> None:
+    """Issue 14: `chat` and `check` import what they use — not Telegram, WeCom, the HTTP
+    server, openpyxl, python-docx or prometheus-client — so they start in a fraction of
+    the time."""
+    result = subprocess.run([sys.executable, "-c", LOADED, *command, "--config",
+                             str(config_path)], input="待办\n完成 二十二\n", capture_output=True,
+                            text=True, cwd=ROOT, timeout=60)
+    assert result.returncode in (0, 1), result.stderr
+    assert "loaded: \n" in result.stderr, result.stderr
