@@ -35,7 +35,7 @@ from handlers.scope import Scope, find_owners
 from handlers.text import channel_name
 from schedules.model import Role, Unit
 from storage import backup, bindcodes
-from storage.audit import describe_time, verify
+from storage.audit import describe_problems, describe_time, verify
 from storage.errors import StoreError, os_why
 from storage.upgrade import release
 
@@ -542,28 +542,7 @@ def _check(config: Config, clock: Clock, as_json: bool) -> int:
 
 def _audit_verify(config: Config) -> int:
     result = verify(config.store_path)
-    ledger = config.store_path / "ledger.jsonl"
-    if result.broken is not None:
-        b = result.broken
-        seq = f"（记录 {b.seq}）" if b.seq is not None else ""
-        print(f"台账有误：{ledger} 第 {b.line} 行{seq}{b.problem}。"
-              f"此前 {result.records} 条记录完好。", file=sys.stderr)
-        return 1
-    problems = []
-    if result.missing_tail is not None:
-        first, last = result.missing_tail
-        problems.append(f"台账有误：末尾缺少记录 {first}–{last}（任务文件中有，台账中没有），"
-                        "可能被删除。")
-    if result.altered is not None:
-        a = result.altered
-        which = f"中编号 {a.number} 的任务" if a.number else ""
-        problems.append(f"数据文件有误：{config.store_path / a.file} {which}{a.problem}，"
-                        "文件可能被改动过。")
-    if result.backwards is not None:
-        w = result.backwards
-        problems.append(f"台账有误：{ledger} 第 {w.line} 行（记录 {w.seq}）的时间 "
-                        f"{describe_time(w.at)} 早于此前记录的时间 {describe_time(w.newest)}："
-                        "时间倒退，可能是系统时钟被调回或记录被倒签。")
+    problems = describe_problems(result, config.store_path)
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:

@@ -301,8 +301,7 @@ class _Reader:
         store = self.root.table("store")
         store_path = (self.file.parent / store.text("path", "data")).resolve()
         backups = store.text("backups", "")
-        backup_path = ((self.file.parent / backups).resolve() if backups
-                       else default_backups(store_path))
+        backup_path = (self.file.parent / backups).resolve() if backups else None
         store.done()
 
         holidays, workdays = self._calendar(self.root.table("calendar"))

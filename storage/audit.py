@@ -230,3 +230,30 @@ def _order(doc_id: str) -> int:
 
 def describe_time(at: str) -> str:
     return datetime.fromisoformat(at).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def describe_problems(result: AuditResult, folder: Path) -> list[str]:
+    """What `result` found wrong with the store in `folder`, in the admin's words, one
+    sentence each, the first the most serious; [] when it is intact."""
+    ledger = folder / "ledger.jsonl"
+    if result.broken is not None:
+        b = result.broken
+        seq = f"（记录 {b.seq}）" if b.seq is not None else ""
+        return [f"台账有误：{ledger} 第 {b.line} 行{seq}{b.problem}。"
+                f"此前 {result.records} 条记录完好。"]
+    problems = []
+    if result.missing_tail is not None:
+        first, last = result.missing_tail
+        problems.append(f"台账有误：末尾缺少记录 {first}–{last}（任务文件中有，台账中没有），"
+                        "可能被删除。")
+    if result.altered is not None:
+        a = result.altered
+        which = f"中编号 {a.number} 的任务" if a.number else ""
+        problems.append(f"数据文件有误：{folder / a.file} {which}{a.problem}，"
+                        "文件可能被改动过。")
+    if result.backwards is not None:
+        w = result.backwards
+        problems.append(f"台账有误：{ledger} 第 {w.line} 行（记录 {w.seq}）的时间 "
+                        f"{describe_time(w.at)} 早于此前记录的时间 {describe_time(w.newest)}："
+                        "时间倒退，可能是系统时钟被调回或记录被倒签。")
+    return problems

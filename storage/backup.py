@@ -35,7 +35,7 @@ from typing import Any
 
 from storage import bindcodes
 from storage.atomic import fsync_dir, read_json_file
-from storage.audit import AuditResult, verify
+from storage.audit import AuditResult, describe_problems, verify
 from storage.errors import StoreError, os_why
 
 MANIFEST = "dutybot-backup.json"  # the archive's first member
@@ -127,8 +127,8 @@ def take(folder: Path, out: Path, now: datetime, release: str) -> Backup:
             names = _copy(folder, scratch)
             audit = verify(scratch)
             if not audit.intact:
-                raise BackupFailed(f"数据目录 {folder} 未通过核对：{_audit_problem(audit)}。"
-                                   "未生成备份；请先运行 dutybot audit verify 查明原因")
+                raise BackupFailed(f"{describe_problems(audit, folder)[0]}未生成备份；"
+                                   "请先运行 dutybot audit verify 查明原因")
             manifest = _manifest(scratch, names, now, release, audit)
             part = out.with_name(f".{out.name}.{os.getpid()}.part")
             try:
@@ -334,7 +334,8 @@ def restore(archive: Path, folder: Path) -> Restored:
                         os.fsync(f.fileno())
             audit = verify(scratch)
             if not audit.intact:
-                raise RestoreRefused(f"备份中的数据未通过核对：{_audit_problem(audit)}")
+                found = describe_problems(audit, archive)[0]  # names the file in the archive
+                raise RestoreRefused(f"备份中的数据未通过核对：{found}未恢复任何数据")
             fsync_dir(scratch)
             if folder.exists():
                 folder.rmdir()
@@ -343,18 +344,6 @@ def restore(archive: Path, folder: Path) -> Restored:
     except OSError as e:
         raise RestoreRefused(f"无法写入 {folder}（{os_why(e)}）；未恢复任何数据") from None
     return Restored(folder, audit.records, len(manifest["files"]), manifest["created"], audit)
-
-
-def _audit_problem(audit: AuditResult) -> str:
-    if audit.broken is not None:
-        return f"台账 {LEDGER} 第 {audit.broken.line} 行{audit.broken.problem}"
-    if audit.missing_tail is not None:
-        return f"台账 {LEDGER} 末尾缺少记录 {audit.missing_tail[0]}–{audit.missing_tail[1]}"
-    if audit.altered is not None:
-        which = f"中编号 {audit.altered.number} 的任务" if audit.altered.number else ""
-        return f"数据文件 {audit.altered.file}{which}{audit.altered.problem}"
-    assert audit.backwards is not None
-    return f"台账 {LEDGER} 第 {audit.backwards.line} 行的时间早于此前的记录"
 
 
 def _tar_why(error: BaseException) -> str:
