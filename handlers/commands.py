@@ -1,7 +1,8 @@
 """The commands: each takes a `Context` and the argument text and returns a `Reply`.
 
-They are registered explicitly, in order, in `handlers.dispatch.HANDLERS`; the leaders'
-commands live in `handlers.oversight`.
+Each is a row of `handlers.table` (its words, help lines, whether it only reads), joined to
+its handler in `handlers.dispatch.HANDLERS`; the leaders' commands live in
+`handlers.oversight`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import date, datetime, timedelta
 from difflib import SequenceMatcher
 from functools import cached_property
 
-from handlers import text
+from handlers import table, text
 from handlers.followup import Waiting
 from handlers.messages import Button, Inbound, Reply
 from handlers.paging import Pages, conversation_of, paged
@@ -157,7 +158,7 @@ class Context:
 
 
 def help_(ctx: Context, args: str) -> Reply:
-    return Reply(text.HELP)
+    return Reply(table.HELP)
 
 
 def greeting(ctx: Context, args: str) -> Reply:

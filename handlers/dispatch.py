@@ -16,6 +16,7 @@ from handlers.followup import Waiting
 from handlers.messages import Inbound, Reply
 from handlers.paging import Pages
 from handlers.parse import Parsed, parse
+from handlers.table import READ_ONLY
 from schedules.calendar import WorkCalendar
 from schedules.model import Org, Person
 from storage.errors import ClockBehind, StoreWriteFailed
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Context, str], Reply]
 
-# Every command, registered in one place, in the order `帮助` lists them.
+# The handler of each row of `handlers.table` (but `绑定`, handled first), by its name.
 HANDLERS: dict[str, Handler] = {
     "help": commands.help_,
     "todo": commands.todo,
@@ -69,11 +70,6 @@ def resolve_sender(org: Org, store: Repository, message: Inbound) -> Person | No
         return next((p for p in org.people.values() if str(p.telegram_id) == message.sender),
                     None)
     return org.person(message.sender)
-
-
-# Commands that only read: answered in microseconds from memory, never touching the disk.
-READ_ONLY = frozenset({"help", "todo", "upcoming", "status", "overview", "overdue", "more",
-                       "greeting", "thanks", "ack"})
 
 
 def reads_only(message: Inbound) -> bool:

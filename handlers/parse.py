@@ -16,41 +16,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 
+from handlers.table import COMMANDS as TABLE
+from handlers.text import TEXT_LIMIT
 from schedules.model import Cadence
 from schedules.periods import Period, parse_period_key, period_of
 
-# Canonical command name → the words that invoke it. Chinese first; English and slash
-# forms are aliases. Order is the order `帮助` lists them in.
-COMMANDS: dict[str, tuple[str, ...]] = {
-    "help": ("帮助", "help", "start", "菜单"),
-    "todo": ("待办", "todo", "待办事项", "任务", "我的任务", "今天有什么任务", "有什么任务",
-             "今天有什么事", "有什么事"),
-    "checkin": ("打卡", "完成", "done", "checkin"),
-    "undo": ("撤销", "撤消", "undo"),
-    "restore": ("恢复", "restore"),
-    "upcoming": ("近期", "upcoming"),
-    "status": ("查询", "status", "query"),
-    "overview": ("总览", "overview"),
-    "overdue": ("逾期", "overdue"),
-    "excuse": ("豁免", "excuse"),
-    "unexcuse": ("撤销豁免", "取消豁免", "撤消豁免", "unexcuse"),
-    "incident": ("舆情", "incident"),
-    "report": ("上报", "report"),
-    "bind": ("绑定", "bind"),
-    "delegate": ("委托", "delegate"),
-    "undelegate": ("取消委托", "undelegate"),
-    "meeting": ("会议", "开会", "meeting", "meetings"),
-    "leave": ("请假", "leave"),
-    "join": ("参加", "join"),
-    "reschedule": ("改期", "reschedule"),
-    "cancel": ("取消会议", "cancel"),
-    "record": ("纪实", "会议记录", "record"),
-    "more": ("更多", "下一页", "more", "next"),
-    # Not commands but manners: a short polite answer, never "没有听懂".
-    "greeting": ("你好", "您好", "hi", "hello", "在吗", "早上好", "下午好"),
-    "thanks": ("谢谢", "感谢", "多谢", "谢谢你", "thanks", "辛苦了"),
-    "ack": ("好的", "收到", "好", "ok", "明白", "知道了"),
-}
+# Canonical command name → the words that invoke it: the table's rows, as data.
+COMMANDS: dict[str, tuple[str, ...]] = {c.name: c.words for c in TABLE if c.words}
 # How people lead into a command: `我要打卡 80`, `查一下待办`, `我的待办`.
 LEAD_INS = ("请帮我", "帮我", "我要", "我想", "我来", "给我", "麻烦", "请", "查一下", "查下",
             "看一下", "看看", "查看", "显示", "我的")
@@ -234,9 +206,6 @@ def split_numbers(args: str) -> tuple[list[int], str]:
         numbers.append(number)
         end += more.end()
     return list(dict.fromkeys(numbers)), args[end:].lstrip(_NOTE_SEPARATORS).strip()
-
-
-TEXT_LIMIT = 1000  # characters of a note, reason, incident text or record: one limit for all
 
 
 def clip(text: str) -> tuple[str, bool]:

@@ -6,15 +6,16 @@ person can do next.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime, time
 from functools import lru_cache
 
-from handlers.parse import TEXT_LIMIT
 from schedules.meetings import Meeting, MeetingRecord, MeetingState, makeup_meeting
 from schedules.model import Org
 from schedules.periods import parse_period_key
 from schedules.tasks import PlannedTask, Status, Task
 
+TEXT_LIMIT = 1000  # characters of a note, reason, incident text or record: one limit for all
 WEEKDAYS = "一二三四五六日"
 CHANNEL_NAMES = {"console": "控制台", "wecom": "企业微信", "wecom-robot": "企业微信群机器人",
                  "telegram": "Telegram"}
@@ -112,35 +113,41 @@ def bound(name: str) -> str:
             "发送「待办」查看您的事项，「帮助」查看全部命令。")
 
 
-HELP = "\n".join([
-    "可用命令，中文或英文均可：",
-    "· 待办 —— 查看我的待办事项",
-    "· 完成 编号 备注 —— 记录完成，如：完成 3 已召开，参会12人",
-    "· 完成 关键词 —— 按名称记录，如：完成 主题党日",
-    "· 完成 编号 编号 备注 —— 一次记录多项，如：完成 12 15、18 已召开",
-    "· 撤销 —— 撤销我 24 小时内最近一次完成记录；更早的写编号，如：撤销 12",
-    "· 恢复 编号 —— 撤销错了时恢复原记录，时间、备注不变",
-    "· 近期 天数 —— 查看近期截止事项，如：近期 30",
-    "· 查询 单位或人员 —— 查看本期事项，如：查询 第二支部",
-    "· 总览 期间 —— 各单位完成情况，如：总览 2026-H1",
-    "· 逾期 —— 查看逾期事项",
-    "· 豁免 编号 原因 —— 如：豁免 17 支部书记病假，并入下季度",
-    "· 撤销豁免 编号 —— 豁免有误时恢复为待办，继续提醒",
-    "· 舆情 描述 —— 报告网络舆情，如：舆情 某论坛出现涉及本局的不实帖子",
-    "· 上报 类别 描述 —— 上报其他需要处置的情况，类别见配置，如：上报 汛情 某处河道水位上涨",
-    "· 委托 姓名 至日期 —— 外出时请人代收提醒、代为记录，如：委托 郑磊 至12月15日",
-    "· 取消委托 —— 提前结束委托",
-    "· 会议 事项 时间 地点 议题 —— 召集会议，如：会议 主题党日 周五下午3点 三楼会议室 "
-    "学习贯彻全会精神",
-    "· 会议 —— 查看我的会议",
-    "· 请假 编号 原因 / 参加 编号 —— 答复会议通知，如：请假 57 出差",
-    "· 改期 编号 时间 / 取消会议 编号 —— 召集人调整会议，如：改期 57 下周一上午9点",
-    "· 纪实 编号 —— 会后逐行记录主持、记录、缺席、议题、决议，如：纪实 57",
-    "· 绑定 绑定码 —— 绑定 Telegram 账号，绑定码向管理员索取",
-    "· 更多 —— 列表较长时查看下一页",
-    f"备注等文字最多 {TEXT_LIMIT} 字。查询、总览、逾期按您的职责范围显示；"
-    "豁免由分管领导或管理员办理。发送「待办」开始。",
-])
+# ---- 帮助: each command's lines, listed in `handlers.table` order ---------------------
+
+HELP_HEAD = "可用命令，中文或英文均可："
+HELP_TODO = "· 待办 —— 查看我的待办事项"
+HELP_CHECKIN = "· 完成 编号 备注 —— 记录完成，如：完成 3 已召开，参会12人"
+HELP_CHECKIN_KEYWORD = "· 完成 关键词 —— 按名称记录，如：完成 主题党日"
+HELP_CHECKIN_MANY = "· 完成 编号 编号 备注 —— 一次记录多项，如：完成 12 15、18 已召开"
+HELP_UNDO = "· 撤销 —— 撤销我 24 小时内最近一次完成记录；更早的写编号，如：撤销 12"
+HELP_RESTORE = "· 恢复 编号 —— 撤销错了时恢复原记录，时间、备注不变"
+HELP_UPCOMING = "· 近期 天数 —— 查看近期截止事项，如：近期 30"
+HELP_STATUS = "· 查询 单位或人员 —— 查看本期事项，如：查询 第二支部"
+HELP_OVERVIEW = "· 总览 期间 —— 各单位完成情况，如：总览 2026-H1"
+HELP_OVERDUE = "· 逾期 —— 查看逾期事项"
+HELP_EXCUSE = "· 豁免 编号 原因 —— 如：豁免 17 支部书记病假，并入下季度"
+HELP_UNEXCUSE = "· 撤销豁免 编号 —— 豁免有误时恢复为待办，继续提醒"
+HELP_INCIDENT = "· 舆情 描述 —— 报告网络舆情，如：舆情 某论坛出现涉及本局的不实帖子"
+HELP_REPORT = ("· 上报 类别 描述 —— 上报其他需要处置的情况，类别见配置，"
+               "如：上报 汛情 某处河道水位上涨")
+HELP_DELEGATE = "· 委托 姓名 至日期 —— 外出时请人代收提醒、代为记录，如：委托 郑磊 至12月15日"
+HELP_UNDELEGATE = "· 取消委托 —— 提前结束委托"
+HELP_MEETING = ("· 会议 事项 时间 地点 议题 —— 召集会议，如：会议 主题党日 周五下午3点 三楼会议室 "
+                "学习贯彻全会精神")
+HELP_MEETINGS = "· 会议 —— 查看我的会议"
+HELP_ANSWER = "· 请假 编号 原因 / 参加 编号 —— 答复会议通知，如：请假 57 出差"
+HELP_CHANGE = "· 改期 编号 时间 / 取消会议 编号 —— 召集人调整会议，如：改期 57 下周一上午9点"
+HELP_RECORD = "· 纪实 编号 —— 会后逐行记录主持、记录、缺席、议题、决议，如：纪实 57"
+HELP_BIND = "· 绑定 绑定码 —— 绑定 Telegram 账号，绑定码向管理员索取"
+HELP_MORE = "· 更多 —— 列表较长时查看下一页"
+HELP_FOOT = (f"备注等文字最多 {TEXT_LIMIT} 字。查询、总览、逾期按您的职责范围显示；"
+             "豁免由分管领导或管理员办理。发送「待办」开始。")
+
+
+def help_text(lines: Iterable[str]) -> str:
+    """`帮助`: the commands' lines (`handlers.table.HELP` passes them in table order)."""
+    return "\n".join([HELP_HEAD, *lines, HELP_FOOT])
 
 
 def unknown(word: str, suggestion: str | None, rest: str = "") -> str:

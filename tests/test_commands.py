@@ -11,7 +11,7 @@ import pytest
 from bot.app import App
 from bot.clock import FakeClock
 from bot.config import load
-from handlers import text
+from handlers import table, text
 from schedules.tasks import Status
 from tests.builders import Chat, at
 
@@ -157,7 +157,7 @@ def test_unknown_commands_get_the_closest_suggestion(chat_as: ChatAs) -> None:
     wu = chat_as("吴芳")
     assert wu.say("代办") == text.unknown("代办", "待办")
     assert "帮助" in wu.say("今天天气不错")
-    assert wu.say("帮助") == text.HELP
+    assert wu.say("帮助") == table.HELP
     assert wu.say("   ") == text.EMPTY
 
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from handlers import text
+from handlers import table, text
 from tests.builders import ROOT
 
 NOW = "2026-11-26T10:00:00+08:00"
@@ -55,7 +55,7 @@ def test_an_unknown_person_is_refused_naming_the_closest(config_path: Path) -> N
 
 def test_quit_word_ends_the_session(config_path: Path) -> None:
     replies = chat(config_path, "吴芳", "帮助", "退出", "待办")
-    assert replies == [text.HELP]
+    assert replies == [table.HELP]
 
 
 def test_a_store_used_by_another_process_is_refused(config_path: Path) -> None:
