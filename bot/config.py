@@ -36,6 +36,7 @@ from schedules.model import (
 )
 from schedules.periods import PERIODS_PER_YEAR, SHORTEST_DAYS, period_of
 from storage.backup import default_backups
+from storage.files import DEFAULT_MAX_MB, MB
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 OFFSET_PATTERN = re.compile(r"^(start|end)\s*(?:([+-])\s*(\d+)\s*d)?$")
@@ -85,6 +86,7 @@ class ServerSettings:
     configured: bool = False  # [server] is in the config: serve /healthz and /metrics always
 
 
+MAX_FILE_MB = 200  # [store] max_file_mb at most: one evidence file, held in memory once
 MIN_LOG_DAYS = 180  # 网络安全法 第21条: network logs kept no less than six months
 
 
@@ -125,10 +127,15 @@ class Config:
     backup_path: Path | None = None  # [store] backups; None: beside the store
     log: LogSettings = field(default_factory=LogSettings)
     renamed: tuple[str, ...] = ()  # old key names still read (see RENAMED), for `check`
+    max_file_mb: int = DEFAULT_MAX_MB  # [store] max_file_mb: bigger evidence files not kept
 
     @property
     def backups(self) -> Path:
         return self.backup_path or default_backups(self.store_path)
+
+    @property
+    def max_file_bytes(self) -> int:
+        return self.max_file_mb * MB
 
     def secret_env_names(self) -> list[str]:
         """Every environment variable the config names as holding a secret."""
@@ -302,6 +309,9 @@ class _Reader:
         store_path = (self.file.parent / store.text("path", "data")).resolve()
         backups = store.text("backups", "")
         backup_path = (self.file.parent / backups).resolve() if backups else None
+        max_file_mb = store.get("max_file_mb", int, DEFAULT_MAX_MB, kind_name="数字")
+        if not 1 <= max_file_mb <= MAX_FILE_MB:
+            store.fail("max_file_mb", f"{max_file_mb} 不在 1–{MAX_FILE_MB} 之间（单位 MB）")
         store.done()
 
         holidays, workdays = self._calendar(self.root.table("calendar"))
@@ -319,7 +329,8 @@ class _Reader:
             self.root.fail("people", "没有任何人员；请至少写一段 [[people]]")
         org = build_org(name, timezone, people, units, duties, meetings)
         return Config(self.file, org, store_path, holidays, workdays, reminders, wecom,
-                      telegram, server, backup_path, log, tuple(dict.fromkeys(self.root.renamed)))
+                      telegram, server, backup_path, log, tuple(dict.fromkeys(self.root.renamed)),
+                      max_file_mb)
 
     def _server(self, t: _Table) -> ServerSettings:
         settings = ServerSettings(host=t.text("host", ServerSettings.host),

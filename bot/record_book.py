@@ -24,7 +24,7 @@ from docx.shared import Mm, Pt, RGBColor
 from docx.styles.style import BaseStyle, CharacterStyle
 from docx.text.paragraph import Paragraph
 
-from bot.report import absentees, task_line, write_through_temp, xml_safe
+from bot.report import absentees, file_note, task_line, write_through_temp, xml_safe
 from handlers.text import WEEKDAYS, meeting_title
 from schedules.meetings import Meeting, MeetingRecord, MeetingState
 from schedules.model import Org, Unit
@@ -89,7 +89,8 @@ def fields(org: Org, store: Repository, meeting: Meeting, record: MeetingRecord)
     """The values of LABELS for one meeting."""
     held = record.held_at.astimezone(org.timezone)
     tasks = [t for t in (store.task(k) for k in meeting.tasks) if t is not None]
-    names = "、".join(a.name or FILE_KINDS.get(a.kind, a.kind) for a in record.attachments)
+    names = "、".join((a.name or FILE_KINDS.get(a.kind, a.kind)) + file_note(a)
+                     for a in record.attachments)
     return [
         f"{held.year}年{held.month}月{held.day}日（周{WEEKDAYS[held.weekday()]}）"
         f"{held:%H:%M}",

@@ -56,6 +56,13 @@ YES, NO = "是", "否"
 CHECKIN_UNDONE, CHECKIN_VALID, CHECKIN_RESTORED = "已撤销", "有效", "有效（撤销后已恢复）"
 EXCUSE_WITHDRAWN, EXCUSE_VALID = "已撤销豁免", "有效"
 SELF = "（本人）"  # after a person's name: their own duties
+# After an attachment's name: the kept file's size and the first hex digits of its SHA-256
+# (enough to find it in the store's files/), or why it was not kept (`storage.files.Refusal`).
+FILE_KEPT = "（{size}，SHA-256 {short}…）"
+FILE_NOT_KEPT = "（未保存：{why}）"
+NOT_KEPT_WHY = {"too-big": "超过大小上限", "type": "类型不允许", "empty": "未能取回",
+                "download": "未能取回", "unwritable": "存储写入失败"}
+SHORT_HASH = 12
 
 SUMMARY_HEADERS = ["单位/个人", "应完成", "已完成", "其中按时", "其中逾期完成", "已豁免",
                    "逾期未完成", "未到期", "曾升级督办", RETIRED]
@@ -429,7 +436,26 @@ def absentees(org: Org, record: MeetingRecord) -> str:
 
 
 def _files(attachments: Iterable[Attachment]) -> str:
-    return "；".join(f"{a.kind}:{a.name or a.ref}" for a in attachments)
+    return "；".join(f"{a.kind}:{a.name or a.ref}{file_note(a)}" for a in attachments)
+
+
+def file_note(attachment: Attachment) -> str:
+    """（35 KB，SHA-256 3f79bb7b435b…） after a kept file's name; （未保存：…） after one that
+    could not be kept; nothing for a record from before files were kept."""
+    if attachment.sha256:
+        return FILE_KEPT.format(size=_size(attachment.size),
+                                short=attachment.sha256[:SHORT_HASH])
+    if attachment.error:
+        return FILE_NOT_KEPT.format(why=NOT_KEPT_WHY.get(attachment.error, attachment.error))
+    return ""
+
+
+def _size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
 
 
 def write_through_temp(out: Path, write: Callable[[Path], object]) -> None:

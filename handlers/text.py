@@ -14,6 +14,7 @@ from schedules.meetings import Meeting, MeetingRecord, MeetingState, makeup_meet
 from schedules.model import Org
 from schedules.periods import parse_period_key
 from schedules.tasks import PlannedTask, Status, Task
+from storage.files import Refusal
 
 TEXT_LIMIT = 1000  # characters of a note, reason, incident text or record: one limit for all
 WEEKDAYS = "一二三四五六日"
@@ -341,6 +342,25 @@ ATTACH_NO_CHECKIN = ("已收到文件。如需作为完成材料，请先发送�
 def attached(line: str, count: int) -> str:
     what = f" {count} 个附件" if count else "附件"
     return f"已将{what}附在完成记录中：{line}\n如需更正，可继续发送或联系管理员。"
+
+
+# A photo or file that arrived but could not be kept (`storage.files.Refusal`, recorded in
+# the attachment's `error`): what happened to it and what to do, after the file's name.
+_NOT_KEPT_FAILED = "未能从平台取回，未能保存；已记录，并将报告管理员。请稍后重新发送。"
+_NOT_KEPT: dict[str, str] = {
+    Refusal.TOO_BIG: "超过 {max_mb} MB 的上限，未能保存。请压缩或拆分后重新发送。",
+    Refusal.TYPE: ("的类型不在可保存之列，未能保存。可发送图片、PDF、Word、Excel、PowerPoint、"
+                   "WPS、OFD、文本或压缩包，请转换格式后重新发送。"),
+    Refusal.EMPTY: _NOT_KEPT_FAILED,
+    Refusal.DOWNLOAD: _NOT_KEPT_FAILED,
+    Refusal.UNWRITABLE: "因服务器存储写入失败未能保存；已记录，并将报告管理员。请稍后重新发送。",
+}
+
+
+def file_not_kept(reason: str, name: str, max_mb: int) -> str:
+    """Why the file `name` ("" for a photo) was not kept; `max_mb`: the size cap."""
+    what = f"文件“{name}”" if name else "您发送的文件"
+    return what + _NOT_KEPT.get(reason, _NOT_KEPT_FAILED).format(max_mb=max_mb)
 
 
 # ---- 撤销 -------------------------------------------------------------------------------

@@ -34,9 +34,17 @@ class Status(StrEnum):
 
 @dataclass(frozen=True)
 class Attachment:
+    """A photo or file sent as evidence. Platform media ids expire (WeCom's after 3 days), so
+    the file itself is kept in the store under its SHA-256 (`storage.files`); `error` says
+    why it could not be (a `storage.files.Refusal` code), and is "" when it was."""
+
     kind: str  # "image" | "file"
     ref: str  # the platform's media id, or a path for the console
     name: str = ""
+    sha256: str = ""  # hex digest of the kept file; "" when none was (and in older records)
+    size: int = 0  # bytes
+    type: str = ""  # MIME type, as decided from the content and the name
+    error: str = ""
 
 
 @dataclass(frozen=True)

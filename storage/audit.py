@@ -4,7 +4,8 @@ The ledger's hash chain shows whether a record was edited, removed or reordered;
 it and comparing the result with the task files shows whether a file was edited behind the
 ledger's back (a check-in's note changed in `tasks-2026-11.json`, say). Meetings, which live
 in the ledger alone, are replayed too: a record that does not fit its meeting is named.
-Record times must not go backwards by more than the ledger's allowance.
+Record times must not go backwards by more than the ledger's allowance. Every evidence file a
+check-in or meeting record names must be in `files/` with the size and SHA-256 recorded.
 
 It never cries wolf: beside a running bot, straight after a crash or on a full disk, the
 files may lag behind the ledger (they are written after it). So the files are read first
@@ -20,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from schedules.meetings import Meeting
+from schedules.tasks import Attachment
 from storage import meeting_records, records
 from storage.atomic import read_json_file
 from storage.errors import StoreCorrupt
+from storage.files import FOLDER, FileStore
 from storage.ledger import (
     MAX_SKEW,
     ChainBreak,
@@ -49,6 +52,14 @@ class Altered:
 
 
 @dataclass(frozen=True)
+class FileProblem:
+    record: str  # the check-in or meeting record that names the file, in Chinese
+    name: str  # the file's name as sent ("" for a photo without one)
+    file: str  # where it is kept, relative to the store folder
+    problem: str  # what is wrong, in Chinese
+
+
+@dataclass(frozen=True)
 class AuditResult:
     records: int  # records verified in order
     last_at: str  # time of the last verified record
@@ -57,11 +68,12 @@ class AuditResult:
     missing_tail: tuple[int, int] | None  # seqs the task files know but the ledger lacks
     altered: Altered | None = None  # a task file that differs from what the ledger says
     backwards: Backwards | None = None  # the first record dated before an earlier one
+    files: tuple[FileProblem, ...] = ()  # kept files missing or not as recorded
 
     @property
     def intact(self) -> bool:
         return (self.broken is None and self.missing_tail is None and self.altered is None
-                and self.backwards is None)
+                and self.backwards is None and not self.files)
 
 
 @dataclass
@@ -120,7 +132,39 @@ def verify(folder: Path) -> AuditResult:
     missing = (count + 1, newest_seq) if newest_seq > count else None
     if problem is None and missing is None:
         problem = _unexplained(docs, created, newest_in, state)
-    return AuditResult(count, last_at, None, torn, missing, problem, backwards)
+    return AuditResult(count, last_at, None, torn, missing, problem, backwards,
+                       _file_problems(folder, state, meetings))
+
+
+def _file_problems(folder: Path, state: dict[DocKey, Any],
+                   meetings: dict[int, Meeting]) -> tuple[FileProblem, ...]:
+    """Every attachment of every check-in (undone ones too) and meeting record whose kept
+    file is missing or differs from the record; each distinct file is read once."""
+    tasks = sorted((v for (c, _), v in state.items() if c == records.TASKS),
+                   key=lambda t: t.number)
+    named: list[tuple[str, Attachment]] = [
+        (f"编号 {t.number} 的任务的完成记录 {c.id}", a)
+        for t in tasks for c in t.checkins for a in c.attachments]
+    for number, meeting in sorted(meetings.items()):
+        named += [(f"会议 {number} 的第 {i} 份纪实", a)
+                  for i, r in enumerate(meeting.records, start=1) for a in r.attachments]
+    store = FileStore(folder / FOLDER, read_only=True)
+    found: dict[tuple[str, int], str | None] = {}
+    problems = []
+    for record, attachment in named:
+        if not attachment.sha256:
+            continue
+        key = (attachment.sha256, attachment.size)
+        if key not in found:
+            found[key] = store.verify(attachment)
+        problem = found[key]
+        if problem is not None:
+            try:
+                where = store.path(attachment.sha256).relative_to(folder).as_posix()
+            except ValueError:  # not a digest: never used as a path
+                where = FOLDER
+            problems.append(FileProblem(record, attachment.name, where, problem))
+    return tuple(problems)
 
 
 def _apply(record: Any, state: dict[DocKey, Any]) -> list[DocKey]:
@@ -256,4 +300,8 @@ def describe_problems(result: AuditResult, folder: Path) -> list[str]:
         problems.append(f"台账有误：{ledger} 第 {w.line} 行（记录 {w.seq}）的时间 "
                         f"{describe_time(w.at)} 早于此前记录的时间 {describe_time(w.newest)}："
                         "时间倒退，可能是系统时钟被调回或记录被倒签。")
+    for f in result.files:
+        name = f"“{f.name}”" if f.name else ""
+        problems.append(f"证据文件有误：{f.record}的附件{name}（{folder / f.file}）{f.problem}，"
+                        "文件可能被删除或改动过。")
     return problems

@@ -37,6 +37,7 @@ from storage import bindcodes
 from storage.atomic import fsync_dir, read_json_file
 from storage.audit import AuditResult, describe_problems, verify
 from storage.errors import StoreError, os_why
+from storage.files import FOLDER, FileStore
 
 MANIFEST = "dutybot-backup.json"  # the archive's first member
 PREFIX = "store"  # the store's files sit under this folder in the archive
@@ -98,10 +99,7 @@ def store_files(folder: Path) -> list[str]:
     the lock file or temporary files."""
     names = [p.name for p in folder.iterdir() if p.is_file() and _belongs(p.name)]
     names.sort()
-    evidence = folder / "files"
-    if evidence.is_dir():
-        names += sorted(p.relative_to(folder).as_posix() for p in evidence.rglob("*")
-                        if p.is_file())
+    names += [p.relative_to(folder).as_posix() for p in FileStore(folder / FOLDER).iter_files()]
     if LEDGER in names:
         names.remove(LEDGER)
         names.append(LEDGER)

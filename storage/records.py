@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any
 
@@ -153,13 +153,31 @@ def entry_from_doc(d: dict[str, Any]) -> tuple[OutboxEntry, int]:
 
 # ---- tasks and check-ins -------------------------------------------------------------------
 
-def _attachments_to_doc(attachments: tuple[Attachment, ...]) -> list[dict[str, str]]:
-    return [{"kind": a.kind, "ref": a.ref, "name": a.name} for a in attachments]
+def _attachments_to_doc(attachments: Iterable[Attachment]) -> list[dict[str, Any]]:
+    """The kept file's hash, size and type, and why none was kept, only when there is one:
+    a record written before files were kept stays byte for byte as it was."""
+    docs: list[dict[str, Any]] = []
+    for a in attachments:
+        doc: dict[str, Any] = {"kind": a.kind, "ref": a.ref, "name": a.name}
+        if a.sha256:
+            doc["sha256"] = a.sha256
+        if a.size:
+            doc["size"] = a.size
+        if a.type:
+            doc["type"] = a.type
+        if a.error:
+            doc["error"] = a.error
+        docs.append(doc)
+    return docs
 
 
 def _attachments_from_doc(items: list[Any]) -> tuple[Attachment, ...]:
     return tuple(Attachment(_get(a, "kind", str), _get(a, "ref", str),
-                            _get(a, "name", str, default="")) for a in items)
+                            _get(a, "name", str, default=""),
+                            sha256=_get(a, "sha256", str, default=""),
+                            size=_get(a, "size", int, default=0),
+                            type=_get(a, "type", str, default=""),
+                            error=_get(a, "error", str, default="")) for a in items)
 
 
 def checkin_to_doc(c: CheckIn) -> dict[str, Any]:

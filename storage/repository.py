@@ -12,6 +12,7 @@ from typing import Protocol
 
 from schedules.meetings import Meeting, MeetingRecord
 from schedules.tasks import Attachment, CheckIn, PlannedTask, Task
+from storage.files import FileStore
 
 
 class TaskNotOpen(Exception):
@@ -136,6 +137,12 @@ class Repository(Protocol):
     @property
     def since(self) -> date:
         """The first day tasks are generated for (when the bureau started using the bot)."""
+        ...
+
+    @property
+    def files(self) -> FileStore:
+        """Where evidence photos and documents are kept: `files.keep(data, name, type)`
+        before the check-in or record that names them (`Kept.attachment(...)`)."""
         ...
 
     def task(self, key: str) -> Task | None: ...

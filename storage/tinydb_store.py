@@ -7,6 +7,7 @@ Layout of a store folder:
                         task number)
     outbox-2026-12.json the reminders and digests due to go out in December 2026
     ledger.jsonl       hash-chained record of every change (the write-ahead log)
+    files/ab/ab12…      evidence photos and documents under their SHA-256 (`storage.files`)
     dutybot.lock       names the process that holds the store (the lock itself is on the
                        folder, so deleting this file never lets a second writer in)
 
@@ -38,7 +39,7 @@ from tinydb import TinyDB
 from schedules.meetings import Meeting, MeetingRecord, MeetingState
 from schedules.periods import period_kind
 from schedules.tasks import Attachment, CheckIn, PlannedTask, Status, Task
-from storage import bindcodes, meeting_records, records, upgrade
+from storage import bindcodes, files, meeting_records, records, upgrade
 from storage.atomic import OWN_TEMP, TEMP_SUFFIX, AtomicJSONStorage
 from storage.backup import default_backups
 from storage.errors import (
@@ -79,9 +80,11 @@ DocKey = tuple[str, str]  # (collection, key)
 
 
 class TinyDBStore:
-    def __init__(self, folder: Path, read_only: bool, backups: Path | None = None) -> None:
+    def __init__(self, folder: Path, read_only: bool, backups: Path | None = None,
+                 max_file_bytes: int = files.DEFAULT_MAX_MB * files.MB) -> None:
         self.folder = folder
         self.read_only = read_only
+        self.files = files.FileStore(folder / files.FOLDER, max_file_bytes, read_only)
         self._backups = backups or default_backups(folder)  # where an upgrade's backup goes
         self.format = FORMAT  # the format the store is written in (an older one: read-only)
         self._lock = threading.RLock()
@@ -125,7 +128,8 @@ class TinyDBStore:
 
     @classmethod
     def open(cls, folder: Path, now: datetime, read_only: bool = False,
-             backups: Path | None = None) -> TinyDBStore:
+             backups: Path | None = None,
+             max_file_bytes: int = files.DEFAULT_MAX_MB * files.MB) -> TinyDBStore:
         """Open (or create) the store in `folder`.
 
         Raises `StoreLocked` when another process holds it, `StoreCorrupt` when a file
@@ -134,8 +138,9 @@ class TinyDBStore:
         (see `write_problem`). `read_only` takes no lock and writes nothing, for previews
         and audits beside a running bot. A store an older release wrote is upgraded (see
         `storage.upgrade`) after a backup into `backups`; a newer one raises `StoreTooNew`.
+        Evidence files bigger than `max_file_bytes` are not kept (`files`).
         """
-        store = cls(folder, read_only, backups)
+        store = cls(folder, read_only, backups, max_file_bytes)
         lock_existed = (folder / LOCK_FILE).exists()
         try:
             try:
@@ -164,6 +169,9 @@ class TinyDBStore:
                 log.info("removing %s left by an interrupted write", orphan.name)
                 with suppress(OSError):  # an unwritable folder: left for a later start
                     orphan.unlink()
+            with suppress(OSError):
+                for orphan in self.files.remove_orphans():
+                    log.info("removed %s left by an interrupted write", orphan.name)
         recent = shard_of(now.date() - RECENT_SHARDS)
         settled: list[DocKey] = []
         for path in sorted([*self.folder.glob("tasks-*.json"),
@@ -701,8 +709,7 @@ class TinyDBStore:
             self._checkin(task_key, checkin_id)  # KeyError if there is no such check-in
             self._commit(at, records.CHECKIN_ATTACHED, person, {
                 "task": task_key, "checkin": checkin_id, "source": source,
-                "attachments": [{"kind": a.kind, "ref": a.ref, "name": a.name}
-                                for a in attachments]})
+                "attachments": records._attachments_to_doc(attachments)})
             return self._tasks[task_key]
 
     def excuse(self, task_key: str, person: str, at: datetime, reason: str,
@@ -871,8 +878,7 @@ class TinyDBStore:
                     raise MeetingNotOpen(number)
                 self._commit(at, records.MEETING_ATTACHED, person, {
                     "meeting": number, "source": source,
-                    "attachments": [{"kind": a.kind, "ref": a.ref, "name": a.name}
-                                    for a in attachments]})
+                    "attachments": records._attachments_to_doc(attachments)})
             return self._meetings[number]
 
     def note_schedule(self, number: int, schedule_id: str, moves: int, at: datetime,
