@@ -136,7 +136,7 @@ class Context:
 
     def title(self, task: Task) -> str:
         """【编号】and the description: how a task is named in a reply."""
-        return f"【{task.number}】{self.describe(task)}"
+        return text.numbered(task.number, self.describe(task))
 
     def local_day(self, moment: datetime) -> str:
         return text.day(moment.astimezone(self.org.timezone).date(), self.today)
@@ -149,12 +149,11 @@ class Context:
         return task
 
     def line(self, task: Task) -> str:
-        due = f"截止 {text.day(task.due, self.today)}"
-        if task.is_overdue(self.today):
-            due += " ⚠" + text.overdue_mark(self.calendar.workdays_after(task.due, self.today))
+        late = (self.calendar.workdays_after(task.due, self.today)
+                if task.is_overdue(self.today) else None)
         whom = self.on_behalf(task)
-        acting = text.acting_for(self.org.owner_name(whom)) if whom else ""
-        return f"【{task.number}】{self.describe(task)} {due}{acting}"
+        return text.todo_line(task.number, self.describe(task), task.due, self.today, late,
+                              self.org.owner_name(whom) if whom else "")
 
 
 def help_(ctx: Context, args: str) -> Reply:
@@ -379,8 +378,7 @@ def attach(ctx: Context, args: str) -> Reply:
     task, done = last
     ctx.store.attach(task.key, done.id, ctx.message.attachments, ctx.person.id, ctx.now,
                      source=ctx.message.source)
-    return Reply(text.attached(f"【{task.number}】{ctx.describe(task)}",
-                               len(ctx.message.attachments)))
+    return Reply(text.attached(ctx.title(task), len(ctx.message.attachments)))
 
 
 def replay(ctx: Context, outcome: Outcome) -> Reply:
@@ -390,7 +388,7 @@ def replay(ctx: Context, outcome: Outcome) -> Reply:
         return Reply(text.replayed_meeting(text.meeting_line(ctx.org, meeting, ctx.today)
                                            if meeting else outcome.task))
     task = ctx.store.task(outcome.task)
-    line = f"【{task.number}】{ctx.describe(task)}" if task else outcome.task
+    line = ctx.title(task) if task else outcome.task
     if outcome.type == "checkin-undone":
         return Reply(text.replayed_undo(line))
     if outcome.type == "checkin-restored":
@@ -420,7 +418,7 @@ def upcoming(ctx: Context, args: str) -> Reply:
     for t in ctx.store.tasks_of(owners):
         known.add(t.key)
         if t.status is Status.OPEN and ctx.today <= t.due <= until and t.duty in ctx.org.duties:
-            rows.append((t.due, t.number, f"【{t.number}】{ctx.describe(t)}"))
+            rows.append((t.due, t.number, ctx.title(t)))
     # Periods that start inside the window have no task yet; show them as coming.
     for p in plan_tasks(ctx.org, ctx.today, until, ctx.calendar):
         if p.owner in owners and p.key not in known and ctx.today <= p.due <= until:
@@ -430,7 +428,7 @@ def upcoming(ctx: Context, args: str) -> Reply:
     if not rows and not meetings:
         return Reply(text.upcoming_none(days))
     rows.sort()
-    lines = [f"{label} 截止 {text.day(due, ctx.today)}" for due, _, label in rows]
+    lines = [text.with_due(label, due, ctx.today) for due, _, label in rows]
     if meetings:
         lines = [text.TODO_MEETINGS, *meetings, *([text.TODO_TASKS] if lines else []), *lines]
     return ctx.paged(text.upcoming_header(days), lines, text.UPCOMING_FOOTER)
@@ -443,7 +441,7 @@ def _choose(ctx: Context, header: str, tasks: list[Task]) -> Reply:
 
 
 def _checkin_buttons(tasks: Iterable[Task]) -> tuple[Button, ...]:
-    return tuple(Button(f"完成【{t.number}】", f"完成 {t.number}") for t in tasks)
+    return tuple(text.checkin_button(t.number) for t in tasks)
 
 
 def by_keyword(keyword: str, tasks: list[Task], org: Org) -> list[Task]:

@@ -116,7 +116,7 @@ def meeting(ctx: Context, args: str) -> Reply:
         len(made.also), unit.group.name if unit.group else "",
         [ctx.title(t) for t in tasks[1:]], late, ctx.calendar.is_workday(when.moment.date()),
         ctx.org.meetings.eve_at, ctx.org.meetings.before_minutes, made.number),
-        buttons=(Button("查看会议", f"查询 {made.number}"),))
+        buttons=(text.meeting_button(made.number),))
 
 
 def _tasks_for(ctx: Context, refs: str, rest: str) -> list[tuple[Task, bool]]:
@@ -244,10 +244,10 @@ def leave(ctx: Context, args: str) -> Reply:
     found = _meeting(ctx, number, text.LEAVE_USAGE)
     _answerable(ctx, found)
     if not reason:
-        ctx.waiting.ask(ctx.message, f"请假 {found.number}", ctx.now)
+        ctx.waiting.ask(ctx.message, text.leave_command(found.number), ctx.now)
         return Reply(text.leave_reason_please(_line(ctx, found), found.number))
     if len(reason) > REASON_LIMIT:
-        raise UserError(text.too_long("请假原因", len(reason), REASON_LIMIT))
+        raise UserError(text.too_long(text.LEAVE_REASON, len(reason), REASON_LIMIT))
     again = ctx.person.id in found.on_leave()
     try:
         ctx.store.ask_leave(found.number, ctx.person.id, reason, ctx.now,
@@ -256,7 +256,7 @@ def leave(ctx: Context, args: str) -> Reply:
         return leave(ctx, args)
     organiser = ctx.org.owner_name(found.organiser)
     return Reply(text.leave_taken(_line(ctx, found), organiser, reason, found.number, again),
-                 buttons=(Button("能参加了", f"参加 {found.number}"),))
+                 buttons=(text.rejoin_button(found.number),))
 
 
 def join(ctx: Context, args: str) -> Reply:
@@ -286,7 +286,7 @@ def declined_in_calendar(ctx: Context, number: int) -> Reply | None:
                             source=ctx.message.source)
     except MeetingNotOpen:  # cancelled or recorded a moment ago
         return None
-    ctx.waiting.ask(ctx.message, f"请假 {number}", ctx.now)
+    ctx.waiting.ask(ctx.message, text.leave_command(number), ctx.now)
     organiser = ctx.org.owner_name(found.organiser)
     return Reply(text.calendar_declined(_line(ctx, found), organiser, number))
 
@@ -327,7 +327,7 @@ def cancel(ctx: Context, args: str) -> Reply:
     number, reason = split_number(args)
     found = _changeable(ctx, number, text.CANCEL_USAGE)
     if len(reason) > REASON_LIMIT:
-        raise UserError(text.too_long("原因", len(reason), REASON_LIMIT))
+        raise UserError(text.too_long(text.CANCEL_REASON, len(reason), REASON_LIMIT))
     try:
         ctx.store.cancel_meeting(found.number, reason, ctx.person.id, ctx.now,
                                  source=ctx.message.source)
@@ -386,7 +386,7 @@ def read_record(lines: str) -> Written:
             continue
         label = next((w for w in _LABEL_WORDS if segment.startswith(w)), None)
         if label is None:
-            raise UserError(text.record_bad_line(i + 1, segment[:20], "、".join(
+            raise UserError(text.record_bad_line(i + 1, segment[:20], text.listing(
                 dict.fromkeys(w for w in LABELS if len(w) == 2))))
         value = segment[len(label):].lstrip(" :：\t").strip()
         name = LABELS[label]
@@ -516,7 +516,7 @@ def show(ctx: Context, number: int) -> Reply | None:
                                if t is not None], makeups, ctx.person.id)
     buttons: tuple[Button, ...] = ()
     if found.state is MeetingState.PLANNED and ctx.now < found.start and invited(ctx, found):
-        buttons = (Button("参加", f"参加 {found.number}"), Button("请假", f"请假 {found.number}"))
+        buttons = (text.join_button(found.number), text.leave_button(found.number))
     return ctx.paged(lines[0], lines[1:], text.meeting_view_footer(found, organises(ctx, found),
                                                                    ctx.now), buttons)
 

@@ -1,7 +1,8 @@
-"""The words of reminders and digests: a planned notice (or several merged) → a `Reply`.
+"""Reminders and digests: a planned notice (or several merged) → a `Reply`.
 
-Tone as in `handlers.text`: polite, short, and each message ends with what to do. Leaders'
-and groups' messages list units in the bureau's own order — never ranked.
+What each says is `handlers.text`'s (polite, short, each message ending with what to do);
+this module chooses which. Leaders' and groups' messages list units in the bureau's own
+order — never ranked.
 """
 
 from __future__ import annotations
@@ -12,18 +13,10 @@ from datetime import date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from handlers.messages import Button, Reply
+from handlers import text
+from handlers.messages import Reply
 from handlers.scope import scope_of
-from handlers.text import (
-    day,
-    describe,
-    meeting_title,
-    moment,
-    period_label,
-    short,
-    shown,
-    task_title,
-)
+from handlers.text import MEETING_HEADS, describe, meeting_title, moment, task_title
 from schedules.calendar import WorkCalendar, YearGap
 from schedules.meetings import MEETING_ORDER, Meeting, MeetingState
 from schedules.model import Org
@@ -33,8 +26,6 @@ from schedules.tasks import Status, Task
 URGENCY = [Stage.MOVED, Stage.OPENED, Stage.ADVANCE, Stage.EVE, Stage.DUE, Stage.OVERDUE,
            Stage.ESCALATION]
 MAX_DIGEST_LINES = 20
-SUPERVISE = "请您关注并督促完成；负责同志完成后记录即可，无需回复本消息。"
-INFORM = "已记入台账，供您掌握情况，无需回复本消息。"
 
 
 class TaskView(Protocol):
@@ -68,7 +59,12 @@ def principal(notices: Sequence[Notice]) -> Notice:
 
 
 def task_line(org: Org, task: Task, for_person: str | None = None) -> str:
-    return f"【{task.number}】{describe(org, task, for_person)}"
+    return text.numbered(task.number, describe(org, task, for_person))
+
+
+def _bare(org: Org, task: Task) -> str:
+    """The task without its owner's name or an event's note."""
+    return text.task_bare(task.number, task_title(org, task), task.period)
 
 
 def task_reminder(org: Org, task: Task, notices: Sequence[Notice], calendar: WorkCalendar,
@@ -80,17 +76,16 @@ def task_reminder(org: Org, task: Task, notices: Sequence[Notice], calendar: Wor
     late = calendar.workdays_after(task.due, today)
     if lead.stage is Stage.ESCALATION:
         assignee = org.assignee(task.owner)
-        who = org.owner_name(assignee) if assignee else "未指定"
+        who = org.owner_name(assignee) if assignee else text.NO_ASSIGNEE
         title = task_title(org, task)
         if supervises(org, lead.recipient, task.owner):
-            head, ask = "【逾期督办】", SUPERVISE
+            tag, ask = text.ESCALATION_SUPERVISE_TAG, text.SUPERVISE
         else:  # an admin, or anyone hearing of a duty of someone senior: for the record
-            head, ask = "【逾期知会】", INFORM
+            tag, ask = text.ESCALATION_INFORM_TAG, text.INFORM
         return Reply(
-            f"{head}{task_line(org, task)}截止于{day(task.due, today)}，"
-            f"已逾期{late}个工作日，负责人：{who}。\n{ask}",
-            minimal=f"{head}【{task.number}】{title}截止于{day(task.due, today)}，"
-                    f"已逾期{late}个工作日。{ask}")
+            text.escalation(tag, task_line(org, task), task.due, today, late, who, ask),
+            minimal=text.escalation_minimal(tag, text.numbered(task.number, title), task.due,
+                                            today, late, ask))
     if lead.stage is Stage.OPENED:
         return event_opened(org, task, lead.recipient, today)
     reply = _reminder(org, task, lead, late, calendar, today)
@@ -100,8 +95,7 @@ def task_reminder(org: Org, task: Task, notices: Sequence[Notice], calendar: Wor
 
 
 def _moved(task: Task, today: date) -> str:
-    before = f"由{day(task.previous_due, today)}" if task.previous_due else ""
-    return f"因责任清单调整，截止日已{before}改为{day(task.due, today)}。"
+    return text.due_moved(task.previous_due, task.due, today)
 
 
 def _reminder(org: Org, task: Task, lead: Notice, late: int, calendar: WorkCalendar,
@@ -110,37 +104,34 @@ def _reminder(org: Org, task: Task, lead: Notice, late: int, calendar: WorkCalen
     duty = org.duties.get(task.duty)
     title = task_title(org, task)
     # Without a person's name (本人 is the reader) or an event's note.
-    bare = line if task.owner in org.units and not task.note else (
-        f"【{task.number}】{title}（{period_label(task.period)}）")
-    hint = f"\n建议说明：{duty.evidence}" if duty and duty.evidence else ""
-    action = f"完成后回复「完成 {task.number} 备注」或点「已完成」。"
-    buttons = (Button("已完成", f"完成 {task.number}"), Button("查看待办", "待办"))
+    bare = line if task.owner in org.units and not task.note else _bare(org, task)
+    hint = text.evidence_hint(duty.evidence if duty else "")
+    action = text.reminder_action(task.number)
+    buttons = (text.done_button(task.number), text.TODO_BUTTON)
     if lead.stage is Stage.MOVED:
-        head = f"【截止日调整】{line}"
+        head = text.MOVED_TAG + line
         return Reply(f"{head}\n{_moved(task, today)}{action}", buttons=buttons,
-                     title=f"【截止日调整】{title}", minimal=_minimal(head, line, bare, action))
+                     title=text.MOVED_TAG + title, minimal=_minimal(head, line, bare, action))
     if today > task.due:
         if senior(org, org.assignee(task.owner)):  # a reminder, never a demand, upward
-            head = f"【逾期提示】{line}截止于{day(task.due, today)}，已逾期{late}个工作日。"
-            ask = "特此提示。"
+            tag, ask = text.OVERDUE_UPWARD_TAG, text.OVERDUE_UPWARD_ASK
         else:
-            head = f"【逾期提醒】{line}截止于{day(task.due, today)}，已逾期{late}个工作日。"
-            ask = "请尽快完成。"
+            tag, ask = text.OVERDUE_TAG, text.OVERDUE_ASK
+        head = text.overdue_head(tag, line, task.due, today, late)
         return Reply(f"{head}\n{ask}{action}{hint}", buttons=buttons,
-                     title=head[:6] + title, minimal=_minimal(head, line, bare, action))
+                     title=tag + title, minimal=_minimal(head, line, bare, action))
     days_left = (task.due - today).days
     workdays = calendar.workdays_after(today, task.due)
     if days_left == 0:
-        head = f"【今日截止】{line}今天截止。"
+        tag, head = text.DUE_TODAY_TAG, text.due_today_head(line)
     elif days_left > 1 and calendar.previous_workday(task.due) == today:
-        head = f"【即将截止】{line}将于{day(task.due, today)}截止，今天是截止前最后一个工作日。"
+        tag, head = text.DUE_LAST_WORKDAY_TAG, text.due_last_workday_head(line, task.due, today)
     elif days_left == 1:
-        head = f"【明日截止】{line}将于明天{day(task.due, today)}截止。"
+        tag, head = text.DUE_TOMORROW_TAG, text.due_tomorrow_head(line, task.due, today)
     else:
-        span = f"还有{days_left}天" + (f"（其中工作日{workdays}天）"
-                                       if days_left - workdays >= 3 else "")
-        head = f"【待办提醒】{line}将于{day(task.due, today)}截止，{span}。"
-    return Reply(f"{head}\n{action}{hint}", buttons=buttons, title=head[:6] + title,
+        tag, head = text.DUE_LATER_TAG, text.due_later_head(
+            line, task.due, today, days_left, workdays if days_left - workdays >= 3 else None)
+    return Reply(f"{head}\n{action}{hint}", buttons=buttons, title=tag + title,
                  minimal=_minimal(head, line, bare, action))
 
 
@@ -152,26 +143,20 @@ def _minimal(head: str, line: str, bare: str, action: str) -> str | None:
 
 def event_opened(org: Org, task: Task, recipient: str, today: date) -> Reply:
     """A reported event (舆情): to its assignee, what to do; to the leader, for information."""
-    reporter = org.owner_name(task.opened_by) if task.opened_by else "有同志"
+    reporter = org.owner_name(task.opened_by) if task.opened_by else text.SOMEONE
     title = task_title(org, task)
     assignee = org.assignee(task.owner)
-    note = shown(task.note)
+    note = text.shown(task.note)
     if recipient == assignee:
         return Reply(
-            f"【{title}】{reporter}报告：{note}\n已登记为【{task.number}】，请于"
-            f"{day(task.due, today)}前处置并反馈。处置完成后回复「完成 {task.number} "
-            "处置情况」或点「已完成」。",
-            buttons=(Button("已完成", f"完成 {task.number}"), Button("查看待办", "待办")),
-            title=f"【{title}】{short(task.note)}",
-            minimal=f"【{title}】有新登记的事项【{task.number}】，请于{day(task.due, today)}前"
-                    "处置并反馈，详情请通过单位内部渠道了解。"
-                    f"处置完成后回复「完成 {task.number}」。")
+            text.event_to_assignee(title, reporter, note, task.number, task.due, today),
+            buttons=(text.done_button(task.number), text.TODO_BUTTON),
+            title=text.event_title(title, task.note),
+            minimal=text.event_to_assignee_minimal(title, task.number, task.due, today))
     who = org.owner_name(assignee) if assignee else org.owner_name(task.owner)
     return Reply(
-        f"【{title}·知悉】{reporter}报告：{note}\n已转{who}处置（编号 {task.number}），"
-        f"{day(task.due, today)}前反馈。请您知悉，无需回复；逾期未处置将另行提示。",
-        minimal=f"【{title}·知悉】有新登记的事项（编号 {task.number}），"
-                f"{day(task.due, today)}前反馈。详情请通过单位内部渠道了解，无需回复。")
+        text.event_to_leader(title, reporter, note, who, task.number, task.due, today),
+        minimal=text.event_to_leader_minimal(title, task.number, task.due, today))
 
 
 DIGEST_HORIZON = timedelta(days=14)
@@ -188,18 +173,15 @@ def weekly_digest(org: Org, unit_id: str, tasks: TaskView, now: datetime) -> Rep
     soon = [t for t in open_tasks if t.due <= today + DIGEST_HORIZON]
     if not soon:
         return None
-    lines = [f"【本周提示】{unit.name}：逾期及两周内截止的事项 {len(soon)} 项"]
-    for t in soon[:MAX_DIGEST_LINES]:
-        late = "，已逾期" if t.due < today else ""
-        title = org.duties[t.duty].title
-        lines.append(f"· 【{t.number}】{title}（{period_label(t.period)}）截止 "
-                     f"{day(t.due, today)}{late}")
+    lines = [text.weekly_head(unit.name, len(soon))]
+    lines += [text.weekly_line(t.number, org.duties[t.duty].title, t.period, t.due, today,
+                               t.due < today) for t in soon[:MAX_DIGEST_LINES]]
     if len(soon) > MAX_DIGEST_LINES:
-        lines.append(f"……另有 {len(soon) - MAX_DIGEST_LINES} 项。")
+        lines.append(text.digest_more(len(soon) - MAX_DIGEST_LINES))
     later = len(open_tasks) - len(soon)
     if later:
-        lines.append(f"另有 {later} 项截止较晚，发送「待办」可查看全部。")
-    lines.append("完成后由负责同志回复「完成 编号 备注」即可。")
+        lines.append(text.weekly_later(later))
+    lines.append(text.WEEKLY_FOOT)
     return Reply("\n".join(lines), mentions=(unit.head,))
 
 
@@ -211,8 +193,7 @@ def monthly_digest(org: Org, leader_id: str, tasks: TaskView, calendar: WorkCale
     units = [org.units[u] for u in scope.units]
     last_month_end = today.replace(day=1) - timedelta(days=1)
     last_month_start = last_month_end.replace(day=1)
-    whose = "全局各单位" if scope.everything else "您负责或分管的单位"
-    lines = [f"【月度情况】{today.year}年{today.month}月初，{whose}责任事项情况："]
+    lines = [text.monthly_head(today, scope.everything)]
 
     def status(owner: str) -> str:
         own = [t for t in tasks.tasks_of({owner}) if t.duty in org.duties]
@@ -220,18 +201,16 @@ def monthly_digest(org: Org, leader_id: str, tasks: TaskView, calendar: WorkCale
         overdue = sum(t.due < today for t in open_)
         done = sum(1 for t in own if t.checkin and _within(t.checkin.at.astimezone(
             org.timezone).date(), last_month_start, last_month_end))
-        return (f"上月完成 {done} 项；待完成 {len(open_)} 项"
-                + (f"，其中已逾期 {overdue} 项" if overdue else ""))
+        return text.monthly_status(done, len(open_), overdue)
 
-    for u in units[:MAX_DIGEST_LINES]:
-        lines.append(f"· {u.name}：{status(u.id)}")
+    lines += [text.monthly_line(u.name, status(u.id)) for u in units[:MAX_DIGEST_LINES]]
     if len(units) > MAX_DIGEST_LINES:
-        lines.append(f"……另有 {len(units) - MAX_DIGEST_LINES} 个单位未列出。")
+        lines.append(text.monthly_more(len(units) - MAX_DIGEST_LINES))
     if tasks.tasks_of({leader_id}):
-        lines.append(f"· 您本人（述职、讲党课等）：{status(leader_id)}")
+        lines.append(text.monthly_own(status(leader_id)))
     if len(lines) == 1:
         return None
-    lines.append("逾期事项会同时提醒各单位负责人。发送「待办」查看您本人的事项。")
+    lines.append(text.MONTHLY_FOOT)
     return Reply("\n".join(lines))
 
 
@@ -241,25 +220,19 @@ def admin_report(org: Org, problems: Sequence[Problem],
     `[calendar]` still lacks; nothing when all is well."""
     lines: list[str] = []
     if problems:
-        lines.append(f"【投递情况】过去一周有 {len(problems)} 条消息未能确认送达：")
-        for p in problems[:MAX_DIGEST_LINES]:
-            who = org.owner_name(p.recipient)
-            lines.append(f"· {who}，{p.channel or '无渠道'}：{p.error or '状态不明，可能已送达'}")
+        lines.append(text.delivery_head(len(problems)))
+        lines += [text.delivery_line(org.owner_name(p.recipient), p.channel, p.error)
+                  for p in problems[:MAX_DIGEST_LINES]]
         if len(problems) > MAX_DIGEST_LINES:
-            lines.append(f"……另有 {len(problems) - MAX_DIGEST_LINES} 条，运行 dutybot check 查看。")
-        lines.append("请核对相关人员的账号配置或渠道设置，然后运行 dutybot check。")
-    for gap in gaps:
-        lines.append(f"【节假日提示】{gap.year} 年的放假安排尚未补充完整：配置 [calendar] "
-                     f"中还缺 {len(gap.missing)} 个法定节假日，首个为 {gap.missing[0]:%m月%d日}；"
-                     "调休上班日也须补充。请按国务院办公厅的放假通知补全，"
-                     "运行 dutybot check 核对。")
+            lines.append(text.delivery_more(len(problems) - MAX_DIGEST_LINES))
+        lines.append(text.DELIVERY_FOOT)
+    holidays = [text.holiday_gap(gap.year, len(gap.missing), gap.missing[0]) for gap in gaps]
+    lines += holidays
     if not lines:
         return None
     minimal = None
     if problems:
-        minimal = "\n".join([f"【投递情况】过去一周有 {len(problems)} 条消息未能确认送达，"
-                             "详情请在单位内部渠道查看或运行 dutybot check。",
-                             *(line for line in lines if line.startswith("【节假日提示】"))])
+        minimal = "\n".join([text.delivery_minimal(len(problems)), *holidays])
     return Reply("\n".join(lines), minimal=minimal)
 
 
@@ -355,13 +328,10 @@ def compose(org: Org, recipient: str, items: Sequence[Item], extras: Sequence[Re
 # Sections of a bundle, in the order they are shown: what is late comes first.
 (OWN_LATE, SUPERVISE_LATE, INFORM_LATE, REPORTED, REPORTED_FYI, DUE_TODAY, COMING,
  MOVED) = range(8)
-SECTION_HEADS = {OWN_LATE: "已逾期：", SUPERVISE_LATE: "请您督办，已逾期：",
-                 INFORM_LATE: "知会，已逾期并记入台账：", REPORTED: "新登记，请您处置：",
-                 REPORTED_FYI: "新登记，请您知悉：", DUE_TODAY: "今天截止：",
-                 COMING: "即将截止：", MOVED: "截止日已调整："}
-SECTION_SHORT = {OWN_LATE: "逾期", SUPERVISE_LATE: "督办", INFORM_LATE: "知会",
-                 REPORTED: "新登记", REPORTED_FYI: "知悉", DUE_TODAY: "今天截止",
-                 COMING: "即将截止", MOVED: "调整"}
+SECTIONS = {OWN_LATE: text.SECTION_OWN_LATE, SUPERVISE_LATE: text.SECTION_SUPERVISE_LATE,
+            INFORM_LATE: text.SECTION_INFORM_LATE, REPORTED: text.SECTION_REPORTED,
+            REPORTED_FYI: text.SECTION_REPORTED_FYI, DUE_TODAY: text.SECTION_DUE_TODAY,
+            COMING: text.SECTION_COMING, MOVED: text.SECTION_MOVED}  # (heading, short word)
 
 
 def _section(org: Org, recipient: str, item: Item, today: date) -> int:
@@ -394,70 +364,54 @@ def bundle(org: Org, recipient: str, items: Sequence[Item], calendar: WorkCalend
     for where, _, _, item in placed:
         if where != section:
             section = where
-            full.append(SECTION_HEADS[where])
-            bare.append(SECTION_HEADS[where])
+            full.append(SECTIONS[where][0])
+            bare.append(SECTIONS[where][0])
         counts[where] = counts.get(where, 0) + 1
         full.append("· " + _bundle_line(org, recipient, item, where, calendar, today, True))
         bare.append("· " + _bundle_line(org, recipient, item, where, calendar, today, False))
     own = [i.task for w, _, _, i in placed if w in (OWN_LATE, REPORTED, DUE_TODAY, COMING,
                                                       MOVED)]
     if own:
-        head = f"【今日提醒】您有 {len(items)} 项事项需要关注："
-        foot = ("完成后回复「完成 编号 备注」，多项可一并记录，如「完成 "
-                + " ".join(str(t.number) for t in own[:2]) + "」；也可点下方按钮。")
+        head = text.bundle_head_own(len(items))
+        foot = text.bundle_foot_own(t.number for t in own[:2])
     elif SUPERVISE_LATE in counts:
-        head = f"【逾期督办】{len(items)} 项事项已逾期："
-        foot = SUPERVISE
+        head, foot = text.bundle_head_supervise(len(items)), text.SUPERVISE
     else:
-        head = f"【逾期知会】{len(items)} 项事项已逾期："
-        foot = INFORM
-    buttons = (*(Button(f"完成【{t.number}】", f"完成 {t.number}") for t in own[:BUNDLE_BUTTONS]),
-               Button("查看待办", "待办"))
-    summary = "，".join(f"{SECTION_SHORT[w]} {n} 项" for w, n in sorted(counts.items()))
-    numbers = "".join(f"【{i.task.number}】" for _, _, _, i in placed)
-    summary = f"{summary}：{numbers}"
-    if len(summary) > CARD_SUMMARY:
-        summary = summary[:CARD_SUMMARY - 12].rsplit("【", 1)[0] + "……详见「查看待办」"
-    text = "\n".join([head, *full, foot])
+        head, foot = text.bundle_head_inform(len(items)), text.INFORM
+    buttons = (*(text.checkin_button(t.number) for t in own[:BUNDLE_BUTTONS]), text.TODO_BUTTON)
+    summary = text.bundle_summary(((SECTIONS[w][1], n) for w, n in sorted(counts.items())),
+                                  (i.task.number for _, _, _, i in placed), CARD_SUMMARY)
+    said = "\n".join([head, *full, foot])
     minimal = "\n".join([head, *bare, foot])
-    return Reply(text, buttons=buttons, title=head.split("：")[0], summary=summary,
-                 minimal=None if minimal == text else minimal)
+    return Reply(said, buttons=buttons, title=text.headline(head), summary=summary,
+                 minimal=None if minimal == said else minimal)
 
 
 def _bundle_line(org: Org, recipient: str, item: Item, where: int, calendar: WorkCalendar,
                  today: date, detail: bool) -> str:
     task = item.task
-    title = task_title(org, task)
     late = calendar.workdays_after(task.due, today)
     line = task_line(org, task, recipient)
     if not detail and (task.owner not in org.units or task.note):  # no notes, no names
-        line = f"【{task.number}】{title}（{period_label(task.period)}）"
-    if where in (SUPERVISE_LATE, INFORM_LATE):
+        line = _bare(org, task)
+    if where in (SUPERVISE_LATE, INFORM_LATE, REPORTED_FYI):  # a leader hearing of it
         assignee = org.assignee(task.owner)
-        who = f"，负责人：{org.owner_name(assignee)}" if assignee and detail else ""
-        return f"{line}，截止{day(task.due, today)}，已逾期{late}个工作日{who}"
-    if where == REPORTED_FYI:  # a leader hearing of it
-        assignee = org.assignee(task.owner)
-        who = f"已转{org.owner_name(assignee)}处置，" if assignee and detail else ""
-        return f"{line}，{who}{day(task.due, today)}前反馈"
+        who = org.owner_name(assignee) if assignee and detail else ""
+        if where == REPORTED_FYI:
+            return text.bundle_fyi_line(line, task.due, today, who)
+        return text.bundle_late_line(line, task.due, today, late, who)
     if where == REPORTED:
-        return f"{line}，请于{day(task.due, today)}前处置并反馈"
+        return text.bundle_reported_line(line, task.due, today)
     if where == MOVED:
-        return f"{line}，{_moved(task, today).rstrip('。')}"
+        return text.bundle_moved_line(line, task.previous_due, task.due, today)
     if where == OWN_LATE:
-        return f"{line}，截止{day(task.due, today)}，已逾期{late}个工作日"
+        return text.bundle_late_line(line, task.due, today, late)
     if where == DUE_TODAY:
-        return f"{line}，今天截止"
-    return f"{line}，{day(task.due, today)}截止，还有{(task.due - today).days}天"
+        return text.bundle_today_line(line)
+    return text.bundle_coming_line(line, task.due, today)
 
 
 # ---- meetings ----------------------------------------------------------------------------
-
-MEETING_HEADS = {Stage.MEETING_NOTICE: "【会议通知】", Stage.MEETING_MOVED: "【会议改期】",
-                 Stage.MEETING_CANCELLED: "【会议取消】", Stage.MEETING_EVE: "【会议提醒】",
-                 Stage.MEETING_SOON: "【会议提醒】", Stage.MEETING_LEAVE: "【请假】",
-                 Stage.MEETING_UNRECORDED: "【纪实提醒】"}
-
 
 def meeting_message(org: Org, meeting: Meeting | None, notices: Sequence[Notice],
                     recipient: str, group: bool, now: datetime) -> Reply | None:
@@ -473,61 +427,49 @@ def meeting_message(org: Org, meeting: Meeting | None, notices: Sequence[Notice]
     lead = max(live, key=lambda n: MEETING_ORDER.index(n.stage))
     head = MEETING_HEADS[lead.stage]
     title = meeting_title(org, meeting)
-    named = f"{head}{title}（{org.owner_name(meeting.unit)}）"
+    unit = org.owner_name(meeting.unit)
+    named = text.meeting_named(head, title, unit)
     start = moment(meeting.start.astimezone(org.timezone), today)
-    n = meeting.number
-    where = f"\n地点：{shown(meeting.place)}" if meeting.place else ""
-    topic = f"\n议题：{shown(meeting.topic)}" if meeting.topic else ""
-    answer = (Button("参加", f"参加 {n}"), Button("请假", f"请假 {n}"))
+    n, place, topic = meeting.number, meeting.place, meeting.topic
+    organiser = org.owner_name(meeting.organiser)
+    answer = (text.join_button(n), text.leave_button(n))
     if lead.stage is Stage.MEETING_CANCELLED:
-        why = f"\n原因：{shown(meeting.cancel_reason)}" if meeting.cancel_reason else ""
-        said = f"{named}原定{start}召开的会议已取消。"
-        return Reply(f"{said}{why}\n原定的提醒不再发送，无需回复。", title=head + title,
-                     minimal=f"{said}无需回复。")
+        return Reply(text.meeting_cancel_notice(named, start, meeting.cancel_reason),
+                     title=head + title, minimal=text.meeting_cancel_notice_minimal(named, start))
     if group:
-        return Reply(f"{head}{org.owner_name(meeting.unit)} {title}\n时间：{start}{where}{topic}"
-                     f"\n召集人：{org.owner_name(meeting.organiser)}\n"
-                     f"参会同志请留意个人通知；请假请私信回复「请假 {n} 原因」。",
-                     title=head + title)
+        return Reply(text.meeting_group_notice(head, unit, title, start, place, topic,
+                                               organiser, n), title=head + title)
     if lead.stage is Stage.MEETING_MOVED:
         before = (moment(meeting.previous_start.astimezone(org.timezone), today)
                   if meeting.previous_start else "")
-        return Reply(f"{named}由{before}改为{start}{where}{topic}\n"
-                     f"请点「参加」或「请假」，或回复「请假 {n} 原因」。", buttons=answer,
-                     title=head + title, summary=f"改为{start}")
+        return Reply(text.meeting_moved_notice(named, before, start, place, topic, n),
+                     buttons=answer, title=head + title, summary=text.meeting_moved_summary(start))
     if lead.stage is Stage.MEETING_NOTICE:
-        ask = f"请点「参加」或「请假」，或回复「参加 {n}」「请假 {n} 原因」。"
-        return Reply(f"{named}\n时间：{start}{where}{topic}\n"
-                     f"召集人：{org.owner_name(meeting.organiser)}\n{ask}", buttons=answer,
-                     title=head + title, summary=start + (f" {shown(meeting.place)}"
-                                                          if meeting.place else ""),
-                     minimal=f"{named}\n时间：{start}{where}\n{ask}")
+        return Reply(text.meeting_notice(named, start, place, topic, organiser, n),
+                     buttons=answer, title=head + title,
+                     summary=text.meeting_notice_summary(start, place),
+                     minimal=text.meeting_notice_minimal(named, start, place, n))
     if lead.stage in (Stage.MEETING_EVE, Stage.MEETING_SOON):
         if lead.stage is Stage.MEETING_SOON:
             minutes = max(int((meeting.start - now).total_seconds() // 60), 1)
-            when = f"将于{meeting.start.astimezone(org.timezone):%H:%M}（{minutes} 分钟后）召开"
+            when = text.meeting_soon(meeting.start.astimezone(org.timezone), minutes)
         else:
-            when = f"将于{start}召开"
-        place = f"，地点：{shown(meeting.place)}" if meeting.place else ""
-        return Reply(f"{named}{when}{place}。{topic.strip()}\n"
-                     f"如不能参加，请回复「请假 {n} 原因」。",
-                     buttons=(Button("请假", f"请假 {n}"),), title=head + title,
-                     summary=f"{start}{place}")
+            when = text.meeting_eve(start)
+        return Reply(text.meeting_reminder(named, when, place, topic, n),
+                     buttons=(text.leave_button(n),), title=head + title,
+                     summary=text.meeting_reminder_summary(start, place))
     if lead.stage is Stage.MEETING_LEAVE:
         away = meeting.on_leave()
         asked = [meeting.leaves[x.occurrence - 1] for x in live
                  if x.stage is Stage.MEETING_LEAVE and 0 < x.occurrence <= len(meeting.leaves)]
-        who = "；".join(f"{org.owner_name(x.person)}（{shown(x.reason)}）" for x in asked
-                       if x.person in away)
-        count = f"目前应到 {len(meeting.invitees)} 人，请假 {len(away)} 人。"
-        return Reply(f"{named}{start}：{who}。\n{count}发送「查询 {n}」查看详情。",
+        named_reasons = [(org.owner_name(x.person), x.reason) for x in asked if x.person in away]
+        invited = len(meeting.invitees)
+        return Reply(text.leave_notice(named, start, named_reasons, invited, len(away), n),
                      title=head + title,
-                     minimal=f"{named}{start}：有 {len(asked)} 位同志请假，{count}"
-                             f"详情请在单位内部渠道发送「查询 {n}」。")
-    return Reply(f"{named}定于{start}的会议尚未记录纪实。"
-                 f"会后请发送「纪实 {n}」逐行写明主持、记录、缺席、议题、决议；"
-                 f"如未召开，请发送「改期 {n} 新时间」或「取消会议 {n}」。",
-                 buttons=(Button("查看会议", f"查询 {n}"),), title=head + title)
+                     minimal=text.leave_notice_minimal(named, start, len(asked), invited,
+                                                       len(away), n))
+    return Reply(text.meeting_unrecorded(named, start, n), buttons=(text.meeting_button(n),),
+                 title=head + title)
 
 
 def _still_says(meeting: Meeting, notice: Notice, recipient: str, now: datetime) -> bool:

@@ -50,8 +50,7 @@ def status(ctx: Context, args: str) -> Reply:
     who = _target_label(ctx, owners)
     if not tasks:
         return Reply(text.status_none(who))
-    lines = [f"{_line(ctx, t)}，截止{text.day(t.due, ctx.today)}：{_state(ctx, t)}"
-             for t in tasks]
+    lines = [text.status_line(_line(ctx, t), t.due, ctx.today, _state(ctx, t)) for t in tasks]
     return ctx.paged(text.status_header(who, ctx.today), lines, text.STATUS_FOOTER)
 
 
@@ -88,7 +87,7 @@ def overview(ctx: Context, args: str) -> Reply:
     late = _overdue_sorted(ctx, in_period, scope.owners)
     if late:
         lines.append(text.OVERVIEW_OVERDUE)
-        lines += [f"· {_line(ctx, t)}，{_state(ctx, t)}" for t in late]
+        lines += [text.overview_late_line(_line(ctx, t), _state(ctx, t)) for t in late]
     else:
         lines.append(text.OVERVIEW_NO_OVERDUE)
     return ctx.paged(text.overview_header(period.label(), ctx.today, scope.everything), lines,
@@ -102,7 +101,7 @@ def overdue(ctx: Context, args: str) -> Reply:
     if not late:
         return Reply(text.OVERDUE_NONE)
     return ctx.paged(text.overdue_header(len(late)),
-                     [f"{_line(ctx, t)} 截止 {text.day(t.due, ctx.today)}，{_state(ctx, t)}"
+                     [text.overdue_line(_line(ctx, t), t.due, ctx.today, _state(ctx, t))
                       for t in late], text.OVERDUE_FOOTER)
 
 
@@ -199,7 +198,7 @@ def _report_event(ctx: Context, keyword: str, args: str) -> Reply:
         replies.append(text.incident_opened(
             _line(ctx, task), ctx.org.owner_name(assignee) if assignee else "",
             text.day(task.due, ctx.today),
-            "、".join(ctx.org.owner_name(p) for p in informed), keyword))
+            text.listing(ctx.org.owner_name(p) for p in informed), keyword))
     if not replies:
         return Reply(text.INCIDENT_NOT_PLANNED)
     if cut:
@@ -237,8 +236,7 @@ def _target_label(ctx: Context, owners: list[str]) -> str:
     first, units = owners[0], [ctx.org.owner_name(o) for o in owners[1:]]
     if first not in ctx.org.people:
         return ctx.org.owner_name(first)
-    name = ctx.org.owner_name(first)
-    return f"{name}（含负责的{'、'.join(units)}）" if units else name
+    return text.with_units(ctx.org.owner_name(first), units)
 
 
 def _owner_label(ctx: Context, owner: str) -> str:
@@ -247,7 +245,7 @@ def _owner_label(ctx: Context, owner: str) -> str:
 
 
 def _line(ctx: Context, task: Task) -> str:
-    return f"【{task.number}】{ctx.describe(task)}"
+    return ctx.title(task)
 
 
 def _state(ctx: Context, task: Task) -> str:

@@ -10,9 +10,11 @@ from collections.abc import Iterable
 from datetime import date, datetime, time
 from functools import lru_cache
 
+from handlers.messages import Button
 from schedules.meetings import Meeting, MeetingRecord, MeetingState, makeup_meeting
 from schedules.model import Org
 from schedules.periods import parse_period_key
+from schedules.reminders import Stage
 from schedules.tasks import PlannedTask, Status, Task
 from storage.files import Refusal
 
@@ -513,8 +515,7 @@ def before_records(label: str, since: date) -> str:
 
 
 def overview_header(label: str, today: date, everything: bool) -> str:
-    whose = "全局各单位" if everything else "您负责或分管的单位"
-    return f"【总览】{label}，{whose}，截至{day(today)}："
+    return f"【总览】{label}，{_whose(everything)}，截至{day(today)}："
 
 
 def overview_row(name: str, due: int, done: int, excused: int, overdue: int,
@@ -545,6 +546,23 @@ OVERVIEW_FOOTER = "发送「查询 单位」查看明细，「总览 2026-H1」�
 
 def own_tasks(name: str) -> str:
     return f"{name}（本人事项）"
+
+
+def with_units(name: str, units: list[str]) -> str:
+    """吴芳（含负责的机关第一党支部）: a person asked about, with the units they head."""
+    return f"{name}（含负责的{listing(units)}）" if units else name
+
+
+def status_line(line: str, due: date, today: date, state: str) -> str:
+    return f"{line}，截止{day(due, today)}：{state}"
+
+
+def overview_late_line(line: str, state: str) -> str:
+    return f"· {line}，{state}"
+
+
+def overdue_line(line: str, due: date, today: date, state: str) -> str:
+    return f"{with_due(line, due, today)}，{state}"
 
 
 OVERDUE_NONE = "您可查看的范围内目前没有逾期事项。发送「近期」查看接下来的截止事项。"
@@ -682,6 +700,8 @@ MEETINGS_NONE = "您近期没有会议。单位负责人召集会议时，请发
 MEETINGS_FOOTER = ("请假发送「请假 编号 原因」，能参加发送「参加 编号」；"
                    "会后由召集人发送「纪实 编号」。")
 LEAVE_USAGE = "请写明会议编号和原因，如「请假 57 出差」。发送「会议」查看您的会议。"
+LEAVE_REASON = "请假原因"  # as `too_long` names it
+CANCEL_REASON = "原因"
 JOIN_USAGE = "请写明会议编号，如「参加 57」。发送「会议」查看您的会议。"
 RESCHEDULE_USAGE = "请写明会议编号和新时间，如「改期 57 下周一上午9点」。"
 CANCEL_USAGE = "请写明会议编号，可在后面写明原因，如「取消会议 57 因故推迟」。"
@@ -1050,3 +1070,418 @@ def meeting_view_footer(meeting: Meeting, organiser: bool, now: datetime) -> str
 
 def meeting_attached(line: str, count: int) -> str:
     return f"已将 {count} 个附件加入{line}的纪实。"
+
+
+# ---- buttons: what a tap sends is the command it stands for ------------------------------
+
+TODO_BUTTON = Button("查看待办", "待办")
+
+
+def checkin_button(number: int) -> Button:
+    return Button(f"完成【{number}】", f"完成 {number}")
+
+
+def done_button(number: int) -> Button:
+    """A reminder's one-tap 已完成."""
+    return Button("已完成", f"完成 {number}")
+
+
+def join_button(number: int) -> Button:
+    return Button("参加", f"参加 {number}")
+
+
+def leave_button(number: int) -> Button:
+    return Button("请假", f"请假 {number}")
+
+
+def rejoin_button(number: int) -> Button:
+    """After asking leave: the way back."""
+    return Button("能参加了", f"参加 {number}")
+
+
+def meeting_button(number: int) -> Button:
+    return Button("查看会议", f"查询 {number}")
+
+
+def leave_command(number: int) -> str:
+    """What a reason sent on its own after `请假 57` is read as (`handlers.followup`)."""
+    return f"请假 {number}"
+
+
+# ---- 提醒: reminders and escalations (handlers.notices) ---------------------------------
+
+SUPERVISE = "请您关注并督促完成；负责同志完成后记录即可，无需回复本消息。"
+INFORM = "已记入台账，供您掌握情况，无需回复本消息。"
+NO_ASSIGNEE = "未指定"
+SOMEONE = "有同志"  # a reporter the config no longer knows
+# The tag a reminder begins with, as the card's title begins too.
+ESCALATION_SUPERVISE_TAG = "【逾期督办】"
+ESCALATION_INFORM_TAG = "【逾期知会】"
+MOVED_TAG = "【截止日调整】"
+OVERDUE_UPWARD_TAG = "【逾期提示】"  # to someone senior: a reminder, never a demand
+OVERDUE_TAG = "【逾期提醒】"
+DUE_TODAY_TAG = "【今日截止】"
+DUE_LAST_WORKDAY_TAG = "【即将截止】"
+DUE_TOMORROW_TAG = "【明日截止】"
+DUE_LATER_TAG = "【待办提醒】"
+OVERDUE_UPWARD_ASK = "特此提示。"
+OVERDUE_ASK = "请尽快完成。"
+
+
+def numbered(number: int, what: str) -> str:
+    """【22】and what it is: how a task (or meeting) is named in a reply."""
+    return f"【{number}】{what}"
+
+
+def listing(names: Iterable[str]) -> str:
+    """张三、李四、王五"""
+    return "、".join(names)
+
+
+def with_due(line: str, due: date, today: date) -> str:
+    return f"{line} 截止 {day(due, today)}"
+
+
+def todo_line(number: int, what: str, due: date, today: date, late: int | None,
+              acting: str = "") -> str:
+    """A task in `待办`: its due date, the working days it is late (None: not late), and
+    whom the reader acts for in it ("" when it is their own)."""
+    mark = f" ⚠{overdue_mark(late)}" if late is not None else ""
+    return f"{with_due(numbered(number, what), due, today)}{mark}" + (
+        acting_for(acting) if acting else "")
+
+
+def task_bare(number: int, title: str, period: str) -> str:
+    """A task named without its owner or note: 【22】主题党日活动（2026年11月）."""
+    return f"【{number}】{title}（{period_label(period)}）"
+
+
+def escalation(tag: str, line: str, due: date, today: date, late: int, who: str,
+               ask: str) -> str:
+    return f"{tag}{line}截止于{day(due, today)}，已逾期{late}个工作日，负责人：{who}。\n{ask}"
+
+
+def escalation_minimal(tag: str, bare: str, due: date, today: date, late: int,
+                       ask: str) -> str:
+    return f"{tag}{bare}截止于{day(due, today)}，已逾期{late}个工作日。{ask}"
+
+
+def due_moved(previous: date | None, due: date, today: date) -> str:
+    before = f"由{day(previous, today)}" if previous else ""
+    return f"因责任清单调整，截止日已{before}改为{day(due, today)}。"
+
+
+def evidence_hint(evidence: str) -> str:
+    return f"\n建议说明：{evidence}" if evidence else ""
+
+
+def reminder_action(number: int) -> str:
+    return f"完成后回复「完成 {number} 备注」或点「已完成」。"
+
+
+def overdue_head(tag: str, line: str, due: date, today: date, late: int) -> str:
+    return f"{tag}{line}截止于{day(due, today)}，已逾期{late}个工作日。"
+
+
+def due_today_head(line: str) -> str:
+    return f"{DUE_TODAY_TAG}{line}今天截止。"
+
+
+def due_last_workday_head(line: str, due: date, today: date) -> str:
+    return f"{DUE_LAST_WORKDAY_TAG}{line}将于{day(due, today)}截止，今天是截止前最后一个工作日。"
+
+
+def due_tomorrow_head(line: str, due: date, today: date) -> str:
+    return f"{DUE_TOMORROW_TAG}{line}将于明天{day(due, today)}截止。"
+
+
+def due_later_head(line: str, due: date, today: date, days_left: int,
+                   workdays: int | None) -> str:
+    """`workdays`: shown when the span holds a holiday or more (None: not shown)."""
+    span = f"还有{days_left}天" + (f"（其中工作日{workdays}天）" if workdays is not None else "")
+    return f"{DUE_LATER_TAG}{line}将于{day(due, today)}截止，{span}。"
+
+
+def event_to_assignee(title: str, reporter: str, note: str, number: int, due: date,
+                      today: date) -> str:
+    return (f"【{title}】{reporter}报告：{note}\n已登记为【{number}】，请于"
+            f"{day(due, today)}前处置并反馈。处置完成后回复「完成 {number} "
+            "处置情况」或点「已完成」。")
+
+
+def event_title(title: str, note: str) -> str:
+    return f"【{title}】{short(note)}"
+
+
+def event_to_assignee_minimal(title: str, number: int, due: date, today: date) -> str:
+    return (f"【{title}】有新登记的事项【{number}】，请于{day(due, today)}前"
+            "处置并反馈，详情请通过单位内部渠道了解。"
+            f"处置完成后回复「完成 {number}」。")
+
+
+def event_to_leader(title: str, reporter: str, note: str, who: str, number: int, due: date,
+                    today: date) -> str:
+    return (f"【{title}·知悉】{reporter}报告：{note}\n已转{who}处置（编号 {number}），"
+            f"{day(due, today)}前反馈。请您知悉，无需回复；逾期未处置将另行提示。")
+
+
+def event_to_leader_minimal(title: str, number: int, due: date, today: date) -> str:
+    return (f"【{title}·知悉】有新登记的事项（编号 {number}），"
+            f"{day(due, today)}前反馈。详情请通过单位内部渠道了解，无需回复。")
+
+
+# ---- 摘要: the weekly group digest, the leaders' month, the admins' week ------------------
+
+WEEKLY_FOOT = "完成后由负责同志回复「完成 编号 备注」即可。"
+MONTHLY_FOOT = "逾期事项会同时提醒各单位负责人。发送「待办」查看您本人的事项。"
+DELIVERY_FOOT = "请核对相关人员的账号配置或渠道设置，然后运行 dutybot check。"
+HOLIDAY_GAP_TAG = "【节假日提示】"
+
+
+def weekly_head(unit: str, count: int) -> str:
+    return f"【本周提示】{unit}：逾期及两周内截止的事项 {count} 项"
+
+
+def weekly_line(number: int, title: str, period: str, due: date, today: date,
+                late: bool) -> str:
+    return (f"· 【{number}】{title}（{period_label(period)}）截止 "
+            f"{day(due, today)}{'，已逾期' if late else ''}")
+
+
+def digest_more(count: int) -> str:
+    return f"……另有 {count} 项。"
+
+
+def weekly_later(count: int) -> str:
+    return f"另有 {count} 项截止较晚，发送「待办」可查看全部。"
+
+
+def _whose(everything: bool) -> str:
+    return "全局各单位" if everything else "您负责或分管的单位"
+
+
+def monthly_head(today: date, everything: bool) -> str:
+    return f"【月度情况】{today.year}年{today.month}月初，{_whose(everything)}责任事项情况："
+
+
+def monthly_status(done: int, open_: int, overdue: int) -> str:
+    return (f"上月完成 {done} 项；待完成 {open_} 项"
+            + (f"，其中已逾期 {overdue} 项" if overdue else ""))
+
+
+def monthly_line(name: str, status: str) -> str:
+    return f"· {name}：{status}"
+
+
+def monthly_more(count: int) -> str:
+    return f"……另有 {count} 个单位未列出。"
+
+
+def monthly_own(status: str) -> str:
+    return f"· 您本人（述职、讲党课等）：{status}"
+
+
+def delivery_head(count: int) -> str:
+    return f"【投递情况】过去一周有 {count} 条消息未能确认送达："
+
+
+def delivery_line(who: str, channel: str, error: str) -> str:
+    return f"· {who}，{channel or '无渠道'}：{error or '状态不明，可能已送达'}"
+
+
+def delivery_more(count: int) -> str:
+    return f"……另有 {count} 条，运行 dutybot check 查看。"
+
+
+def delivery_minimal(count: int) -> str:
+    return (f"【投递情况】过去一周有 {count} 条消息未能确认送达，"
+            "详情请在单位内部渠道查看或运行 dutybot check。")
+
+
+def holiday_gap(year: int, missing: int, first: date) -> str:
+    return (f"{HOLIDAY_GAP_TAG}{year} 年的放假安排尚未补充完整：配置 [calendar] "
+            f"中还缺 {missing} 个法定节假日，首个为 {first:%m月%d日}；"
+            "调休上班日也须补充。请按国务院办公厅的放假通知补全，"
+            "运行 dutybot check 核对。")
+
+
+# ---- one message of several reminders (handlers.notices.bundle) --------------------------
+
+# Each section's heading and its word in the card's summary, in the order shown.
+SECTION_OWN_LATE = ("已逾期：", "逾期")
+SECTION_SUPERVISE_LATE = ("请您督办，已逾期：", "督办")
+SECTION_INFORM_LATE = ("知会，已逾期并记入台账：", "知会")
+SECTION_REPORTED = ("新登记，请您处置：", "新登记")
+SECTION_REPORTED_FYI = ("新登记，请您知悉：", "知悉")
+SECTION_DUE_TODAY = ("今天截止：", "今天截止")
+SECTION_COMING = ("即将截止：", "即将截止")
+SECTION_MOVED = ("截止日已调整：", "调整")
+
+
+def bundle_head_own(count: int) -> str:
+    return f"【今日提醒】您有 {count} 项事项需要关注："
+
+
+def bundle_foot_own(numbers: Iterable[int]) -> str:
+    return ("完成后回复「完成 编号 备注」，多项可一并记录，如「完成 "
+            + " ".join(str(n) for n in numbers) + "」；也可点下方按钮。")
+
+
+def bundle_head_supervise(count: int) -> str:
+    return f"{ESCALATION_SUPERVISE_TAG}{count} 项事项已逾期："
+
+
+def bundle_head_inform(count: int) -> str:
+    return f"{ESCALATION_INFORM_TAG}{count} 项事项已逾期："
+
+
+def headline(head: str) -> str:
+    """A bundle's heading as a card's title: without what follows its colon."""
+    return head.split("：")[0]
+
+
+def bundle_summary(counts: Iterable[tuple[str, int]], numbers: Iterable[int],
+                   limit: int) -> str:
+    """逾期 2 项，今天截止 1 项：【12】【15】【18】, cut before a number to fit `limit`."""
+    said = "，".join(f"{word} {n} 项" for word, n in counts)
+    said = f"{said}：{''.join(f'【{n}】' for n in numbers)}"
+    if len(said) > limit:
+        said = said[:limit - 12].rsplit("【", 1)[0] + "……详见「查看待办」"
+    return said
+
+
+def bundle_late_line(line: str, due: date, today: date, late: int, who: str = "") -> str:
+    """`who`: whoever answers for it, to the leader who hears of it."""
+    whom = f"，负责人：{who}" if who else ""
+    return f"{line}，截止{day(due, today)}，已逾期{late}个工作日{whom}"
+
+
+def bundle_fyi_line(line: str, due: date, today: date, handler: str = "") -> str:
+    who = f"已转{handler}处置，" if handler else ""
+    return f"{line}，{who}{day(due, today)}前反馈"
+
+
+def bundle_reported_line(line: str, due: date, today: date) -> str:
+    return f"{line}，请于{day(due, today)}前处置并反馈"
+
+
+def bundle_moved_line(line: str, previous: date | None, due: date, today: date) -> str:
+    return f"{line}，{due_moved(previous, due, today).rstrip('。')}"
+
+
+def bundle_today_line(line: str) -> str:
+    return f"{line}，今天截止"
+
+
+def bundle_coming_line(line: str, due: date, today: date) -> str:
+    return f"{line}，{day(due, today)}截止，还有{(due - today).days}天"
+
+
+# ---- 会议通知: a meeting's news to an invitee or the unit's group ------------------------
+
+MEETING_HEADS = {Stage.MEETING_NOTICE: "【会议通知】", Stage.MEETING_MOVED: "【会议改期】",
+                 Stage.MEETING_CANCELLED: "【会议取消】", Stage.MEETING_EVE: "【会议提醒】",
+                 Stage.MEETING_SOON: "【会议提醒】", Stage.MEETING_LEAVE: "【请假】",
+                 Stage.MEETING_UNRECORDED: "【纪实提醒】"}
+
+
+def meeting_named(head: str, title: str, unit: str) -> str:
+    """【会议通知】主题党日活动（机关第一党支部）"""
+    return f"{head}{title}（{unit}）"
+
+
+def _place_line(place: str) -> str:
+    return f"\n地点：{shown(place)}" if place else ""
+
+
+def _topic_line(topic: str) -> str:
+    return f"\n议题：{shown(topic)}" if topic else ""
+
+
+def meeting_cancel_notice(named: str, start: str, reason: str) -> str:
+    why = f"\n原因：{shown(reason)}" if reason else ""
+    return f"{named}原定{start}召开的会议已取消。{why}\n原定的提醒不再发送，无需回复。"
+
+
+def meeting_cancel_notice_minimal(named: str, start: str) -> str:
+    return f"{named}原定{start}召开的会议已取消。无需回复。"
+
+
+def meeting_group_notice(head: str, unit: str, title: str, start: str, place: str,
+                         topic: str, organiser: str, number: int) -> str:
+    return (f"{head}{unit} {title}\n时间：{start}{_place_line(place)}{_topic_line(topic)}"
+            f"\n召集人：{organiser}\n"
+            f"参会同志请留意个人通知；请假请私信回复「请假 {number} 原因」。")
+
+
+def meeting_moved_notice(named: str, before: str, start: str, place: str, topic: str,
+                         number: int) -> str:
+    return (f"{named}由{before}改为{start}{_place_line(place)}{_topic_line(topic)}\n"
+            f"请点「参加」或「请假」，或回复「请假 {number} 原因」。")
+
+
+def meeting_moved_summary(start: str) -> str:
+    return f"改为{start}"
+
+
+def _answer_please(number: int) -> str:
+    return f"请点「参加」或「请假」，或回复「参加 {number}」「请假 {number} 原因」。"
+
+
+def meeting_notice(named: str, start: str, place: str, topic: str, organiser: str,
+                   number: int) -> str:
+    return (f"{named}\n时间：{start}{_place_line(place)}{_topic_line(topic)}\n"
+            f"召集人：{organiser}\n{_answer_please(number)}")
+
+
+def meeting_notice_minimal(named: str, start: str, place: str, number: int) -> str:
+    return f"{named}\n时间：{start}{_place_line(place)}\n{_answer_please(number)}"
+
+
+def meeting_notice_summary(start: str, place: str) -> str:
+    return start + (f" {shown(place)}" if place else "")
+
+
+def meeting_soon(at: datetime, minutes: int) -> str:
+    return f"将于{at:%H:%M}（{minutes} 分钟后）召开"
+
+
+def meeting_eve(start: str) -> str:
+    return f"将于{start}召开"
+
+
+def _place_after(place: str) -> str:
+    return f"，地点：{shown(place)}" if place else ""
+
+
+def meeting_reminder(named: str, when: str, place: str, topic: str, number: int) -> str:
+    return (f"{named}{when}{_place_after(place)}。{_topic_line(topic).strip()}\n"
+            f"如不能参加，请回复「请假 {number} 原因」。")
+
+
+def meeting_reminder_summary(start: str, place: str) -> str:
+    return f"{start}{_place_after(place)}"
+
+
+def leave_notice(named: str, start: str, asked: Iterable[tuple[str, str]], invited: int,
+                 away: int, number: int) -> str:
+    """To the organiser: who asked leave (name, reason), and the count now."""
+    who = "；".join(f"{name}（{shown(reason)}）" for name, reason in asked)
+    return (f"{named}{start}：{who}。\n{_leave_count(invited, away)}"
+            f"发送「查询 {number}」查看详情。")
+
+
+def leave_notice_minimal(named: str, start: str, asked: int, invited: int, away: int,
+                         number: int) -> str:
+    return (f"{named}{start}：有 {asked} 位同志请假，{_leave_count(invited, away)}"
+            f"详情请在单位内部渠道发送「查询 {number}」。")
+
+
+def _leave_count(invited: int, away: int) -> str:
+    return f"目前应到 {invited} 人，请假 {away} 人。"
+
+
+def meeting_unrecorded(named: str, start: str, number: int) -> str:
+    return (f"{named}定于{start}的会议尚未记录纪实。"
+            f"会后请发送「纪实 {number}」逐行写明主持、记录、缺席、议题、决议；"
+            f"如未召开，请发送「改期 {number} 新时间」或「取消会议 {number}」。")

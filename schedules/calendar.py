@@ -21,6 +21,8 @@ from functools import lru_cache
 import chinese_calendar
 import holidays as holiday_rules
 
+from schedules import wording
+
 log = logging.getLogger(__name__)
 
 NOTE_FROM = (11, 1)  # from 1 November, next year's calendar is asked for
@@ -79,9 +81,7 @@ class WorkCalendar:
             log.info("no package data for %d: its statutory holidays and the [calendar] "
                      "dates apply", year)
         else:
-            log.warning("%d 年的放假安排尚未收录：法定节假日已按《全国年节及纪念日放假办法》推算，"
-                        "调休上班日无从得知；请在配置的 [calendar] 中补充当年的放假和调休日期",
-                        year)
+            log.warning(wording.YEAR_NOT_COVERED, year)
 
     def gap(self, year: int) -> YearGap | None:
         """What `[calendar]` still lacks of a year the package does not cover: its statutory

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from schedules import wording
 from schedules.calendar import WorkCalendar
 from schedules.model import Adjust, Cadence, DueRule
 
@@ -49,18 +50,18 @@ class Period:
         """The period as people say it, e.g. 2026年第四季度."""
         k = self.key
         if "-W" in k:
-            return f"{k[:4]}年第{int(k[6:])}周"
+            return wording.week(k[:4], int(k[6:]))
         if _HALF_MONTH_KEY.match(k):
-            return f"{k[:4]}年{int(k[5:7])}月{'上' if k[7] == 'A' else '下'}半月"
+            return wording.half_month(k[:4], int(k[5:7]), k[7] == "A")
         if "-Q" in k:
-            return f"{k[:4]}年第{'一二三四'[int(k[-1]) - 1]}季度"
+            return wording.quarter(k[:4], int(k[-1]))
         if "-H" in k:
-            return f"{k[:4]}年{'上下'[int(k[-1]) - 1]}半年"
+            return wording.half_year(k[:4], int(k[-1]))
         if len(k) == 4:
-            return f"{k}年"
+            return wording.whole_year(k)
         if len(k) == 7:
-            return f"{k[:4]}年{int(k[5:])}月"
-        return f"{k}截止"
+            return wording.month(k[:4], int(k[5:]))
+        return wording.deadline(k)
 
 
 def period_of(cadence: Cadence, day: date) -> Period:

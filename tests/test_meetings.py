@@ -15,7 +15,7 @@ from bot.config import ConfigError, load
 from bot.delivery import Deliverer
 from handlers import text
 from handlers.messages import Inbound
-from handlers.notices import MEETING_HEADS
+from handlers.text import MEETING_HEADS
 from schedules.meetings import MeetingState, is_makeup
 from schedules.reminders import Stage
 from schedules.tasks import Attachment, Status
