@@ -26,9 +26,11 @@ from pathlib import Path
 from bench.bureau import TZ, write_config
 from bot.app import App
 from bot.channels.base import TransientSendError
-from bot.channels.telegram import TelegramBot, TelegramChannel
+from bot.channels.telegram import ACCOUNT, TelegramSettings
+from bot.channels.telegram_bot import TelegramBot, TelegramChannel
 from bot.clock import FakeClock
-from bot.config import Config, TelegramSettings, load
+from bot.config import Config, load
+from bot.evidence import Evidence
 from handlers.messages import Reply
 from schedules.model import build_org
 from tests.fake_telegram import FakeTelegram
@@ -50,13 +52,14 @@ async def bulk(folder: Path) -> None:
     config = bureau(folder)
     with FakeTelegram(overall_per_second=OVERALL, private_per_second=1.0) as fake:
         for person in config.org.people.values():
-            assert person.telegram_id is not None
-            fake.add_user(person.telegram_id, person.name)
+            account = person.address(ACCOUNT.key)
+            assert account is not None
+            fake.add_user(int(account), person.name)
         settings = TelegramSettings(enabled=True, token_env="X", api_base_url=fake.base_url,
                                     overall_per_second=OVERALL)
         app = App.open(config, FakeClock(datetime(2026, 11, 30, 9, tzinfo=TZ)))
-        bot = TelegramBot(settings, fake.token, "", app.handle, app.quick, app.store,
-                          app.clock.now)
+        bot = TelegramBot(settings, fake.token, "", app.handle, app.quick, app.clock.now,
+                          Evidence(app.store.files))
         await bot.start()
         channel = TelegramChannel(config.org, app.store, bot, max_wait=0.0)
         people = list(config.org.people)[:PEOPLE]

@@ -34,10 +34,12 @@ from wechatpy.enterprise.crypto import WeChatCrypto
 from bench.bureau import TZ, ensure_store
 from bot.app import App
 from bot.channels.base import TransientSendError
-from bot.channels.wecom import WeComAPI, WeComChannel, WeComLimits
+from bot.channels.wecom import USERID
+from bot.channels.wecom_api import WeComAPI, WeComChannel, WeComLimits
 from bot.channels.wecom_callback import WeComCallback
 from bot.clock import FakeClock
 from bot.config import load
+from bot.evidence import Evidence
 from handlers.messages import Reply
 from schedules.model import build_org
 from tests.fake_wecom import FakeWeCom
@@ -68,14 +70,14 @@ async def _callback_path(folder: Path, n: int) -> None:
     app = App.open(config, clock)
     # A branch secretary: head of a branch, with its tasks of three years in the store.
     head = next(u.head for u in app.org.units.values() if u.kind == "branch")
-    userid = app.org.people[head].wecom_userid or ""
+    userid = app.org.people[head].address(USERID.key) or ""
     sim = CallbackSimulator(TOKEN, AES_KEY, CORP, AGENT)
     crypto = WeChatCrypto(TOKEN, AES_KEY, CORP)
     with FakeWeCom(corp_id=CORP, agent_id=AGENT) as fake:
         api = WeComAPI(CORP, fake.secret, AGENT, fake.base_url)
         channel = WeComChannel(app.org, api)
-        callback = WeComCallback(app.handle, app.store, crypto, AGENT, channel, api, clock.now,
-                                 quick=app.quick)
+        callback = WeComCallback(app.handle, crypto, AGENT, channel, api, clock.now,
+                                 Evidence(app.store.files), quick=app.quick)
         requests = [sim.text(userid, "待办") for _ in range(n + 50)]
         for r in requests[:50]:  # warm-up
             await callback.receive(r.query, r.body, "bench")
@@ -121,7 +123,8 @@ def bulk(label: str, people: int, each: int, api_per_minute: int | None,
     from bench.bureau import write_config
     with tempfile.TemporaryDirectory() as work:
         base = load(write_config(Path(work), max(people, 60), 6)).org
-    everyone = [replace(p, wecom_userid=p.wecom_userid or f"U{i}")
+    everyone = [p if p.address(USERID.key) else
+                replace(p, addresses=(*p.addresses, (USERID.key, f"U{i}")))
                 for i, p in enumerate(base.people.values())]
     org = build_org(base.name, base.timezone, everyone, list(base.units.values()),
                     list(base.duties.values()))

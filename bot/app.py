@@ -6,6 +6,8 @@ import logging
 import threading
 from datetime import date, datetime, timedelta
 
+from bot.channels import registry
+from bot.channels.console import CONSOLE
 from bot.clock import Clock
 from bot.config import Config
 from handlers.dispatch import Dispatcher, reads_only
@@ -29,7 +31,8 @@ class App:
         self.store = store
         self.clock = clock
         self.calendar = make_calendar(config)
-        self.dispatcher = Dispatcher(self.org, store, self.calendar)
+        self.dispatcher = Dispatcher(self.org, store, self.calendar, self.identify,
+                                     frozenset(c.name for c in registry.CHANNELS if c.bindable))
         self._planned_through: date | None = None
         self._refresh_failing = False
         self._refresh_lock = threading.Lock()  # the ticker and message handlers both refresh
@@ -38,7 +41,7 @@ class App:
     def open(cls, config: Config, clock: Clock, read_only: bool = False) -> App:
         """Open the store (raises `StoreError`) and bring its tasks up to date."""
         store = TinyDBStore.open(config.store_path, clock.now(), read_only=read_only,
-                                 backups=config.backups)
+                                 backups=config.backups, max_file_bytes=config.max_file_bytes)
         app = cls(config, store, clock)
         if not read_only:
             app.refresh(clock.now())
@@ -89,6 +92,15 @@ class App:
         if created:
             log.info("opened or updated %d task(s) up to %s", len(created), today)
         self._planned_through = today
+
+    def identify(self, message: Inbound) -> str | None:
+        """Who sent `message`, by its channel module; on the console, a person id or name."""
+        channel = registry.by_name(message.channel)
+        if channel is None:
+            found = self.org.person(message.sender) if message.channel == CONSOLE else None
+            return found.id if found else None
+        settings = self.config.channels.get(channel.name)
+        return channel.identify(settings, self.org, self.store, message.sender)
 
     def handle(self, message: Inbound) -> Reply:
         self.refresh(message.received_at)

@@ -29,7 +29,7 @@ from bot.channels.base import (
     SendError,
     TransientSendError,
 )
-from bot.channels.wecom import WeComChannel, clip
+from bot.channels.wecom_api import WeComChannel, clip
 from handlers import text
 from handlers.messages import Inbound
 from schedules.meetings import CalendarStep, Meeting, calendar_step
@@ -147,7 +147,8 @@ def calendar_for(app: App, channels: Mapping[str, Outbound],
                  stamp: Callable[[datetime], datetime]) -> CalendarSync | None:
     """The pass's 日程 step, when the WeCom channel is connected and `calendar` is on."""
     wecom = channels.get(WeComChannel.name)
-    if not app.config.wecom.calendar or not isinstance(wecom, WeComChannel):
+    settings = app.config.channel("wecom")
+    if settings is None or not settings.calendar or not isinstance(wecom, WeComChannel):
         return None
     return CalendarSync(app, wecom, stamp)
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from bot import argparse_zh, runner, simulate, summary
 from bot.app import App, make_calendar
+from bot.channels import registry
 from bot.channels.base import ChannelStartFailed
 from bot.channels.console import ConsoleChannel
 from bot.clock import Clock, ShiftedClock, SystemClock
@@ -225,7 +226,7 @@ def _chat(config: Config, clock: Clock, person: str | None) -> int:
                                  audience=audience.id if audience else sender)
         # With a real platform configured, reminders belong to `dutybot run`: a trial chat
         # must not take them (they would be marked sent and never reach WeCom/Telegram).
-        live = config.wecom.enabled or config.telegram.enabled
+        live = config.any_channel
         outbound = {} if live else {console.name: console}
         deliverer = Deliverer(app, outbound, defer_unreached=True)
         deliverer.recover(clock.now())
@@ -508,15 +509,16 @@ def _bind_code(config: Config, clock: Clock, who: str) -> int:
     person = config.org.person(who)
     if person is None:
         raise UsageError(_no_such_person(config, who))
-    hours = config.telegram.bind_code_hours
+    channel = next(c for c in registry.CHANNELS if c.bindable)  # accounts bound by code
+    hours = config.channels[channel.name].bind_code_hours
     code, expires = bindcodes.issue(config.store_path, person.id, clock.now(),
                                     timedelta(hours=hours))
     local = expires.astimezone(config.org.timezone)
     print(f"{person.name} 的绑定码：{code}")
     print(f"有效期至 {local:%Y-%m-%d %H:%M}（{hours} 小时），只能使用一次。"
-          f"请当面或通过内部渠道交给本人，由本人向 Telegram 机器人发送：绑定 {code}")
-    if not config.telegram.enabled:
-        print("注意：配置中尚未启用 Telegram（[channels.telegram] enabled = true）。",
+          f"请当面或通过内部渠道交给本人，由本人向 {channel.label} 机器人发送：绑定 {code}")
+    if config.channel(channel.name) is None:
+        print(f"注意：配置中尚未启用 {channel.label}（[channels.{channel.name}] enabled = true）。",
               file=sys.stderr)
     return 0
 

@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.channels import registry
+from bot.channels.plugin import AddressKey
+from bot.toml_table import ConfigError as ConfigError  # for callers of `load`
+from bot.toml_table import (
+    Table,
+    choice,
+    env_name,
+    kind_of,
+    refuse_literal_secrets,
+)
 from schedules.model import (
     STATED_ROLES,
     Adjust,
@@ -38,7 +48,6 @@ from schedules.periods import PERIODS_PER_YEAR, SHORTEST_DAYS, period_of
 from storage.backup import default_backups
 from storage.files import DEFAULT_MAX_MB, MB
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 OFFSET_PATTERN = re.compile(r"^(start|end)\s*(?:([+-])\s*(\d+)\s*d)?$")
 EVENT_DUE_PATTERN = re.compile(r"^\+?(\d+)\s*wd$")
 MONTH_DAY_PATTERN = re.compile(r"^(\d{2})-(\d{2})$")
@@ -49,32 +58,6 @@ ORDINAL_PATTERN = re.compile(
 # last working day counts).
 MAX_WORKDAY_ORDINAL = {Cadence.WEEKLY: 5, Cadence.SEMI_MONTHLY: 9, Cadence.MONTHLY: 19,
                        Cadence.QUARTERLY: 55, Cadence.HALF_YEARLY: 110, Cadence.YEARLY: 230}
-
-
-class ConfigError(Exception):
-    """A config problem: `file: key: problem`."""
-
-    def __init__(self, file: Path, key: str, problem: str) -> None:
-        self.file, self.key, self.problem = file, key, problem
-        where = f"{file}: {key}: " if key else f"{file}: "
-        super().__init__(where + problem)
-
-
-@dataclass(frozen=True)
-class WeComSettings:
-    enabled: bool = False
-    corp_id: str = ""
-    agent_id: int = 0
-    token_env: str = ""
-    aes_key_env: str = ""
-    secret_env: str = ""
-    api_base_url: str = "https://qyapi.weixin.qq.com/cgi-bin/"
-    cards: bool = True  # reminders as template cards with buttons; false: plain text
-    calendar: bool = False  # meetings also as 日程 in the invitees' WeCom calendars
-    member_per_minute: int = 30  # WeCom's published per-member limits (it drops the excess)
-    member_per_hour: int = 1000
-    api_per_minute: int = 10_000
-    robot_per_minute: int = 20
 
 
 @dataclass(frozen=True)
@@ -99,21 +82,6 @@ class LogSettings:
 
 
 @dataclass(frozen=True)
-class TelegramSettings:
-    enabled: bool = False
-    token_env: str = ""
-    mode: str = "polling"  # "polling" | "webhook"
-    webhook_url: str = ""
-    secret_token_env: str = ""
-    detail: str = "full"  # "full" | "minimal": no notes or other people's names on this channel
-    api_base_url: str = "https://api.telegram.org/bot"
-    bind_code_hours: int = 24
-    private_per_second: float = 1.0  # our own pacing per private chat (PTB does not do it)
-    group_per_minute: int = 20
-    overall_per_second: int = 30
-
-
-@dataclass(frozen=True)
 class Config:
     path: Path
     org: Org
@@ -121,8 +89,8 @@ class Config:
     holidays: tuple[date, ...] = ()
     workdays: tuple[date, ...] = ()
     reminders: Policy = field(default_factory=Policy)  # the bureau's defaults (and digests')
-    wecom: WeComSettings = field(default_factory=WeComSettings)
-    telegram: TelegramSettings = field(default_factory=TelegramSettings)
+    # Each channel's settings by its name (`bot.channels.registry`), as its module read them.
+    channels: Mapping[str, Any] = field(default_factory=dict)
     server: ServerSettings = field(default_factory=ServerSettings)
     backup_path: Path | None = None  # [store] backups; None: beside the store
     log: LogSettings = field(default_factory=LogSettings)
@@ -137,129 +105,35 @@ class Config:
     def max_file_bytes(self) -> int:
         return self.max_file_mb * MB
 
+    def channel(self, name: str) -> Any:
+        """A channel's settings when it is enabled, else None."""
+        found = self.channels.get(name)
+        return found if found is not None and found.enabled else None
+
+    @property
+    def any_channel(self) -> bool:
+        """Whether a platform is enabled (if none is, the console reaches everyone)."""
+        return any(True for _ in registry.enabled(self.channels))
+
     def secret_env_names(self) -> list[str]:
-        """Every environment variable the config names as holding a secret."""
-        robots = [u.group.wecom_robot_key_env for u in self.org.units.values()
-                  if u.group and u.group.wecom_robot_key_env]
-        return [n for n in [*self.env_names().values(), *robots] if n]
+        """Every environment variable the config names as holding a secret: the enabled
+        channels' and every address key ending in `_env` (a group robot's key)."""
+        keys = [k.key for k in (*registry.person_keys(), *registry.group_keys())
+                if k.key.endswith("_env")]
+        held = [a for u in self.org.units.values() if u.group for k, a in u.group.addresses
+                if k in keys]
+        held += [a for p in self.org.people.values() for k, a in p.addresses if k in keys]
+        return [n for n in [*self.env_names().values(), *held] if n]
 
     def env_names(self) -> dict[str, str]:
         """Environment variables the enabled channels read, by what they hold."""
         names: dict[str, str] = {}
-        if self.wecom.enabled:
-            names |= {"WeCom token": self.wecom.token_env,
-                      "WeCom EncodingAESKey": self.wecom.aes_key_env,
-                      "WeCom secret": self.wecom.secret_env}
-        if self.telegram.enabled:
-            names["Telegram bot token"] = self.telegram.token_env
-            if self.telegram.mode == "webhook":
-                names["Telegram webhook secret"] = self.telegram.secret_token_env
+        for channel, settings in registry.enabled(self.channels):
+            names |= channel.secret_envs(settings, self.org)
         return names
 
 
-# Keys renamed since an earlier release: "table.old" (tables of [[...]] without the index)
-# -> the new name in the same table. The old name is still read; `check` says to rename it.
-RENAMED: dict[str, str] = {}
-
-
-class _Table:
-    """One TOML table being read: typed getters, and a check that no key is left unknown."""
-
-    def __init__(self, file: Path, path: str, data: Any, present: bool = True,
-                 renamed: list[str] | None = None) -> None:
-        self.file, self.path = file, path
-        self.present = present  # written in the file (not an absent table read as empty)
-        if not isinstance(data, dict):
-            self.fail("", f"应为表（table），而不是{_kind(data)}")
-        self.data: dict[str, Any] = data
-        self.used: set[str] = set()
-        self.renamed = [] if renamed is None else renamed  # shared by a file's tables
-        kind = re.sub(r"\[\d+\]", "", path)
-        for old_key, new in RENAMED.items():
-            table, _, old = old_key.rpartition(".")
-            if table != kind or old not in data:
-                continue
-            if new in data:
-                self.fail(old, f"已更名为 {new}，两个名字不能同时写；请删去 {old}")
-            self.data = data = {(new if k == old else k): v for k, v in data.items()}
-            self.renamed.append(f"{self.key(old)} 已更名为 {self.key(new)}")
-
-    def key(self, name: str) -> str:
-        return f"{self.path}.{name}" if self.path else name
-
-    def fail(self, name: str, problem: str) -> NoReturn:
-        raise ConfigError(self.file, self.key(name) if name else self.path, problem)
-
-    def get(self, name: str, kind: type | tuple[type, ...], default: Any = ..., *,
-            kind_name: str) -> Any:
-        self.used.add(name)
-        if name not in self.data:
-            if default is ...:
-                self.fail(name, "缺少此项（必填）")
-            return default
-        value = self.data[name]
-        # TOML booleans are ints to Python; keep them apart.
-        if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _as_tuple(kind)):
-            self.fail(name, f"应为{kind_name}，而不是{_kind(value)}")
-        return value
-
-    def text(self, name: str, default: Any = ...) -> Any:
-        value = self.get(name, str, default, kind_name="字符串")
-        if name in self.data and not value.strip():
-            self.fail(name, "不能为空（不需要时整行删去）")
-        return value
-
-    def ident(self, name: str) -> str:
-        value: str = self.text(name)
-        if not ID_PATTERN.match(value):
-            self.fail(name, f"“{value}”不是有效的 id（只能用字母、数字和 - _ .，以字母或数字开头，"
-                            "最长 64 个字符，不能有空格、冒号或汉字）")
-        return value
-
-    def texts(self, name: str, default: Any = ...) -> list[str]:
-        value = self.get(name, list, default, kind_name="字符串列表")
-        for i, item in enumerate(value):
-            if not isinstance(item, str) or not item.strip():
-                self.fail(f"{name}[{i}]", f"应为非空字符串，而不是{_kind(item)}")
-            if item in value[:i]:
-                self.fail(f"{name}[{i}]", f"“{item}”重复列出")
-        return list(value)
-
-    def table(self, name: str) -> _Table:
-        return _Table(self.file, self.key(name), self.get(name, dict, {}, kind_name="表（table）"),
-                      present=name in self.data, renamed=self.renamed)
-
-    def unique_id(self, seen: dict[str, str]) -> str:
-        """This table's `id`, checked against the ids (and where they were) seen so far."""
-        value = self.ident("id")
-        if value in seen:
-            self.fail("id", f"“{value}”重复使用（{seen[value]} 也用了它）")
-        seen[value] = self.path
-        return value
-
-    def tables(self, name: str) -> list[_Table]:
-        items = self.get(name, list, [], kind_name="多段表（[[...]]）")
-        return [_Table(self.file, f"{self.key(name)}[{i + 1}]", item, renamed=self.renamed)
-                for i, item in enumerate(items)]
-
-    def done(self) -> None:
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            known = "、".join(sorted(self.used)) or "无"
-            self.fail(unknown[0], f"不是这里可用的配置项（可用：{known}），请检查拼写")
-
-
-def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
-    return kind if isinstance(kind, tuple) else (kind,)
-
-
-def _kind(value: Any) -> str:
-    names = {str: "字符串", int: "数字", float: "数字", bool: "true/false",
-             list: "列表", dict: "表（table）", date: "日期"}
-    return names.get(type(value), type(value).__name__)
-
-
-def _date(table: _Table, name: str, value: Any) -> date:
+def _date(table: Table, name: str, value: Any) -> date:
     if isinstance(value, date) and not hasattr(value, "hour"):
         return value
     if isinstance(value, str):
@@ -293,7 +167,7 @@ def load(path: Path) -> Config:
 class _Reader:
     def __init__(self, file: Path, data: dict[str, Any]) -> None:
         self.file = file
-        self.root = _Table(file, "", data)
+        self.root = Table(file, "", data)
 
     def read(self) -> Config:
         bureau = self.root.table("bureau")
@@ -321,18 +195,18 @@ class _Reader:
         units = self._units(self.root.tables("units"), people)
         self._check_memberships(self.root.tables("people"), people, units)
         duties = self._duties(self.root.tables("duties"), people, units, reminders)
-        wecom, telegram = self._channels(self.root.table("channels"))
+        channels = self._channels(self.root.table("channels"))
         server = self._server(self.root.table("server"))
         log = self._log(self.root.table("log"))
         self.root.done()
         if not people:
             self.root.fail("people", "没有任何人员；请至少写一段 [[people]]")
         org = build_org(name, timezone, people, units, duties, meetings)
-        return Config(self.file, org, store_path, holidays, workdays, reminders, wecom,
-                      telegram, server, backup_path, log, tuple(dict.fromkeys(self.root.renamed)),
+        return Config(self.file, org, store_path, holidays, workdays, reminders, channels,
+                      server, backup_path, log, tuple(dict.fromkeys(self.root.renamed)),
                       max_file_mb)
 
-    def _server(self, t: _Table) -> ServerSettings:
+    def _server(self, t: Table) -> ServerSettings:
         settings = ServerSettings(host=t.text("host", ServerSettings.host),
                                   port=t.get("port", int, ServerSettings.port, kind_name="数字"),
                                   configured=t.present)
@@ -341,7 +215,7 @@ class _Reader:
         t.done()
         return settings
 
-    def _log(self, t: _Table) -> LogSettings:
+    def _log(self, t: Table) -> LogSettings:
         file = t.text("file", "")
         keep = t.get("keep_days", int, MIN_LOG_DAYS, kind_name="天数")
         if keep < MIN_LOG_DAYS:
@@ -350,7 +224,7 @@ class _Reader:
         t.done()
         return LogSettings((self.file.parent / file).resolve() if file else None, keep)
 
-    def _calendar(self, t: _Table) -> tuple[tuple[date, ...], tuple[date, ...]]:
+    def _calendar(self, t: Table) -> tuple[tuple[date, ...], tuple[date, ...]]:
         lists = {}
         for name in ("holidays", "workdays"):
             values = t.get(name, list, [], kind_name="日期列表")
@@ -361,12 +235,11 @@ class _Reader:
         t.done()
         return lists["holidays"], lists["workdays"]
 
-    def _people(self, tables: list[_Table]) -> list[Person]:
+    def _people(self, tables: list[Table]) -> list[Person]:
         people: list[Person] = []
         seen: dict[str, str] = {}
         names: dict[str, str] = {}
-        userids: dict[str, str] = {}
-        telegram_ids: dict[int, str] = {}
+        held: dict[tuple[str, str], str] = {}  # (address key, address) → person id
         for t in tables:
             pid = t.unique_id(seen)
             name = t.text("name")
@@ -384,23 +257,13 @@ class _Reader:
                                           f"{'、'.join(sorted(STATED_ROLES))}）")
                 roles.add(Role(r))
             t.texts("units", [])  # checked against [[units]] once those are read
-            userid = t.get("wecom_userid", str, None, kind_name="字符串")
-            if userid is not None:
-                if userid in userids:
-                    t.fail("wecom_userid", f"“{userid}”已是 “{userids[userid]}” 的企业微信账号")
-                userids[userid] = pid
             mobile = t.get("mobile", str, None, kind_name="字符串")
-            telegram_id = t.get("telegram_id", int, None, kind_name="数字")
-            if telegram_id is not None:
-                if telegram_id in telegram_ids:
-                    t.fail("telegram_id", f"{telegram_id} 已是 “{telegram_ids[telegram_id]}” "
-                                          "的 Telegram 账号")
-                telegram_ids[telegram_id] = pid
+            addresses = _addresses(t, registry.person_keys(), held, pid)
             t.done()
-            people.append(Person(pid, name, frozenset(roles), (), userid, mobile, telegram_id))
+            people.append(Person(pid, name, frozenset(roles), (), mobile, addresses))
         return people
 
-    def _units(self, tables: list[_Table], people: list[Person]) -> list[Unit]:
+    def _units(self, tables: list[Table], people: list[Person]) -> list[Unit]:
         by_id = {p.id: p for p in people}
         units: list[Unit] = []
         seen: dict[str, str] = {}
@@ -435,7 +298,7 @@ class _Reader:
             units.append(Unit(uid, name, kind, head, supervisor, group, deputy, committee))
         return units
 
-    def _check_memberships(self, tables: list[_Table], people: list[Person],
+    def _check_memberships(self, tables: list[Table], people: list[Person],
                            units: list[Unit]) -> None:
         unit_ids = {u.id for u in units}
         for i, (t, person) in enumerate(zip(tables, people, strict=True)):
@@ -443,8 +306,7 @@ class _Reader:
             for j, uid in enumerate(member_of):
                 if uid not in unit_ids:
                     t.fail(f"units[{j}]", f"没有 id 为 “{uid}” 的单位")
-            people[i] = Person(person.id, person.name, person.roles, member_of,
-                               person.wecom_userid, person.mobile, person.telegram_id)
+            people[i] = replace(person, units=member_of)
         members = {p.id: set(p.units) for p in people}
         for t, unit in zip(self.root.tables("units"), units, strict=True):
             for i, member in enumerate(unit.committee):
@@ -452,7 +314,7 @@ class _Reader:
                     t.fail(f"committee[{i}]", f"“{member}”不是{unit.name}的成员；请先在其 "
                                               f"[[people]] 的 units 中加上 \"{unit.id}\"")
 
-    def _duties(self, tables: list[_Table], people: list[Person], units: list[Unit],
+    def _duties(self, tables: list[Table], people: list[Person], units: list[Unit],
                 reminders: Policy) -> list[Duty]:
         duties: list[Duty] = []
         seen: dict[str, str] = {}
@@ -471,9 +333,9 @@ class _Reader:
             owners = self._owners(t.table("owners"), people, units)
             evidence = t.text("evidence", "")
             policy = _policy(t.table("reminders"), reminders)
-            adjust = Adjust(_choice(t, "adjust", tuple(a.value for a in Adjust),
+            adjust = Adjust(choice(t, "adjust", tuple(a.value for a in Adjust),
                                     Adjust.NONE.value))
-            about = _choice(t, "period", ("current", "previous"), "current")
+            about = choice(t, "period", ("current", "previous"), "current")
             if about == "previous" and cadence in (Cadence.AS_REQUIRED, Cadence.EVENT):
                 t.fail("period", "period = \"previous\" 只适用于按周期的事项")
             keyword = self._keyword(t, cadence, keywords)
@@ -484,7 +346,7 @@ class _Reader:
         return duties
 
     @staticmethod
-    def _meeting(t: _Table, cadence: Cadence, owners: Owners,
+    def _meeting(t: Table, cadence: Cadence, owners: Owners,
                  people: list[Person]) -> Attendees | None:
         """`meeting = true`, `attendees`, `also`: a meeting duty and whom it invites."""
         meeting = t.get("meeting", bool, False, kind_name="true 或 false")
@@ -521,7 +383,7 @@ class _Reader:
         return Attendees(who, listed, also)
 
     @staticmethod
-    def _keyword(t: _Table, cadence: Cadence, seen: dict[str, str]) -> str:
+    def _keyword(t: Table, cadence: Cadence, seen: dict[str, str]) -> str:
         """An event duty's word (`舆情`, `汛情`): what opens it; one duty per word."""
         keyword: str = t.text("keyword", "")
         if cadence is not Cadence.EVENT:
@@ -540,7 +402,7 @@ class _Reader:
         seen[keyword] = t.path
         return keyword
 
-    def _due(self, t: _Table, cadence: Cadence) -> DueRule:
+    def _due(self, t: Table, cadence: Cadence) -> DueRule:
         t.used.add("due")
         value = t.data.get("due")
         if cadence is Cadence.EVENT:
@@ -568,9 +430,9 @@ class _Reader:
                 t.fail("due", f"{cadence.value} 事项不用月-日；可写 \"end\"、\"fri\"、"
                               "\"last-workday\" 等")
             return self._month_days(t, cadence, value)
-        t.fail("due", f"应为 \"end\" 这样的字符串或月-日列表，而不是{_kind(value)}")
+        t.fail("due", f"应为 \"end\" 这样的字符串或月-日列表，而不是{kind_of(value)}")
 
-    def _ordinal(self, t: _Table, cadence: Cadence, value: str) -> DueRule | None:
+    def _ordinal(self, t: Table, cadence: Cadence, value: str) -> DueRule | None:
         """`fri` (weekly), `first-fri`, `last-fri`, `3rd-wed`, `last-workday`,
         `5th-workday`; None when the value is not of this form."""
         text = value.strip().lower()
@@ -596,7 +458,7 @@ class _Reader:
                           f"（第 1 至第 {limit} 个，或 last-{what}）")
         return DueRule("weekday", ordinal=ordinal, weekday=WEEKDAY_NAMES.index(what))
 
-    def _offset(self, t: _Table, cadence: Cadence, value: str) -> DueRule:
+    def _offset(self, t: Table, cadence: Cadence, value: str) -> DueRule:
         ordinal = self._ordinal(t, cadence, value)
         if ordinal is not None:
             return ordinal
@@ -616,7 +478,7 @@ class _Reader:
                           f"（可用 end-{limit}d … end）")
         return DueRule(anchor=anchor, days=days)
 
-    def _month_days(self, t: _Table, cadence: Cadence, values: list[Any]) -> DueRule:
+    def _month_days(self, t: Table, cadence: Cadence, values: list[Any]) -> DueRule:
         pairs: list[tuple[int, int]] = []
         for i, v in enumerate(values):
             match = MONTH_DAY_PATTERN.match(v.strip()) if isinstance(v, str) else None
@@ -635,7 +497,7 @@ class _Reader:
                           f"现在是 {values}")
         return DueRule(anchor="month-days", month_days=tuple(sorted(pairs)))
 
-    def _owners(self, t: _Table, people: list[Person], units: list[Unit]) -> Owners:
+    def _owners(self, t: Table, people: list[Person], units: list[Unit]) -> Owners:
         if not t.data:
             t.fail("", "缺少此项（必填）：写明事项适用于谁，"
                        "如 owners = { kinds = [\"branch\"] }")
@@ -664,86 +526,43 @@ class _Reader:
                 t.fail("role", f"没有人具有 “{role_text}” 身份")
         return Owners(tuple(kinds), tuple(named), role)
 
-    def _channels(self, t: _Table) -> tuple[WeComSettings, TelegramSettings]:
-        w = t.table("wecom")
-        wecom = WeComSettings()
-        if w.data:
-            _refuse_literal_secrets(w, ("token", "aes_key", "secret", "corp_secret"))
-            wecom = WeComSettings(
-                enabled=w.get("enabled", bool, False, kind_name="true 或 false"),
-                corp_id=w.text("corp_id", ""),
-                agent_id=w.get("agent_id", int, 0, kind_name="数字"),
-                token_env=_env_name(w, "token_env"),
-                aes_key_env=_env_name(w, "aes_key_env"),
-                secret_env=_env_name(w, "secret_env"),
-                api_base_url=w.text("api_base_url", WeComSettings.api_base_url),
-                cards=w.get("cards", bool, True, kind_name="true 或 false"),
-                calendar=w.get("calendar", bool, False, kind_name="true 或 false"),
-                member_per_minute=_positive(w, "member_per_minute", 30),
-                member_per_hour=_positive(w, "member_per_hour", 1000),
-                api_per_minute=_positive(w, "api_per_minute", 10_000),
-                robot_per_minute=_positive(w, "robot_per_minute", 20),
-            )
-            if wecom.enabled:
-                if not wecom.corp_id:
-                    w.fail("corp_id", "启用企业微信时必须填写企业 ID（corp_id）")
-                if wecom.agent_id <= 0:
-                    w.fail("agent_id", "启用企业微信时必须填写应用的 AgentId（agent_id）")
-                for name in ("token_env", "aes_key_env", "secret_env"):
-                    if not getattr(wecom, name):
-                        w.fail(name, "启用企业微信时必须指定保存该密钥的环境变量名")
-            w.done()
-        g = t.table("telegram")
-        telegram = TelegramSettings()
-        if g.data:
-            _refuse_literal_secrets(g, ("token", "secret_token"))
-            telegram = TelegramSettings(
-                enabled=g.get("enabled", bool, False, kind_name="true 或 false"),
-                token_env=_env_name(g, "token_env"),
-                mode=_choice(g, "mode", ("polling", "webhook"), "polling"),
-                webhook_url=g.text("webhook_url", ""),
-                secret_token_env=_env_name(g, "secret_token_env"),
-                detail=_choice(g, "detail", ("full", "minimal"), "full"),
-                api_base_url=g.text("api_base_url", TelegramSettings.api_base_url),
-                bind_code_hours=_positive(g, "bind_code_hours", 24),
-                private_per_second=float(g.get("private_per_second", (int, float), 1.0,
-                                               kind_name="数字")),
-                group_per_minute=_positive(g, "group_per_minute", 20),
-                overall_per_second=_positive(g, "overall_per_second", 30),
-            )
-            if telegram.private_per_second <= 0:
-                g.fail("private_per_second", "应为正数")
-            if telegram.enabled and not telegram.token_env:
-                g.fail("token_env", "启用 Telegram 时必须指定保存机器人 token 的环境变量名")
-            if telegram.enabled and telegram.mode == "webhook":
-                if not telegram.webhook_url.startswith("https://"):
-                    g.fail("webhook_url", "webhook 模式需要以 https:// 开头的公网地址")
-                if not telegram.secret_token_env:
-                    g.fail("secret_token_env", "webhook 模式必须指定保存校验密钥的环境变量名")
-            g.done()
+    def _channels(self, t: Table) -> dict[str, Any]:
+        found = {c.name: c.settings(t.table(c.name)) for c in registry.CHANNELS}
         t.done()
-        return wecom, telegram
+        return found
 
 
-def _positive(t: _Table, name: str, default: int) -> int:
-    value: int = t.get(name, int, default, kind_name="正整数")
-    if value <= 0:
-        t.fail(name, "应为正整数")
-    return value
-
-
-def _group(t: _Table) -> GroupChat:
-    _refuse_literal_secrets(t, ("wecom_robot_key",))
-    group = GroupChat(
-        name=t.text("name"),
-        wecom_robot_key_env=_env_name(t, "wecom_robot_key_env"),
-        telegram_chat_id=t.get("telegram_chat_id", int, None, kind_name="数字"),
-    )
+def _group(t: Table) -> GroupChat:
+    group = GroupChat(name=t.text("name"), addresses=_addresses(t, registry.group_keys()))
     t.done()
     return group
 
 
-def _policy(t: _Table, base: Policy) -> Policy:
+def _addresses(t: Table, keys: tuple[AddressKey, ...],
+               held: dict[tuple[str, str], str] | None = None,
+               owner: str = "") -> tuple[tuple[str, str], ...]:
+    """The channel addresses this table carries, as text; each at most once across `held`
+    (compared ignoring case, as WeCom does). A key ending in `_env` names a variable."""
+    found: list[tuple[str, str]] = []
+    for key in keys:
+        if key.key.endswith("_env"):
+            refuse_literal_secrets(t, (key.key.removesuffix("_env"),))
+            value = env_name(t, key.key)
+        else:
+            raw = t.get(key.key, key.kind, None, kind_name="数字" if key.kind is int else "字符串")
+            value = "" if raw is None else str(raw)
+        if not value:
+            continue
+        if held is not None:
+            seen = held.get((key.key, value.lower()))
+            if seen is not None:
+                t.fail(key.key, f"“{value}”已是 “{seen}” 的{key.label}")
+            held[key.key, value.lower()] = owner
+        found.append((key.key, value))
+    return tuple(found)
+
+
+def _policy(t: Table, base: Policy) -> Policy:
     """A reminder policy: `base` with the keys this table sets."""
     if not t.data:
         return base
@@ -781,7 +600,7 @@ def _policy(t: _Table, base: Policy) -> Policy:
     return policy
 
 
-def _meetings(t: _Table, reminders: Policy) -> MeetingPolicy:
+def _meetings(t: Table, reminders: Policy) -> MeetingPolicy:
     """`[meetings]`: when meeting reminders go out and when 补学 is due."""
     base = MeetingPolicy()
     changes: dict[str, Any] = {}
@@ -801,45 +620,8 @@ def _meetings(t: _Table, reminders: Policy) -> MeetingPolicy:
     return replace(base, **changes)
 
 
-def _clock_time(t: _Table, name: str, value: Any) -> time:
+def _clock_time(t: Table, name: str, value: Any) -> time:
     match = re.fullmatch(r"(\d{1,2}):(\d{2})", value.strip()) if isinstance(value, str) else None
     if match is None or int(match[1]) > 23 or int(match[2]) > 59:
         t.fail(name, f"“{value}”不是时刻（请写成 09:00 的形式）")
     return time(int(match[1]), int(match[2]))
-
-
-def _refuse_literal_secrets(t: _Table, names: Iterable[str]) -> None:
-    for name in names:
-        if name in t.data:
-            t.fail(name, f"密钥不能写在配置文件里；请放进环境变量，"
-                         f"在这里写变量名：{name}_env = \"变量名\"")
-
-
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-
-
-def _looks_secret(value: str) -> bool:
-    """A value that is more likely a pasted secret than a variable name: not a valid name
-    (a Telegram token's colon, a robot key's dashes), or letters of both cases mixed with
-    digits, as keys and tokens are and names like DUTYBOT_WECOM_SECRET are not."""
-    if not ENV_NAME.fullmatch(value):
-        return True
-    mixed = (any(c.islower() for c in value) and any(c.isupper() for c in value)
-             and any(c.isdigit() for c in value))
-    return mixed or (len(value) >= 24 and "_" not in value)
-
-
-def _env_name(t: _Table, name: str) -> str:
-    value: str = t.text(name, "")
-    if value and _looks_secret(value):
-        # Never echoed: it may be the secret itself, and config errors end up in logs.
-        t.fail(name, "看起来像密钥本身，请写环境变量名（如 DUTYBOT_WECOM_SECRET），"
-                     "把密钥放进该环境变量")
-    return value
-
-
-def _choice(t: _Table, name: str, options: tuple[str, ...], default: str) -> str:
-    value: str = t.text(name, default)
-    if value not in options:
-        t.fail(name, f"“{value}”不是可选值（可选：{'、'.join(options)}）")
-    return value

@@ -98,7 +98,8 @@ class Deliverer:
         # then: a meeting that changes is a new object, and is looked at again.
         self._quiet: dict[int, tuple[Meeting | None, datetime | None]] = {}
         self.calendar: CalendarSync | None = None  # WeCom 日程, if on
-        if app.config.wecom.calendar:
+        wecom = app.config.channel("wecom")
+        if wecom is not None and wecom.calendar:  # 日程 are a WeCom app feature
             from bot.calendar_sync import calendar_for
             self.calendar = calendar_for(app, self.channels, self._stamp)
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from bot.channels import registry
 from bot.config import Config
 from bot.simulate import routes
 from handlers.text import describe
@@ -52,8 +53,8 @@ def review(config: Config, now: datetime, calendar: WorkCalendar) -> Review:
                 today = now.astimezone(config.org.timezone).date()
                 planned = plan_tasks(config.org, store.since, max(today, store.since), calendar,
                                      store.duties_under_way())
-                bound = {p for p in config.org.people
-                         if store.account_of("telegram", p) is not None}
+                bound = {p for p in config.org.people for c in registry.CHANNELS
+                         if c.bindable and store.account_of(c.name, p) is not None}
             finally:
                 store.close()
             found.change = plan_changes(config.org, tasks, planned)
@@ -107,10 +108,12 @@ def store_problem(path: Path) -> str | None:
 
 def unreachable(config: Config, bound: set[str]) -> list[str]:
     """Heads, deputies and supervisors the enabled channels cannot reach (none is enabled:
-    the console reaches everyone, so nothing to say)."""
-    if not (config.wecom.enabled or config.telegram.enabled):
+    the console reaches everyone, so nothing to say). `bound`: people with an account
+    bound on a channel that binds."""
+    if not config.any_channel:
         return []
     org = config.org
+    enabled = list(registry.enabled(config.channels))
     roles: dict[str, list[str]] = {}
     for u in org.units.values():
         for person, role in ((u.head, "负责人"), (u.deputy, "代理人"), (u.supervisor, "分管领导")):
@@ -118,13 +121,10 @@ def unreachable(config: Config, bound: set[str]) -> list[str]:
                 roles.setdefault(person, []).append(f"{u.name}{role}")
     warnings = []
     for person, what in roles.items():
-        if routes(config, person, False) or (config.telegram.enabled and person in bound):
+        if routes(config, person, False) or (person in bound and any(
+                c.bindable for c, _ in enabled)):
             continue
-        ways = []
-        if config.wecom.enabled:
-            ways.append("未登记企业微信账号（wecom_userid）")
-        if config.telegram.enabled:
-            ways.append("未绑定 Telegram（dutybot bind-code）")
+        ways = list(dict.fromkeys(c.missing_address(s) for c, s in enabled))
         warnings.append(f"{org.owner_name(person)}（{'、'.join(what)}）收不到提醒："
                         + "，".join(ways))
     return warnings

@@ -107,6 +107,10 @@ def health(app: App, deliverer: Deliverer) -> tuple[int, dict[str, Any]]:
         "store": {"since": app.store.since.isoformat(), "records": app.store.records(),
                   "read_only": app.store.read_only},
         "channels": sorted(deliverer.channels),
+        # Channels holding a connection say how it stands (the 智能机器人's long connection).
+        "links": {name: getattr(channel, "health")()  # noqa: B009 - optional
+                  for name, channel in deliverer.channels.items()
+                  if callable(getattr(channel, "health", None))},
     }
     return (200 if fresh else 503), body
 

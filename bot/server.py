@@ -2,9 +2,10 @@
 app served by uvicorn, in the same event loop as the reminder ticker.
 
 Routes: `GET /healthz` (the last reconciliation pass and the store's state, for monitoring),
-`GET /metrics` (Prometheus text format: see `bot.metrics`), `GET`/`POST /wecom/callback`,
-`POST /telegram/webhook` (in webhook mode). Callbacks are timed for `/metrics`. Commands that write
-run in worker threads; the loop only moves bytes and answers reads from memory.
+`GET /metrics` (Prometheus text format: see `bot.metrics`), and each channel's callback
+routes (`bot.channels.plugin.HttpRoute`: `/wecom/callback`, `/wecom/aibot`,
+`/telegram/webhook`), timed for `/metrics`. Commands that write run in worker threads; the
+loop only moves bytes and answers reads from memory.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import uvicorn
@@ -21,8 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.channels.telegram import MAX_WEBHOOK_BODY, TelegramBot
-from bot.channels.wecom_callback import MAX_BODY, Answer, WeComCallback
+from bot.channels.plugin import HttpRoute
 from bot.config import ServerSettings
 from bot.metrics import CONTENT_TYPE, Metrics
 
@@ -45,18 +45,14 @@ async def read_capped(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _peer(request: Request) -> str:
+def peer(request: Request) -> str:
     return request.client.host if request.client else "?"
 
 
-def _answer(answer: Answer) -> Response:
-    return Response(answer.body, status_code=answer.status, media_type="text/plain")
-
-
 def make_app(health: Callable[[], tuple[int, dict[str, Any]]],
-             wecom: WeComCallback | None = None,
-             telegram: TelegramBot | None = None,
+             routes: Sequence[HttpRoute] = (),
              metrics: Metrics | None = None) -> Starlette:
+    """`/healthz`, `/metrics` when measured, and the channels' routes (timed)."""
     async def healthz(request: Request) -> Response:
         status, body = await asyncio.to_thread(health)
         return JSONResponse(body, status_code=status)
@@ -78,37 +74,11 @@ def make_app(health: Callable[[], tuple[int, dict[str, Any]]],
             return response
         return answer
 
-    async def wecom_get(request: Request) -> Response:
-        assert wecom is not None
-        return _answer(wecom.verify(dict(request.query_params), _peer(request)))
-
-    async def wecom_post(request: Request) -> Response:
-        assert wecom is not None
-        body = await read_capped(request, MAX_BODY)
-        if body is None:
-            log.warning("WeCom callback from %s refused (413): body over %d bytes",
-                        _peer(request), MAX_BODY)
-            return Response(status_code=413)
-        return _answer(await wecom.receive(dict(request.query_params), body, _peer(request)))
-
-    async def telegram_post(request: Request) -> Response:
-        assert telegram is not None
-        body = await read_capped(request, MAX_WEBHOOK_BODY)
-        if body is None:
-            return Response(status_code=413)
-        status = await telegram.webhook(request.headers, body, _peer(request))
-        return Response(status_code=status)
-
-    routes = [Route("/healthz", healthz, methods=["GET"])]
+    served = [Route("/healthz", healthz, methods=["GET"])]
     if metrics is not None:
-        routes.append(Route("/metrics", metrics_page, methods=["GET"]))
-    if wecom is not None:
-        routes += [Route("/wecom/callback", timed("wecom", wecom_get), methods=["GET"]),
-                   Route("/wecom/callback", timed("wecom", wecom_post), methods=["POST"])]
-    if telegram is not None and telegram.settings.mode == "webhook":
-        routes.append(Route("/telegram/webhook", timed("telegram", telegram_post),
-                            methods=["POST"]))
-    return Starlette(routes=routes)
+        served.append(Route("/metrics", metrics_page, methods=["GET"]))
+    served += [Route(r.path, timed(r.name, r.endpoint), methods=[r.method]) for r in routes]
+    return Starlette(routes=served)
 
 
 class HttpServer:

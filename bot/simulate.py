@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from bot.channels import registry
+from bot.channels.console import CONSOLE
 from bot.config import Config
 from handlers import notices as words
 from handlers.text import WEEKDAYS
@@ -78,23 +80,12 @@ class FutureTasks:
 
 
 def routes(config: Config, recipient: str, group: bool) -> list[str]:
-    """Where `dutybot run` would deliver, from the config alone."""
-    org, found = config.org, []
-    if group:
-        unit = org.units[recipient]
-        if unit.group and config.wecom.enabled and unit.group.wecom_robot_key_env:
-            found.append("wecom-robot")
-        if unit.group and config.telegram.enabled and unit.group.telegram_chat_id:
-            found.append("telegram")
-    else:
-        person = org.people.get(recipient)
-        if person and config.wecom.enabled and person.wecom_userid:
-            found.append("wecom")
-        if person and config.telegram.enabled and person.telegram_id:
-            found.append("telegram")
-    if not found and not (config.wecom.enabled or config.telegram.enabled):
-        found.append("console")
-    return found
+    """Where `dutybot run` would deliver, from the config alone: each enabled channel that
+    reaches the person or unit group, in registry order; the console when none is enabled."""
+    if not config.any_channel:
+        return [CONSOLE]
+    return [name for channel, settings in registry.enabled(config.channels)
+            for name in channel.routes(settings, config.org, recipient, group)]
 
 
 def record_begins(config: Config, first: date, now: datetime) -> date | None:

@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from bot.channels import registry
 from bot.config import Config
 from bot.review import Review, change_lines, review
 from handlers.text import day
@@ -130,31 +131,13 @@ def calendar_lines(config: Config, today: date, until: date) -> list[str]:
 
 def channel_states(config: Config) -> list[str]:
     states = ["控制台 可用"]
-    channels = (("企业微信", config.wecom.enabled), ("Telegram", config.telegram.enabled))
-    for label, enabled in channels:
-        if not enabled:
-            states.append(f"{label} 未启用")
+    for channel in registry.CHANNELS:
+        if config.channel(channel.name) is None:
+            states.append(f"{channel.label} 未启用")
+    for channel, settings in registry.enabled(config.channels):
+        states += channel.states(settings, config, os.environ)
     missing = [f"{what}（{name or '未指定变量名'}）"
                for what, name in config.env_names().items() if not name or name not in os.environ]
-    if config.wecom.enabled:
-        state = "企业微信 已启用" if not missing else "企业微信 已启用但未就绪"
-        states.append(f"{state}（回调地址 http://{config.server.host}:{config.server.port}"
-                      "/wecom/callback，经反向代理对外提供 HTTPS）")
-        robots = [(u.name, u.group.wecom_robot_key_env) for u in config.org.units.values()
-                  if u.group and u.group.wecom_robot_key_env]
-        ready = [name for name, env in robots if env in os.environ]
-        unset = [f"{name}（{env}）" for name, env in robots if env not in os.environ]
-        states.append(f"群机器人 {len(ready)}/{len(robots)} 个就绪"
-                      + (f"，未设置环境变量：{'、'.join(unset)}" if unset else ""))
-    if config.telegram.enabled:
-        t = config.telegram
-        how = ("轮询" if t.mode == "polling"
-               else f"webhook {t.webhook_url}（本机 /telegram/webhook）")
-        detail = "信息从简" if t.detail == "minimal" else "信息完整"
-        bindable = sum(1 for u in config.org.units.values()
-                       if u.group and u.group.telegram_chat_id is not None)
-        states.append(f"Telegram 已启用（{how}，{detail}，{bindable} 个单位群；"
-                      "人员用 dutybot bind-code 绑定）")
     if missing:
         states.append("缺少环境变量：" + "、".join(missing))
     return states
@@ -178,7 +161,7 @@ def as_json(config: Config, now: datetime, horizon: timedelta,
         "people": [
             {"id": p.id, "name": p.name, "roles": sorted(r.value for r in p.roles),
              "units": list(p.units),
-             **({"wecom_userid": p.wecom_userid} if p.wecom_userid else {})}
+             **dict(p.addresses)}
             for p in org.people.values()
         ],
         "units": [
@@ -211,13 +194,10 @@ def as_json(config: Config, now: datetime, horizon: timedelta,
         } if found.change is not None else None,
         "channels": {
             "console": {"enabled": True},
-            "wecom": {"enabled": config.wecom.enabled,
-                      **({"corp_id": config.wecom.corp_id, "agent_id": config.wecom.agent_id,
-                          "callback": f"http://{config.server.host}:{config.server.port}"
-                                      "/wecom/callback"} if config.wecom.enabled else {})},
-            "telegram": {"enabled": config.telegram.enabled,
-                         **({"mode": config.telegram.mode, "detail": config.telegram.detail}
-                            if config.telegram.enabled else {})},
+            **{c.name: {"enabled": config.channel(c.name) is not None,
+                        **(c.summary(config.channels[c.name], config)
+                           if config.channel(c.name) is not None else {})}
+               for c in registry.CHANNELS},
             "missing_environment": sorted(name for name in environment.values()
                                           if name and name not in os.environ),
         },

@@ -17,7 +17,6 @@ from schedules.model import Org
 from storage.errors import StoreWriteFailed
 from storage.repository import BindRefused, Repository
 
-BINDABLE = frozenset({"telegram"})  # channels whose accounts are not listed in config
 MAX_WRONG = 5  # per account per window
 MAX_WRONG_ALL = 20  # all accounts together per window
 WINDOW = timedelta(hours=1)
@@ -31,8 +30,7 @@ def blocked(store: Repository, message: Inbound) -> bool:
 
 
 def bind(org: Org, store: Repository, message: Inbound, args: str) -> Reply:
-    if message.channel not in BINDABLE:
-        return Reply(text.BIND_NOT_HERE)
+    """Called for channels whose accounts are bound (the dispatcher checks)."""
     code = args.strip()
     if not code:
         return Reply(text.BIND_USAGE)

@@ -8,14 +8,14 @@ its handler in `handlers.dispatch.HANDLERS`; the leaders' commands live in
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from difflib import SequenceMatcher
 from functools import cached_property
 
 from handlers import table, text
 from handlers.followup import Waiting
-from handlers.messages import Button, Inbound, Reply
+from handlers.messages import Button, Done, Inbound, Reply
 from handlers.paging import Pages, conversation_of, paged
 from handlers.parse import (
     clip,
@@ -128,8 +128,9 @@ class Context:
 
     @property
     def minimal(self) -> bool:
-        """On a channel outside the bureau's network: no notes or other people's names."""
-        return self.message.detail == "minimal"
+        """On a channel outside the bureau's network, or in a group chat (SPEC §6 Scope): no
+        notes or other people's names."""
+        return self.message.detail == "minimal" or bool(self.message.conversation)
 
     def describe(self, task: Task | PlannedTask) -> str:
         return text.describe(self.org, task, self.person.id, notes=not self.minimal)
@@ -228,7 +229,7 @@ def checkin(ctx: Context, args: str) -> Reply:
 
 
 def _with_clip(reply: Reply, cut: bool) -> Reply:
-    return Reply(f"{reply.text}\n{text.clipped()}", reply.buttons) if cut else reply
+    return replace(reply, text=f"{reply.text}\n{text.clipped()}") if cut else reply
 
 
 def _record(ctx: Context, task: Task, note: str) -> Reply:
@@ -237,7 +238,8 @@ def _record(ctx: Context, task: Task, note: str) -> Reply:
         return Reply(text.excused(line))
     if task.status is Status.DONE:
         done = task.checkin
-        return Reply(text.already_done(line, ctx.local_day(done.at) if done else ""))
+        return Reply(text.already_done(line, ctx.local_day(done.at) if done else ""),
+                     done=confirmed(task))
     planned = ctx.planned_meeting(task)
     if planned is not None:  # its record will complete it: nobody records a meeting twice
         return Reply(text.checkin_planned(line, text.meeting_line(ctx.org, planned, ctx.today),
@@ -256,7 +258,8 @@ def _record(ctx: Context, task: Task, note: str) -> Reply:
     remaining = len(ctx.my_open_tasks())
     note = "" if ctx.minimal else recorded.note
     whom = ctx.org.owner_name(recorded.on_behalf_of) if recorded.on_behalf_of else ""
-    return Reply(text.checked_in(line, note, _late(ctx, task, recorded), remaining, whom))
+    return Reply(text.checked_in(line, note, _late(ctx, task, recorded), remaining, whom),
+                 done=(Done(task.number, recorded.at),))
 
 
 def _late(ctx: Context, task: Task, checkin: CheckIn) -> bool:
@@ -401,7 +404,14 @@ def replay(ctx: Context, outcome: Outcome) -> Reply:
         return Reply(text.replayed_excuse(line))
     if outcome.type == "tasks-opened":
         return Reply(text.replayed_incident(line))
-    return Reply(text.replayed_checkin(line))
+    return Reply(text.replayed_checkin(line), done=confirmed(task))
+
+
+def confirmed(task: Task | None) -> tuple[Done, ...]:
+    """The task as a `Reply.done`, if it is done."""
+    if task is None or task.status is not Status.DONE or task.checkin is None:
+        return ()
+    return (Done(task.number, task.checkin.at),)
 
 
 def upcoming(ctx: Context, args: str) -> Reply:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 from handlers import binding, commands, delegation, meetings, oversight, text
 from handlers.commands import Context, UserError, replay
@@ -16,10 +17,11 @@ from handlers.followup import Waiting
 from handlers.messages import Inbound, Reply
 from handlers.paging import Pages
 from handlers.parse import Parsed, parse
-from handlers.table import READ_ONLY
+from handlers.table import IN_GROUP, READ_ONLY
 from schedules.calendar import WorkCalendar
 from schedules.model import Org, Person
 from storage.errors import ClockBehind, StoreWriteFailed
+from storage.files import MB
 from storage.repository import Repository
 
 log = logging.getLogger(__name__)
@@ -57,19 +59,9 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-def resolve_sender(org: Org, store: Repository, message: Inbound) -> Person | None:
-    """The registered person behind a message, by the channel's notion of identity: WeCom
-    userids are in the config; Telegram accounts are bound with a code (or, for a bureau
-    that knows them, listed as `telegram_id`)."""
-    if message.channel == "wecom":
-        return org.by_wecom_userid.get(message.sender.lower())
-    if message.channel == "telegram":
-        bound = store.account_person("telegram", message.sender)
-        if bound is not None:
-            return org.people.get(bound)
-        return next((p for p in org.people.values() if str(p.telegram_id) == message.sender),
-                    None)
-    return org.person(message.sender)
+# Who sent a message, as the channel module at the edge tells it: a person id, or None for
+# an account nobody registered or bound.
+Identify = Callable[[Inbound], str | None]
 
 
 def reads_only(message: Inbound) -> bool:
@@ -80,17 +72,36 @@ def reads_only(message: Inbound) -> bool:
     return not isinstance(parsed, Parsed) or parsed.name in READ_ONLY
 
 
+def with_refusals(reply: Reply, message: Inbound, max_bytes: int) -> Reply:
+    """`reply`, telling the sender which of their files could not be kept, and why."""
+    refused = [a for a in message.attachments if a.error]
+    if not refused:
+        return reply
+    lines = [text.file_not_kept(a.error, a.name, max_bytes // MB) for a in refused]
+    return replace(reply, text="\n".join([reply.text, *lines]),
+                   minimal=None if reply.minimal is None else "\n".join([reply.minimal,
+                                                                          *lines]))
+
+
 class Dispatcher:
-    def __init__(self, org: Org, store: Repository, calendar: WorkCalendar) -> None:
+    def __init__(self, org: Org, store: Repository, calendar: WorkCalendar,
+                 identify: Identify, bindable: frozenset[str] = frozenset()) -> None:
+        """`identify` resolves senders; `bindable` names the channels whose accounts are
+        linked with `绑定 CODE` rather than listed in config."""
         self.org, self.store, self.calendar = org, store, calendar
+        self.identify, self.bindable = identify, bindable
         self.pages = Pages()  # per conversation: what `更多` shows next
         self.waiting = Waiting()  # per conversation: a question the next message answers
 
+    def person(self, message: Inbound) -> Person | None:
+        found = self.identify(message)
+        return self.org.people.get(found) if found is not None else None
+
     def handle(self, message: Inbound) -> Reply:
-        person = resolve_sender(self.org, self.store, message)
+        person = self.person(message)
         parsed = parse(message.text)
         if (isinstance(parsed, Parsed) and parsed.name == "bind"
-                and message.channel not in binding.BINDABLE):
+                and message.channel not in self.bindable):
             # Binding is for chat accounts; elsewhere say who you are, truthfully.
             return Reply(text.BIND_NOT_HERE if person is not None else text.NOT_REGISTERED)
         if isinstance(parsed, Parsed) and parsed.name == "bind":
@@ -100,7 +111,7 @@ class Dispatcher:
                 log.error("store write failed for a binding on %s: %s", message.channel, e)
                 return Reply(text.write_failed("bind"))
         if person is None:  # learns nothing about the bureau; a chat account learns to bind
-            return Reply(text.UNBOUND if message.channel in binding.BINDABLE
+            return Reply(text.UNBOUND if message.channel in self.bindable
                          else text.NOT_REGISTERED)
         if message.attachments and not message.text.strip():
             parsed = Parsed("attach", "")
@@ -111,13 +122,16 @@ class Dispatcher:
             if not parsed.word:
                 return Reply(text.EMPTY)
             return Reply(text.unknown(parsed.word, parsed.suggestion, parsed.rest))
+        if message.conversation and parsed.name not in IN_GROUP:
+            return Reply(text.ASK_IN_PRIVATE)  # a group sees what its digest shows, no more
         ctx = Context(self.org, self.store, self.calendar, person, message, self.pages,
                       self.waiting)
         try:
             outcome = self.store.outcome_of(message.source) if message.source else None
             if outcome is not None:
                 return replay(ctx, outcome)
-            return HANDLERS[parsed.name](ctx, parsed.args)
+            return with_refusals(HANDLERS[parsed.name](ctx, parsed.args), message,
+                                 self.store.files.max_bytes)
         except UserError as e:
             return Reply(str(e))
         except ClockBehind as e:
@@ -136,7 +150,7 @@ class Dispatcher:
     def declined_in_calendar(self, message: Inbound, number: int) -> Reply | None:
         """The sender declined meeting `number`'s WeCom 日程 (`message` carries no text:
         it stands for the calendar's answer): `meetings.declined_in_calendar`."""
-        person = resolve_sender(self.org, self.store, message)
+        person = self.person(message)
         if person is None:
             return None
         ctx = Context(self.org, self.store, self.calendar, person, message, self.pages,

@@ -36,6 +36,14 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Done:
+    """A task the reply confirms done (just now, or earlier): a tapped card can say so."""
+
+    number: int
+    at: datetime
+
+
+@dataclass(frozen=True)
 class Reply:
     text: str
     buttons: tuple[Button, ...] = ()
@@ -45,6 +53,7 @@ class Reply:
     # The same message without notes, attachments or other people's names, for channels set
     # to `detail = "minimal"`; None when the full text has none of those.
     minimal: str | None = None
+    done: tuple[Done, ...] = ()
 
     def for_detail(self, detail: str) -> str:
         return self.minimal if detail == "minimal" and self.minimal is not None else self.text

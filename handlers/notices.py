@@ -214,11 +214,24 @@ def monthly_digest(org: Org, leader_id: str, tasks: TaskView, calendar: WorkCale
     return Reply("\n".join(lines))
 
 
+def unkept_files(org: Org, view: TaskView, since: datetime) -> list[str]:
+    """Files sent with check-ins since `since` that could not be kept, one line each."""
+    lines = []
+    for task in view.tasks_of({*org.units, *org.people}):
+        for checkin in task.checkins:
+            if checkin.at > since:
+                lines += [text.unkept_line(org.owner_name(checkin.person), task.number, a.name,
+                                           a.error) for a in checkin.attachments if a.error]
+    return lines
+
+
 def admin_report(org: Org, problems: Sequence[Problem],
-                 gaps: Sequence[YearGap] = ()) -> Reply | None:
-    """For the admins, weekly: delivery problems of the past week, and years whose holidays
-    `[calendar]` still lacks; nothing when all is well."""
+                 gaps: Sequence[YearGap] = (), unkept: Sequence[str] = ()) -> Reply | None:
+    """For the admins, weekly: delivery problems of the past week, files that could not be
+    kept, and years whose holidays `[calendar]` still lacks; nothing when all is well."""
     lines: list[str] = []
+    if unkept:
+        lines += [text.unkept_head(len(unkept)), *unkept[:MAX_DIGEST_LINES]]
     if problems:
         lines.append(text.delivery_head(len(problems)))
         lines += [text.delivery_line(org.owner_name(p.recipient), p.channel, p.error)
@@ -231,8 +244,9 @@ def admin_report(org: Org, problems: Sequence[Problem],
     if not lines:
         return None
     minimal = None
-    if problems:
-        minimal = "\n".join([text.delivery_minimal(len(problems)), *holidays])
+    if problems or unkept:
+        minimal = "\n".join([*([text.delivery_minimal(len(problems))] if problems else []),
+                             *([text.unkept_head(len(unkept))] if unkept else []), *holidays])
     return Reply("\n".join(lines), minimal=minimal)
 
 
@@ -284,7 +298,8 @@ def render(org: Org, recipient: str, group: bool, by_subject: Sequence[Sequence[
         if first.stage is Stage.WEEKLY_DIGEST and group:
             reply = weekly_digest(org, recipient, view, now)
         elif first.stage is Stage.WEEKLY_DIGEST:
-            reply = admin_report(org, problems, calendar.gaps(today))
+            reply = admin_report(org, problems, calendar.gaps(today),
+                                 unkept_files(org, view, now - timedelta(days=7)))
         elif first.stage is Stage.MONTHLY_DIGEST:
             reply = monthly_digest(org, recipient, view, calendar, now)
         else:

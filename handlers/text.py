@@ -103,6 +103,8 @@ UNBOUND = ("您好，这个账号还没有绑定。请向本单位管理员索�
            "然后发送「绑定 绑定码」或 /bind 绑定码，绑定后即可在这里收到提醒、记录完成情况。")
 BIND_USAGE = "请在「绑定」后写上绑定码，如：绑定 ABCD-EFGH。绑定码向本单位管理员索取。"
 BIND_NOT_HERE = "绑定码只用于 Telegram 账号；您的账号已登记，可直接使用。发送「帮助」查看命令。"
+ASK_IN_PRIVATE = ("群里只显示本单位的待办、完成和会议；这项查询请在与我的私聊中发送，"
+                  "发送「帮助」可查看全部命令。")
 BIND_TOO_MANY = "绑定码错误次数过多，请一小时后再试，或联系本单位管理员重新获取。"
 
 
@@ -1279,6 +1281,22 @@ def monthly_more(count: int) -> str:
 
 def monthly_own(status: str) -> str:
     return f"· 您本人（述职、讲党课等）：{status}"
+
+
+_UNKEPT_WHY: dict[str, str] = {
+    Refusal.DOWNLOAD: "未能从平台取回", Refusal.TOO_BIG: "超过大小上限",
+    Refusal.TYPE: "类型不在允许范围内", Refusal.EMPTY: "内容为空",
+    Refusal.UNWRITABLE: "服务器磁盘无法写入",
+}
+
+
+def unkept_head(count: int) -> str:
+    return f"【证据文件】过去一周有 {count} 个随完成记录发送的文件未能保存，请联系本人重新发送："
+
+
+def unkept_line(who: str, number: int, name: str, reason: str) -> str:
+    why = _UNKEPT_WHY.get(reason, "未能保存")  # StrEnum keys match the recorded codes
+    return f"· {who}，【{number}】{('“' + name + '”') if name else '图片或文件'}：{why}"
 
 
 def delivery_head(count: int) -> str:

@@ -44,21 +44,28 @@ class Person:
     name: str
     roles: frozenset[Role]
     units: tuple[str, ...] = ()
-    wecom_userid: str | None = None
     mobile: str | None = None
-    telegram_id: int | None = None
+    # Where each channel reaches this person, by the config key it is written under
+    # (e.g. ("wecom_userid", "zhangsan")); the channel modules know what the keys mean.
+    addresses: tuple[tuple[str, str], ...] = ()
 
     def has(self, role: Role) -> bool:
         return role in self.roles
 
+    def address(self, key: str) -> str | None:
+        return next((value for k, value in self.addresses if k == key), None)
+
 
 @dataclass(frozen=True)
 class GroupChat:
-    """A unit's work group, where digests go; the endpoints are per platform."""
+    """A unit's work group, where digests go; each channel's address of it by config key
+    (e.g. ("aibot_chatid", "wrk…")), as for `Person.addresses`."""
 
     name: str
-    wecom_robot_key_env: str = ""  # environment variable holding the group robot's key
-    telegram_chat_id: int | None = None
+    addresses: tuple[tuple[str, str], ...] = ()
+
+    def address(self, key: str) -> str | None:
+        return next((value for k, value in self.addresses if k == key), None)
 
 
 @dataclass(frozen=True)
@@ -204,6 +211,8 @@ class Org:
     duties: Mapping[str, Duty]
     _names: Mapping[str, str] = field(default_factory=dict, repr=False)
     meetings: MeetingPolicy = field(default_factory=MeetingPolicy)
+    _by_address: dict[tuple[str, bool], Mapping[str, Person]] = field(
+        default_factory=dict, repr=False, compare=False)
 
     @cached_property
     def admins(self) -> tuple[str, ...]:
@@ -213,10 +222,14 @@ class Org:
     def party_secretaries(self) -> tuple[str, ...]:
         return tuple(p.id for p in self.people.values() if p.has(Role.PARTY_SECRETARY))
 
-    @cached_property
-    def by_wecom_userid(self) -> Mapping[str, Person]:
-        """People by WeCom userid, lower-cased (WeCom compares userids ignoring case)."""
-        return {p.wecom_userid.lower(): p for p in self.people.values() if p.wecom_userid}
+    def by_address(self, key: str, fold_case: bool = False) -> Mapping[str, Person]:
+        """People by their address under config key `key` (lower-cased if `fold_case`)."""
+        cached = self._by_address.get((key, fold_case))
+        if cached is None:
+            cached = {(a.lower() if fold_case else a): p for p in self.people.values()
+                      if (a := p.address(key))}
+            self._by_address[key, fold_case] = cached
+        return cached
 
     def person(self, key: str) -> Person | None:
         """A person by id or by display name."""
@@ -305,7 +318,7 @@ def build_org(
         if p.units:
             roles.add(Role.MEMBER)
         completed.append(
-            Person(p.id, p.name, frozenset(roles), p.units, p.wecom_userid, p.mobile, p.telegram_id)
+            Person(p.id, p.name, frozenset(roles), p.units, p.mobile, p.addresses)
         )
     return Org(
         name=name,

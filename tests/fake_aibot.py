@@ -347,6 +347,12 @@ class FakeAibotGateway:
         then the gateway closes the socket (`close_code`, default `replace_close_code`)."""
         return self._run(self._kick(self._current(), close_code))
 
+    def close_connection(self, code: int = NORMAL_CLOSE) -> None:
+        """Close the newest connection with a closing handshake and no event (the SDK then
+        goes silent: aibot/ws.py:192)."""
+        link = self._current()
+        self._run(link.ws.close(code, "closed by the gateway"))
+
     def drop_connection(self) -> None:
         """Cut the newest connection without a closing handshake (a network failure)."""
         link = self._current()

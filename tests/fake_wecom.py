@@ -30,7 +30,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
@@ -40,6 +40,7 @@ from tests.loopback import Served as _Reply
 # --- error codes -------------------------------------------------------------------------
 # From PLATFORMS.md (WeCom docs 90236 / 90455 / 91039 and wechatpy constants):
 SYSTEM_BUSY = -1
+MEDIA_TTL = 3 * 24 * 3600  # a received media_id lasts three days (获取临时素材)
 INVALID_CREDENTIAL = 40001  # wrong corpsecret
 INVALID_ACCESS_TOKEN = 40014  # unknown token
 EXPIRED_ACCESS_TOKEN = 42001  # token past its expiry
@@ -324,6 +325,12 @@ class FakeWeCom(LoopbackServer):
             return self._store_media(Media(media_type, filename, content_type, data,
                                            int(time.time())))
 
+    def expire_media(self, media_id: str) -> None:
+        """Age a stored file past its three days: media/get answers invalid media_id."""
+        with self._lock:
+            media = self.media[media_id]
+            self.media[media_id] = replace(media, created_at=media.created_at - MEDIA_TTL - 1)
+
     def respond(self, schedule_id: str, userid: str, status: int) -> None:
         """An attendee answers a 日程 in their calendar (DECLINED = 拒绝); the callback
         event that follows is the test's to send."""
@@ -561,8 +568,8 @@ class FakeWeCom(LoopbackServer):
         if problem is not None:
             return problem
         media = self.media.get(query.get("media_id", ""))
-        if media is None:
-            return _error(INVALID_MEDIA_ID)
+        if media is None or time.time() - media.created_at > MEDIA_TTL:
+            return _error(INVALID_MEDIA_ID)  # unknown, or past its three days
         disposition = f'attachment; filename="{media.filename}"'
         return _Reply(200, media.data, media.content_type,
                       {"Content-Disposition": disposition})

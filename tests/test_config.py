@@ -173,7 +173,7 @@ def test_ordinary_env_names_are_accepted(config_path: Path) -> None:
     config_path.write_text(config_path.read_text(encoding="utf-8") + (
         '\n[channels.wecom]\nsecret_env = "DUTYBOT_WECOM_SECRET"\n'
         'token_env = "wecom_token"\naes_key_env = "AES_KEY_2"\n'), encoding="utf-8")
-    settings = load(config_path).wecom
+    settings = load(config_path).channels["wecom"]
     assert (settings.secret_env, settings.token_env) == ("DUTYBOT_WECOM_SECRET", "wecom_token")
 
 
@@ -223,7 +223,7 @@ def test_optional_keys_may_be_left_out(config_path: Path) -> None:
     config_path.write_text(text, encoding="utf-8")
     config = load(config_path)
     assert config.org.duties["theme-day"].evidence == ""
-    assert config.telegram.enabled and config.telegram.webhook_url == ""
+    assert config.channel("telegram") is not None and config.channels["telegram"].webhook_url == ""
 
 
 def test_an_empty_value_written_out_is_refused(config_path: Path) -> None:
@@ -262,7 +262,8 @@ def test_reminder_policy_defaults_and_a_per_duty_override(config: Config) -> Non
     assert duties["party-group-meeting"].policy.overdue_max == 5  # the rest inherited
     assert duties["theme-day"].policy == config.reminders
     assert config.org.units["branch-1"].group is not None
-    assert config.org.units["branch-1"].group.wecom_robot_key_env == "DUTYBOT_ROBOT_BRANCH_1"
+    group = config.org.units["branch-1"].group
+    assert group is not None and group.address("wecom_robot_key_env") == "DUTYBOT_ROBOT_BRANCH_1"
     assert config.org.units["office"].group is None
 
 

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from bot.app import App
-from bot.channels.telegram import TelegramBot
+from bot.channels.telegram_bot import TelegramBot
 from bot.clock import FakeClock
 from bot.config import load
 from bot.delivery import Deliverer
@@ -75,8 +75,8 @@ class Rig:
 
     @property
     def bot(self) -> TelegramBot:
-        assert self.platforms.telegram is not None
-        return self.platforms.telegram
+        assert self.platforms.adapter("telegram") is not None
+        return self.platforms.adapter("telegram")
 
     def code_for(self, name: str, hours: int = 24) -> str:
         person = self.app.org.person(name)
@@ -122,13 +122,13 @@ async def start_rig(tmp_path: Path, mode: str = "polling", detail: str = "full"
     env = {"TG_TOKEN": fake.token, "TG_SECRET": SECRET}
     platforms = connect(config, app, env, clock=wire, sleep=wire.advance)
     deliverer = Deliverer(app, platforms.outbound, defer_unreached=False)
-    assert platforms.telegram is not None
-    await platforms.telegram.start()
+    assert platforms.adapter("telegram") is not None
+    await platforms.adapter("telegram").start()
     rig = Rig(app, clock, wire, fake, platforms, deliverer, tmp_path)
 
     async def stop() -> None:
-        assert platforms.telegram is not None
-        await platforms.telegram.stop()
+        assert platforms.adapter("telegram") is not None
+        await platforms.adapter("telegram").stop()
         app.close()
         fake.close()
     return rig, stop
@@ -341,7 +341,8 @@ async def test_minimal_detail_leaves_out_names_and_notes(tmp_path: Path) -> None
 async def test_webhook_secret_dedupe_and_processing_before_200(tmp_path: Path) -> None:
     rig, stop = await start_rig(tmp_path, mode="webhook")
     assert rig.platforms.needs_server
-    server = HttpServer(make_app(lambda: health(rig.app, rig.deliverer), None, rig.bot),
+    server = HttpServer(make_app(lambda: health(rig.app, rig.deliverer),
+                                 rig.platforms.wiring.routes),
                         rig.app.config.server)
     await server.start()
     url = f"http://127.0.0.1:{server.port}/telegram/webhook"

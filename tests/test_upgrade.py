@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import config as config_module
+from bot import toml_table as config_module
 from bot.cli import main
 from bot.config import ConfigError, load
 from storage import backup, records, upgrade
@@ -143,7 +143,7 @@ def test_a_renamed_key_is_still_read_and_check_says_what_to_rename(
         'wecom_userid = "WuFang"', 'userid = "WuFang"'), encoding="utf-8")
     config = load(path)
     assert config.reminders.send_at == time(8, 30)
-    assert config.org.people["wu-fang"].wecom_userid == "WuFang"
+    assert config.org.people["wu-fang"].address("wecom_userid") == "WuFang"
     assert len(config.renamed) == 2
     assert main(["check", "--config", str(path), "--now", NOW]) == 0
     out = capsys.readouterr().out

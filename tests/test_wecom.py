@@ -20,7 +20,7 @@ from bot import runner
 from bot.app import App
 from bot.channels.base import TransientSendError
 from bot.channels.buttons import button_key, command_of
-from bot.channels.wecom import PERMANENT, WeComChannel
+from bot.channels.wecom_api import PERMANENT, WeComChannel
 from bot.clock import FakeClock
 from bot.config import load
 from bot.delivery import Deliverer
@@ -30,9 +30,10 @@ from bot.server import HttpServer, make_app
 from handlers import text
 from handlers.messages import Button, Reply
 from schedules.tasks import Status
+from storage.files import Refusal
 from storage.repository import Delivery
 from tests.builders import EXAMPLE, at
-from tests.fake_wecom import FakeWeCom, ManualClock
+from tests.fake_wecom import SYSTEM_BUSY, FakeWeCom, ManualClock
 from tests.wecom_callback import (
     SAMPLE_AGENT_ID,
     SAMPLE_CORP_ID,
@@ -55,6 +56,7 @@ from tests.wecom_callback import (
 TOKEN, AES_KEY, CORP, AGENT = (SAMPLE_TOKEN, SAMPLE_ENCODING_AES_KEY, SAMPLE_CORP_ID,
                                SAMPLE_AGENT_ID)
 ROBOT_KEY = "robot-key-branch-1"
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(200)) + b"\xff\xd9"
 USERS = ["WangJianGuo", "LiHongMei", "ZhangWei", "LiuZhiQiang", "ChenJing", "ZhaoMin",
          "SunLi", "ZhouTao", "WuFang", "ZhengLei", "FengXue", "HeJun"]
 ENV = {"WECOM_TOKEN": TOKEN, "WECOM_AES_KEY": AES_KEY, "WECOM_SECRET": "fake-app-secret",
@@ -118,15 +120,15 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
         app = App.open(config, clock)
         platforms = connect(config, app, ENV, clock=wire, sleep=wire.advance)
         deliverer = Deliverer(app, platforms.outbound, defer_unreached=False)
-        server = HttpServer(make_app(lambda: health(app, deliverer), platforms.wecom),
+        server = HttpServer(make_app(lambda: health(app, deliverer), platforms.wiring.routes),
                             config.server)
         await server.start()
         sim = CallbackSimulator(TOKEN, AES_KEY, CORP, AGENT)
         async with httpx.AsyncClient(timeout=10) as http:
             yield Rig(app, clock, wire, fake, sim, platforms, deliverer,
                       f"http://127.0.0.1:{server.port}/wecom/callback", http)
-        assert platforms.wecom is not None
-        await platforms.wecom.drain()
+        assert platforms.adapter("wecom") is not None
+        await platforms.adapter("wecom").drain()
         await server.stop()
         app.close()
 
@@ -145,21 +147,21 @@ async def test_url_verification_with_the_published_sample(tmp_path: Path) -> Non
         app = App.open(config, FakeClock(at("2026-11-26 10:00")))
         # The samples were signed in 2016: checked as of then (today they are too old).
         platforms = connect(config, app, ENV, wall=lambda: float(SAMPLE_VERIFY_TIMESTAMP))
-        assert platforms.wecom is not None
-        good = platforms.wecom.verify({"msg_signature": SAMPLE_VERIFY_MSG_SIGNATURE,
+        assert platforms.adapter("wecom") is not None
+        good = platforms.adapter("wecom").verify({"msg_signature": SAMPLE_VERIFY_MSG_SIGNATURE,
                                        "timestamp": SAMPLE_VERIFY_TIMESTAMP,
                                        "nonce": SAMPLE_VERIFY_NONCE,
                                        "echostr": SAMPLE_VERIFY_ECHOSTR}, "test")
         assert (good.status, good.body) == (200, SAMPLE_VERIFY_RESULT.encode())
-        bad = platforms.wecom.verify({"msg_signature": "0" * 40,
+        bad = platforms.adapter("wecom").verify({"msg_signature": "0" * 40,
                                       "timestamp": SAMPLE_VERIFY_TIMESTAMP,
                                       "nonce": SAMPLE_VERIFY_NONCE,
                                       "echostr": SAMPLE_VERIFY_ECHOSTR}, "test")
         assert bad.status == 403 and bad.body == b""
         # The sample POST is a text from ChenJiaShun, who is not registered: a polite
         # refusal, encrypted, and nothing recorded.
-        platforms.wecom.wall = lambda: float(SAMPLE_POST_TIMESTAMP) + 299
-        answer = await platforms.wecom.receive(
+        platforms.adapter("wecom").wall = lambda: float(SAMPLE_POST_TIMESTAMP) + 299
+        answer = await platforms.adapter("wecom").receive(
             {"msg_signature": SAMPLE_POST_MSG_SIGNATURE, "timestamp": SAMPLE_POST_TIMESTAMP,
              "nonce": SAMPLE_POST_NONCE}, SAMPLE_POST_BODY.encode(), "test")
         assert answer.status == 200
@@ -231,8 +233,8 @@ async def test_a_text_check_in_and_its_retry_record_once(rig: Rig) -> None:
     assert first.startswith(text.CHECKED_IN) and again == first
     assert rig.checkins() == 1
     # The same MsgId after a restart of the bot (memory gone): the store still knows it.
-    assert rig.platforms.wecom is not None
-    rig.platforms.wecom._recent.clear()
+    assert rig.platforms.adapter("wecom") is not None
+    rig.platforms.adapter("wecom")._recent.clear()
     third = rig.sim.reply_fields((await rig.post(request)).content)["Content"]
     assert third.startswith(text.REPLAYED) and rig.checkins() == 1
 
@@ -241,17 +243,50 @@ async def test_a_photo_after_a_check_in_attaches_to_it(rig: Rig) -> None:
     n = rig.number("theme-day:branch-1:2026-11")
     await rig.post(rig.sim.text("WuFang", f"打卡 {n} 已开展"))
     rig.clock.advance(timedelta(minutes=5))
-    reply = rig.sim.reply_fields((await rig.post(rig.sim.image("WuFang", "MEDIA-1"))).content)
+    photo = rig.fake.add_media(JPEG)
+    reply = rig.sim.reply_fields((await rig.post(rig.sim.image("WuFang", photo))).content)
     line = f"【{n}】{text.describe(rig.app.org, rig.app.store.task_by_number(n), 'wu-fang')}"
     assert reply["Content"] == text.attached(line, 1)
     task = rig.app.store.task_by_number(n)
     assert task is not None and task.checkin is not None
-    assert [(a.kind, a.ref) for a in task.checkin.attachments] == [("image", "MEDIA-1")]
+    [kept] = task.checkin.attachments
+    assert (kept.kind, kept.ref, kept.size, kept.error) == ("image", photo, len(JPEG), "")
+    assert rig.app.store.files.path(kept.sha256).read_bytes() == JPEG  # kept, not just its id
     rig.clock.advance(timedelta(minutes=11))
-    late = rig.sim.reply_fields((await rig.post(rig.sim.file("WuFang", "MEDIA-2"))).content)
+    document = rig.fake.add_media(b"%PDF-1.4 minutes", media_type="file",
+                                  filename="minutes.pdf", content_type="application/pdf")
+    late = rig.sim.reply_fields((await rig.post(rig.sim.file("WuFang", document))).content)
     assert late["Content"] == text.ATTACH_NO_CHECKIN
     task = rig.app.store.task_by_number(n)
     assert task is not None and task.checkin is not None and len(task.checkin.attachments) == 1
+
+
+async def test_a_photo_whose_media_id_expired_is_recorded_as_not_kept_and_said(
+        rig: Rig) -> None:
+    n = rig.number("theme-day:branch-1:2026-11")
+    await rig.post(rig.sim.text("WuFang", f"打卡 {n} 已开展"))
+    photo = rig.fake.add_media(JPEG)
+    rig.fake.expire_media(photo)
+    reply = rig.sim.reply_fields((await rig.post(rig.sim.image("WuFang", photo))).content)
+    assert text.file_not_kept(Refusal.DOWNLOAD.value, "", 20) in reply["Content"]
+    task = rig.app.store.task_by_number(n)
+    assert task is not None and task.checkin is not None
+    [refused] = task.checkin.attachments  # recorded with its id and why, never dropped
+    assert (refused.ref, refused.sha256, refused.error) == (photo, "", Refusal.DOWNLOAD.value)
+    monday_rig(rig)  # and the admins hear of it in their weekly report
+    rig.deliverer.run_pass(rig.clock.now())
+    assert any(text.unkept_head(1) in t for t in rig.fake.texts_to("ZhaoMin"))
+
+
+async def test_a_busy_media_download_is_tried_again(rig: Rig) -> None:
+    n = rig.number("theme-day:branch-1:2026-11")
+    await rig.post(rig.sim.text("WuFang", f"打卡 {n} 已开展"))
+    photo = rig.fake.add_media(JPEG)
+    rig.fake.fail_next("media/get", SYSTEM_BUSY, times=2)
+    await rig.post(rig.sim.image("WuFang", photo))
+    task = rig.app.store.task_by_number(n)
+    assert task is not None and task.checkin is not None
+    assert task.checkin.attachments[0].sha256 and not task.checkin.attachments[0].error
 
 
 async def test_a_long_answer_goes_as_app_messages_in_pieces(rig: Rig) -> None:
@@ -259,8 +294,8 @@ async def test_a_long_answer_goes_as_app_messages_in_pieces(rig: Rig) -> None:
     note = "\n".join(f"第{i}项：" + "已组织学习并开展讨论" * 6 for i in range(12))
     response = await rig.post(rig.sim.text("WuFang", f"完成 {n} {note}"))
     assert response.status_code == 200 and response.content == b""  # too long to be passive
-    assert rig.platforms.wecom is not None
-    await rig.platforms.wecom.drain()
+    assert rig.platforms.adapter("wecom") is not None
+    await rig.platforms.adapter("wecom").drain()
     pieces = [d.body["text"]["content"] for d in rig.fake.delivered if d.userid == "WuFang"]
     assert len(pieces) >= 2 and all(len(p.encode()) <= 2048 for p in pieces)
     assert pieces[0].startswith(text.CHECKED_IN) and pieces[-1].endswith("查看。")
@@ -293,13 +328,13 @@ async def test_card_out_tap_in_check_in_recorded_card_updated(rig: Rig) -> None:
     task = rig.app.store.task_by_number(n)
     assert task is not None and task.status is Status.DONE
     assert task.checkin is not None and task.checkin.channel == "wecom"
-    assert rig.platforms.wecom is not None
-    await rig.platforms.wecom.drain()
+    assert rig.platforms.adapter("wecom") is not None
+    await rig.platforms.adapter("wecom").drain()
     [update] = rig.fake.card_updates
     assert update.response_code == code and update.body["button"] == {"replace_name": "已完成"}
     # WeCom retries the same event: still one check-in, no second card update.
     assert (await rig.post(tap)).status_code == 200
-    await rig.platforms.wecom.drain()
+    await rig.platforms.adapter("wecom").drain()
     assert rig.checkins() == 1 and len(rig.fake.card_updates) == 1
 
 
@@ -307,8 +342,8 @@ async def test_a_todo_tap_answers_with_an_app_message(rig: Rig) -> None:
     tap = rig.sim.card_click("WuFang", event_key="todo", task_id="t-1",
                              response_code=rig.fake.issue_response_code())
     assert (await rig.post(tap)).status_code == 200
-    assert rig.platforms.wecom is not None
-    await rig.platforms.wecom.drain()
+    assert rig.platforms.adapter("wecom") is not None
+    await rig.platforms.adapter("wecom").drain()
     [sent] = [d.body for d in rig.fake.delivered if d.userid == "WuFang"]
     # 待办 is a list too long for a card: it comes as text, whole.
     assert sent["msgtype"] == "text" and sent["text"]["content"].startswith("您有 6 项待办")
@@ -329,8 +364,8 @@ async def test_a_stalled_api_does_not_make_the_callback_late(rig: Rig) -> None:
     assert response.status_code == 200 and time.perf_counter() - start < 1.0
     text = await rig.post(rig.sim.text("LiHongMei", "逾期"))
     assert text.status_code == 200 and time.perf_counter() - start < 2.0
-    assert rig.platforms.wecom is not None
-    await rig.platforms.wecom.drain()  # the card update went out, 3 s later
+    assert rig.platforms.adapter("wecom") is not None
+    await rig.platforms.adapter("wecom").drain()  # the card update went out, 3 s later
     rig.fake.stall(0)
     assert len(rig.fake.card_updates) == 1
 
@@ -581,7 +616,7 @@ async def test_an_unreachable_api_stops_the_pass_and_the_outbox_drains_later(rig
 
 def test_a_hanging_gettoken_times_out() -> None:
     from bot.channels.base import ChannelUnavailable
-    from bot.channels.wecom import WeComAPI
+    from bot.channels.wecom_api import WeComAPI
     with FakeWeCom(corp_id=CORP, agent_id=AGENT) as fake:
         api = WeComAPI(CORP, fake.secret, AGENT, fake.base_url, timeout=0.2)
         fake.stall(1.0, effective=False)

@@ -21,7 +21,7 @@ import pytest
 from bot.app import App
 from bot.calendar_sync import LENGTH, remind_seconds
 from bot.channels.base import PermanentSendError, SendError, TransientSendError
-from bot.channels.wecom import WeComAPI
+from bot.channels.wecom_api import WeComAPI
 from bot.clock import FakeClock
 from bot.config import ConfigError, load
 from bot.delivery import Deliverer
@@ -74,8 +74,8 @@ class Rig:
     async def answered(self, request: CallbackRequest) -> httpx.Response:
         """Posted, and what it set in motion finished."""
         response = await self.post(request)
-        assert self.platforms.wecom is not None
-        await self.platforms.wecom.drain()
+        assert self.platforms.adapter("wecom") is not None
+        await self.platforms.adapter("wecom").drain()
         return response
 
     def say(self, who: str, words: str) -> str:
@@ -112,15 +112,16 @@ async def bot(folder: Path, fake: FakeWeCom, calendar: bool = True,
     wire = ManualClock()
     platforms = connect(config, app, ENV, clock=wire, sleep=wire.advance)
     deliverer = Deliverer(app, platforms.outbound, defer_unreached=False)
-    server = HttpServer(make_app(lambda: health(app, deliverer), platforms.wecom), config.server)
+    server = HttpServer(make_app(lambda: health(app, deliverer), platforms.wiring.routes),
+                        config.server)
     await server.start()
     try:
         async with httpx.AsyncClient(timeout=10) as http:
             yield Rig(app, clock, fake, CallbackSimulator(TOKEN, AES_KEY, CORP, AGENT),
                       platforms, deliverer, f"http://127.0.0.1:{server.port}/wecom/callback",
                       http)
-        assert platforms.wecom is not None
-        await platforms.wecom.drain()
+        assert platforms.adapter("wecom") is not None
+        await platforms.adapter("wecom").drain()
     finally:
         await server.stop()
         app.close()
@@ -211,7 +212,7 @@ def test_calendar_is_true_or_false(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as e:
         load(path)
     assert e.value.key.endswith("calendar") and "true 或 false" in e.value.problem
-    assert not load(EXAMPLE).wecom.calendar  # off unless asked for
+    assert not load(EXAMPLE).channels["wecom"].calendar  # off unless asked for
 
 
 async def test_calendar_off_makes_no_schedule_calls(tmp_path: Path, fake: FakeWeCom) -> None:
@@ -284,8 +285,8 @@ async def test_a_declined_schedule_is_leave_and_the_next_message_its_reason(
         assert "日程中拒绝" in asked and f"请假 {number} 原因" in asked
         # WeCom's retry of the event, and the same event after a restart: nothing more.
         await rig.answered(event)
-        assert rig.platforms.wecom is not None
-        rig.platforms.wecom._recent.clear()
+        assert rig.platforms.adapter("wecom") is not None
+        rig.platforms.adapter("wecom")._recent.clear()
         await rig.answered(event)
         assert len(rig.meeting(number).leaves) == 1
         assert len(fake.texts_to("ZhouTao")) == before + 1

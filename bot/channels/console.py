@@ -17,8 +17,11 @@ from schedules.model import Org
 QUIT_WORDS = frozenset({"退出", "quit", "exit", "/quit"})
 
 
+CONSOLE = "console"  # always there: `dutybot chat`, and `simulate` when nothing is enabled
+
+
 class ConsoleChannel:
-    name = "console"
+    name = CONSOLE
 
     def __init__(self, org: Org, stdin: TextIO, stdout: TextIO, interactive: bool,
                  audience: str | None) -> None:

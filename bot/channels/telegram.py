@@ -1,376 +1,159 @@
-"""Telegram: the only module that knows python-telegram-bot (PTB).
+"""Telegram: `[channels.telegram]`, private chats and groups, by polling or webhook.
 
-`TelegramBot` owns PTB's `Application`: it receives updates by long polling (PTB's
-`Updater`) or through our HTTP server's `POST /telegram/webhook` (secret header checked,
-then processed before the 200 — PTB's own webhook server answers first and would lose an
-update to a crash), turns each into a neutral `Inbound`, and answers. `TelegramChannel` is
-the delivery loop's way out: it runs in a worker thread and hands each send to the bot's
-event loop.
+People link their account with `绑定 CODE` (codes from `dutybot bind-code`), or a bureau that
+knows them lists `telegram_id` on `[[people]]`; a unit's group is `telegram_chat_id` on its
+`[units.group]`. The bot itself lives in `bot.channels.telegram_bot` (python-telegram-bot).
 
-Limits: PTB's `AIORateLimiter` keeps the overall rate (30/s) and each group's (20/min) and
-retries a 429 once after its `retry_after`; it does not pace private chats, so we keep about
-one message a second per private chat ourselves (Telegram's advice).
+Personal information a state organ processes must stay in China (个人信息保护法 第三十六条):
+`check` says so whenever Telegram is enabled.
 """
 
 from __future__ import annotations
 
-import asyncio
-import html
-import json
-import logging
-import os
-import secrets
-import time
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
-from contextlib import suppress
-from datetime import datetime, timedelta
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from telegram import (
-    CallbackQuery,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Message,
-    Update,
-)
-from telegram.constants import ParseMode
-from telegram.error import (
-    BadRequest,
-    Forbidden,
-    InvalidToken,
-    NetworkError,
-    RetryAfter,
-    TelegramError,
-)
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
-
-from bot.channels.base import (
-    ChannelStartFailed,
-    ChannelUnavailable,
-    PermanentSendError,
-    TransientSendError,
-    split_text,
-)
-from bot.channels.buttons import CHECKIN_KEY, button_key, command_of
-from bot.channels.ratelimit import Limit, RateLimiter
-from bot.config import TelegramSettings
-from handlers.messages import Inbound, Reply
-from handlers.parse import Parsed, parse
+from bot.channels.plugin import AddressKey, HttpRoute, MissingSecret, Wiring
+from bot.toml_table import Table, choice, env_name, positive, refuse_literal_secrets
 from schedules.model import Org
-from schedules.tasks import Attachment, Status
 from storage.repository import Repository
 
-log = logging.getLogger(__name__)
-
-# PTB 22.2+ warns when a `RetryAfter` carries seconds as an int; opt in to the timedelta the
-# next major version uses (read by PTB at run time, so setting it here is enough).
-os.environ.setdefault("PTB_TIMEDELTA", "true")
-
-CHANNEL = "telegram"
-TEXT_LIMIT = 4096  # characters in a Telegram message
-ANSWER_LIMIT = 200  # characters in a callback query answer
-MAX_WEBHOOK_BODY = 256 * 1024
-REMEMBERED = 10_000  # update ids kept for dropping redeliveries
-SEND_TIMEOUT = 60.0  # a send waits this long for the bot's loop (rate limits included)
-REPLY_WAIT = 2.0  # seconds an answer may wait for the private chat's pacing
-MARGIN = 0.05  # seconds added to each window: Telegram counts when a message arrives
+NAME = "telegram"
+ACCOUNT = AddressKey("telegram_id", int, "Telegram 账号")
+GROUP = AddressKey("telegram_chat_id", int, "Telegram 群")
+WEBHOOK_PATH = "/telegram/webhook"
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as secret_token
+PIPL_NOTE = ("注意：Telegram 的服务器在境外。国家机关处理的个人信息应当在境内存储"
+             "（《个人信息保护法》第三十六条），机关单位请改用企业微信（见管理员指南）")
 
 
-def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
-    if not reply.buttons:
-        return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(
-        ("✅ " if button_key(b).startswith(CHECKIN_KEY) else "") + b.label,
-        callback_data=button_key(b))] for b in reply.buttons])
+@dataclass(frozen=True)
+class TelegramSettings:
+    enabled: bool = False
+    token_env: str = ""
+    mode: str = "polling"  # "polling" | "webhook"
+    webhook_url: str = ""
+    secret_token_env: str = ""
+    detail: str = "full"  # "full" | "minimal": no notes or other people's names on this channel
+    api_base_url: str = "https://api.telegram.org/bot"
+    bind_code_hours: int = 24
+    private_per_second: float = 1.0  # our own pacing per private chat (PTB does not do it)
+    group_per_minute: int = 20
+    overall_per_second: int = 30
 
 
-def without(markup: object, key: str) -> InlineKeyboardMarkup | None:
-    """The keyboard once the tapped button is done: that button gone, and the keyboard
-    too when no 已完成 button is left in it."""
-    rows = getattr(markup, "inline_keyboard", None) or ()
-    kept = [[b for b in row if b.callback_data != key] for row in rows]
-    kept = [row for row in kept if row]
-    if not any(str(b.callback_data or "").startswith(CHECKIN_KEY) for row in kept for b in row):
-        return None
-    return InlineKeyboardMarkup(kept)
+class Telegram:
+    name = NAME
+    label = "Telegram"
+    person_keys: tuple[AddressKey, ...] = (ACCOUNT,)
+    group_keys: tuple[AddressKey, ...] = (GROUP,)
+    bindable = True
 
+    def settings(self, g: Table) -> TelegramSettings:
+        if not g.data:
+            return TelegramSettings()
+        refuse_literal_secrets(g, ("token", "secret_token"))
+        telegram = TelegramSettings(
+            enabled=g.get("enabled", bool, False, kind_name="true 或 false"),
+            token_env=env_name(g, "token_env"),
+            mode=choice(g, "mode", ("polling", "webhook"), "polling"),
+            webhook_url=g.text("webhook_url", ""),
+            secret_token_env=env_name(g, "secret_token_env"),
+            detail=choice(g, "detail", ("full", "minimal"), "full"),
+            api_base_url=g.text("api_base_url", TelegramSettings.api_base_url),
+            bind_code_hours=positive(g, "bind_code_hours", 24),
+            private_per_second=float(g.get("private_per_second", (int, float), 1.0,
+                                           kind_name="数字")),
+            group_per_minute=positive(g, "group_per_minute", 20),
+            overall_per_second=positive(g, "overall_per_second", 30),
+        )
+        if telegram.private_per_second <= 0:
+            g.fail("private_per_second", "应为正数")
+        if telegram.enabled and not telegram.token_env:
+            g.fail("token_env", "启用 Telegram 时必须指定保存机器人 token 的环境变量名")
+        if telegram.enabled and telegram.mode == "webhook":
+            if not telegram.webhook_url.startswith("https://"):
+                g.fail("webhook_url", "webhook 模式需要以 https:// 开头的公网地址")
+            if not telegram.secret_token_env:
+                g.fail("secret_token_env", "webhook 模式必须指定保存校验密钥的环境变量名")
+        g.done()
+        return telegram
 
-class TelegramBot:
-    def __init__(self, settings: TelegramSettings, token: str, webhook_secret: str,
-                 handle: Callable[[Inbound], Reply], quick: Callable[[Inbound], bool],
-                 store: Repository, now: Callable[[], datetime],
-                 clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        self.settings, self.webhook_secret = settings, webhook_secret
-        self._token = token
-        self.handle, self.quick, self.store, self.now = handle, quick, store, now
-        # About one message a second per private chat, replies and reminders alike; and the
-        # overall rate kept strictly (a sliding window: PTB's limiter is a leaky bucket that
-        # lets a second's worth through at once on top of the steady rate).
-        self.pacing = RateLimiter([Limit(1, 1.0 / settings.private_per_second + MARGIN)],
-                                  clock, sleep)
-        self.overall = RateLimiter([Limit(settings.overall_per_second, 1.0 + MARGIN)], clock,
-                                   sleep)
-        builder = (ApplicationBuilder().token(token).base_url(settings.api_base_url)
-                   .rate_limiter(AIORateLimiter(
-                       overall_max_rate=settings.overall_per_second, overall_time_period=1,
-                       group_max_rate=settings.group_per_minute, group_time_period=60,
-                       max_retries=1)))
+    def secret_envs(self, settings: TelegramSettings, org: Org) -> dict[str, str]:
+        names = {"Telegram bot token": settings.token_env}
         if settings.mode == "webhook":
-            builder = builder.updater(None)
-        self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
-        self.application.add_handler(TypeHandler(Update, self._on_update))
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.username = ""
-        self._seen: OrderedDict[int, None] = OrderedDict()
+            names["Telegram webhook secret"] = settings.secret_token_env
+        return names
 
-    # ---- lifecycle ------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        """Connect, or raise `ChannelStartFailed` with one clear line. PTB's own messages
-        can carry the token (a refused `getMe` quotes it), so none is passed on as it is."""
-        self.loop = asyncio.get_running_loop()
-        try:
-            await self._start()
-        except InvalidToken:
-            raise ChannelStartFailed(
-                f"Telegram 拒绝了机器人 token（getMe 返回 401 未授权）：请核对环境变量 "
-                f"{self.settings.token_env} 中的 token，或向 @BotFather 重新获取") from None
-        except NetworkError as e:
-            if isinstance(e, BadRequest):
-                raise ChannelStartFailed(
-                    f"Telegram 拒绝启动：{str(e).replace(self._token, '***')}") from None
-            raise ChannelStartFailed(
-                f"无法连接 Telegram（{type(e).__name__}）：请检查网络，"
-                "或 [channels.telegram] api_base_url 的设置") from None
-        except TelegramError as e:
-            raise ChannelStartFailed(
-                f"Telegram 拒绝启动：{str(e).replace(self._token, '***')}") from None
-
-    async def _start(self) -> None:
-        await self.application.initialize()  # getMe: a wrong token fails here
-        self.username = (self.application.bot.username or "").lower()
-        await self.application.start()
-        allowed = ["message", "callback_query"]
-        if self.settings.mode == "webhook":
-            await self.application.bot.set_webhook(
-                self.settings.webhook_url, secret_token=self.webhook_secret,
-                allowed_updates=allowed)
-        else:
-            assert self.application.updater is not None
-            await self.application.updater.start_polling(allowed_updates=allowed)
-
-    async def stop(self) -> None:
-        if self.application.updater is not None and self.application.updater.running:
-            await self.application.updater.stop()
-        if self.application.running:
-            await self.application.stop()
-        with suppress(TelegramError):  # never initialised (start failed): nothing to shut
-            await self.application.shutdown()
-
-    # ---- webhook (our HTTP server) --------------------------------------------------------
-
-    async def webhook(self, headers: Mapping[str, str], body: bytes, peer: str) -> int:
-        """The HTTP status for one POST to /telegram/webhook; the update is processed (and
-        any check-in durably recorded) before 200 is returned."""
-        given = headers.get("x-telegram-bot-api-secret-token", "")
-        if not secrets.compare_digest(given.encode(), self.webhook_secret.encode()):
-            log.warning("Telegram webhook from %s refused (403): wrong secret token", peer)
-            return 403
-        if len(body) > MAX_WEBHOOK_BODY:
-            log.warning("Telegram webhook from %s refused (413): %d bytes", peer, len(body))
-            return 413
-        try:
-            data = json.loads(body)
-        except (ValueError, RecursionError):
-            data = None
-        update = None
-        if isinstance(data, dict) and type(data.get("update_id")) is int:
-            try:
-                update = Update.de_json(data, self.application.bot)
-            except Exception:  # noqa: BLE001 - hostile input of any shape: PTB may raise anything
-                update = None
-        if update is None:
-            log.warning("Telegram webhook from %s refused (400): not an update", peer)
-            return 400
-        await self.application.process_update(update)
-        return 200
-
-    # ---- updates --------------------------------------------------------------------------
-
-    def _first_time(self, update_id: int) -> bool:
-        """Telegram redelivers what it thinks was not received; each update is acted on
-        once (the store also remembers each one that changed something)."""
-        if update_id in self._seen:
-            return False
-        self._seen[update_id] = None
-        while len(self._seen) > REMEMBERED:
-            self._seen.popitem(last=False)
-        return True
-
-    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if not self._first_time(update.update_id):
-            return
-        try:
-            if update.callback_query is not None:
-                await self._on_tap(update, update.callback_query)
-            elif update.message is not None:
-                await self._on_message(update, update.message)
-        except TelegramError as e:  # the answer could not be sent; the action stands
-            log.warning("could not answer a Telegram update: %s", e)
-
-    def _inbound(self, update: Update, text: str, chat: int | None,
-                 attachments: tuple[Attachment, ...] = ()) -> Inbound | None:
-        user = update.effective_user
-        if user is None or user.is_bot:
-            return None
-        return Inbound(channel=CHANNEL, sender=str(user.id), text=text, received_at=self.now(),
-                       conversation=str(chat) if chat is not None and chat < 0 else "",
-                       message_id=str(update.update_id), attachments=attachments,
-                       detail=self.settings.detail)
-
-    async def _answer(self, inbound: Inbound) -> Reply:
-        if self.quick(inbound):
-            return self.handle(inbound)
-        return await asyncio.to_thread(self.handle, inbound)
-
-    async def _on_message(self, update: Update, message: Message) -> None:
-        text = message.text or message.caption or ""
-        in_group = message.chat.type in ("group", "supergroup")
-        if in_group and not self._addressed_to_me(text):
-            return  # group chatter, or a command for another bot
-        attachments: tuple[Attachment, ...] = ()
-        if message.photo:
-            attachments = (Attachment("image", message.photo[-1].file_id),)
-        elif message.document is not None:
-            attachments = (Attachment("file", message.document.file_id,
-                                      message.document.file_name or ""),)
-        parsed = parse(text)
-        if in_group and isinstance(parsed, Parsed) and parsed.name == "bind":
-            await message.reply_text("为保护绑定码，请在与我的私聊中发送「绑定 绑定码」。")
-            return
-        inbound = self._inbound(update, text, message.chat.id, attachments)
-        if inbound is None:
-            return
-        reply = await self._answer(inbound)
-        body = reply.for_detail(self.settings.detail)
-        parts = split_text(body, TEXT_LIMIT, len)
-        for i, part in enumerate(parts):
-            last = i == len(parts) - 1
-            if not in_group:  # an answer waits its turn a moment, then goes regardless
-                await asyncio.to_thread(self.pacing.acquire, [message.chat.id], REPLY_WAIT)
-            await asyncio.to_thread(self.overall.acquire, ["all"], REPLY_WAIT)
-            await message.reply_text(part, reply_markup=keyboard(reply) if last else None,
-                                     do_quote=False)
-
-    def _addressed_to_me(self, text: str) -> bool:
-        first = text.strip().split(maxsplit=1)[0] if text.strip() else ""
-        if not first.startswith("/"):
-            return False
-        if "@" in first:
-            return first.split("@", 1)[1].lower() == self.username
-        return True
-
-    async def _on_tap(self, update: Update, query: CallbackQuery) -> None:
-        command = command_of(query.data or "")
-        inbound = self._inbound(update, command or "", None)
-        if command is None or inbound is None:
-            await query.answer("这个按钮已失效，请发送「待办」重新查看。")
-            return
-        reply = await self._answer(inbound)
-        key = query.data or ""
-        if key.startswith(CHECKIN_KEY):
-            task = self.store.task_by_number(int(key[len(CHECKIN_KEY):]))
-            if task is not None and task.status is Status.DONE and task.checkin is not None:
-                await query.answer("已记录完成 ✅")
-                message = query.message if isinstance(query.message, Message) else None
-                done_at = task.checkin.at.astimezone(self.now().tzinfo)
-                if message is not None and message.text:
-                    await query.edit_message_text(
-                        f"{message.text}\n\n✅ 【{task.number}】已于{done_at.month}月"
-                        f"{done_at.day}日 {done_at:%H:%M} 记录完成",
-                        reply_markup=without(message.reply_markup, key))
-                return
-        short = reply.for_detail(self.settings.detail)
-        await query.answer(short[:ANSWER_LIMIT - 1] + "…" if len(short) > ANSWER_LIMIT else short)
-        if command == "待办" or len(short) > ANSWER_LIMIT:
-            chat = query.message.chat.id if query.message is not None else query.from_user.id
-            await self.application.bot.send_message(chat, short[:TEXT_LIMIT],
-                                                    reply_markup=keyboard(reply))
-
-
-class TelegramChannel:
-    """Reminders and digests out through the bot: private chats of bound people, and the
-    unit groups whose `telegram_chat_id` the config names."""
-
-    name = CHANNEL
-
-    def __init__(self, org: Org, store: Repository, bot: TelegramBot,
-                 max_wait: float = 5.0) -> None:
-        self.org, self.store, self.bot, self.max_wait = org, store, bot, max_wait
-
-    def chat_of(self, recipient: str, group: bool) -> int | None:
+    def routes(self, settings: TelegramSettings, org: Org, recipient: str,
+               group: bool) -> list[str]:
         if group:
-            unit = self.org.units.get(recipient)
-            return unit.group.telegram_chat_id if unit and unit.group else None
-        bound = self.store.account_of(CHANNEL, recipient)
+            unit = org.units.get(recipient)
+            return [NAME] if unit and unit.group and unit.group.address(GROUP.key) else []
+        person = org.people.get(recipient)
+        return [NAME] if person and person.address(ACCOUNT.key) else []
+
+    def states(self, settings: TelegramSettings, config: Any,
+               env: Mapping[str, str]) -> list[str]:
+        t = settings
+        how = "轮询" if t.mode == "polling" else f"webhook {t.webhook_url}（本机 {WEBHOOK_PATH}）"
+        detail = "信息从简" if t.detail == "minimal" else "信息完整"
+        groups = sum(1 for u in config.org.units.values()
+                     if u.group and u.group.address(GROUP.key))
+        return [f"Telegram 已启用（{how}，{detail}，{groups} 个单位群；"
+                "人员用 dutybot bind-code 绑定）", PIPL_NOTE]
+
+    def summary(self, settings: TelegramSettings, config: Any) -> dict[str, Any]:
+        return {"mode": settings.mode, "detail": settings.detail}
+
+    def missing_address(self, settings: TelegramSettings) -> str:
+        return "未绑定 Telegram（dutybot bind-code）"
+
+    def identify(self, settings: TelegramSettings, org: Org, store: Repository,
+                 sender: str) -> str | None:
+        bound = store.account_person(NAME, sender)
         if bound is not None:
-            return int(bound)
-        person = self.org.people.get(recipient)
-        return person.telegram_id if person else None
+            return bound if bound in org.people else None
+        person = org.by_address(ACCOUNT.key).get(sender)
+        return person.id if person else None
 
-    def reaches(self, recipient: str, group: bool) -> bool:
-        return self.chat_of(recipient, group) is not None
+    def connect(self, settings: TelegramSettings, wiring: Wiring) -> None:
+        from bot.channels.telegram_bot import TelegramBot, TelegramChannel
 
-    def send(self, recipient: str, group: bool, reply: Reply) -> None:
-        chat = self.chat_of(recipient, group)
-        if chat is None:
-            raise PermanentSendError("此人尚未绑定 Telegram 账号")
-        if not group and not self.bot.pacing.acquire([chat], self.max_wait):
-            raise TransientSendError("为遵守 Telegram 每个私聊约每秒 1 条的建议，稍后发送")
-        if not self.bot.overall.acquire(["all"], max(self.max_wait, 1.0 + MARGIN)):
-            raise TransientSendError("为遵守 Telegram 的总发送频率，稍后发送")
-        text, mode = self.render(reply, group)
-        loop = self.bot.loop
-        if loop is None:
-            raise ChannelUnavailable("Telegram 机器人尚未启动")
-        future = asyncio.run_coroutine_threadsafe(self._send(chat, text, mode, reply), loop)
-        try:
-            future.result(timeout=SEND_TIMEOUT)
-        except Forbidden:
-            raise PermanentSendError("对方已屏蔽或停用机器人（403），无法发送") from None
-        except BadRequest as e:
-            if "chat not found" in str(e).lower():
-                raise PermanentSendError("找不到该聊天（chat not found）：请核对群 ID，"
-                                         "或请本人先与机器人开始对话") from None
-            raise PermanentSendError(f"Telegram 拒绝了这条消息：{e}") from None
-        except RetryAfter as e:
-            wait = e.retry_after
-            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-            raise TransientSendError(f"Telegram 限频（429），{seconds:.0f} 秒后重试") from None
-        except (TelegramError, TimeoutError) as e:
-            raise ChannelUnavailable(f"Telegram 暂时无法送达：{type(e).__name__}") from None
+        t, app = settings, wiring.app
+        token = wiring.secret(t.token_env, "Telegram 机器人 token")
+        secret = ""
+        if t.mode == "webhook":
+            secret = wiring.secret(t.secret_token_env, "Telegram webhook 校验密钥")
+            if not WEBHOOK_SECRET.fullmatch(secret):
+                raise MissingSecret(f"环境变量 {t.secret_token_env} 应为 1–256 个字母、数字、"
+                                    "_ 或 -")
+        bot = TelegramBot(t, token, secret, app.handle, app.quick, app.clock.now,
+                          clock=wiring.clock, sleep=wiring.sleep, evidence=wiring.evidence)
+        channel = TelegramChannel(app.org, app.store, bot)
+        wiring.outbound[channel.name] = channel
+        wiring.adapters[NAME] = bot
+        wiring.late.append(bot)
+        if t.mode == "webhook":
+            wiring.routes.append(_webhook_route(bot))
 
-    def render(self, reply: Reply, group: bool) -> tuple[str, str | None]:
-        """The text to send, with @mentions of bound people in a group (HTML links)."""
-        detail = self.bot.settings.detail
-        body = reply.for_detail(detail)
-        if not group or not reply.mentions or detail == "minimal":
-            return body, None
-        links = []
-        for person_id in reply.mentions:
-            chat = self.chat_of(person_id, False)
-            person = self.org.people.get(person_id)
-            if chat is not None and person is not None:
-                links.append(f'<a href="tg://user?id={chat}">{html.escape(person.name)}</a>')
-        if not links:
-            return body, None
-        return f"{html.escape(body)}\n{' '.join(links)}", ParseMode.HTML
 
-    async def _send(self, chat: int, text: str, mode: str | None, reply: Reply) -> None:
-        parts = split_text(text, TEXT_LIMIT, len)
-        for i, part in enumerate(parts):
-            last = i == len(parts) - 1
-            await self.bot.application.bot.send_message(
-                chat, part, parse_mode=mode, reply_markup=keyboard(reply) if last else None)
+def _webhook_route(bot: Any) -> HttpRoute:
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from bot.channels.telegram_bot import MAX_WEBHOOK_BODY
+    from bot.server import peer, read_capped
+
+    async def receive(request: Request) -> Response:
+        body = await read_capped(request, MAX_WEBHOOK_BODY)
+        if body is None:
+            return Response(status_code=413)
+        return Response(status_code=await bot.webhook(request.headers, body, peer(request)))
+
+    return HttpRoute(WEBHOOK_PATH, "POST", NAME, receive)
+
+
+CHANNEL = Telegram()

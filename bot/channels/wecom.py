@@ -1,300 +1,199 @@
-"""WeCom (企业微信) app messages: wechatpy's enterprise client behind our own rules.
+"""The WeCom self-built app (企业微信应用) and the group robots (群机器人): `[channels.wecom]`.
 
-wechatpy 1.8.18 is synchronous (requests), retries token errors without a cap, has no
-timeout by default and hard-codes the gettoken URL (PLATFORMS.md §4). So the client here:
-sets a timeout on every request, turns `auto_retry` off and retries a bounded number of
-times itself (a fresh token on 40014/42001, a short pause on -1), fetches tokens from the
-configured base URL, and maps WeCom's error codes onto our two kinds of failure. Sends go
-through per-member rate limits (30 a minute, 1000 an hour by default) because WeCom drops
-messages beyond them silently. It runs in worker threads, never on the event loop.
+People are addressed by `wecom_userid` on `[[people]]`; a unit's group robot by the
+environment variable its `[units.group]` names in `wecom_robot_key_env`. The app receives
+messages and taps on `/wecom/callback` (`bot.channels.wecom_callback`) and sends through
+the WeCom API (`bot.channels.wecom_api`); the robots only send (`bot.channels.wecom_robot`).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-import requests
-from wechatpy.enterprise import WeChatClient
-from wechatpy.exceptions import WeChatClientException
-
-from bot.channels.base import (
-    ChannelUnavailable,
-    PermanentSendError,
-    SendError,
-    TransientSendError,
-    split_text,
-)
-from bot.channels.buttons import button_key
-from bot.channels.ratelimit import Limit, RateLimiter
-from handlers.messages import Reply
+from bot.channels.plugin import AddressKey, HttpRoute, MissingSecret, Wiring
+from bot.toml_table import Table, env_name, positive, refuse_literal_secrets
 from schedules.model import Org
+from storage.repository import Repository
 
 log = logging.getLogger(__name__)
 
-TEXT_LIMIT = 2048  # bytes of UTF-8 in a text or markdown message
-CARD_TEXT = 112  # characters a template card's sub_title_text should hold (WeCom's advice)
-TOKEN_ERRORS = (40014, 42001)  # invalid / expired access_token: fetch a new one
-BUSY = -1
-RATE_LIMITED = 45009
-ALL_INVALID = 81013
-IP_NOT_ALLOWED = 60020
-RATE_WAIT = "为遵守企业微信对每人每分钟、每小时的条数限制，稍后发送"
-WINDOW_MARGIN = 1.0  # seconds added to each rate-limit window
-COOL_DOWN = 60.0  # after 45009, WeCom blocks for a minute: do not knock before then
-
-PERMANENT = {
-    ALL_INVALID: "接收人无效或不在应用的可见范围内（81013）：请核对此人的 wecom_userid，"
-                 "并在企业微信管理后台把他加入本应用的可见范围",
-    IP_NOT_ALLOWED: "本服务器的 IP 不在应用的企业可信IP 列表中（60020）：请在企业微信管理后台"
-                    " → 应用管理 → 本应用 → 企业可信IP 中加入服务器的出口 IP",
-    40001: "企业微信 Secret 无效（40001）：请检查 secret_env 指定的环境变量",
-    40013: "企业微信 CorpID 无效（40013）：请检查配置中的 corp_id",
-    48002: "应用没有此接口的权限（48002）：请在企业微信管理后台检查应用权限",
-    60011: "应用没有此成员的权限（60011）：请把此人加入应用的可见范围",
-    40003: "成员 UserID 不合法（40003）：请核对配置中的 wecom_userid",
-}
-# The 日程 API needs its own grant (doc 93648's copy on juejin.cn/post/6997407224893014023:
-# 应用管理 → 应用 → 日程 →「可调用接口的应用」); a refusal says where to give it.
-SCHEDULE_PERMANENT = {
-    **PERMANENT,
-    48002: "应用没有调用日程接口的权限（48002）：请在企业微信管理后台 → 应用管理 → 日程 →"
-           "「可调用接口的应用」中加入本应用",
-}
-
-
-class _TimeoutSession(requests.Session):
-    """wechatpy's gettoken call passes no timeout; this session supplies one to every call."""
-
-    def __init__(self, timeout: float) -> None:
-        super().__init__()
-        self.default_timeout = timeout
-
-    def request(self, method: str, url: str | bytes, *args: Any,
-                **kwargs: Any) -> requests.Response:
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.default_timeout
-        return super().request(method, url, *args, **kwargs)
-
-
-class _Client(WeChatClient):  # type: ignore[misc]
-    """wechatpy's enterprise client, fetching tokens from the configured base URL."""
-
-    def fetch_access_token(self) -> dict[str, Any]:
-        result: dict[str, Any] = self._fetch_access_token(
-            url=self.API_BASE_URL + "gettoken",
-            params={"corpid": self.corp_id, "corpsecret": self.secret})
-        return result
-
-
-class WeComAPI:
-    """The calls dutybot makes, with bounded retries and typed failures."""
-
-    def __init__(self, corp_id: str, secret: str, agent_id: int, base_url: str,
-                 timeout: float = 10.0, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        self.agent_id = agent_id
-        self.client = _Client(corp_id, secret, timeout=timeout, auto_retry=False)
-        self.client.API_BASE_URL = base_url if base_url.endswith("/") else base_url + "/"
-        self.client._http = _TimeoutSession(timeout)
-        self.clock, self.sleep = clock, sleep
-        self._blocked_until = 0.0
-        self._lock = threading.Lock()
-
-    def call(self, action: Callable[[], dict[str, Any]], attempts: int = 3,
-             words: dict[int, str] = PERMANENT) -> dict[str, Any]:
-        with self._lock:
-            blocked = self._blocked_until - self.clock()
-        if blocked > 0:
-            raise ChannelUnavailable(f"企业微信接口限频（45009），{blocked:.0f} 秒后再试")
-        for attempt in range(1, attempts + 1):
-            try:
-                return action()
-            except WeChatClientException as e:
-                code = e.errcode
-                if code in TOKEN_ERRORS and attempt < attempts:
-                    log.info("WeCom access token rejected (%s); fetching a new one", code)
-                    self._refresh_token()
-                    continue
-                if code == BUSY and attempt < attempts:
-                    self.sleep(1.0)
-                    continue
-                raise self._failure(e, words) from None
-            except requests.RequestException as e:
-                raise ChannelUnavailable(f"连接企业微信失败：{type(e).__name__}") from None
-        raise AssertionError("unreachable")
-
-    def _refresh_token(self) -> None:
-        try:
-            self.client.fetch_access_token()
-        except WeChatClientException as e:
-            raise self._failure(e) from None
-        except requests.RequestException as e:
-            raise ChannelUnavailable(f"连接企业微信失败：{type(e).__name__}") from None
-
-    def _failure(self, e: WeChatClientException,
-                 words: dict[int, str] = PERMANENT) -> SendError:
-        code = e.errcode
-        if code == RATE_LIMITED:
-            with self._lock:
-                self._blocked_until = self.clock() + COOL_DOWN
-            return ChannelUnavailable("企业微信接口限频（45009），稍后重试")
-        if code in words:
-            return PermanentSendError(words[code])
-        if code is None:  # an HTTP error status, not a WeCom answer
-            return ChannelUnavailable("企业微信接口返回 HTTP 错误")
-        return TransientSendError(f"企业微信返回错误码 {code}")
-
-    def send(self, userids: Sequence[str], message: dict[str, Any]) -> dict[str, Any]:
-        return self.call(lambda: self.client.message.send(self.agent_id, list(userids),
-                                                          msg=message))
-
-    def update_card(self, userid: str, response_code: str, label: str) -> None:
-        self.call(lambda: self.client.post("message/update_template_card", data={
-            "userids": [userid], "agentid": self.agent_id, "response_code": response_code,
-            "button": {"replace_name": label}}), attempts=2)
-
-    # ---- 日程 (oa/schedule/*: doc 93648 add, 97720 update, 97725 del, 97724 get) ----------
-
-    def _schedule_call(self, path: str, data: dict[str, Any]) -> dict[str, Any]:
-        return self.call(lambda: self.client.post(path, data=data), words=SCHEDULE_PERMANENT)
-
-    def add_schedule(self, schedule: dict[str, Any]) -> str:
-        """A new 日程 in the app's default calendar (no cal_id); its schedule_id."""
-        result = self._schedule_call("oa/schedule/add", {"schedule": schedule})
-        schedule_id = result.get("schedule_id")
-        if not isinstance(schedule_id, str) or not schedule_id:
-            raise TransientSendError("企业微信创建日程后没有返回日程 ID")
-        return schedule_id
-
-    def update_schedule(self, schedule_id: str, schedule: dict[str, Any]) -> None:
-        """Overwrite the 日程 (97720: "更新操作是覆盖式"), attendees included."""
-        self._schedule_call("oa/schedule/update",
-                            {"schedule": {**schedule, "schedule_id": schedule_id}})
-
-    def delete_schedule(self, schedule_id: str) -> None:
-        self._schedule_call("oa/schedule/del", {"schedule_id": schedule_id})
-
-    def schedule(self, schedule_id: str) -> dict[str, Any] | None:
-        """The 日程 as WeCom holds it (a cancelled one too, with status 1), or None."""
-        result = self._schedule_call("oa/schedule/get", {"schedule_id_list": [schedule_id]})
-        found = result.get("schedule_list")
-        if not isinstance(found, list):
-            return None
-        return next((s for s in found if isinstance(s, dict)
-                     and s.get("schedule_id") == schedule_id), None)
-
-
-# ---- the channel ------------------------------------------------------------------------
-
-def clip(text: str, limit: int) -> str:
-    """At most `limit` characters, marked when cut."""
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+NAME = "wecom"
+ROBOT = "wecom-robot"  # the group robots' outbound name
+USERID = AddressKey("wecom_userid", str, "企业微信账号")
+ROBOT_KEY = AddressKey("wecom_robot_key_env", str, "群机器人 key 的环境变量名")
+CALLBACK_PATH = "/wecom/callback"
 
 
 @dataclass(frozen=True)
-class WeComLimits:
-    member_per_minute: int = 30
+class WeComSettings:
+    enabled: bool = False
+    corp_id: str = ""
+    agent_id: int = 0
+    token_env: str = ""
+    aes_key_env: str = ""
+    secret_env: str = ""
+    api_base_url: str = "https://qyapi.weixin.qq.com/cgi-bin/"
+    cards: bool = True  # reminders as template cards with buttons; false: plain text
+    calendar: bool = False  # meetings also as 日程 in the invitees' WeCom calendars
+    member_per_minute: int = 30  # WeCom's published per-member limits (it drops the excess)
     member_per_hour: int = 1000
-    api_per_minute: int = 10_000  # message/send calls by this app (the base API rate)
+    api_per_minute: int = 10_000
+    robot_per_minute: int = 20
 
 
-class WeComChannel:
-    """Direct messages to people through the self-built app: reminders as template cards
-    with 已完成 / 查看待办 buttons (or markdown, when cards are switched off)."""
+def robot_key_env(org: Org, unit_id: str) -> str:
+    unit = org.units.get(unit_id)
+    return (unit.group.address(ROBOT_KEY.key) or "") if unit and unit.group else ""
 
-    name = "wecom"
 
-    def __init__(self, org: Org, api: WeComAPI, cards: bool = True,
-                 limits: WeComLimits = WeComLimits(), max_wait: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        self.org, self.api, self.cards, self.max_wait = org, api, cards, max_wait
-        # A second of margin: WeCom counts by its own clock, when a request arrives.
-        self.limiter = RateLimiter(
-            [Limit(limits.member_per_minute, 60.0 + WINDOW_MARGIN),
-             Limit(limits.member_per_hour, 3600.0 + WINDOW_MARGIN)], clock, sleep)
-        self.calls = RateLimiter([Limit(limits.api_per_minute, 60.0 + WINDOW_MARGIN)], clock,
-                                 sleep)
-        self._userids = {p.id: p.wecom_userid for p in org.people.values() if p.wecom_userid}
-        self._people = {u.lower(): pid for pid, u in self._userids.items()}
+class WeComApp:
+    name = NAME
+    label = "企业微信"
+    person_keys: tuple[AddressKey, ...] = (USERID,)
+    group_keys: tuple[AddressKey, ...] = (ROBOT_KEY,)
+    bindable = False
 
-    def reaches(self, recipient: str, group: bool) -> bool:
-        return not group and recipient in self._userids
+    def settings(self, w: Table) -> WeComSettings:
+        if not w.data:
+            return WeComSettings()
+        refuse_literal_secrets(w, ("token", "aes_key", "secret", "corp_secret"))
+        wecom = WeComSettings(
+            enabled=w.get("enabled", bool, False, kind_name="true 或 false"),
+            corp_id=w.text("corp_id", ""),
+            agent_id=w.get("agent_id", int, 0, kind_name="数字"),
+            token_env=env_name(w, "token_env"),
+            aes_key_env=env_name(w, "aes_key_env"),
+            secret_env=env_name(w, "secret_env"),
+            api_base_url=w.text("api_base_url", WeComSettings.api_base_url),
+            cards=w.get("cards", bool, True, kind_name="true 或 false"),
+            calendar=w.get("calendar", bool, False, kind_name="true 或 false"),
+            member_per_minute=positive(w, "member_per_minute", 30),
+            member_per_hour=positive(w, "member_per_hour", 1000),
+            api_per_minute=positive(w, "api_per_minute", 10_000),
+            robot_per_minute=positive(w, "robot_per_minute", 20),
+        )
+        if wecom.enabled:
+            if not wecom.corp_id:
+                w.fail("corp_id", "启用企业微信时必须填写企业 ID（corp_id）")
+            if wecom.agent_id <= 0:
+                w.fail("agent_id", "启用企业微信时必须填写应用的 AgentId（agent_id）")
+            for name in ("token_env", "aes_key_env", "secret_env"):
+                if not getattr(wecom, name):
+                    w.fail(name, "启用企业微信时必须指定保存该密钥的环境变量名")
+        w.done()
+        return wecom
 
-    def userid_of(self, person: str) -> str | None:
-        return self._userids.get(person)
+    def secret_envs(self, settings: WeComSettings, org: Org) -> dict[str, str]:
+        return {"WeCom token": settings.token_env,
+                "WeCom EncodingAESKey": settings.aes_key_env,
+                "WeCom secret": settings.secret_env}
 
-    def person_of(self, userid: str) -> str | None:
-        """The person id behind a WeCom userid (compared as WeCom does, ignoring case)."""
-        return self._people.get(userid.lower())
+    def routes(self, settings: WeComSettings, org: Org, recipient: str, group: bool) -> list[str]:
+        if group:
+            return [ROBOT] if robot_key_env(org, recipient) else []
+        person = org.people.get(recipient)
+        return [NAME] if person and person.address(USERID.key) else []
 
-    def send(self, recipient: str, group: bool, reply: Reply) -> None:
-        failed = self.send_many([recipient], reply)
-        if recipient in failed:
-            raise failed[recipient]
+    def states(self, settings: WeComSettings, config: Any, env: Mapping[str, str]) -> list[str]:
+        server = config.server
+        org = config.org
+        missing = [n for n in (settings.token_env, settings.aes_key_env, settings.secret_env)
+                   if not env.get(n)]
+        state = "企业微信 已启用" if not missing else "企业微信 已启用但未就绪"
+        states = [f"{state}（回调地址 http://{server.host}:{server.port}{CALLBACK_PATH}，"
+                  "经反向代理对外提供 HTTPS）"]
+        robots = [(u.name, key) for u in org.units.values() if (key := robot_key_env(org, u.id))]
+        ready = [name for name, key in robots if env.get(key)]
+        unset = [f"{name}（{key}）" for name, key in robots if not env.get(key)]
+        states.append(f"群机器人 {len(ready)}/{len(robots)} 个就绪"
+                      + (f"，未设置环境变量：{'、'.join(unset)}" if unset else ""))
+        return states
 
-    def send_many(self, recipients: Sequence[str], reply: Reply) -> dict[str, SendError]:
-        """One message to several people in as few calls as WeCom allows (1000 each);
-        returns who it failed for, and why. People at their rate limit wait (up to
-        `max_wait`), else are reported as a transient failure to be retried later."""
-        failed: dict[str, SendError] = {}
-        ready: list[str] = []
-        for r in recipients:
-            userid = self._userids.get(r)
-            if userid is None:
-                failed[r] = PermanentSendError("此人没有登记企业微信账号（wecom_userid）")
-            elif self.limiter.acquire([userid], self.max_wait):
-                ready.append(r)
-            else:
-                failed[r] = TransientSendError(RATE_WAIT)
-        for start in range(0, len(ready), 1000):
-            chunk = ready[start:start + 1000]
-            failed |= self._send_chunk(chunk, reply)
-        return failed
+    def summary(self, settings: WeComSettings, config: Any) -> dict[str, Any]:
+        return {"corp_id": settings.corp_id, "agent_id": settings.agent_id,
+                "callback": f"http://{config.server.host}:{config.server.port}{CALLBACK_PATH}"}
 
-    def _send_chunk(self, recipients: list[str], reply: Reply) -> dict[str, SendError]:
-        userids = [self._userids[r] for r in recipients]
-        failed: dict[str, SendError] = {}
-        messages = self.messages(reply)
-        for _ in messages:
-            if not self.calls.acquire(["message/send"], self.max_wait):
-                return {r: TransientSendError(RATE_WAIT) for r in recipients}
+    def missing_address(self, settings: WeComSettings) -> str:
+        return f"未登记企业微信账号（{USERID.key}）"
+
+    def identify(self, settings: WeComSettings, org: Org, store: Repository,
+                 sender: str) -> str | None:
+        person = org.by_address(USERID.key, fold_case=True).get(sender.lower())
+        return person.id if person else None  # WeCom compares userids ignoring case
+
+    def connect(self, settings: WeComSettings, wiring: Wiring) -> None:
+        from wechatpy.enterprise.crypto import WeChatCrypto
+
+        from bot.calendar_sync import schedule_answered
+        from bot.channels.wecom_api import WeComAPI, WeComChannel, WeComLimits
+        from bot.channels.wecom_callback import WeComCallback
+        from bot.channels.wecom_robot import RobotChannel
+
+        w, app = settings, wiring.app
+        token = wiring.secret(w.token_env, "企业微信回调 Token")
+        aes_key = wiring.secret(w.aes_key_env, "企业微信回调 EncodingAESKey")
+        secret = wiring.secret(w.secret_env, "企业微信应用 Secret")
         try:
-            for message in messages:
-                result = self.api.send(userids, message)
-                invalid = {u.lower() for u in str(result.get("invaliduser") or "").split("|")
-                           if u}
-                for r, u in zip(recipients, userids, strict=True):
-                    if u.lower() in invalid:
-                        failed[r] = PermanentSendError(PERMANENT[ALL_INVALID])
-        except SendError as e:
-            return {r: e for r in recipients}
-        return failed
+            crypto = WeChatCrypto(token, aes_key, w.corp_id)
+        except (AssertionError, ValueError):
+            raise MissingSecret(f"环境变量 {w.aes_key_env} 不是有效的 EncodingAESKey"
+                                "（应为 43 个字符）") from None
+        api = WeComAPI(w.corp_id, secret, w.agent_id, w.api_base_url, clock=wiring.clock,
+                       sleep=wiring.sleep)
+        channel = WeComChannel(app.org, api, cards=w.cards,
+                               limits=WeComLimits(w.member_per_minute, w.member_per_hour,
+                                                  w.api_per_minute),
+                               clock=wiring.clock, sleep=wiring.sleep)
+        wiring.outbound[channel.name] = channel
+        keys: dict[str, str] = {}
+        for unit in app.org.units.values():
+            name = robot_key_env(app.org, unit.id)
+            if not name:
+                continue
+            if wiring.env.get(name, "").strip():
+                keys[unit.id] = wiring.env[name].strip()
+            else:
+                wiring.notes.append(f"{unit.name}的群机器人未接入：环境变量 {name} 未设置")
+        if keys:
+            robot = RobotChannel(app.org, keys, w.api_base_url, per_minute=w.robot_per_minute,
+                                 clock=wiring.clock, sleep=wiring.sleep)
+            wiring.outbound[robot.name] = robot
+        answered = partial(schedule_answered, app, channel) if w.calendar else None
+        callback = WeComCallback(app.handle, crypto, w.agent_id, channel, api,
+                                 app.clock.now, quick=app.quick, wall=wiring.wall,
+                                 schedule_answered=answered, evidence=wiring.evidence)
+        wiring.adapters[NAME] = callback
+        wiring.early.append(callback)  # its follow-ups outlive the HTTP server
+        wiring.routes += _routes(callback)
 
-    def messages(self, reply: Reply) -> list[dict[str, Any]]:
-        """The WeCom message bodies for a reply: a template card when it has buttons (and
-        cards are on) and fits one — a reminder, with its headline — else text in pieces
-        under the size limit (a long list such as 待办 would be cut short on a card)."""
-        if self.cards and reply.buttons and (reply.title or len(reply.text) <= CARD_TEXT):
-            return [self.card(reply)]
-        return [{"msgtype": "text", "text": {"content": piece}}
-                for piece in split_text(reply.text, TEXT_LIMIT)]
 
-    def card(self, reply: Reply) -> dict[str, Any]:
-        first = reply.text.split("\n", 1)[0]
-        return {"msgtype": "template_card", "template_card": {
-            "card_type": "button_interaction",
-            "main_title": {"title": clip(reply.title or first, 26)},
-            "sub_title_text": clip(reply.summary or reply.text, CARD_TEXT),
-            # Unique per app; letters, digits and _-@ only, ≤ 128 bytes (PLATFORMS.md §2).
-            "task_id": f"dutybot-{uuid.uuid4().hex}",
-            "button_list": [{"text": b.label, "style": 1 if i == 0 else 2,
-                             "key": button_key(b)}
-                            for i, b in enumerate(reply.buttons[:6])],
-        }}
+def _routes(callback: Any) -> list[HttpRoute]:
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from bot.channels.wecom_callback import MAX_BODY, Answer
+    from bot.server import peer, read_capped
+
+    def answer(found: Answer) -> Response:
+        return Response(found.body, status_code=found.status, media_type="text/plain")
+
+    async def verify(request: Request) -> Response:
+        return answer(callback.verify(dict(request.query_params), peer(request)))
+
+    async def receive(request: Request) -> Response:
+        body = await read_capped(request, MAX_BODY)
+        if body is None:
+            log.warning("WeCom callback from %s refused (413): body over %d bytes",
+                        peer(request), MAX_BODY)
+            return Response(status_code=413)
+        return answer(await callback.receive(dict(request.query_params), body, peer(request)))
+
+    return [HttpRoute(CALLBACK_PATH, "GET", NAME, verify),
+            HttpRoute(CALLBACK_PATH, "POST", NAME, receive)]
+
+
+CHANNEL = WeComApp()

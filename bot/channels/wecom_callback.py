@@ -37,10 +37,10 @@ from wechatpy.messages import UnknownMessage
 
 from bot.channels.base import SendError
 from bot.channels.buttons import CHECKIN_KEY, command_of
-from bot.channels.wecom import WeComAPI, WeComChannel
+from bot.channels.wecom_api import WeComAPI, WeComChannel
+from bot.evidence import Evidence
 from handlers.messages import Inbound, Reply
-from schedules.tasks import Attachment, Status
-from storage.repository import Repository
+from schedules.tasks import Attachment
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +74,14 @@ def _declares_entities(xml: bytes | str) -> bool:
 
 
 class WeComCallback:
-    def __init__(self, handle: Callable[[Inbound], Reply], store: Repository,
+    def __init__(self, handle: Callable[[Inbound], Reply],
                  crypto: WeChatCrypto, agent_id: int, channel: WeComChannel, api: WeComAPI,
-                 now: Callable[[], datetime], reply_budget: float = 3.0,
+                 now: Callable[[], datetime], evidence: Evidence, reply_budget: float = 3.0,
                  quick: Callable[[Inbound], bool] = lambda _: False,
                  wall: Callable[[], float] = time.time,
                  schedule_answered: ScheduleAnswer | None = None) -> None:
-        self.handle, self.store, self.crypto, self.quick = handle, store, crypto, quick
+        self._handle, self.crypto, self.quick = handle, crypto, quick
+        self.evidence = evidence
         self.schedule_answered = schedule_answered  # None: 日程 are off
         self.agent_id, self.channel, self.api = agent_id, channel, api
         self.now, self.reply_budget = now, reply_budget
@@ -197,6 +198,10 @@ class WeComCallback:
         except Exception:
             log.exception("a WeCom 日程 answer could not be handled")
 
+    def handle(self, inbound: Inbound) -> Reply:
+        """Files first (downloaded and kept before the message is handled), then the reply."""
+        return self._handle(self.evidence.collect(inbound, self.api.media))
+
     def _respond(self, reply: Reply, message: Any, query: Mapping[str, str], is_card: bool,
                  task: asyncio.Future[Reply] | None = None) -> Answer:
         """The passive reply when it can be one; otherwise an empty 200 and a follow-up."""
@@ -215,7 +220,7 @@ class WeComCallback:
         if kind == "text":
             return Inbound(text=str(message.content), message_id=str(message.id), **common)
         if kind == "image":
-            picture = Attachment("image", str(message.media_id), str(message.image or ""))
+            picture = Attachment("image", str(message.media_id))  # PicUrl is no name
             return Inbound(text="", message_id=str(message.id), attachments=(picture,),
                            **common)
         if kind == "file" or data.get("MsgType") == "file":
@@ -253,11 +258,10 @@ class WeComCallback:
         if is_card:
             data = dict(message._data)
             key, code = str(data.get("EventKey", "")), str(data.get("ResponseCode", ""))
-            if key.startswith(CHECKIN_KEY) and code:
-                found = self.store.task_by_number(int(key[len(CHECKIN_KEY):]))
-                if found is not None and found.status is Status.DONE:
-                    await asyncio.to_thread(self._mark_card, str(message.source), code)
-                    return
+            if key.startswith(CHECKIN_KEY) and code and any(
+                    f"{CHECKIN_KEY}{d.number}" == key for d in reply.done):
+                await asyncio.to_thread(self._mark_card, str(message.source), code)
+                return
         await asyncio.to_thread(self._send, person, reply)
 
     def _mark_card(self, userid: str, response_code: str) -> None:

@@ -22,7 +22,8 @@ from bot.channels.base import (
     split_text,
 )
 from bot.channels.ratelimit import Limit, RateLimiter
-from bot.channels.wecom import WINDOW_MARGIN
+from bot.channels.wecom import USERID
+from bot.channels.wecom_api import WINDOW_MARGIN
 from handlers.messages import Reply
 from schedules.model import Org
 
@@ -49,8 +50,8 @@ class RobotChannel:
         return group and recipient in self.keys
 
     def content(self, reply: Reply) -> str:
-        userids = [p.wecom_userid for p in (self.org.people.get(i) for i in reply.mentions)
-                   if p is not None and p.wecom_userid]
+        userids = [u for p in (self.org.people.get(i) for i in reply.mentions)
+                   if p is not None and (u := p.address(USERID.key))]
         mentions = " ".join(f"<@{u}>" for u in userids)
         return f"{reply.text}\n{mentions}" if mentions else reply.text
 

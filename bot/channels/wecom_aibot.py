@@ -1,0 +1,523 @@
+"""The WeCom 智能机器人 (AI bot, API mode): `[channels.wecom_aibot]`, the bot people @ in their
+work group and talk to in private (SPEC §7, PLATFORMS.md §7).
+
+Long connection: the bot connects out to WeCom's gateway by WebSocket with the official SDK
+(`wecom-aibot-python-sdk`, import name `aibot`) and subscribes with bot id and secret — no
+public IP, no callback URL. It runs on `dutybot run`'s event loop; commands that write run in
+worker threads, as on the other channels.
+
+- In a group, text arrives only when the bot is @-mentioned, mention included: it is
+  stripped before parsing, and the reply follows SPEC §6's group rules (the dispatcher's).
+- Images and files come with a per-message AES key: the SDK downloads and decrypts them,
+  and they are kept in the store (`bot.evidence`) before the message is handled.
+- A message or tap delivered again acts once: its `msgid` is the store's source key, so a
+  restart does not forget it either.
+- Pushes: reminders to a person's single chat (their `wecom_userid`), digests and meeting
+  notices to a unit's group (`aibot_chatid` on `[units.group]`), markdown or a template card
+  whose buttons work. Where a group has a chat id, its group robot is not used as well;
+  where the WeCom app is connected, it reaches people and this bot only their groups.
+- One connection per bot: when WeCom says a newer connection replaced this one, this
+  instance stops (no reconnecting against the other) and says so in the log and health.
+
+The SDK's rate limits for active pushes are not published; we pace each chat to
+`per_chat_per_minute` (default 20, as WeCom's group robots) and sends overall to
+`per_minute`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import ssl
+import uuid
+import warnings
+from collections import OrderedDict
+from collections.abc import Mapping
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any
+
+from bot.channels import wecom
+from bot.channels.base import (
+    ChannelUnavailable,
+    PermanentSendError,
+    TransientSendError,
+    split_text,
+)
+from bot.channels.buttons import CHECKIN_KEY, button_key, command_of
+from bot.channels.plugin import AddressKey, Wiring
+from bot.channels.ratelimit import Limit, RateLimiter
+from bot.evidence import Evidence, Fetched, FetchFailed, FetchTooBig
+from bot.toml_table import Table, choice, env_name, positive, refuse_literal_secrets
+from handlers.messages import Inbound, Reply
+from schedules.model import Org
+from schedules.tasks import Attachment
+from storage.repository import Repository
+
+log = logging.getLogger(__name__)
+
+NAME = "wecom_aibot"
+CHATID = AddressKey("aibot_chatid", str, "智能机器人群聊 chatid")
+GATEWAY = "wss://openws.work.weixin.qq.com"
+TEXT_LIMIT = 20_000  # bytes of markdown in one message (WeCom's markdown limit)
+CARD_TEXT = 112
+REMEMBERED = 10_000  # recent msgids kept for dropping redeliveries in memory
+SEND_TIMEOUT = 30.0  # a push waits this long for the bot's loop and the gateway's ack
+WATCH_SECONDS = 5.0  # how often the watchdog looks at the connection
+WATCH_CHECKS = 3  # looks in a row offline before the client is rebuilt
+MAX_BACKOFF = 60.0
+CLOSE_WAIT_STEPS = 500  # × 10 ms: how long `stop` waits for the connection to close
+REPLACED = "disconnected_event"  # WeCom: a newer connection replaced this one
+MENTION = re.compile(r"^\s*@\S+\s*")
+
+
+@dataclass(frozen=True)
+class AibotSettings:
+    enabled: bool = False
+    bot_id: str = ""
+    secret_env: str = ""
+    transport: str = "websocket"
+    ws_url: str = GATEWAY
+    ca_file: str = ""  # extra CA certificates to trust (an intranet TLS proxy; tests)
+    cards: bool = True
+    per_chat_per_minute: int = 20
+    per_minute: int = 600
+
+
+def _chatid(org: Org, unit_id: str) -> str:
+    unit = org.units.get(unit_id)
+    return (unit.group.address(CHATID.key) or "") if unit and unit.group else ""
+
+
+class WeComAibot:
+    name = NAME
+    label = "企业微信智能机器人"
+    person_keys: tuple[AddressKey, ...] = (wecom.USERID,)
+    group_keys: tuple[AddressKey, ...] = (CHATID,)
+    bindable = False
+
+    def settings(self, t: Table) -> AibotSettings:
+        if not t.data:
+            return AibotSettings()
+        refuse_literal_secrets(t, ("secret",))
+        settings = AibotSettings(
+            enabled=t.get("enabled", bool, False, kind_name="true 或 false"),
+            bot_id=t.text("bot_id", ""),
+            secret_env=env_name(t, "secret_env"),
+            transport=choice(t, "transport", ("websocket",), "websocket"),
+            ws_url=t.text("ws_url", GATEWAY),
+            ca_file=t.text("ca_file", ""),
+            cards=t.get("cards", bool, True, kind_name="true 或 false"),
+            per_chat_per_minute=positive(t, "per_chat_per_minute", 20),
+            per_minute=positive(t, "per_minute", 600),
+        )
+        if settings.enabled:
+            if not settings.bot_id:
+                t.fail("bot_id", "启用智能机器人时必须填写机器人的 Bot ID（bot_id）")
+            if not settings.secret_env:
+                t.fail("secret_env", "启用智能机器人时必须指定保存机器人 Secret 的环境变量名")
+            if not settings.ws_url.startswith(("wss://", "ws://")):
+                t.fail("ws_url", "应以 wss:// 开头（默认为企业微信的长连接地址，一般不用写）")
+        t.done()
+        return settings
+
+    def secret_envs(self, settings: AibotSettings, org: Org) -> dict[str, str]:
+        return {"WeCom AI bot secret": settings.secret_env}
+
+    def routes(self, settings: AibotSettings, org: Org, recipient: str, group: bool) -> list[str]:
+        if group:
+            return [NAME] if _chatid(org, recipient) else []
+        person = org.people.get(recipient)
+        return [NAME] if person and person.address(wecom.USERID.key) else []
+
+    def states(self, settings: AibotSettings, config: Any, env: Mapping[str, str]) -> list[str]:
+        org = config.org
+        groups = sum(1 for u in org.units.values() if _chatid(org, u.id))
+        ready = "已启用" if env.get(settings.secret_env) else "已启用但未就绪"
+        return [f"企业微信智能机器人 {ready}（长连接 {settings.ws_url}，无需公网地址；"
+                f"{groups} 个单位群设置了 aibot_chatid）"]
+
+    def summary(self, settings: AibotSettings, config: Any) -> dict[str, Any]:
+        return {"bot_id": settings.bot_id, "transport": settings.transport,
+                "ws_url": settings.ws_url}
+
+    def missing_address(self, settings: AibotSettings) -> str:
+        return f"未登记企业微信账号（{wecom.USERID.key}）"
+
+    def identify(self, settings: AibotSettings, org: Org, store: Repository,
+                 sender: str) -> str | None:
+        person = org.by_address(wecom.USERID.key, fold_case=True).get(sender.lower())
+        return person.id if person else None
+
+    def connect(self, settings: AibotSettings, wiring: Wiring) -> None:
+        secret = wiring.secret(settings.secret_env, "企业微信智能机器人 Secret")
+        link = AibotLink(settings, secret, wiring)
+        wiring.adapters[NAME] = link
+        org = wiring.app.org
+        wiring.outbound[NAME] = AibotOutbound(org, link,
+                                              app_connected=wecom.NAME in wiring.outbound)
+        robot = wiring.outbound.get(wecom.ROBOT)
+        for unit in org.units.values():  # one message per group: this bot, not also its robot
+            if _chatid(org, unit.id) and robot is not None:
+                getattr(robot, "keys", {}).pop(unit.id, None)
+        wiring.late.append(link)
+
+
+def sdk() -> Any:
+    """The official SDK (`aibot`), imported on first use: only `run` needs it."""
+    with warnings.catch_warnings():  # aibot/ws.py imports a deprecated websockets name
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import aibot
+        import aibot.ws
+    return aibot
+
+
+class AibotLink:
+    """The long connection: a service of `dutybot run`, on its event loop."""
+
+    watch_seconds = WATCH_SECONDS
+
+    def __init__(self, settings: AibotSettings, secret: str, wiring: Wiring) -> None:
+        self.settings, self._secret = settings, secret
+        app = wiring.app
+        self.handle_message, self.quick, self.now = app.handle, app.quick, app.clock.now
+        self.evidence: Evidence = wiring.evidence
+        self.org = app.org
+        self.client: Any = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.replaced = False  # WeCom said a newer connection took over
+        self.refused = ""  # WeCom refused the bot id and secret: why
+        self.stopping = False
+        self._watch: asyncio.Task[None] | None = None
+        self._connecting: asyncio.Future[Any] | None = None
+        self.authenticated = asyncio.Event()
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._background: set[asyncio.Task[None]] = set()
+        self.limiter = RateLimiter([Limit(settings.per_chat_per_minute, 60.0 + 1.0)],
+                                   wiring.clock, wiring.sleep)
+        self.overall = RateLimiter([Limit(settings.per_minute, 60.0 + 1.0)], wiring.clock,
+                                   wiring.sleep)
+
+    # ---- lifecycle ------------------------------------------------------------------------
+    # The SDK reconnects after a dropped network by itself, but goes silent after a clean
+    # close (its own dead-peer check included) and retries a refused secret forever: a
+    # watchdog rebuilds the client when it stays offline, and a refusal or a replacement
+    # ends the link for good (PLATFORMS.md §7; /healthz and the log say which).
+
+    async def start(self) -> None:
+        aibot = sdk()
+        if self.settings.ca_file:
+            # The SDK takes no TLS option; its module-level context is the one it uses.
+            aibot.ws._SSL_CONTEXT = ssl.create_default_context(cafile=self.settings.ca_file)
+        self.loop = asyncio.get_running_loop()
+        self._watch = asyncio.create_task(self._supervise(aibot))
+        log.info("WeCom AI bot connecting to %s", self.settings.ws_url)
+
+    def _new_client(self, aibot: Any) -> Any:
+        client = aibot.WSClient(aibot.WSClientOptions(
+            bot_id=self.settings.bot_id, secret=self._secret, ws_url=self.settings.ws_url,
+            max_reconnect_attempts=-1, logger=_SdkLog()))
+        client.on("authenticated", self._on_authenticated)
+        client.on("error", self._on_error)
+        client.on("message", self._on_message)
+        client.on("event", self._on_event)
+        return client
+
+    async def _supervise(self, aibot: Any) -> None:
+        delay = self.watch_seconds
+        while not self.ended:
+            self.client = self._new_client(aibot)
+            self._connecting = asyncio.ensure_future(self.client.connect())
+            offline = 0
+            while not self.ended:
+                await asyncio.sleep(self.watch_seconds)
+                offline = 0 if self.client.is_connected else offline + 1
+                if offline >= WATCH_CHECKS:
+                    break
+            if self.ended:
+                break
+            log.warning("WeCom AI bot: offline for %.0f s; connecting anew in %.0f s",
+                        self.watch_seconds * WATCH_CHECKS, delay)
+            self._close_client()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_BACKOFF)
+
+    @property
+    def ended(self) -> bool:
+        return self.stopping or self.replaced or bool(self.refused)
+
+    def _on_authenticated(self) -> None:
+        self.authenticated.set()
+        log.info("WeCom AI bot: subscribed as %s", self.settings.bot_id)
+
+    def _on_error(self, error: Exception) -> None:
+        if str(error).startswith("Authentication failed"):
+            self.refused = str(error)[:200]
+            log.error("WeCom AI bot: WeCom refused bot id %s and its secret (%s); not "
+                      "retrying — check bot_id and the variable %s", self.settings.bot_id,
+                      self.refused, self.settings.secret_env)
+            self._close_client()
+        else:
+            log.warning("WeCom AI bot: %s", str(error)[:200])
+
+    def _close_client(self) -> None:
+        if self._connecting is not None and not self._connecting.done():
+            self._connecting.cancel()  # a back-off sleep inside the SDK's connect
+        if self.client is not None and self.client._started:
+            self.client.disconnect()
+
+    async def stop(self) -> None:
+        self.stopping = True
+        await self.drain()
+        if self._watch is not None:
+            self._watch.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._watch
+        if self.client is None:
+            return
+        self._close_client()  # schedules the close: wait for it, briefly
+        for _ in range(CLOSE_WAIT_STEPS):
+            if not self.client.is_connected:
+                break
+            await asyncio.sleep(0.01)
+        if self._connecting is not None:
+            with suppress(asyncio.CancelledError, Exception):
+                await self._connecting
+
+    def health(self) -> dict[str, Any]:
+        connected = self.client is not None and self.client.is_connected
+        return {"connected": connected, "replaced": self.replaced,
+                "refused": bool(self.refused)}
+
+    # ---- inbound --------------------------------------------------------------------------
+
+    def _on_message(self, frame: dict[str, Any]) -> None:
+        self._later(self._answer(frame, self.inbound(frame)))
+
+    def _on_event(self, frame: dict[str, Any]) -> None:
+        body = frame.get("body") or {}
+        event = body.get("event") or {}
+        kind = event.get("eventtype")
+        if kind == REPLACED:
+            self.replaced = True
+            log.error("WeCom AI bot: a newer connection with the same bot id replaced this "
+                      "one; this instance stops (run one dutybot per bot)")
+            self._close_client()
+            return
+        if kind == "template_card_event":
+            self._later(self._tap(frame, body, event.get("template_card_event") or {}))
+
+    def _first_time(self, msgid: str) -> bool:
+        if not msgid:
+            return True
+        if msgid in self._seen:
+            return False
+        self._seen[msgid] = None
+        while len(self._seen) > REMEMBERED:
+            self._seen.popitem(last=False)
+        return True
+
+    def inbound(self, frame: dict[str, Any]) -> Inbound | None:
+        body = frame.get("body") or {}
+        sender = str((body.get("from") or {}).get("userid") or "")
+        msgid = str(body.get("msgid") or "")
+        if not sender or not self._first_time(msgid):
+            return None
+        group = body.get("chattype") == "group"
+        kind = body.get("msgtype")
+        text, attachments = "", []
+        if kind == "text":
+            text = str((body.get("text") or {}).get("content") or "")
+        elif kind in ("image", "file"):
+            attachments.append(_attachment(kind, body.get(kind) or {}))
+        elif kind == "mixed":
+            for item in (body.get("mixed") or {}).get("msg_item") or []:
+                if item.get("msgtype") == "text":
+                    text += str((item.get("text") or {}).get("content") or "")
+                elif item.get("msgtype") == "image":
+                    attachments.append(_attachment("image", item.get("image") or {}))
+        elif kind == "voice":
+            text = str((body.get("voice") or {}).get("content") or "")
+        if group:
+            text = MENTION.sub("", text, count=1)
+        return Inbound(channel=NAME, sender=sender, text=text.strip(), received_at=self.now(),
+                       conversation=str(body.get("chatid") or "") if group else "",
+                       message_id=msgid or None, attachments=tuple(attachments), raw=frame,
+                       detail="minimal" if group else "full")
+
+    def handle(self, inbound: Inbound) -> Reply:
+        """Files first (downloaded, decrypted and kept), then the reply."""
+        return self.handle_message(self.evidence.collect(inbound, self._fetch))
+
+    async def _reply_to(self, inbound: Inbound) -> Reply:
+        if self.quick(inbound):
+            return self.handle(inbound)
+        return await asyncio.to_thread(self.handle, inbound)
+
+    async def _answer(self, frame: dict[str, Any], inbound: Inbound | None) -> None:
+        if inbound is None:
+            return
+        reply = await self._reply_to(inbound)
+        body = reply.for_detail(inbound.detail)
+        try:
+            await self.client.reply(frame, {"msgtype": "markdown",
+                                            "markdown": {"content": body[:TEXT_LIMIT]}})
+        except Exception as e:  # noqa: BLE001 - the SDK raises bare RuntimeErrors
+            log.warning("could not answer on the WeCom AI bot: %s", e)
+
+    async def _tap(self, frame: dict[str, Any], body: dict[str, Any],
+                   card: dict[str, Any]) -> None:
+        sender = str((body.get("from") or {}).get("userid") or "")
+        key, task_id = str(card.get("event_key") or ""), str(card.get("task_id") or "")
+        command = command_of(key)
+        msgid = str(body.get("msgid") or f"card:{sender}:{task_id}:{key}")
+        if not sender or command is None or not self._first_time(msgid):
+            return
+        group = body.get("chattype") == "group"
+        inbound = Inbound(channel=NAME, sender=sender, text=command, received_at=self.now(),
+                          conversation=str(body.get("chatid") or "") if group else "",
+                          message_id=msgid, raw=frame, detail="minimal" if group else "full")
+        reply = await self._reply_to(inbound)
+        done = any(f"{CHECKIN_KEY}{d.number}" == key for d in reply.done)
+        try:
+            if done:
+                await self.client.update_template_card(frame, {
+                    "card_type": "text_notice", "task_id": task_id,
+                    "main_title": {"title": reply.title or "已记录完成"},
+                    "sub_title_text": _clip(reply.for_detail(inbound.detail), CARD_TEXT),
+                    "card_action": {"type": 1, "url": "https://work.weixin.qq.com"}},
+                    userids=[sender])
+            else:
+                await self.client.send_message(inbound.conversation or sender, {
+                    "msgtype": "markdown",
+                    "markdown": {"content": reply.for_detail(inbound.detail)[:TEXT_LIMIT]}})
+        except Exception as e:  # noqa: BLE001 - the SDK raises bare RuntimeErrors
+            log.warning("could not answer a card tap on the WeCom AI bot: %s", e)
+
+    def _fetch(self, attachment: Attachment, limit: int) -> Fetched:
+        """The file of one message, decrypted with its own key (in a worker thread)."""
+        url, _, aeskey = attachment.ref.partition(" ")
+        if self.loop is None or self.client is None:
+            raise FetchFailed("the AI bot is not running", transient=False)
+        future = asyncio.run_coroutine_threadsafe(self.client.download_file(url, aeskey or None),
+                                                  self.loop)
+        try:
+            data, name = future.result(SEND_TIMEOUT)
+        except TimeoutError:
+            future.cancel()
+            raise FetchFailed("download timed out") from None
+        except Exception as e:  # noqa: BLE001 - aiohttp's and the decryptor's errors
+            status = getattr(e, "status", 0)
+            raise FetchFailed(f"{type(e).__name__} {status or ''}".strip(),
+                              transient=not 400 <= status < 500) from None
+        if len(data) > limit:
+            raise FetchTooBig(len(data))
+        return Fetched(bytes(data), name or "")
+
+    def _later(self, job: Any) -> None:
+        task = asyncio.ensure_future(job)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        """Wait for answers in flight (tests, shutdown)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+    # ---- outbound -------------------------------------------------------------------------
+
+    def push(self, chatid: str, body: dict[str, Any]) -> None:
+        """An active push (`aibot_send_msg`), from a worker thread; raises `SendError`."""
+        if self.replaced:
+            raise ChannelUnavailable("智能机器人的长连接已被另一处连接取代")
+        if self.loop is None or self.client is None or not self.client.is_connected:
+            raise ChannelUnavailable("智能机器人尚未连上企业微信")
+        if not self.overall.acquire(["all"], SEND_TIMEOUT) or not self.limiter.acquire(
+                [chatid], SEND_TIMEOUT):
+            raise TransientSendError("为遵守发送频率限制，稍后发送")
+        future = asyncio.run_coroutine_threadsafe(self.client.send_message(chatid, body),
+                                                  self.loop)
+        try:
+            future.result(SEND_TIMEOUT)
+        except TimeoutError:
+            future.cancel()
+            raise TransientSendError("智能机器人发送超时") from None
+        except Exception as e:  # noqa: BLE001 - the SDK turns an error ack into RuntimeError
+            raise TransientSendError(f"智能机器人发送失败：{str(e)[:120]}") from None
+
+
+def _attachment(kind: str, item: Mapping[str, Any]) -> Attachment:
+    # The download URL and the message's own key travel in `ref` until the file is kept.
+    return Attachment(kind, f"{item.get('url') or ''} {item.get('aeskey') or ''}".strip())
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+class AibotOutbound:
+    """Reminders to people's single chats and digests to units' groups."""
+
+    name = NAME
+
+    def __init__(self, org: Org, link: AibotLink, app_connected: bool = False) -> None:
+        self.org, self.link = org, link
+        self.app_connected = app_connected  # the WeCom app reaches people: groups only here
+        self._userids = {p.id: a for p in org.people.values()
+                         if (a := p.address(wecom.USERID.key))}
+
+    def chat_of(self, recipient: str, group: bool) -> str | None:
+        if group:
+            return _chatid(self.org, recipient) or None
+        return None if self.app_connected else self._userids.get(recipient)
+
+    def reaches(self, recipient: str, group: bool) -> bool:
+        return self.chat_of(recipient, group) is not None
+
+    def health(self) -> dict[str, Any]:
+        return self.link.health()
+
+    def send(self, recipient: str, group: bool, reply: Reply) -> None:
+        chat = self.chat_of(recipient, group)
+        if chat is None:
+            raise PermanentSendError("此人没有登记企业微信账号（wecom_userid）")
+        for body in self.messages(reply):
+            self.link.push(chat, body)
+
+    def messages(self, reply: Reply) -> list[dict[str, Any]]:
+        if reply.buttons and self.link.settings.cards:
+            return [self.card(reply)]
+        mentions = [u for p in reply.mentions if (u := self._userids.get(p))]
+        text = reply.text + ("\n" + " ".join(f"<@{u}>" for u in mentions) if mentions else "")
+        return [{"msgtype": "markdown", "markdown": {"content": part}}
+                for part in split_text(text, TEXT_LIMIT)]
+
+    def card(self, reply: Reply) -> dict[str, Any]:
+        buttons = [{"text": b.label[:10], "style": 1, "key": button_key(b)}
+                   for b in reply.buttons[:6]]
+        return {"msgtype": "template_card", "template_card": {
+            "card_type": "button_interaction",
+            "main_title": {"title": _clip(reply.title or reply.text.split("\n")[0], 26)},
+            "sub_title_text": _clip(reply.summary or reply.text, CARD_TEXT),
+            "button_list": buttons,
+            "task_id": f"{uuid.uuid4().hex}"}}
+
+
+class _SdkLog:
+    """The SDK's logger protocol (debug/info/warn/error with extra args) onto `logging`."""
+
+    def debug(self, message: str, *args: Any) -> None:
+        log.debug("aibot: %s", message)
+
+    def info(self, message: str, *args: Any) -> None:
+        log.info("aibot: %s", message)
+
+    def warn(self, message: str, *args: Any) -> None:
+        log.warning("aibot: %s %s", message, " ".join(map(str, args)))
+
+    def error(self, message: str, *args: Any) -> None:
+        log.error("aibot: %s %s", message, " ".join(map(str, args)))
+
+
+CHANNEL = WeComAibot()

@@ -1,0 +1,243 @@
+"""The WeCom 智能机器人 end to end over its long connection: the real official SDK against the
+loopback gateway (`tests.fake_aibot`), with the real store, handlers, evidence files and
+delivery loop. A unit's group talks back (`@助手 完成 22 已召开`), cards work, digests reach
+the group, and a photo sent on day 1 is still in the record on day 30."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.app import App
+from bot.channels.base import ChannelUnavailable, TransientSendError
+from bot.channels.buttons import CHECKIN_KEY
+from bot.channels.registry import CHANNELS
+from bot.channels.wecom_aibot import NAME, AibotLink, sdk
+from bot.clock import FakeClock
+from bot.config import ConfigError, load
+from bot.delivery import Deliverer
+from bot.platforms import Platforms, connect
+from bot.report import DETAIL_SHEET, Report, Span
+from handlers import text
+from handlers.messages import Reply
+from handlers.table import HELP
+from schedules.tasks import Status
+from storage.audit import verify
+from tests.builders import EXAMPLE, at
+from tests.fake_aibot import (
+    RATE_LIMITED,
+    RESPOND,
+    RESPOND_UPDATE,
+    SEND,
+    SUBSCRIBE,
+    FakeAibotGateway,
+)
+from tests.fake_wecom import ManualClock
+
+CHAT = "wrkBRANCH1chat"  # 机关第一党支部's group, as the 智能机器人 knows it
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64 + b"evidence"
+
+
+def aibot_config(folder: Path, gateway: FakeAibotGateway) -> Path:
+    ca = folder / "gateway-ca.pem"
+    ca.write_text(gateway._cert_pem, encoding="utf-8")
+    path = folder / "config.toml"
+    shutil.copy(EXAMPLE, path)
+    source = path.read_text(encoding="utf-8").replace(
+        'wecom_robot_key_env = "DUTYBOT_ROBOT_BRANCH_1" }',
+        f'wecom_robot_key_env = "DUTYBOT_ROBOT_BRANCH_1", aibot_chatid = "{CHAT}" }}')
+    path.write_text(source + f"""
+[channels.wecom_aibot]
+enabled = true
+bot_id = "{gateway.bot_id}"
+secret_env = "AIBOT_SECRET"
+ws_url = "{gateway.url}"
+ca_file = "{ca}"
+""", encoding="utf-8")
+    return path
+
+
+@dataclass
+class Rig:
+    app: App
+    clock: FakeClock
+    gateway: FakeAibotGateway
+    platforms: Platforms
+    deliverer: Deliverer
+
+    @property
+    def link(self) -> AibotLink:
+        link: AibotLink = self.platforms.adapter(NAME)
+        return link
+
+    async def said(self, pushed: object, cmd: str = RESPOND) -> str:
+        """The content of our answer to a pushed frame."""
+        req_id = pushed.req_id  # type: ignore[attr-defined]
+        got = await asyncio.to_thread(self.gateway.wait_sent, cmd, req_id, 10.0)
+        await self.link.drain()
+        body = got.frame["body"]
+        return str(body.get("markdown", {}).get("content") or body)
+
+    def task_of(self, person: str) -> int:
+        task = next(t for t in self.app.store.all_tasks()
+                    if t.owner == person and t.status is Status.OPEN)
+        return task.number
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    saved = sdk().ws._SSL_CONTEXT
+    with FakeAibotGateway() as gateway:
+        config = load(aibot_config(tmp_path, gateway))
+        clock = FakeClock(at("2026-11-26 10:00"))
+        app = App.open(config, clock)
+        wire = ManualClock()
+        platforms = connect(config, app, {"AIBOT_SECRET": gateway.secret}, clock=wire,
+                            sleep=wire.advance)
+        deliverer = Deliverer(app, platforms.outbound, defer_unreached=False)
+        link = platforms.adapter(NAME)
+        link.watch_seconds = 0.05  # the watchdog looks often (tests of reconnecting)
+        await link.start()
+        await asyncio.wait_for(link.authenticated.wait(), 10)
+        try:
+            yield Rig(app, clock, gateway, platforms, deliverer)
+        finally:
+            await link.stop()
+            app.close()
+            sdk().ws._SSL_CONTEXT = saved
+
+
+async def test_a_private_todo_is_answered_in_the_chat(rig: Rig) -> None:
+    number = rig.task_of("branch-1")
+    said = await rig.said(rig.gateway.push_text("WuFang", "待办"))
+    assert f"【{number}】" in said
+
+
+async def test_a_group_checkin_by_mention_records_once(rig: Rig) -> None:
+    number = rig.task_of("branch-1")
+    pushed = rig.gateway.push_text("WuFang", f"完成 {number} 已召开", chatid=CHAT)
+    said = await rig.said(pushed)
+    task = rig.app.store.task_by_number(number)
+    assert task is not None and task.status is Status.DONE and task.checkin is not None
+    assert task.checkin.channel == NAME and task.checkin.note == "已召开"
+    assert "已召开" not in said  # a group sees no notes
+    # The gateway delivers the same message again: nothing more is recorded.
+    rig.gateway.push(pushed.frame["cmd"], pushed.frame["body"])
+    await asyncio.sleep(0)
+    await rig.link.drain()
+    again = rig.app.store.task_by_number(number)
+    assert again is not None and again.checkins == task.checkins
+
+
+async def test_other_queries_in_the_group_are_invited_to_private(rig: Rig) -> None:
+    said = await rig.said(rig.gateway.push_text("WuFang", "总览", chatid=CHAT))
+    assert said == text.ASK_IN_PRIVATE
+
+
+async def test_a_card_tap_checks_in_and_updates_the_card(rig: Rig) -> None:
+    number = rig.task_of("branch-1")
+    pushed = rig.gateway.push_button("WuFang", f"{CHECKIN_KEY}{number}", "task-1")
+    await rig.said(pushed, RESPOND_UPDATE)
+    task = rig.app.store.task_by_number(number)
+    assert task is not None and task.status is Status.DONE
+
+
+async def test_the_weekly_digest_is_pushed_to_the_group(rig: Rig) -> None:
+    rig.clock.set(at("2026-11-30 09:00"))
+    await asyncio.to_thread(rig.deliverer.run_pass, rig.clock.now())
+    pushes = [r for r in rig.gateway.sent_cmds(SEND) if r.frame["body"]["chatid"] == CHAT]
+    assert pushes
+    assert pushes[0].frame["body"]["markdown"]["content"].startswith("【本周提示】机关第一党支部")
+
+
+async def test_a_photo_is_kept_and_still_in_the_record_thirty_days_later(
+        rig: Rig, tmp_path: Path) -> None:
+    number = rig.task_of("branch-1")
+    await rig.said(rig.gateway.push_text("WuFang", f"完成 {number}"))
+    await rig.said(rig.gateway.push_image("WuFang", PNG))
+    task = rig.app.store.task_by_number(number)
+    assert task is not None and task.checkin is not None
+    [photo] = task.checkin.attachments
+    assert photo.size == len(PNG) and photo.sha256 and not photo.error
+    assert rig.app.store.files.path(photo.sha256).read_bytes() == PNG
+    rig.clock.set(rig.clock.now() + timedelta(days=30))
+    assert verify(rig.app.config.store_path).intact  # every kept file checked
+    out = tmp_path / "report.xlsx"
+    Report(rig.app.org, rig.app.store, rig.app.calendar, Span.of(2026, None),
+           rig.app.today(rig.clock.now())).write(out)
+    from openpyxl import load_workbook
+    cells = [str(c.value) for row in load_workbook(out)[DETAIL_SHEET].iter_rows() for c in row]
+    assert any(photo.sha256[:12] in c for c in cells)
+
+
+async def test_a_replaced_connection_stops_and_says_so(rig: Rig) -> None:
+    # (in a thread: the fake waits for the closing handshake, which this loop answers)
+    await asyncio.to_thread(rig.gateway.replace_connection, 4000)  # abnormal: SDK reconnects
+    await asyncio.to_thread(rig.gateway.wait_for, lambda: rig.link.replaced, 5.0)
+    await asyncio.to_thread(rig.gateway.wait_for, lambda: rig.gateway.open_connections == 0,
+                            5.0)
+    subscribes = len(rig.gateway.sent_cmds(SUBSCRIBE))
+    assert rig.link.health() == {"connected": False, "replaced": True, "refused": False}
+    with pytest.raises(ChannelUnavailable):  # reminders wait; they are not lost
+        rig.platforms.outbound[NAME].send("wu-fang", False, Reply("提醒"))
+    await asyncio.sleep(0.5)  # long enough for the watchdog to have reconnected, were it on
+    assert len(rig.gateway.sent_cmds(SUBSCRIBE)) == subscribes
+
+
+async def test_after_a_silent_clean_close_the_watchdog_connects_anew(rig: Rig) -> None:
+    before = len(rig.gateway.sent_cmds(SUBSCRIBE))
+    await asyncio.to_thread(rig.gateway.close_connection)
+    await asyncio.to_thread(
+        rig.gateway.wait_for, lambda: len(rig.gateway.sent_cmds(SUBSCRIBE)) > before, 10.0)
+    said = await rig.said(rig.gateway.push_text("WuFang", "帮助"))
+    assert said.startswith(HELP[:10])
+
+
+async def test_a_refused_secret_is_final(tmp_path: Path) -> None:
+    with FakeAibotGateway() as gateway:
+        config = load(aibot_config(tmp_path, gateway))
+        app = App.open(config, FakeClock(at("2026-11-26 10:00")))
+        platforms = connect(config, app, {"AIBOT_SECRET": "wrong"})
+        link: AibotLink = platforms.adapter(NAME)
+        link.watch_seconds = 0.01
+        await link.start()
+        await asyncio.to_thread(gateway.wait_for, lambda: bool(link.refused), 5.0)
+        await asyncio.sleep(0.1)
+        assert len(gateway.sent_cmds(SUBSCRIBE)) == 1 and link.health()["refused"]
+        await link.stop()
+        app.close()
+
+
+async def test_a_rate_limited_push_is_retried_later(rig: Rig) -> None:
+    rig.gateway.fail_next(SEND, RATE_LIMITED)
+    outbound = rig.platforms.outbound[NAME]
+    with pytest.raises(TransientSendError):
+        await asyncio.to_thread(outbound.send, "branch-1", True, Reply("本周提示"))
+    await asyncio.to_thread(outbound.send, "branch-1", True, Reply("本周提示"))
+    assert rig.gateway.sent_cmds(SEND)[-1].frame["body"]["chatid"] == CHAT
+
+
+def test_adding_the_aibot_was_one_module_and_one_registry_line() -> None:
+    import bot.channels.registry as registry
+    source = Path(registry.__file__).read_text(encoding="utf-8")
+    assert [line for line in source.splitlines() if "wecom_aibot" in line] == [
+        "from bot.channels import telegram, wecom, wecom_aibot",
+        "CHANNELS: tuple[Channel, ...] = (wecom.CHANNEL, wecom_aibot.CHANNEL, telegram.CHANNEL)"]
+    assert [c.name for c in CHANNELS].count(NAME) == 1
+
+
+def test_enabling_it_without_a_bot_id_names_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    shutil.copy(EXAMPLE, path)
+    path.write_text(path.read_text(encoding="utf-8")
+                    + '\n[channels.wecom_aibot]\nenabled = true\nsecret_env = "S"\n',
+                    encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    assert caught.value.key == "channels.wecom_aibot.bot_id"
