@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.app import App
+from bot.channels import registry
 from bot.channels.base import ChannelUnavailable, Outbound, PermanentSendError, SendError
 from handlers import notices as words
 from handlers.messages import Reply
@@ -114,7 +115,9 @@ class Deliverer:
     def route(self, notice: Notice) -> list[str] | None:
         """The channels that deliver this notice here; [] none at all (a permanent failure);
         None: not in this process (in `chat`, other people's messages wait for `run`)."""
-        names = [n for n, ch in self.channels.items() if ch.reaches(notice.recipient, notice.group)]
+        names = registry.preferred([n for n, ch in self.channels.items()
+                                    if ch.reaches(notice.recipient, notice.group)],
+                                   notice.group)
         if names:
             return names
         return None if self.defer_unreached else []

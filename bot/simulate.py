@@ -84,8 +84,9 @@ def routes(config: Config, recipient: str, group: bool) -> list[str]:
     reaches the person or unit group, in registry order; the console when none is enabled."""
     if not config.any_channel:
         return [CONSOLE]
-    return [name for channel, settings in registry.enabled(config.channels)
-            for name in channel.routes(settings, config.org, recipient, group)]
+    return registry.preferred([name for channel, settings in registry.enabled(config.channels)
+                               for name in channel.routes(settings, config.org, recipient,
+                                                          group)], group)
 
 
 def record_begins(config: Config, first: date, now: datetime) -> date | None:

@@ -6,6 +6,7 @@ the group, and a photo sent on day 1 is still in the record on day 30."""
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -13,12 +14,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from wechatpy.crypto import _get_signature
+from wechatpy.enterprise.crypto import PrpCrypto, WeChatCrypto
 
 from bot.app import App
 from bot.channels.base import ChannelUnavailable, TransientSendError
 from bot.channels.buttons import CHECKIN_KEY
 from bot.channels.registry import CHANNELS
-from bot.channels.wecom_aibot import NAME, AibotLink, sdk
+from bot.channels.wecom_aibot import NAME, AibotCallback, AibotLink, sdk
 from bot.clock import FakeClock
 from bot.config import ConfigError, load
 from bot.delivery import Deliverer
@@ -241,3 +244,157 @@ def test_enabling_it_without_a_bot_id_names_the_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load(path)
     assert caught.value.key == "channels.wecom_aibot.bot_id"
+
+
+# ---- the JSON callback transport -----------------------------------------------------------
+
+TOKEN = "aibotToken123"
+AES_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"  # 43 characters, as WeCom issues
+
+
+def callback_config(folder: Path) -> Path:
+    path = folder / "config.toml"
+    shutil.copy(EXAMPLE, path)
+    path.write_text(path.read_text(encoding="utf-8") + """
+[channels.wecom_aibot]
+enabled = true
+bot_id = "aibot-1"
+transport = "callback"
+token_env = "AIBOT_TOKEN"
+aes_key_env = "AIBOT_AES_KEY"
+""", encoding="utf-8")
+    return path
+
+
+def sealed(body: dict[str, object], stamp: int,
+           token: str = TOKEN) -> tuple[dict[str, str], bytes]:
+    """A callback as WeCom sends it: the body encrypted with ReceiveId "", signed."""
+    crypto = WeChatCrypto(token, AES_KEY, "")
+    encrypt = PrpCrypto(crypto.key).encrypt(json.dumps(body, ensure_ascii=False), "")
+    encrypt = encrypt.decode() if isinstance(encrypt, bytes) else encrypt
+    nonce = "nonce1"
+    query = {"msg_signature": _get_signature(token, str(stamp), nonce, encrypt),
+             "timestamp": str(stamp), "nonce": nonce}
+    return query, json.dumps({"encrypt": encrypt}).encode()
+
+
+def opened(answer: bytes) -> dict[str, object]:
+    envelope = json.loads(answer)
+    crypto = WeChatCrypto(TOKEN, AES_KEY, "")
+    assert envelope["msgsignature"] == _get_signature(TOKEN, envelope["timestamp"],
+                                                      envelope["nonce"], envelope["encrypt"])
+    found: dict[str, object] = json.loads(PrpCrypto(crypto.key).decrypt(envelope["encrypt"], ""))
+    return found
+
+
+@dataclass
+class CallbackRig:
+    app: App
+    callback: AibotCallback
+    now: float = 1_790_000_000.0
+
+    def message(self, userid: str, content: str, chatid: str = "") -> dict[str, object]:
+        body: dict[str, object] = {"msgid": f"m{len(content)}-{content[:8]}", "aibotid": "aibot-1",
+                                   "chattype": "group" if chatid else "single",
+                                   "from": {"userid": userid}, "msgtype": "text",
+                                   "text": {"content": f"@助手 {content}" if chatid else content}}
+        if chatid:
+            body["chatid"] = chatid
+        return body
+
+    async def post(self, body: dict[str, object], stamp: float | None = None
+                   ) -> tuple[int, bytes]:
+        query, raw = sealed(body, int(self.now if stamp is None else stamp))
+        return await self.callback.receive(query, raw, "test")
+
+
+@pytest.fixture
+async def callback_rig(tmp_path: Path) -> AsyncIterator[CallbackRig]:
+    config = load(callback_config(tmp_path))
+    app = App.open(config, FakeClock(at("2026-11-26 10:00")))
+    rig = CallbackRig(app, None)  # type: ignore[arg-type]
+    platforms = connect(config, app, {"AIBOT_TOKEN": TOKEN, "AIBOT_AES_KEY": AES_KEY},
+                        wall=lambda: rig.now)
+    rig.callback = platforms.adapter(NAME)
+    assert platforms.outbound == {} and platforms.needs_server  # answers only; no pushes
+    try:
+        yield rig
+    finally:
+        await rig.callback.stop()
+        app.close()
+
+
+async def test_a_group_checkin_over_the_callback_is_answered_in_the_response(
+        callback_rig: CallbackRig) -> None:
+    rig = callback_rig
+    number = next(t.number for t in rig.app.store.all_tasks()
+                  if t.owner == "branch-1" and t.status is Status.OPEN)
+    status, answer = await rig.post(rig.message("WuFang", f"完成 {number} 已召开", CHAT))
+    assert status == 200
+    said = opened(answer)
+    assert said["msgtype"] == "markdown"
+    task = rig.app.store.task_by_number(number)
+    assert task is not None and task.status is Status.DONE and task.checkin is not None
+    assert task.checkin.channel == NAME
+    again, nothing = await rig.post(rig.message("WuFang", f"完成 {number} 已召开", CHAT))
+    assert (again, nothing) == (200, b"")  # WeCom's retry: acted on once
+
+
+async def test_a_stale_or_forged_callback_is_refused_and_leaves_no_trace(
+        callback_rig: CallbackRig) -> None:
+    rig = callback_rig
+    before = rig.app.store.records()
+    status, _ = await rig.post(rig.message("WuFang", "完成 1"), stamp=rig.now - 301)
+    assert status == 403
+    query, raw = sealed(rig.message("WuFang", "完成 1"), int(rig.now), token="forged")
+    assert (await rig.callback.receive(query, raw, "test"))[0] == 403
+    assert (await rig.callback.receive(query, b"not json", "test"))[0] == 400
+    assert (await rig.callback.receive(query, b"x" * (64 * 1024 + 1), "test"))[0] == 413
+    assert rig.app.store.records() == before
+
+
+async def test_the_callback_url_is_verified(callback_rig: CallbackRig) -> None:
+    rig = callback_rig
+    crypto = WeChatCrypto(TOKEN, AES_KEY, "")
+    echo = PrpCrypto(crypto.key).encrypt("echo-123", "")
+    echo = echo.decode() if isinstance(echo, bytes) else echo
+    stamp = str(int(rig.now))
+    query = {"msg_signature": _get_signature(TOKEN, stamp, "n", echo), "timestamp": stamp,
+             "nonce": "n", "echostr": echo}
+    assert rig.callback.verify(query, "test") == (200, b"echo-123")
+    assert rig.callback.verify({**query, "msg_signature": "0" * 40}, "test")[0] == 403
+
+
+async def test_a_card_tap_over_the_callback_updates_the_card(
+        callback_rig: CallbackRig) -> None:
+    rig = callback_rig
+    number = next(t.number for t in rig.app.store.all_tasks()
+                  if t.owner == "branch-1" and t.status is Status.OPEN)
+    tap = {"msgid": "tap-1", "chattype": "single", "from": {"userid": "WuFang"},
+           "msgtype": "event", "event": {"eventtype": "template_card_event",
+                                         "template_card_event": {
+                                             "event_key": f"{CHECKIN_KEY}{number}",
+                                             "task_id": "card-9"}}}
+    status, answer = await rig.post(tap)
+    said = opened(answer)
+    assert status == 200 and said["response_type"] == "update_template_card"
+    task = rig.app.store.task_by_number(number)
+    assert task is not None and task.status is Status.DONE
+
+
+async def test_a_photo_over_the_callback_is_decrypted_with_the_bots_key_and_kept(
+        callback_rig: CallbackRig) -> None:
+    rig = callback_rig
+    number = next(t.number for t in rig.app.store.all_tasks()
+                  if t.owner == "branch-1" and t.status is Status.OPEN)
+    await rig.post(rig.message("WuFang", f"完成 {number}"))
+    with FakeAibotGateway() as gateway:  # its HTTP side serves the encrypted file
+        media = gateway.add_media(PNG, aeskey=AES_KEY)
+        photo = {"msgid": "photo-1", "chattype": "single", "from": {"userid": "WuFang"},
+                 "msgtype": "image", "image": {"url": media.url}}
+        status, _ = await rig.post(photo)
+    assert status == 200
+    task = rig.app.store.task_by_number(number)
+    assert task is not None and task.checkin is not None
+    [kept] = task.checkin.attachments
+    assert rig.app.store.files.path(kept.sha256).read_bytes() == PNG

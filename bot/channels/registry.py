@@ -30,6 +30,15 @@ def _unique(keys: Iterator[AddressKey]) -> tuple[AddressKey, ...]:
     return tuple({k.key: k for k in keys}.values())
 
 
+def preferred(names: list[str], group: bool) -> list[str]:
+    """The channels that deliver to a recipient `names` all reach: for a unit group, none
+    that another of them stands in for (the 智能机器人 for the group robot)."""
+    if not group:
+        return names
+    replaced = {r for c in CHANNELS for name in names for r in c.replaces.get(name, ())}
+    return [n for n in names if n not in replaced]
+
+
 def enabled(settings: Mapping[str, Any]) -> Iterator[tuple[Channel, Any]]:
     """The enabled channels with their settings, in registry order."""
     for channel in CHANNELS:

@@ -50,6 +50,7 @@ class Telegram:
     person_keys: tuple[AddressKey, ...] = (ACCOUNT,)
     group_keys: tuple[AddressKey, ...] = (GROUP,)
     bindable = True
+    replaces: Mapping[str, frozenset[str]] = {}
 
     def settings(self, g: Table) -> TelegramSettings:
         if not g.data:

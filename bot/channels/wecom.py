@@ -56,6 +56,7 @@ class WeComApp:
     person_keys: tuple[AddressKey, ...] = (USERID,)
     group_keys: tuple[AddressKey, ...] = (ROBOT_KEY,)
     bindable = False
+    replaces: Mapping[str, frozenset[str]] = {}
 
     def settings(self, w: Table) -> WeComSettings:
         if not w.data:

@@ -27,6 +27,7 @@ The SDK's rate limits for active pushes are not published; we pace each chat to
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import ssl
@@ -36,6 +37,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from bot.channels import wecom
@@ -46,10 +48,11 @@ from bot.channels.base import (
     split_text,
 )
 from bot.channels.buttons import CHECKIN_KEY, button_key, command_of
-from bot.channels.plugin import AddressKey, Wiring
+from bot.channels.plugin import AddressKey, HttpRoute, MissingSecret, Wiring
 from bot.channels.ratelimit import Limit, RateLimiter
 from bot.evidence import Evidence, Fetched, FetchFailed, FetchTooBig
 from bot.toml_table import Table, choice, env_name, positive, refuse_literal_secrets
+from handlers import text
 from handlers.messages import Inbound, Reply
 from schedules.model import Org
 from schedules.tasks import Attachment
@@ -60,6 +63,9 @@ log = logging.getLogger(__name__)
 NAME = "wecom_aibot"
 CHATID = AddressKey("aibot_chatid", str, "智能机器人群聊 chatid")
 GATEWAY = "wss://openws.work.weixin.qq.com"
+CALLBACK_PATH = "/wecom/aibot"
+MAX_BODY = 64 * 1024  # a real callback is a few kilobytes
+REPLY_BUDGET = 3.0  # seconds a passive answer may take; slower ones go to response_url
 TEXT_LIMIT = 20_000  # bytes of markdown in one message (WeCom's markdown limit)
 CARD_TEXT = 112
 REMEMBERED = 10_000  # recent msgids kept for dropping redeliveries in memory
@@ -77,7 +83,9 @@ class AibotSettings:
     enabled: bool = False
     bot_id: str = ""
     secret_env: str = ""
-    transport: str = "websocket"
+    transport: str = "websocket"  # or "callback": JSON callbacks on /wecom/aibot
+    token_env: str = ""  # callback only: the bot's Token …
+    aes_key_env: str = ""  # … and EncodingAESKey
     ws_url: str = GATEWAY
     ca_file: str = ""  # extra CA certificates to trust (an intranet TLS proxy; tests)
     cards: bool = True
@@ -96,16 +104,19 @@ class WeComAibot:
     person_keys: tuple[AddressKey, ...] = (wecom.USERID,)
     group_keys: tuple[AddressKey, ...] = (CHATID,)
     bindable = False
+    replaces: Mapping[str, frozenset[str]] = {NAME: frozenset({wecom.ROBOT})}
 
     def settings(self, t: Table) -> AibotSettings:
         if not t.data:
             return AibotSettings()
-        refuse_literal_secrets(t, ("secret",))
+        refuse_literal_secrets(t, ("secret", "token", "aes_key"))
         settings = AibotSettings(
             enabled=t.get("enabled", bool, False, kind_name="true 或 false"),
             bot_id=t.text("bot_id", ""),
             secret_env=env_name(t, "secret_env"),
-            transport=choice(t, "transport", ("websocket",), "websocket"),
+            transport=choice(t, "transport", ("websocket", "callback"), "websocket"),
+            token_env=env_name(t, "token_env"),
+            aes_key_env=env_name(t, "aes_key_env"),
             ws_url=t.text("ws_url", GATEWAY),
             ca_file=t.text("ca_file", ""),
             cards=t.get("cards", bool, True, kind_name="true 或 false"),
@@ -115,17 +126,25 @@ class WeComAibot:
         if settings.enabled:
             if not settings.bot_id:
                 t.fail("bot_id", "启用智能机器人时必须填写机器人的 Bot ID（bot_id）")
-            if not settings.secret_env:
+            if settings.transport == "websocket" and not settings.secret_env:
                 t.fail("secret_env", "启用智能机器人时必须指定保存机器人 Secret 的环境变量名")
+            for name in ("token_env", "aes_key_env"):
+                if settings.transport == "callback" and not getattr(settings, name):
+                    t.fail(name, "回调方式（transport = \"callback\"）须指定保存该密钥的环境变量名")
             if not settings.ws_url.startswith(("wss://", "ws://")):
                 t.fail("ws_url", "应以 wss:// 开头（默认为企业微信的长连接地址，一般不用写）")
         t.done()
         return settings
 
     def secret_envs(self, settings: AibotSettings, org: Org) -> dict[str, str]:
+        if settings.transport == "callback":
+            return {"WeCom AI bot token": settings.token_env,
+                    "WeCom AI bot EncodingAESKey": settings.aes_key_env}
         return {"WeCom AI bot secret": settings.secret_env}
 
     def routes(self, settings: AibotSettings, org: Org, recipient: str, group: bool) -> list[str]:
+        if settings.transport == "callback":
+            return []  # callbacks answer messages; pushing needs the long connection
         if group:
             return [NAME] if _chatid(org, recipient) else []
         person = org.people.get(recipient)
@@ -134,7 +153,12 @@ class WeComAibot:
     def states(self, settings: AibotSettings, config: Any, env: Mapping[str, str]) -> list[str]:
         org = config.org
         groups = sum(1 for u in org.units.values() if _chatid(org, u.id))
-        ready = "已启用" if env.get(settings.secret_env) else "已启用但未就绪"
+        ready = ("已启用" if all(env.get(n) for n in self.secret_envs(settings, org).values())
+                 else "已启用但未就绪")
+        if settings.transport == "callback":
+            return [f"企业微信智能机器人 {ready}（回调地址 http://{config.server.host}:"
+                    f"{config.server.port}{CALLBACK_PATH}，经反向代理对外提供 HTTPS；"
+                    "回调方式只能答复消息，提醒和群通知请用长连接或群机器人）"]
         return [f"企业微信智能机器人 {ready}（长连接 {settings.ws_url}，无需公网地址；"
                 f"{groups} 个单位群设置了 aibot_chatid）"]
 
@@ -151,16 +175,18 @@ class WeComAibot:
         return person.id if person else None
 
     def connect(self, settings: AibotSettings, wiring: Wiring) -> None:
+        if settings.transport == "callback":
+            callback = AibotCallback(settings, wiring)
+            wiring.adapters[NAME] = callback
+            wiring.early.append(callback)  # its follow-ups outlive the HTTP server
+            wiring.routes += callback.routes()
+            return
         secret = wiring.secret(settings.secret_env, "企业微信智能机器人 Secret")
         link = AibotLink(settings, secret, wiring)
         wiring.adapters[NAME] = link
         org = wiring.app.org
         wiring.outbound[NAME] = AibotOutbound(org, link,
                                               app_connected=wecom.NAME in wiring.outbound)
-        robot = wiring.outbound.get(wecom.ROBOT)
-        for unit in org.units.values():  # one message per group: this bot, not also its robot
-            if _chatid(org, unit.id) and robot is not None:
-                getattr(robot, "keys", {}).pop(unit.id, None)
         wiring.late.append(link)
 
 
@@ -320,31 +346,9 @@ class AibotLink:
 
     def inbound(self, frame: dict[str, Any]) -> Inbound | None:
         body = frame.get("body") or {}
-        sender = str((body.get("from") or {}).get("userid") or "")
-        msgid = str(body.get("msgid") or "")
-        if not sender or not self._first_time(msgid):
+        if not self._first_time(str(body.get("msgid") or "")):
             return None
-        group = body.get("chattype") == "group"
-        kind = body.get("msgtype")
-        text, attachments = "", []
-        if kind == "text":
-            text = str((body.get("text") or {}).get("content") or "")
-        elif kind in ("image", "file"):
-            attachments.append(_attachment(kind, body.get(kind) or {}))
-        elif kind == "mixed":
-            for item in (body.get("mixed") or {}).get("msg_item") or []:
-                if item.get("msgtype") == "text":
-                    text += str((item.get("text") or {}).get("content") or "")
-                elif item.get("msgtype") == "image":
-                    attachments.append(_attachment("image", item.get("image") or {}))
-        elif kind == "voice":
-            text = str((body.get("voice") or {}).get("content") or "")
-        if group:
-            text = MENTION.sub("", text, count=1)
-        return Inbound(channel=NAME, sender=sender, text=text.strip(), received_at=self.now(),
-                       conversation=str(body.get("chatid") or "") if group else "",
-                       message_id=msgid or None, attachments=tuple(attachments), raw=frame,
-                       detail="minimal" if group else "full")
+        return message_of(body, self.now(), frame)
 
     def handle(self, inbound: Inbound) -> Reply:
         """Files first (downloaded, decrypted and kept), then the reply."""
@@ -368,28 +372,20 @@ class AibotLink:
 
     async def _tap(self, frame: dict[str, Any], body: dict[str, Any],
                    card: dict[str, Any]) -> None:
-        sender = str((body.get("from") or {}).get("userid") or "")
-        key, task_id = str(card.get("event_key") or ""), str(card.get("task_id") or "")
-        command = command_of(key)
-        msgid = str(body.get("msgid") or f"card:{sender}:{task_id}:{key}")
-        if not sender or command is None or not self._first_time(msgid):
+        found = tap_of(body, self.now(), frame)
+        if found is None or not self._first_time(str(found[0].message_id)):
             return
-        group = body.get("chattype") == "group"
-        inbound = Inbound(channel=NAME, sender=sender, text=command, received_at=self.now(),
-                          conversation=str(body.get("chatid") or "") if group else "",
-                          message_id=msgid, raw=frame, detail="minimal" if group else "full")
+        inbound, key = found
+        task_id = str(card.get("task_id") or "")
         reply = await self._reply_to(inbound)
         done = any(f"{CHECKIN_KEY}{d.number}" == key for d in reply.done)
         try:
             if done:
-                await self.client.update_template_card(frame, {
-                    "card_type": "text_notice", "task_id": task_id,
-                    "main_title": {"title": reply.title or "已记录完成"},
-                    "sub_title_text": _clip(reply.for_detail(inbound.detail), CARD_TEXT),
-                    "card_action": {"type": 1, "url": "https://work.weixin.qq.com"}},
-                    userids=[sender])
+                await self.client.update_template_card(
+                    frame, done_card(task_id, reply.for_detail(inbound.detail)),
+                    userids=[inbound.sender])
             else:
-                await self.client.send_message(inbound.conversation or sender, {
+                await self.client.send_message(inbound.conversation or inbound.sender, {
                     "msgtype": "markdown",
                     "markdown": {"content": reply.for_detail(inbound.detail)[:TEXT_LIMIT]}})
         except Exception as e:  # noqa: BLE001 - the SDK raises bare RuntimeErrors
@@ -447,6 +443,52 @@ class AibotLink:
             raise TransientSendError(f"智能机器人发送失败：{str(e)[:120]}") from None
 
 
+def message_of(body: Mapping[str, Any], now: datetime, raw: object) -> Inbound | None:
+    """A message callback's body (接收消息, the same in both transports) as an `Inbound`."""
+    sender = str((body.get("from") or {}).get("userid") or "")
+    msgid = str(body.get("msgid") or "")
+    if not sender:
+        return None
+    group = body.get("chattype") == "group"
+    kind = body.get("msgtype")
+    said, attachments = "", []
+    if kind == "text":
+        said = str((body.get("text") or {}).get("content") or "")
+    elif kind in ("image", "file"):
+        attachments.append(_attachment(str(kind), body.get(str(kind)) or {}))
+    elif kind == "mixed":
+        for item in (body.get("mixed") or {}).get("msg_item") or []:
+            if item.get("msgtype") == "text":
+                said += str((item.get("text") or {}).get("content") or "")
+            elif item.get("msgtype") == "image":
+                attachments.append(_attachment("image", item.get("image") or {}))
+    elif kind == "voice":
+        said = str((body.get("voice") or {}).get("content") or "")
+    if group:
+        said = MENTION.sub("", said, count=1)
+    return Inbound(channel=NAME, sender=sender, text=said.strip(), received_at=now,
+                   conversation=str(body.get("chatid") or "") if group else "",
+                   message_id=msgid or None, attachments=tuple(attachments), raw=raw,
+                   detail="minimal" if group else "full")
+
+
+def tap_of(body: Mapping[str, Any], now: datetime, raw: object) -> tuple[Inbound, str] | None:
+    """A template-card button tap as an `Inbound` of the command it stands for, with the
+    button's key; None for any other event."""
+    event = body.get("event") or {}
+    card = event.get("template_card_event") or {}
+    sender = str((body.get("from") or {}).get("userid") or "")
+    key, task_id = str(card.get("event_key") or ""), str(card.get("task_id") or "")
+    command = command_of(key)
+    if not sender or command is None:
+        return None
+    group = body.get("chattype") == "group"
+    msgid = str(body.get("msgid") or f"card:{sender}:{task_id}:{key}")
+    return Inbound(channel=NAME, sender=sender, text=command, received_at=now,
+                   conversation=str(body.get("chatid") or "") if group else "",
+                   message_id=msgid, raw=raw, detail="minimal" if group else "full"), key
+
+
 def _attachment(kind: str, item: Mapping[str, Any]) -> Attachment:
     # The download URL and the message's own key travel in `ref` until the file is kept.
     return Attachment(kind, f"{item.get('url') or ''} {item.get('aeskey') or ''}".strip())
@@ -454,6 +496,218 @@ def _attachment(kind: str, item: Mapping[str, Any]) -> Attachment:
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+class AibotCallback:
+    """The JSON callback transport (`POST /wecom/aibot`): the app callback's signature and
+    AES scheme with an empty ReceiveId, a body `{"encrypt": …}`, the five-minute timestamp
+    window and a size cap. Answers go back in the HTTP response (encrypted JSON), or, when
+    handling takes longer than `REPLY_BUDGET`, to the message's `response_url`."""
+
+    def __init__(self, settings: AibotSettings, wiring: Wiring) -> None:
+        from wechatpy.enterprise.crypto import WeChatCrypto
+
+        token = wiring.secret(settings.token_env, "企业微信智能机器人回调 Token")
+        aes_key = wiring.secret(settings.aes_key_env, "企业微信智能机器人回调 EncodingAESKey")
+        try:
+            self.crypto = WeChatCrypto(token, aes_key, "")  # a self-built bot's ReceiveId
+        except (AssertionError, ValueError):
+            raise MissingSecret(f"环境变量 {settings.aes_key_env} 不是有效的 EncodingAESKey"
+                                "（应为 43 个字符）") from None
+        self.aes_key = aes_key
+        app = wiring.app
+        self.handle_message, self.quick, self.now = app.handle, app.quick, app.clock.now
+        self.wall, self.evidence = wiring.wall, wiring.evidence
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._background: set[asyncio.Task[None]] = set()
+
+    def routes(self) -> list[HttpRoute]:
+        from starlette.requests import Request
+        from starlette.responses import Response
+
+        from bot.server import peer, read_capped
+
+        async def verify(request: Request) -> Response:
+            status, body = self.verify(dict(request.query_params), peer(request))
+            return Response(body, status_code=status, media_type="text/plain")
+
+        async def receive(request: Request) -> Response:
+            body = await read_capped(request, MAX_BODY)
+            if body is None:
+                log.warning("AI bot callback from %s refused (413)", peer(request))
+                return Response(status_code=413)
+            status, answer = await self.receive(dict(request.query_params), body,
+                                                peer(request))
+            return Response(answer, status_code=status, media_type="application/json")
+
+        return [HttpRoute(CALLBACK_PATH, "GET", NAME, verify),
+                HttpRoute(CALLBACK_PATH, "POST", NAME, receive)]
+
+    def _refuse(self, status: int, why: str, peer: str) -> tuple[int, bytes]:
+        log.warning("AI bot callback from %s refused (%d): %s", peer, status, why)
+        return status, b""
+
+    def verify(self, query: Mapping[str, str], peer: str) -> tuple[int, bytes]:
+        from bot.channels.wecom_callback import MALFORMED, stale
+
+        if (found := stale(query, self.wall())) is not None:
+            return self._refuse(*found, peer)
+        try:
+            echo = self.crypto.check_signature(query["msg_signature"], query["timestamp"],
+                                               query["nonce"], query["echostr"])
+        except KeyError:
+            return self._refuse(400, "URL verification without its parameters", peer)
+        except MALFORMED:
+            return self._refuse(400, "URL verification with a malformed echostr", peer)
+        except Exception:  # noqa: BLE001 - wechatpy's signature and id exceptions
+            return self._refuse(403, "URL verification with a wrong signature", peer)
+        return 200, (echo.encode() if isinstance(echo, str) else bytes(echo))
+
+    async def receive(self, query: Mapping[str, str], body: bytes,
+                      peer: str) -> tuple[int, bytes]:
+        from bot.channels.wecom_callback import MALFORMED, stale
+
+        if len(body) > MAX_BODY:
+            return self._refuse(413, f"a body of {len(body)} bytes", peer)
+        if (found := stale(query, self.wall())) is not None:
+            return self._refuse(*found, peer)
+        try:
+            encrypted = json.loads(body)["encrypt"]
+            if not isinstance(encrypted, str):
+                raise TypeError
+            plain = self.crypto.decrypt_message({"Encrypt": encrypted},
+                                                query.get("msg_signature", ""),
+                                                query.get("timestamp", ""),
+                                                query.get("nonce", ""))
+            message = json.loads(plain)
+            if not isinstance(message, dict):
+                raise TypeError
+        except MALFORMED:
+            return self._refuse(400, "a body that is not an encrypted callback", peer)
+        except Exception:  # noqa: BLE001 - wechatpy's signature and id exceptions
+            return self._refuse(403, "a wrong signature or ReceiveId", peer)
+        msgid = str(message.get("msgid") or "")
+        if msgid in self._seen:
+            return 200, b""  # WeCom retried: answered already
+        self._remember(msgid)
+        tapped = tap_of(message, self.now(), message) if message.get("msgtype") == "event" \
+            else None
+        inbound = tapped[0] if tapped else (
+            None if message.get("msgtype") == "event" else message_of(message, self.now(),
+                                                                     message))
+        if inbound is None:
+            return 200, b""
+        job = asyncio.ensure_future(self._reply_to(inbound))
+        try:
+            reply = await asyncio.wait_for(asyncio.shield(job), REPLY_BUDGET)
+        except TimeoutError:  # too slow for the passive answer: to response_url when done
+            self._later(self._follow_up(job, inbound, str(message.get("response_url") or "")))
+            return 200, b""
+        answer = self._answer(reply, inbound, tapped[1] if tapped else "", message)
+        return 200, self._seal(answer, query.get("nonce", ""))
+
+    def _remember(self, msgid: str) -> None:
+        if msgid:
+            self._seen[msgid] = None
+            while len(self._seen) > REMEMBERED:
+                self._seen.popitem(last=False)
+
+    async def _reply_to(self, inbound: Inbound) -> Reply:
+        if self.quick(inbound):
+            return self.handle(inbound)
+        return await asyncio.to_thread(self.handle, inbound)
+
+    def handle(self, inbound: Inbound) -> Reply:
+        return self.handle_message(self.evidence.collect(inbound, self._fetch))
+
+    def _answer(self, reply: Reply, inbound: Inbound, key: str,
+                message: Mapping[str, Any]) -> dict[str, Any]:
+        words = reply.for_detail(inbound.detail)
+        if key and any(f"{CHECKIN_KEY}{d.number}" == key for d in reply.done):
+            task_id = str(((message.get("event") or {}).get("template_card_event") or {})
+                          .get("task_id") or "")
+            return {"response_type": "update_template_card",
+                    "template_card": done_card(task_id, words)}
+        return {"msgtype": "markdown", "markdown": {"content": words[:TEXT_LIMIT]}}
+
+    def _seal(self, answer: dict[str, Any], nonce: str) -> bytes:
+        """The encrypted JSON answer (回调和回复的加解密方案)."""
+        from wechatpy.crypto import _get_signature
+        from wechatpy.enterprise.crypto import PrpCrypto
+
+        stamp = str(int(self.wall()))
+        encrypt = PrpCrypto(self.crypto.key).encrypt(json.dumps(answer, ensure_ascii=False),
+                                                     "")
+        encrypt = encrypt.decode() if isinstance(encrypt, bytes) else encrypt
+        return json.dumps({"encrypt": encrypt, "nonce": nonce, "timestamp": stamp,
+                           "msgsignature": _get_signature(self.crypto.token, stamp, nonce,
+                                                          encrypt)}).encode()
+
+    async def _follow_up(self, job: asyncio.Future[Reply], inbound: Inbound, url: str) -> None:
+        reply = await job
+        if not url.startswith(("https://", "http://")):
+            log.warning("a slow AI bot answer had no usable response_url; not sent")
+            return
+        body = {"msgtype": "markdown",
+                "markdown": {"content": reply.for_detail(inbound.detail)[:TEXT_LIMIT]}}
+        try:
+            await asyncio.to_thread(_post, url, body)
+        except Exception as e:  # noqa: BLE001 - requests' errors
+            log.warning("could not answer on the AI bot's response_url: %s", e)
+
+    def _fetch(self, attachment: Attachment, limit: int) -> Fetched:
+        """A callback's file: fetched from its URL, decrypted with the bot's EncodingAESKey."""
+        import requests
+
+        url, _, aeskey = attachment.ref.partition(" ")
+        try:
+            response = requests.get(url, timeout=SEND_TIMEOUT, stream=True)
+            if response.status_code != 200:
+                raise FetchFailed(f"HTTP {response.status_code}",
+                                  transient=response.status_code >= 500)
+            from bot.channels.wecom_api import read_capped as read_body
+            data = read_body(response, limit * 2)
+        except requests.RequestException as e:
+            raise FetchFailed(type(e).__name__) from None
+        try:
+            plain = sdk().crypto_utils.decrypt_file(data, aeskey or self.aes_key)
+        except Exception as e:  # noqa: BLE001 - the SDK's decryptor
+            raise FetchFailed(f"decrypt: {e}"[:120], transient=False) from None
+        if len(plain) > limit:
+            raise FetchTooBig(len(plain))
+        return Fetched(bytes(plain), "")
+
+    def _later(self, job: Any) -> None:
+        task = asyncio.ensure_future(job)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        try:
+            await asyncio.wait_for(self.drain(), 10.0)
+        except TimeoutError:
+            log.warning("AI bot answers still in flight at shutdown were abandoned")
+
+
+def _post(url: str, body: dict[str, Any]) -> None:
+    import requests
+
+    requests.post(url, json=body, timeout=SEND_TIMEOUT).raise_for_status()
+
+
+def done_card(task_id: str, words: str) -> dict[str, Any]:
+    """A tapped card, updated to say the task is recorded done."""
+    return {"card_type": "text_notice", "task_id": task_id,
+            "main_title": {"title": text.CHECKED_IN},
+            "sub_title_text": _clip(words, CARD_TEXT),
+            "card_action": {"type": 1, "url": "https://work.weixin.qq.com"}}
 
 
 class AibotOutbound:
@@ -489,9 +743,10 @@ class AibotOutbound:
         if reply.buttons and self.link.settings.cards:
             return [self.card(reply)]
         mentions = [u for p in reply.mentions if (u := self._userids.get(p))]
-        text = reply.text + ("\n" + " ".join(f"<@{u}>" for u in mentions) if mentions else "")
+        content = reply.text + ("\n" + " ".join(f"<@{u}>" for u in mentions)
+                                if mentions else "")
         return [{"msgtype": "markdown", "markdown": {"content": part}}
-                for part in split_text(text, TEXT_LIMIT)]
+                for part in split_text(content, TEXT_LIMIT)]
 
     def card(self, reply: Reply) -> dict[str, Any]:
         buttons = [{"text": b.label[:10], "style": 1, "key": button_key(b)}

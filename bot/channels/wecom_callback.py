@@ -67,6 +67,18 @@ class Answer:
     body: bytes = b""
 
 
+def stale(query: Mapping[str, str], wall: float) -> tuple[int, str] | None:
+    """(status, why) for a callback whose timestamp is missing, malformed or more than
+    five minutes from `wall` (SPEC §7: refused with a 4xx, no trace); else None."""
+    stamp = query.get("timestamp", "")
+    if not stamp.isascii() or not stamp.isdigit() or len(stamp) > 12:
+        return 400, "no usable timestamp"
+    age = wall - int(stamp)
+    if abs(age) > MAX_AGE:
+        return 403, f"a timestamp {age:+.0f} s from our clock"
+    return None
+
+
 def _declares_entities(xml: bytes | str) -> bool:
     """XML that declares a DTD or entities: no callback needs one, so none is parsed."""
     head = xml.lower() if isinstance(xml, bytes) else xml.lower().encode()
@@ -93,13 +105,8 @@ class WeComCallback:
 
     def _stale(self, query: Mapping[str, str], peer: str) -> Answer | None:
         """A refusal for a missing, malformed or out-of-window timestamp; else None."""
-        stamp = query.get("timestamp", "")
-        if not stamp.isascii() or not stamp.isdigit() or len(stamp) > 12:
-            return self._refuse(400, "no usable timestamp", peer)
-        age = self.wall() - int(stamp)
-        if abs(age) > MAX_AGE:
-            return self._refuse(403, f"a timestamp {age:+.0f} s from our clock", peer)
-        return None
+        found = stale(query, self.wall())
+        return self._refuse(*found, peer) if found is not None else None
 
     def verify(self, query: Mapping[str, str], peer: str) -> Answer:
         if (stale := self._stale(query, peer)) is not None:
