@@ -65,19 +65,15 @@ class PassResult:
 def entry_for(notice: Notice, channel: str, now: datetime,
               state: Delivery = Delivery.PENDING, error: str = "") -> OutboxEntry:
     return OutboxEntry(notice=notice.key, channel=channel, subject=notice.subject,
-                       stage=notice.stage_name, recipient=notice.recipient, due_at=notice.at,
+                       stage=notice.stage, occurrence=notice.occurrence,
+                       recipient=notice.recipient, due_at=notice.at,
                        task=notice.task, group=notice.group, state=state, error=error,
                        updated=None if state is Delivery.PENDING else now,
                        meeting=notice.meeting)
 
 
-def stage_of(entry: OutboxEntry) -> Stage:
-    return Stage(entry.stage.rsplit("-", 1)[0] if entry.stage[-1].isdigit() else entry.stage)
-
-
 def as_notice(entry: OutboxEntry) -> Notice:
-    occurrence = int(entry.stage.rsplit("-", 1)[1]) if entry.stage[-1].isdigit() else 0
-    return Notice(entry.subject, stage_of(entry), entry.recipient, entry.due_at, occurrence,
+    return Notice(entry.subject, entry.stage, entry.recipient, entry.due_at, entry.occurrence,
                   entry.task, entry.group, entry.meeting)
 
 
@@ -232,7 +228,7 @@ class Deliverer:
             tz = self.policy_for(task_key).timezone or app.org.timezone
             today = now.astimezone(tz).date()
             items.append({
-                "task": task_key, "stage": "escalation", "due": task.due.isoformat(),
+                "task": task_key, "stage": Stage.ESCALATION, "due": task.due.isoformat(),
                 "to": [n.recipient for n in group if n.key in sending],
                 "missed": [n.recipient for n in group if n.key not in sending],
                 "workdays_overdue": app.calendar.workdays_after(task.due, today),
@@ -387,7 +383,7 @@ class Deliverer:
         app = self.app
         first = batches[0][0]
         problems: Sequence[OutboxEntry] = ()
-        admin = next((b for b in batches if b[0].stage == Stage.WEEKLY_DIGEST.value
+        admin = next((b for b in batches if b[0].stage is Stage.WEEKLY_DIGEST
                       and not b[0].group), None)
         if admin is not None:
             problems = self.problems_since_last_report(as_notice(admin[0]), now)

@@ -28,6 +28,7 @@ from schedules.calendar import WorkCalendar
 from schedules.meetings import MEETING_SUBJECT, Meeting, MeetingState, is_makeup
 from schedules.model import Org, Person
 from schedules.tasks import CheckIn, PlannedTask, Status, Task, plan_tasks, retired
+from storage.records import RecordType
 from storage.repository import CheckinNotLive, Outcome, Repository, TaskNotOpen
 
 MAX_LINES = 15
@@ -280,7 +281,7 @@ def _record_many(ctx: Context, numbers: list[int], note: str) -> Reply:
         line = ctx.title(task)
         source = f"{ctx.message.source}#{number}" if ctx.message.source else None
         seen = ctx.store.outcome_of(source) if source else None
-        if seen is not None and seen.type == "checkin":  # the platform delivered it again
+        if seen is not None and seen.type == RecordType.CHECKIN:  # delivered again
             recorded.append(line)
             continue
         if task.status is Status.EXCUSED:
@@ -392,17 +393,17 @@ def replay(ctx: Context, outcome: Outcome) -> Reply:
                                            if meeting else outcome.task))
     task = ctx.store.task(outcome.task)
     line = ctx.title(task) if task else outcome.task
-    if outcome.type == "checkin-undone":
+    if outcome.type == RecordType.CHECKIN_UNDONE:
         return Reply(text.replayed_undo(line))
-    if outcome.type == "checkin-restored":
+    if outcome.type == RecordType.CHECKIN_RESTORED:
         return Reply(text.replayed_restore(line))
-    if outcome.type == "task-unexcused":
+    if outcome.type == RecordType.TASK_UNEXCUSED:
         return Reply(text.replayed_unexcuse(line))
-    if outcome.type == "checkin-attached":
+    if outcome.type == RecordType.CHECKIN_ATTACHED:
         return Reply(text.attached(line, 0))
-    if outcome.type == "task-excused":
+    if outcome.type == RecordType.TASK_EXCUSED:
         return Reply(text.replayed_excuse(line))
-    if outcome.type == "tasks-opened":
+    if outcome.type == RecordType.TASKS_OPENED:
         return Reply(text.replayed_incident(line))
     return Reply(text.replayed_checkin(line), done=confirmed(task))
 

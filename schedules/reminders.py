@@ -53,6 +53,20 @@ class Stage(StrEnum):
 TASK_STAGES = (Stage.ADVANCE, Stage.EVE, Stage.DUE, Stage.OVERDUE, Stage.ESCALATION)
 
 
+def stage_name(stage: Stage, occurrence: int = 0) -> str:
+    """How a stage is keyed and stored: `eve`; `overdue-2` for the second overdue reminder."""
+    return f"{stage.value}-{occurrence}" if occurrence else stage.value
+
+
+def read_stage_name(name: str) -> tuple[Stage, int]:
+    """`stage_name` read back: `overdue-2` → (OVERDUE, 2), `weekly-digest` → (WEEKLY_DIGEST,
+    0); ValueError for a name no stage has."""
+    base, _, count = name.rpartition("-")
+    if base and count.isdigit():
+        return Stage(base), int(count)
+    return Stage(name), 0
+
+
 @dataclass(frozen=True)
 class StageDay:
     stage: Stage
@@ -61,7 +75,7 @@ class StageDay:
 
     @property
     def name(self) -> str:
-        return f"{self.stage.value}-{self.occurrence}" if self.occurrence else self.stage.value
+        return stage_name(self.stage, self.occurrence)
 
 
 @lru_cache(maxsize=4096)
@@ -101,7 +115,7 @@ class Notice:
 
     @property
     def stage_name(self) -> str:
-        return f"{self.stage.value}-{self.occurrence}" if self.occurrence else self.stage.value
+        return stage_name(self.stage, self.occurrence)
 
     @property
     def key(self) -> str:

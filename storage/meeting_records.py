@@ -13,9 +13,14 @@ from datetime import datetime
 from typing import Any
 
 from schedules.meetings import Absence, Leave, Meeting, MeetingRecord
-from storage import records
 from storage.ledger import LedgerRecord, RecordInvalid
-from storage.records import _attachments_from_doc, _attachments_to_doc, _get, _moment
+from storage.records import (
+    RecordType,
+    _attachments_from_doc,
+    _attachments_to_doc,
+    _get,
+    _moment,
+)
 
 
 def _texts(d: Any, name: str) -> tuple[str, ...]:
@@ -75,7 +80,7 @@ def record_from_doc(d: Any, at: datetime) -> MeetingRecord:
 
 def number_of(record: LedgerRecord) -> int:
     """The meeting a meeting record is about."""
-    if record.type == records.MEETING_ANNOUNCED:
+    if record.type == RecordType.MEETING_ANNOUNCED:
         return int(_get(_get(record.data, "meeting", dict), "number", int))
     return int(_get(record.data, "meeting", int))
 
@@ -84,31 +89,31 @@ def apply(record: LedgerRecord, meeting: Meeting | None) -> Meeting:
     """The meeting after `record` (one of `records.MEETING_RECORDS`); `RecordInvalid` when
     the record does not fit the meeting as it stands."""
     data, at = record.data, record.moment
-    if record.type == records.MEETING_ANNOUNCED:
+    if record.type == RecordType.MEETING_ANNOUNCED:
         if meeting is not None:
             raise RecordInvalid(f"会议 {meeting.number} 已经登记过")
         return meeting_from_doc(_get(data, "meeting", dict), at)
     if meeting is None:
         raise RecordInvalid(f"引用了不存在的会议 {_get(data, 'meeting', int)}")
-    if record.type == records.MEETING_MOVED:
+    if record.type == RecordType.MEETING_MOVED:
         return meeting.moved(_at(data, "start"), at)
-    if record.type == records.MEETING_CANCELLED:
+    if record.type == RecordType.MEETING_CANCELLED:
         return meeting.cancelled(_get(data, "reason", str, default=""), at)
-    if record.type == records.MEETING_LEAVE:
+    if record.type == RecordType.MEETING_LEAVE:
         return meeting.with_leave(Leave(_id(data, "person"), at,
                                         _get(data, "reason", str)))
-    if record.type == records.MEETING_JOINED:
+    if record.type == RecordType.MEETING_JOINED:
         return meeting.with_joined(_get(data, "person", str), at)
-    if record.type == records.MEETING_RECORDED:
+    if record.type == RecordType.MEETING_RECORDED:
         makeups = [_get(spec, "key", str) for spec in _get(data, "makeups", list)]
         return meeting.with_record(record_from_doc(_get(data, "record", dict), at), makeups)
-    if record.type == records.MEETING_ATTACHED:
+    if record.type == RecordType.MEETING_ATTACHED:
         try:
             return meeting.with_attachments(
                 _attachments_from_doc(_get(data, "attachments", list)))
         except ValueError:
             raise RecordInvalid(f"会议 {meeting.number} 尚无纪实，无法附加文件") from None
-    if record.type == records.MEETING_SCHEDULED:
+    if record.type == RecordType.MEETING_SCHEDULED:
         # The first records carried the id alone: made for the meeting as it stood then.
         return meeting.with_schedule(_get(data, "schedule", str),
                                      _get(data, "moves", int, default=meeting.moves),

@@ -12,41 +12,52 @@ import functools
 import sys
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from schedules.meetings import makeup_meeting
+from schedules.reminders import read_stage_name, stage_name
 from schedules.tasks import Attachment, CheckIn, Excuse, Status, Task
 from storage.ledger import LedgerRecord, RecordInvalid
 from storage.repository import Delivery, OutboxEntry
 
-TASKS_OPENED = "tasks-opened"
-TASK_DUE_CHANGED = "task-due-changed"
-CHECKIN = "checkin"
-CHECKIN_UNDONE = "checkin-undone"
-CHECKIN_RESTORED = "checkin-restored"  # an undo taken back: the check-in is in effect again
-CHECKIN_ATTACHED = "checkin-attached"  # a photo or file sent after a check-in joins it
-TASK_EXCUSED = "task-excused"  # an authorised person excused a task, with the reason
-TASK_UNEXCUSED = "task-unexcused"  # the excuse withdrawn: the task is open again
-DELIVERIES_ADDED = "deliveries-added"
-DELIVERY = "delivery"  # a delivery changed state
-ESCALATION = "escalation"  # an accountability item: who was told that a task is overdue
-ACCOUNT_BOUND = "account-bound"  # a chat account (Telegram) linked to a person by a code
-BIND_REFUSED = "bind-refused"  # a wrong, used or expired binding code was tried
-DELEGATED = "delegated"  # `委托`: someone stands in for a person, until a day or cancelled
-DELEGATION_ENDED = "delegation-ended"
-# Meetings (SPEC §5a): their state lives in the ledger alone (see `storage.meeting_records`);
-# a record (纪实) also checks in the tasks the meeting fulfils and opens absentees' 补学.
-MEETING_ANNOUNCED = "meeting-announced"
-MEETING_MOVED = "meeting-moved"
-MEETING_CANCELLED = "meeting-cancelled"
-MEETING_LEAVE = "meeting-leave"
-MEETING_JOINED = "meeting-joined"
-MEETING_RECORDED = "meeting-recorded"
-MEETING_ATTACHED = "meeting-attached"
-MEETING_SCHEDULED = "meeting-scheduled"  # its WeCom 日程 made, updated or removed
-MEETING_RECORDS = frozenset({MEETING_ANNOUNCED, MEETING_MOVED, MEETING_CANCELLED, MEETING_LEAVE,
-                             MEETING_JOINED, MEETING_RECORDED, MEETING_ATTACHED,
-                             MEETING_SCHEDULED})
+
+class RecordType(StrEnum):
+    """What a ledger record is; its value is the `type` written (and hashed) in the ledger."""
+
+    TASKS_OPENED = "tasks-opened"
+    TASK_DUE_CHANGED = "task-due-changed"
+    CHECKIN = "checkin"
+    CHECKIN_UNDONE = "checkin-undone"
+    CHECKIN_RESTORED = "checkin-restored"  # an undo taken back: the check-in counts again
+    CHECKIN_ATTACHED = "checkin-attached"  # a photo or file sent after a check-in joins it
+    TASK_EXCUSED = "task-excused"  # an authorised person excused a task, with the reason
+    TASK_UNEXCUSED = "task-unexcused"  # the excuse withdrawn: the task is open again
+    DELIVERIES_ADDED = "deliveries-added"
+    DELIVERY = "delivery"  # a delivery changed state
+    ESCALATION = "escalation"  # an accountability item: who was told a task is overdue
+    ACCOUNT_BOUND = "account-bound"  # a chat account (Telegram) linked to a person by a code
+    BIND_REFUSED = "bind-refused"  # a wrong, used or expired binding code was tried
+    DELEGATED = "delegated"  # `委托`: someone stands in for a person, until a day or cancelled
+    DELEGATION_ENDED = "delegation-ended"
+    # Meetings (SPEC §5a): their state lives in the ledger alone (`storage.meeting_records`);
+    # a record (纪实) also checks in the tasks the meeting fulfils and opens absentees' 补学.
+    MEETING_ANNOUNCED = "meeting-announced"
+    MEETING_MOVED = "meeting-moved"
+    MEETING_CANCELLED = "meeting-cancelled"
+    MEETING_LEAVE = "meeting-leave"
+    MEETING_JOINED = "meeting-joined"
+    MEETING_RECORDED = "meeting-recorded"
+    MEETING_ATTACHED = "meeting-attached"
+    MEETING_SCHEDULED = "meeting-scheduled"  # its WeCom 日程 made, updated or removed
+
+
+# A record read back from the ledger has its `type` as the plain string written; a
+# `RecordType` equals it (and hashes alike), so both compare and look up the same.
+MEETING_RECORDS = frozenset({RecordType.MEETING_ANNOUNCED, RecordType.MEETING_MOVED,
+                             RecordType.MEETING_CANCELLED, RecordType.MEETING_LEAVE,
+                             RecordType.MEETING_JOINED, RecordType.MEETING_RECORDED,
+                             RecordType.MEETING_ATTACHED, RecordType.MEETING_SCHEDULED})
 
 TASKS = "tasks"
 OUTBOX = "outbox"
@@ -122,7 +133,8 @@ def _when(text: str | None) -> datetime | None:
 
 def entry_to_doc(e: OutboxEntry, seq: int) -> dict[str, Any]:
     return {
-        "notice": e.notice, "channel": e.channel, "subject": e.subject, "stage": e.stage,
+        "notice": e.notice, "channel": e.channel, "subject": e.subject,
+        "stage": stage_name(e.stage, e.occurrence),
         "recipient": e.recipient, "due_at": e.due_at.isoformat(), "task": e.task,
         "group": e.group, "state": e.state.value, "attempts": e.attempts, "error": e.error,
         "updated": e.updated.isoformat() if e.updated else None,
@@ -131,16 +143,23 @@ def entry_to_doc(e: OutboxEntry, seq: int) -> dict[str, Any]:
     } | ({"meeting": e.meeting} if e.meeting else {})
 
 
+_stage_name = functools.lru_cache(maxsize=256)(read_stage_name)  # a few dozen names, ever
+
+
 def entry_from_doc(d: dict[str, Any]) -> tuple[OutboxEntry, int]:
     try:
         state = Delivery(_get(d, "state", str))
     except ValueError:
         raise RecordInvalid("字段 state 不是已知的发送状态") from None
+    try:
+        stage, occurrence = _stage_name(_get(d, "stage", str))
+    except ValueError:
+        raise RecordInvalid("字段 stage 不是已知的提醒阶段") from None
     due_at = _moment(d, "due_at")
     assert due_at is not None
     entry = OutboxEntry(  # the words that repeat across thousands of entries: one copy each
         notice=_get(d, "notice", str), channel=sys.intern(_get(d, "channel", str)),
-        subject=sys.intern(_get(d, "subject", str)), stage=sys.intern(_get(d, "stage", str)),
+        subject=sys.intern(_get(d, "subject", str)), stage=stage, occurrence=occurrence,
         recipient=sys.intern(_get(d, "recipient", str)), due_at=due_at,
         task=_get(d, "task", str, nullable=True), group=_get(d, "group", bool), state=state,
         attempts=_get(d, "attempts", int), error=sys.intern(_get(d, "error", str)),
@@ -353,31 +372,32 @@ def _changed(task: Task | None, key: str, change: Callable[[Task], Task]) -> Tas
 
 # The fields each record type must carry, checked for every record at start-up (cheaply:
 # most are already in the files and their effects are never built).
-_SHAPE: dict[str, tuple[tuple[str, type], ...]] = {
-    TASKS_OPENED: (("tasks", list),),
-    TASK_DUE_CHANGED: (("task", str), ("due", str)),
-    CHECKIN: (("task", str), ("checkin", dict)),
-    CHECKIN_UNDONE: (("task", str), ("checkin", str)),
-    CHECKIN_RESTORED: (("task", str), ("checkin", str)),
-    CHECKIN_ATTACHED: (("task", str), ("checkin", str), ("attachments", list)),
-    TASK_EXCUSED: (("task", str), ("reason", str)),
-    TASK_UNEXCUSED: (("task", str),),
-    DELIVERIES_ADDED: (("entries", list),),
-    DELIVERY: (("keys", list), ("state", str)),
-    ESCALATION: (("task", str),),
-    ACCOUNT_BOUND: (("channel", str), ("account", str), ("person", str), ("code", str)),
-    BIND_REFUSED: (("channel", str), ("account", str)),
-    DELEGATED: (("person", str), ("delegate", str)),
-    DELEGATION_ENDED: (("person", str),),
-    MEETING_ANNOUNCED: (("meeting", dict),),
-    MEETING_MOVED: (("meeting", int), ("start", str)),
-    MEETING_CANCELLED: (("meeting", int),),
-    MEETING_LEAVE: (("meeting", int), ("person", str), ("reason", str)),
-    MEETING_JOINED: (("meeting", int), ("person", str)),
-    MEETING_RECORDED: (("meeting", int), ("record", dict), ("checkins", list),
-                       ("makeups", list)),
-    MEETING_ATTACHED: (("meeting", int), ("attachments", list)),
-    MEETING_SCHEDULED: (("meeting", int), ("schedule", str)),
+_SHAPE: dict[str, tuple[tuple[str, type], ...]] = {  # keyed by RecordType
+    RecordType.TASKS_OPENED: (("tasks", list),),
+    RecordType.TASK_DUE_CHANGED: (("task", str), ("due", str)),
+    RecordType.CHECKIN: (("task", str), ("checkin", dict)),
+    RecordType.CHECKIN_UNDONE: (("task", str), ("checkin", str)),
+    RecordType.CHECKIN_RESTORED: (("task", str), ("checkin", str)),
+    RecordType.CHECKIN_ATTACHED: (("task", str), ("checkin", str), ("attachments", list)),
+    RecordType.TASK_EXCUSED: (("task", str), ("reason", str)),
+    RecordType.TASK_UNEXCUSED: (("task", str),),
+    RecordType.DELIVERIES_ADDED: (("entries", list),),
+    RecordType.DELIVERY: (("keys", list), ("state", str)),
+    RecordType.ESCALATION: (("task", str),),
+    RecordType.ACCOUNT_BOUND: (("channel", str), ("account", str), ("person", str),
+                               ("code", str)),
+    RecordType.BIND_REFUSED: (("channel", str), ("account", str)),
+    RecordType.DELEGATED: (("person", str), ("delegate", str)),
+    RecordType.DELEGATION_ENDED: (("person", str),),
+    RecordType.MEETING_ANNOUNCED: (("meeting", dict),),
+    RecordType.MEETING_MOVED: (("meeting", int), ("start", str)),
+    RecordType.MEETING_CANCELLED: (("meeting", int),),
+    RecordType.MEETING_LEAVE: (("meeting", int), ("person", str), ("reason", str)),
+    RecordType.MEETING_JOINED: (("meeting", int), ("person", str)),
+    RecordType.MEETING_RECORDED: (("meeting", int), ("record", dict), ("checkins", list),
+                                  ("makeups", list)),
+    RecordType.MEETING_ATTACHED: (("meeting", int), ("attachments", list)),
+    RecordType.MEETING_SCHEDULED: (("meeting", int), ("schedule", str)),
 }
 
 
@@ -385,28 +405,30 @@ def check(record: LedgerRecord) -> None:
     """`RecordInvalid` unless the record carries the fields its type needs."""
     for name, kind in _SHAPE.get(record.type, ()):
         _get(record.data, name, kind)
-    if record.type == CHECKIN:
+    if record.type == RecordType.CHECKIN:
         _get(record.data["checkin"], "id", str)
 
 
-_ABOUT_ONE_TASK = frozenset({TASK_DUE_CHANGED, CHECKIN, CHECKIN_UNDONE, CHECKIN_RESTORED,
-                             CHECKIN_ATTACHED, TASK_EXCUSED, TASK_UNEXCUSED})
+_ABOUT_ONE_TASK = frozenset({RecordType.TASK_DUE_CHANGED, RecordType.CHECKIN,
+                             RecordType.CHECKIN_UNDONE, RecordType.CHECKIN_RESTORED,
+                             RecordType.CHECKIN_ATTACHED, RecordType.TASK_EXCUSED,
+                             RecordType.TASK_UNEXCUSED})
 
 
 def touches(record: LedgerRecord) -> list[tuple[str, str]]:
     """The documents a record changes, as (collection, key), cheaply — at start-up most
     records are already in the files, and their effects need not be built."""
     data = record.data
-    if record.type == TASKS_OPENED:
+    if record.type == RecordType.TASKS_OPENED:
         return [(TASKS, _get(spec, "key", str)) for spec in _get(data, "tasks", list)]
     if record.type in _ABOUT_ONE_TASK:
         return [(TASKS, _get(data, "task", str))]
-    if record.type == DELIVERIES_ADDED:
+    if record.type == RecordType.DELIVERIES_ADDED:
         return [(OUTBOX, f"{doc['notice']}|{doc['channel']}")
                 for doc in _get(data, "entries", list)]
-    if record.type == DELIVERY:
+    if record.type == RecordType.DELIVERY:
         return [(OUTBOX, key) for key in _get(data, "keys", list)]
-    if record.type == MEETING_RECORDED:
+    if record.type == RecordType.MEETING_RECORDED:
         return [(TASKS, _get(item, "task", str)) for name in ("checkins", "corrected", "excused")
                 for item in _get(data, name, list, default=[])] + [
             (TASKS, _get(spec, "key", str)) for spec in _get(data, "makeups", list)]
@@ -421,13 +443,13 @@ def effects(record: LedgerRecord) -> list[tuple[str, str, Effect]]:
 
 def _outbox_effects(record: LedgerRecord) -> list[tuple[str, Effect]]:
     data = record.data
-    if record.type == DELIVERIES_ADDED:
+    if record.type == RecordType.DELIVERIES_ADDED:
         def adder(doc: dict[str, Any]) -> Effect:
             entry = entry_from_doc({**doc, "seq": 0})[0]
             return lambda _: entry
         return [(f"{doc['notice']}|{doc['channel']}", adder(doc))
                 for doc in _get(data, "entries", list)]
-    if record.type == DELIVERY:
+    if record.type == RecordType.DELIVERY:
         try:
             state = Delivery(_get(data, "state", str))
         except ValueError:
@@ -445,32 +467,32 @@ def _outbox_effects(record: LedgerRecord) -> list[tuple[str, Effect]]:
 
 def _task_effects(record: LedgerRecord) -> list[tuple[str, Effect]]:
     data, at, actor = record.data, record.moment, record.actor
-    if record.type == TASKS_OPENED:
+    if record.type == RecordType.TASKS_OPENED:
         return [(spec["key"], _opener(spec, at)) for spec in _get(data, "tasks", list)]
-    if record.type == MEETING_RECORDED:
+    if record.type == RecordType.MEETING_RECORDED:
         return _meeting_task_effects(record)
     key = _get(data, "task", str) if record.type in _ABOUT_ONE_TASK else ""
-    if record.type == TASK_DUE_CHANGED:
+    if record.type == RecordType.TASK_DUE_CHANGED:
         due = _day(data, "due")
         return [(key, lambda t: _changed(t, key, lambda t: t.with_due(due)))]
-    if record.type == CHECKIN:  # parsed only when applied: most records are in the files
+    if record.type == RecordType.CHECKIN:  # parsed only when applied: most records are in the files
         return [(key, lambda t: _changed(t, key, lambda t: t.with_checkin(
             checkin_from_doc(key, _get(data, "checkin", dict)))))]
-    if record.type == CHECKIN_UNDONE:
+    if record.type == RecordType.CHECKIN_UNDONE:
         checkin_id = _get(data, "checkin", str)
         return [(key, lambda t: _changed(t, key, lambda t: t.with_undo(checkin_id, at, actor)))]
-    if record.type == CHECKIN_RESTORED:
+    if record.type == RecordType.CHECKIN_RESTORED:
         checkin_id = _get(data, "checkin", str)
         return [(key, lambda t: _changed(t, key, lambda t: t.with_restore(checkin_id, at)))]
-    if record.type == CHECKIN_ATTACHED:
+    if record.type == RecordType.CHECKIN_ATTACHED:
         checkin_id = _get(data, "checkin", str)
         extra = _attachments_from_doc(_get(data, "attachments", list))
         return [(key, lambda t: _changed(t, key,
                                          lambda t: t.with_attachments(checkin_id, extra)))]
-    if record.type == TASK_EXCUSED:
+    if record.type == RecordType.TASK_EXCUSED:
         excuse = Excuse(actor, at, _get(data, "reason", str))
         return [(key, lambda t: _changed(t, key, lambda t: t.with_excuse(excuse)))]
-    if record.type == TASK_UNEXCUSED:
+    if record.type == RecordType.TASK_UNEXCUSED:
         reason = _get(data, "reason", str, default="")
         return [(key, lambda t: _changed(
             t, key, lambda t: t.with_excuse_withdrawn(actor, at, reason)))]

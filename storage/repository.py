@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from schedules.meetings import Meeting, MeetingRecord
+from schedules.reminders import Stage
 from schedules.tasks import Attachment, CheckIn, PlannedTask, Task
 from storage.files import FileStore
 
@@ -76,7 +77,7 @@ def stand_ins_on(delegations: Iterable[Delegation], day: date) -> dict[str, list
 class Outcome:
     """What an inbound message already did, so a redelivery is answered, not repeated."""
 
-    type: str  # a ledger record type: checkin, checkin-undone, task-excused, tasks-opened …
+    type: str  # a ledger record's type (`storage.records.RecordType`): checkin, task-excused …
     task: str  # task key
     checkin: str  # check-in id ("" when the record is not about a check-in)
 
@@ -111,7 +112,7 @@ class OutboxEntry:
     notice: str  # the plan's key: subject|stage|recipient
     channel: str  # "console", "wecom", "wecom-robot", "telegram"; "" when skipped
     subject: str
-    stage: str  # stage name, e.g. "overdue-2"
+    stage: Stage  # with `occurrence`, stored as one name (`overdue-2`: `stage_name`)
     recipient: str
     due_at: datetime
     task: str | None = None
@@ -122,6 +123,7 @@ class OutboxEntry:
     updated: datetime | None = None
     not_before: datetime | None = None  # retry back-off
     meeting: int = 0  # the meeting a meeting's message is about
+    occurrence: int = 0  # the second overdue reminder: 2; 0 for a stage that comes once
 
     @property
     def key(self) -> str:

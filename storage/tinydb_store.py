@@ -38,6 +38,7 @@ from tinydb import TinyDB
 
 from schedules.meetings import Meeting, MeetingRecord, MeetingState
 from schedules.periods import period_kind
+from schedules.reminders import Stage
 from schedules.tasks import Attachment, CheckIn, PlannedTask, Status, Task
 from storage import bindcodes, files, meeting_records, records, upgrade
 from storage.atomic import OWN_TEMP, TEMP_SUFFIX, AtomicJSONStorage
@@ -51,7 +52,7 @@ from storage.errors import (
     os_why,
 )
 from storage.ledger import MAX_SKEW, Ledger, LedgerRecord, RecordInvalid
-from storage.records import shard_of
+from storage.records import RecordType, shard_of
 from storage.repository import (
     BindRefusal,
     BindRefused,
@@ -432,15 +433,15 @@ class TinyDBStore:
         self._note_source(record)
         self._note_escalation(record)
         self._note_binding(record)
-        if record.type == records.BIND_REFUSED:
+        if record.type == RecordType.BIND_REFUSED:
             self._bind_refusals.append(BindRefusal(
                 str(record.data["channel"]), str(record.data["account"]), record.moment))
-        elif record.type == records.DELEGATED:
+        elif record.type == RecordType.DELEGATED:
             until = record.data.get("until")
             self._delegations[record.data["person"]] = Delegation(
                 record.data["person"], record.data["delegate"], record.moment,
                 date.fromisoformat(until) if until else None)
-        elif record.type == records.DELEGATION_ENDED:
+        elif record.type == RecordType.DELEGATION_ENDED:
             self._delegations.pop(record.data["person"], None)
         elif record.type in records.MEETING_RECORDS:
             number = meeting_records.number_of(record)
@@ -462,16 +463,16 @@ class TinyDBStore:
                 self._dirty.add((collection, key))
 
     def _note_escalation(self, record: LedgerRecord) -> None:
-        if record.type == records.ESCALATION:
+        if record.type == RecordType.ESCALATION:
             data = record.data
-            self._escalated.add(f"{data['task']}|{data.get('stage', 'escalation')}")
+            self._escalated.add(f"{data['task']}|{data.get('stage', Stage.ESCALATION)}")
             self._escalations.append(Escalation(
                 task=data["task"], at=datetime.fromisoformat(record.at),
                 told=tuple(data.get("to", ())), missed=tuple(data.get("missed", ())),
                 workdays_overdue=int(data.get("workdays_overdue", 0))))
 
     def _note_binding(self, record: LedgerRecord) -> None:
-        if record.type != records.ACCOUNT_BOUND:
+        if record.type != RecordType.ACCOUNT_BOUND:
             return
         data = record.data
         channel, account, person = data["channel"], str(data["account"]), data["person"]
@@ -489,20 +490,20 @@ class TinyDBStore:
         source = record.data.get("source")
         if not source or source in self._sources:
             return
-        if record.type == records.CHECKIN:
+        if record.type == RecordType.CHECKIN:
             self._sources[source] = Outcome(record.type, record.data["task"],
                                             record.data["checkin"]["id"])
-        elif record.type in (records.CHECKIN_UNDONE, records.CHECKIN_RESTORED):
+        elif record.type in (RecordType.CHECKIN_UNDONE, RecordType.CHECKIN_RESTORED):
             self._sources[source] = Outcome(record.type, record.data["task"],
                                             record.data["checkin"])
-        elif record.type in (records.TASK_EXCUSED, records.TASK_UNEXCUSED,
-                             records.CHECKIN_ATTACHED):
+        elif record.type in (RecordType.TASK_EXCUSED, RecordType.TASK_UNEXCUSED,
+                             RecordType.CHECKIN_ATTACHED):
             self._sources[source] = Outcome(record.type, record.data["task"],
                                             record.data.get("checkin", ""))
-        elif record.type in (records.BIND_REFUSED, records.DELEGATED,
-                             records.DELEGATION_ENDED):
+        elif record.type in (RecordType.BIND_REFUSED, RecordType.DELEGATED,
+                             RecordType.DELEGATION_ENDED):
             self._sources[source] = Outcome(record.type, "", "")
-        elif record.type == records.TASKS_OPENED:
+        elif record.type == RecordType.TASKS_OPENED:
             self._sources[source] = Outcome(record.type, record.data["tasks"][0]["key"], "")
         elif record.type in records.MEETING_RECORDS:
             self._sources[source] = Outcome(
@@ -578,9 +579,9 @@ class TinyDBStore:
                 elif existing.status is Status.OPEN and existing.due != p.due:
                     moved.append(p)
             if new:
-                self._commit(at, records.TASKS_OPENED, SYSTEM_ACTOR, {"tasks": new})
+                self._commit(at, RecordType.TASKS_OPENED, SYSTEM_ACTOR, {"tasks": new})
             for p in moved:
-                self._commit(at, records.TASK_DUE_CHANGED, SYSTEM_ACTOR,
+                self._commit(at, RecordType.TASK_DUE_CHANGED, SYSTEM_ACTOR,
                              {"task": p.key, "due": p.due.isoformat()})
             return [self._tasks[k] for k in [d["key"] for d in new] + [p.key for p in moved]]
 
@@ -598,7 +599,7 @@ class TinyDBStore:
         with self._lock:
             done = self._sources.get(source) if source else None
             if done is not None:
-                if done.type != records.CHECKIN or done.task != task_key:
+                if done.type != RecordType.CHECKIN or done.task != task_key:
                     raise ValueError(f"source {source} already did {done}")
                 return self._checkin(done.task, done.checkin)
             task = self._tasks[task_key]
@@ -610,7 +611,7 @@ class TinyDBStore:
                 note=note, channel=channel, attachments=tuple(attachments),
                 on_behalf_of=on_behalf_of if on_behalf_of != person else "",
             )
-            self._commit(at, records.CHECKIN, person, {
+            self._commit(at, RecordType.CHECKIN, person, {
                 "task": task_key, "checkin": records.checkin_to_doc(checkin), "source": source,
             })
             return checkin
@@ -620,26 +621,26 @@ class TinyDBStore:
         source: str | None = None, reason: str = "",
     ) -> Task:
         with self._lock:
-            if self._already(source, records.CHECKIN_UNDONE, task_key, checkin_id):
+            if self._already(source, RecordType.CHECKIN_UNDONE, task_key, checkin_id):
                 return self._tasks[task_key]
             if self._checkin(task_key, checkin_id).undone_at is not None:
                 raise CheckinNotLive(checkin_id)
             data: dict[str, Any] = {"task": task_key, "checkin": checkin_id, "source": source}
             if reason:
                 data["reason"] = reason
-            self._commit(at, records.CHECKIN_UNDONE, person, data)
+            self._commit(at, RecordType.CHECKIN_UNDONE, person, data)
             return self._tasks[task_key]
 
     def restore_checkin(self, task_key: str, checkin_id: str, person: str, at: datetime,
                         source: str | None = None) -> Task:
         with self._lock:
-            if self._already(source, records.CHECKIN_RESTORED, task_key, checkin_id):
+            if self._already(source, RecordType.CHECKIN_RESTORED, task_key, checkin_id):
                 return self._tasks[task_key]
             if self._checkin(task_key, checkin_id).undone_at is None:
                 raise CheckinNotLive(checkin_id)
             if self._tasks[task_key].status is not Status.OPEN:
                 raise TaskNotOpen(task_key)
-            self._commit(at, records.CHECKIN_RESTORED, person,
+            self._commit(at, RecordType.CHECKIN_RESTORED, person,
                          {"task": task_key, "checkin": checkin_id, "source": source})
             return self._tasks[task_key]
 
@@ -656,7 +657,7 @@ class TinyDBStore:
                 raise BindRefused("used")
             if at > issued.expires:
                 raise BindRefused("expired")
-            self._commit(at, records.ACCOUNT_BOUND, issued.person, {
+            self._commit(at, RecordType.ACCOUNT_BOUND, issued.person, {
                 "channel": channel, "account": account, "person": issued.person,
                 "code": issued.digest, "source": source})
             return issued.person
@@ -666,14 +667,14 @@ class TinyDBStore:
         with self._lock:
             if source and source in self._sources:
                 return  # a redelivered message: counted once
-            self._commit(at, records.BIND_REFUSED, SYSTEM_ACTOR, {
+            self._commit(at, RecordType.BIND_REFUSED, SYSTEM_ACTOR, {
                 "channel": channel, "account": account, "reason": reason, "source": source})
 
     def delegate(self, person: str, delegate: str, until: date | None, at: datetime,
                  source: str | None = None) -> Delegation:
         with self._lock:
             if not (source and source in self._sources):
-                self._commit(at, records.DELEGATED, person, {
+                self._commit(at, RecordType.DELEGATED, person, {
                     "person": person, "delegate": delegate, "source": source,
                     "until": until.isoformat() if until else None})
             return self._delegations[person]
@@ -682,7 +683,7 @@ class TinyDBStore:
         with self._lock:
             if source and source in self._sources:
                 return
-            self._commit(at, records.DELEGATION_ENDED, person,
+            self._commit(at, RecordType.DELEGATION_ENDED, person,
                          {"person": person, "source": source})
 
     def delegations(self) -> list[Delegation]:
@@ -707,7 +708,7 @@ class TinyDBStore:
             if source and source in self._sources:
                 return self._tasks[task_key]
             self._checkin(task_key, checkin_id)  # KeyError if there is no such check-in
-            self._commit(at, records.CHECKIN_ATTACHED, person, {
+            self._commit(at, RecordType.CHECKIN_ATTACHED, person, {
                 "task": task_key, "checkin": checkin_id, "source": source,
                 "attachments": records._attachments_to_doc(attachments)})
             return self._tasks[task_key]
@@ -715,22 +716,22 @@ class TinyDBStore:
     def excuse(self, task_key: str, person: str, at: datetime, reason: str,
                source: str | None = None) -> Task:
         with self._lock:
-            if self._already(source, records.TASK_EXCUSED, task_key):
+            if self._already(source, RecordType.TASK_EXCUSED, task_key):
                 return self._tasks[task_key]
             if self._tasks[task_key].status is not Status.OPEN:
                 raise TaskNotOpen(task_key)
-            self._commit(at, records.TASK_EXCUSED, person,
+            self._commit(at, RecordType.TASK_EXCUSED, person,
                          {"task": task_key, "reason": reason, "source": source})
             return self._tasks[task_key]
 
     def withdraw_excuse(self, task_key: str, person: str, at: datetime, reason: str = "",
                         source: str | None = None) -> Task:
         with self._lock:
-            if self._already(source, records.TASK_UNEXCUSED, task_key):
+            if self._already(source, RecordType.TASK_UNEXCUSED, task_key):
                 return self._tasks[task_key]
             if self._tasks[task_key].status is not Status.EXCUSED:
                 raise TaskNotExcused(task_key)
-            self._commit(at, records.TASK_UNEXCUSED, person,
+            self._commit(at, RecordType.TASK_UNEXCUSED, person,
                          {"task": task_key, "reason": reason, "source": source})
             return self._tasks[task_key]
 
@@ -739,7 +740,7 @@ class TinyDBStore:
         with self._lock:
             done = self._sources.get(source) if source else None
             if done is not None:
-                if done.type != records.TASKS_OPENED:
+                if done.type != RecordType.TASKS_OPENED:
                     raise ValueError(f"source {source} already did {done}")
                 return self._tasks[done.task]
             prefix = f"{duty}:{owner}:{at.date().isoformat()}#"
@@ -748,7 +749,7 @@ class TinyDBStore:
             spec = {"key": key, "number": self._next_number(), "duty": duty,
                     "owner": owner, "period": key.rsplit(":", 1)[1], "due": due.isoformat(),
                     "note": note, "opened_by": person}
-            self._commit(at, records.TASKS_OPENED, person, {"tasks": [spec], "source": source})
+            self._commit(at, RecordType.TASKS_OPENED, person, {"tasks": [spec], "source": source})
             return self._tasks[key]
 
     def _next_number(self) -> int:
@@ -774,7 +775,7 @@ class TinyDBStore:
         with self._lock:
             done = self._sources.get(source) if source else None
             if done is not None:
-                if done.type != records.MEETING_ANNOUNCED:
+                if done.type != RecordType.MEETING_ANNOUNCED:
                     raise ValueError(f"source {source} already did {done}")
                 return self._meetings[int(done.task.split(":", 1)[1])]
             for key in tasks:
@@ -783,43 +784,43 @@ class TinyDBStore:
             number = self._next_number()
             meeting = Meeting(number, unit, duty, tuple(tasks), organiser, start, place, topic,
                               tuple(invitees), tuple(also), at)
-            self._commit(at, records.MEETING_ANNOUNCED, organiser,
+            self._commit(at, RecordType.MEETING_ANNOUNCED, organiser,
                          {"meeting": meeting_records.meeting_to_doc(meeting), "source": source})
             return self._meetings[number]
 
     def move_meeting(self, number: int, start: datetime, person: str, at: datetime,
                      source: str | None = None) -> Meeting:
         with self._lock:
-            if not self._meeting_write(source, records.MEETING_MOVED, number):
+            if not self._meeting_write(source, RecordType.MEETING_MOVED, number):
                 self._live_meeting(number)
-                self._commit(at, records.MEETING_MOVED, person, {
+                self._commit(at, RecordType.MEETING_MOVED, person, {
                     "meeting": number, "start": start.isoformat(), "source": source})
             return self._meetings[number]
 
     def cancel_meeting(self, number: int, reason: str, person: str, at: datetime,
                        source: str | None = None) -> Meeting:
         with self._lock:
-            if not self._meeting_write(source, records.MEETING_CANCELLED, number):
+            if not self._meeting_write(source, RecordType.MEETING_CANCELLED, number):
                 self._live_meeting(number)
-                self._commit(at, records.MEETING_CANCELLED, person,
+                self._commit(at, RecordType.MEETING_CANCELLED, person,
                              {"meeting": number, "reason": reason, "source": source})
             return self._meetings[number]
 
     def ask_leave(self, number: int, person: str, reason: str, at: datetime,
                   source: str | None = None) -> Meeting:
         with self._lock:
-            if not self._meeting_write(source, records.MEETING_LEAVE, number):
+            if not self._meeting_write(source, RecordType.MEETING_LEAVE, number):
                 self._live_meeting(number)
-                self._commit(at, records.MEETING_LEAVE, person, {
+                self._commit(at, RecordType.MEETING_LEAVE, person, {
                     "meeting": number, "person": person, "reason": reason, "source": source})
             return self._meetings[number]
 
     def join_meeting(self, number: int, person: str, at: datetime,
                      source: str | None = None) -> Meeting:
         with self._lock:
-            if not self._meeting_write(source, records.MEETING_JOINED, number):
+            if not self._meeting_write(source, RecordType.MEETING_JOINED, number):
                 self._live_meeting(number)
-                self._commit(at, records.MEETING_JOINED, person,
+                self._commit(at, RecordType.MEETING_JOINED, person,
                              {"meeting": number, "person": person, "source": source})
             return self._meetings[number]
 
@@ -832,7 +833,7 @@ class TinyDBStore:
         补学 tasks open, and `excuse` (key, reason) closes those no longer needed. One
         ledger record does all of it."""
         with self._lock:
-            if self._meeting_write(source, records.MEETING_RECORDED, number):
+            if self._meeting_write(source, RecordType.MEETING_RECORDED, number):
                 return self._meetings[number]
             meeting = self._meetings[number]
             if meeting.state is MeetingState.CANCELLED:
@@ -864,7 +865,7 @@ class TinyDBStore:
                 next_number += 1
             excused = [{"task": key, "reason": reason} for key, reason in excuse
                        if key in self._tasks and self._tasks[key].status is Status.OPEN]
-            self._commit(at, records.MEETING_RECORDED, record.by, {
+            self._commit(at, RecordType.MEETING_RECORDED, record.by, {
                 "meeting": number, "record": meeting_records.record_to_doc(record),
                 "checkins": checkins, "corrected": corrected, "makeups": specs,
                 "excused": excused, "source": source})
@@ -873,10 +874,10 @@ class TinyDBStore:
     def attach_to_meeting(self, number: int, attachments: Sequence[Attachment], person: str,
                           at: datetime, source: str | None = None) -> Meeting:
         with self._lock:
-            if not self._meeting_write(source, records.MEETING_ATTACHED, number):
+            if not self._meeting_write(source, RecordType.MEETING_ATTACHED, number):
                 if self._meetings[number].record is None:
                     raise MeetingNotOpen(number)
-                self._commit(at, records.MEETING_ATTACHED, person, {
+                self._commit(at, RecordType.MEETING_ATTACHED, person, {
                     "meeting": number, "source": source,
                     "attachments": records._attachments_to_doc(attachments)})
             return self._meetings[number]
@@ -892,7 +893,7 @@ class TinyDBStore:
                 data["removed"] = True
             if error:
                 data["error"] = error
-            self._commit(at, records.MEETING_SCHEDULED, SYSTEM_ACTOR, data)
+            self._commit(at, RecordType.MEETING_SCHEDULED, SYSTEM_ACTOR, data)
             return self._meetings[number]
 
     def meeting(self, number: int) -> Meeting | None:
@@ -920,11 +921,11 @@ class TinyDBStore:
         with self._lock:
             new = [e for e in entries if e.key not in self._outbox]
             for escalation in escalations:
-                key = f"{escalation['task']}|{escalation.get('stage', 'escalation')}"
+                key = f"{escalation['task']}|{escalation.get('stage', Stage.ESCALATION)}"
                 if key not in self._escalated:
-                    self._commit(at, records.ESCALATION, SYSTEM_ACTOR, dict(escalation))
+                    self._commit(at, RecordType.ESCALATION, SYSTEM_ACTOR, dict(escalation))
             if new:
-                self._commit(at, records.DELIVERIES_ADDED, SYSTEM_ACTOR,
+                self._commit(at, RecordType.DELIVERIES_ADDED, SYSTEM_ACTOR,
                              {"entries": [records.entry_to_doc(e, 0) for e in new]})
 
     def move_deliveries(self, entries: Sequence[OutboxEntry], state: Delivery, at: datetime,
@@ -937,7 +938,7 @@ class TinyDBStore:
                 data["error"] = error
             if not_before is not None:
                 data["not_before"] = not_before.isoformat()
-            self._commit(at, records.DELIVERY, SYSTEM_ACTOR, data)
+            self._commit(at, RecordType.DELIVERY, SYSTEM_ACTOR, data)
 
     @contextmanager
     def deferred_files(self) -> Iterator[None]:

@@ -19,8 +19,8 @@ from handlers.text import MEETING_HEADS
 from schedules.meetings import MeetingState, is_makeup
 from schedules.reminders import Stage
 from schedules.tasks import Attachment, Status
-from storage import records
 from storage.audit import verify
+from storage.records import RecordType
 from tests.builders import Chat, RecordingChannel, at, record_text, task_of
 from tests.builders import announce as announce_as
 
@@ -378,7 +378,7 @@ def test_a_second_record_corrects_the_first_and_the_ledger_keeps_both(
     assert ma is not None and ma.status is Status.EXCUSED
     assert ma.excuse is not None and ma.excuse.reason == text.MAKEUP_NOT_NEEDED
     lines = app.store.ledger_path().read_text(encoding="utf-8")
-    assert lines.count(f'"type":"{records.MEETING_RECORDED}"') == 2
+    assert lines.count(f'"type":"{RecordType.MEETING_RECORDED}"') == 2
 
 
 def test_bare_undo_does_not_take_a_meetings_check_in(bureau: tuple[App, FakeClock]) -> None:
@@ -502,7 +502,7 @@ def test_the_audit_names_a_meeting_record_that_does_not_fit(config_path: Path) -
 
     def point_elsewhere(items: list[dict[str, object]]) -> None:
         for item in items:
-            if item["type"] == records.MEETING_LEAVE:
+            if item["type"] == RecordType.MEETING_LEAVE:
                 item["data"]["meeting"] = 9999  # type: ignore[index]
     rechain(folder / "ledger.jsonl", point_elsewhere)
     result = verify(folder)

@@ -30,8 +30,8 @@ from bot.runner import health
 from bot.server import HttpServer, make_app
 from handlers import text
 from schedules.meetings import Meeting
-from storage import records
 from storage.audit import verify
+from storage.records import RecordType
 from tests.builders import EXAMPLE, Chat, at
 from tests.fake_wecom import (
     ACCEPTED,
@@ -135,7 +135,8 @@ def fake() -> Iterator[FakeWeCom]:
 
 def schedule_records(app: App) -> list[dict[str, Any]]:
     lines = app.store.ledger_path().read_text(encoding="utf-8").splitlines()
-    return [r["data"] for r in map(json.loads, lines) if r["type"] == records.MEETING_SCHEDULED]
+    return [r["data"] for r in map(json.loads, lines)
+            if r["type"] == RecordType.MEETING_SCHEDULED]
 
 
 # ---- the 日程 follows the meeting --------------------------------------------------------
