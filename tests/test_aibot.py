@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,12 +22,15 @@ from bot.app import App
 from bot.channels.base import ChannelUnavailable, TransientSendError
 from bot.channels.buttons import CHECKIN_KEY
 from bot.channels.registry import CHANNELS
-from bot.channels.wecom_aibot import NAME, AibotCallback, AibotLink, sdk
+from bot.channels.telegram import PIPL_NOTE
+from bot.channels.wecom_aibot import CHANNEL, NAME, AibotCallback, AibotLink, sdk
+from bot.cli import main
 from bot.clock import FakeClock
 from bot.config import ConfigError, load
 from bot.delivery import Deliverer
 from bot.platforms import Platforms, connect
 from bot.report import DETAIL_SHEET, Report, Span
+from bot.simulate import routes
 from handlers import text
 from handlers.messages import Reply
 from handlers.table import HELP
@@ -398,3 +402,46 @@ async def test_a_photo_over_the_callback_is_decrypted_with_the_bots_key_and_kept
     assert task is not None and task.checkin is not None
     [kept] = task.checkin.attachments
     assert rig.app.store.files.path(kept.sha256).read_bytes() == PNG
+
+
+def test_check_says_whether_the_aibot_is_ready_and_warns_of_telegram(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = callback_config(tmp_path)
+    path.write_text(path.read_text(encoding="utf-8") + """
+[channels.telegram]
+enabled = true
+token_env = "TG_TOKEN"
+""", encoding="utf-8")
+    monkeypatch.delenv("AIBOT_TOKEN", raising=False)
+    assert main(["check", "--config", str(path), "--now", "2026-12-01T09:00"]) == 0
+    out = capsys.readouterr().out
+    config = load(path)
+    [state] = CHANNEL.states(config.channels[NAME], config, {})
+    assert state in out and "未就绪" in state and "AIBOT_TOKEN" in out
+    assert PIPL_NOTE in out  # 个人信息保护法 第三十六条
+    monkeypatch.setenv("AIBOT_TOKEN", TOKEN)
+    monkeypatch.setenv("AIBOT_AES_KEY", AES_KEY)
+    [ready] = CHANNEL.states(config.channels[NAME], config, dict(os.environ))
+    assert "未就绪" not in ready
+
+
+def test_simulate_routes_a_group_with_a_chat_id_to_the_aibot_not_its_robot(
+        tmp_path: Path) -> None:
+    with FakeAibotGateway() as gateway:
+        path = aibot_config(tmp_path, gateway)
+    alone = load(path)
+    assert routes(alone, "wu-fang", False) == [NAME]  # no WeCom app: people too
+    path.write_text(path.read_text(encoding="utf-8") + """
+[channels.wecom]
+enabled = true
+corp_id = "ww0123456789abcdef"
+agent_id = 1000002
+token_env = "T"
+aes_key_env = "A"
+secret_env = "S"
+""", encoding="utf-8")
+    both = load(path)
+    assert routes(both, "branch-1", True) == [NAME]  # not also the group robot
+    assert routes(both, "branch-2", True) == ["wecom-robot"]  # no chat id: its robot
+    assert routes(both, "wu-fang", False) == ["wecom"]  # the app reaches people

@@ -158,7 +158,7 @@ import sys
 from bot.cli import main
 code = main(sys.argv[1:])
 heavy = ("telegram", "wechatpy", "starlette", "uvicorn", "openpyxl", "docx",
-         "prometheus_client", "tqdm")
+         "prometheus_client", "tqdm", "aibot", "websockets", "aiohttp")
 print("loaded:", ",".join(m for m in heavy if m in sys.modules), file=sys.stderr)
 sys.exit(code)
 """

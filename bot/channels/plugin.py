@@ -92,9 +92,9 @@ class Channel(Protocol):
     person_keys: tuple[AddressKey, ...]
     group_keys: tuple[AddressKey, ...]
     bindable: bool  # accounts are linked with `绑定 CODE`, not listed in config
-    # Outbound names this channel's own outbound (the key) stands in for when both reach the
-    # same unit group: one message per group, not one per channel.
-    replaces: Mapping[str, frozenset[str]]
+    # (used, not used, for a group?): where both outbound channels reach the same recipient,
+    # only the first delivers — one message per person or group, not one per channel.
+    precedence: tuple[tuple[str, str, bool], ...]
 
     def settings(self, table: Table) -> Settings:
         """`[channels.NAME]` read and checked (`table.fail` on a problem)."""

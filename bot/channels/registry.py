@@ -31,12 +31,12 @@ def _unique(keys: Iterator[AddressKey]) -> tuple[AddressKey, ...]:
 
 
 def preferred(names: list[str], group: bool) -> list[str]:
-    """The channels that deliver to a recipient `names` all reach: for a unit group, none
-    that another of them stands in for (the 智能机器人 for the group robot)."""
-    if not group:
-        return names
-    replaced = {r for c in CHANNELS for name in names for r in c.replaces.get(name, ())}
-    return [n for n in names if n not in replaced]
+    """The channels that deliver to a recipient all of `names` reach: none that another of
+    them stands in for (the WeCom app for the 智能机器人's single chats, the 智能机器人 for
+    a group's robot)."""
+    dropped = {loser for c in CHANNELS for winner, loser, for_group in c.precedence
+               if for_group == group and winner in names}
+    return [n for n in names if n not in dropped]
 
 
 def enabled(settings: Mapping[str, Any]) -> Iterator[tuple[Channel, Any]]:

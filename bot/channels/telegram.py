@@ -50,7 +50,7 @@ class Telegram:
     person_keys: tuple[AddressKey, ...] = (ACCOUNT,)
     group_keys: tuple[AddressKey, ...] = (GROUP,)
     bindable = True
-    replaces: Mapping[str, frozenset[str]] = {}
+    precedence: tuple[tuple[str, str, bool], ...] = ()
 
     def settings(self, g: Table) -> TelegramSettings:
         if not g.data:

@@ -56,7 +56,7 @@ class WeComApp:
     person_keys: tuple[AddressKey, ...] = (USERID,)
     group_keys: tuple[AddressKey, ...] = (ROBOT_KEY,)
     bindable = False
-    replaces: Mapping[str, frozenset[str]] = {}
+    precedence: tuple[tuple[str, str, bool], ...] = ()
 
     def settings(self, w: Table) -> WeComSettings:
         if not w.data:

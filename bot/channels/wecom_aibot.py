@@ -104,7 +104,10 @@ class WeComAibot:
     person_keys: tuple[AddressKey, ...] = (wecom.USERID,)
     group_keys: tuple[AddressKey, ...] = (CHATID,)
     bindable = False
-    replaces: Mapping[str, frozenset[str]] = {NAME: frozenset({wecom.ROBOT})}
+    precedence: tuple[tuple[str, str, bool], ...] = (
+        (NAME, wecom.ROBOT, True),  # a group with a chat id: not also its robot
+        (wecom.NAME, NAME, False),  # the WeCom app reaches people: this bot their groups
+    )
 
     def settings(self, t: Table) -> AibotSettings:
         if not t.data:
@@ -185,8 +188,7 @@ class WeComAibot:
         link = AibotLink(settings, secret, wiring)
         wiring.adapters[NAME] = link
         org = wiring.app.org
-        wiring.outbound[NAME] = AibotOutbound(org, link,
-                                              app_connected=wecom.NAME in wiring.outbound)
+        wiring.outbound[NAME] = AibotOutbound(org, link)
         wiring.late.append(link)
 
 
@@ -219,6 +221,7 @@ class AibotLink:
         self._connecting: asyncio.Future[Any] | None = None
         self.authenticated = asyncio.Event()
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._told: set[str] = set()  # group chats no unit names, logged once
         self._background: set[asyncio.Task[None]] = set()
         self.limiter = RateLimiter([Limit(settings.per_chat_per_minute, 60.0 + 1.0)],
                                    wiring.clock, wiring.sleep)
@@ -348,7 +351,10 @@ class AibotLink:
         body = frame.get("body") or {}
         if not self._first_time(str(body.get("msgid") or "")):
             return None
-        return message_of(body, self.now(), frame)
+        found = message_of(body, self.now(), frame)
+        if found is not None:
+            note_unknown_group(self.org, found.conversation, self._told)
+        return found
 
     def handle(self, inbound: Inbound) -> Reply:
         """Files first (downloaded, decrypted and kept), then the reply."""
@@ -472,6 +478,20 @@ def message_of(body: Mapping[str, Any], now: datetime, raw: object) -> Inbound |
                    detail="minimal" if group else "full")
 
 
+def note_unknown_group(org: Org, chatid: str, told: set[str]) -> None:
+    """Log a group chat no unit names, once (`told`): how an admin finds the `aibot_chatid`
+    to set."""
+    if chatid and chatid not in told and chatid not in _named_groups(org):
+        told.add(chatid)
+        log.info("WeCom AI bot: a message in group chat %s, which no unit's aibot_chatid "
+                 "names (set it on that unit's [units.group] to send its digests there)",
+                 chatid[:64])
+
+
+def _named_groups(org: Org) -> set[str]:
+    return {c for u in org.units.values() if (c := _chatid(org, u.id))}
+
+
 def tap_of(body: Mapping[str, Any], now: datetime, raw: object) -> tuple[Inbound, str] | None:
     """A template-card button tap as an `Inbound` of the command it stands for, with the
     button's key; None for any other event."""
@@ -518,7 +538,9 @@ class AibotCallback:
         app = wiring.app
         self.handle_message, self.quick, self.now = app.handle, app.quick, app.clock.now
         self.wall, self.evidence = wiring.wall, wiring.evidence
+        self.org = app.org
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._told: set[str] = set()
         self._background: set[asyncio.Task[None]] = set()
 
     def routes(self) -> list[HttpRoute]:
@@ -595,6 +617,8 @@ class AibotCallback:
         inbound = tapped[0] if tapped else (
             None if message.get("msgtype") == "event" else message_of(message, self.now(),
                                                                      message))
+        if inbound is not None:
+            note_unknown_group(self.org, inbound.conversation, self._told)
         if inbound is None:
             return 200, b""
         job = asyncio.ensure_future(self._reply_to(inbound))
@@ -715,16 +739,15 @@ class AibotOutbound:
 
     name = NAME
 
-    def __init__(self, org: Org, link: AibotLink, app_connected: bool = False) -> None:
+    def __init__(self, org: Org, link: AibotLink) -> None:
         self.org, self.link = org, link
-        self.app_connected = app_connected  # the WeCom app reaches people: groups only here
         self._userids = {p.id: a for p in org.people.values()
                          if (a := p.address(wecom.USERID.key))}
 
     def chat_of(self, recipient: str, group: bool) -> str | None:
         if group:
             return _chatid(self.org, recipient) or None
-        return None if self.app_connected else self._userids.get(recipient)
+        return self._userids.get(recipient)
 
     def reaches(self, recipient: str, group: bool) -> bool:
         return self.chat_of(recipient, group) is not None
