@@ -8,6 +8,9 @@ what the bot did, so tests assert on effects instead of mocking our own code:
 - getUpdates (long polling, offset confirmation, 409 while a webhook is set or when a newer
   getUpdates arrives), setWebhook / deleteWebhook / getWebhookInfo
 - setMyCommands / deleteMyCommands / getMyCommands
+- getFile and the download at `/file/bot<TOKEN>/<file_path>` (files registered with
+  `add_file`, sent by users with `push_photo` / `push_document`; `expire_file`; a file may
+  be slow, and one over Telegram's 20 MB bot download limit is refused by getFile)
 
 Point PTB at it with `Bot(token, base_url=fake.base_url, base_file_url=fake.base_file_url)`
 or `ApplicationBuilder().token(fake.token).base_url(fake.base_url)`. PTB 22 builds each URL
@@ -41,7 +44,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, NamedTuple
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from tests.loopback import LoopbackServer, parse_multipart
 from tests.loopback import Served as _Reply
@@ -96,6 +99,12 @@ TERMINATED_BY_SET_WEBHOOK = "Conflict: terminated by setWebhook request"
 CHAT_ID_MISSING = "Bad Request: chat_id is empty"
 QUERY_ID_MISSING = "Bad Request: callback_query_id is empty"
 INLINE_MESSAGE_INVALID = "Bad Request: inline message ID is invalid"  # fake has none
+# getFile: tdlib/telegram-bot-api issue #490 (invalid file_id); bots handling the cloud
+# Bot API's 20 MB download limit (file is too big):
+FILE_ID_INVALID = "Bad Request: invalid file_id"
+FILE_TOO_BIG = "Bad Request: file is too big"
+# NOT FROM A SOURCE — plausible wording:
+FILE_ID_MISSING = "Bad Request: file_id is empty"
 
 
 def too_many_requests(retry_after: int) -> str:
@@ -105,6 +114,7 @@ def too_many_requests(retry_after: int) -> str:
 # --- limits and shapes ----------------------------------------------------------------------
 MAX_TEXT = 4096  # characters after entity parsing
 MAX_CALLBACK_DATA_BYTES = 64
+MAX_DOWNLOAD = 20 << 20  # bytes: getFile refuses bigger files (the cloud Bot API's limit)
 WEBHOOK_PORTS = frozenset({80, 88, 443, 8443})
 SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
@@ -193,6 +203,25 @@ class _Script:
 
 
 @dataclass
+class _File:
+    data: bytes
+    file_unique_id: str
+    file_path: str
+    size: int  # what Telegram says (file_size); len(data) unless the test declared more
+    file_name: str
+    mime_type: str
+    delay: float  # seconds the download waits before answering
+    expired: bool = False
+
+
+class Download(NamedTuple):
+    file_id: str
+    file_path: str
+    status: int  # 200, or 404 for an unknown or expired path
+    at: float
+
+
+@dataclass
 class _User:
     info: dict[str, Any]  # the User object
     started: bool  # has a private chat with the bot (sent it anything privately)
@@ -252,6 +281,7 @@ class FakeTelegram(LoopbackServer):
         self.violations: list[Violation] = []
         self.webhook: WebhookState | None = None
         self.my_commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.downloads: list[Download] = []  # each GET of /file/bot<token>/<file_path>
 
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # updates queued, poll superseded
@@ -270,6 +300,8 @@ class FakeTelegram(LoopbackServer):
         self._scripts: list[_Script] = []
         self._stall = 0.0
         self._stall_effective = True
+        self._files: dict[str, _File] = {}  # file_id -> file
+        self._file_ids = itertools.count(1)
 
     # --- where it listens (started, stopped and closed by LoopbackServer) ---------------
 
@@ -280,7 +312,7 @@ class FakeTelegram(LoopbackServer):
 
     @property
     def base_file_url(self) -> str:
-        """`http://127.0.0.1:PORT/file/bot` (the fake serves no files: 404)."""
+        """`http://127.0.0.1:PORT/file/bot`: PTB appends the token, then `/<file_path>`."""
         return f"http://127.0.0.1:{self.port}/file/bot"
 
     @property
@@ -338,6 +370,108 @@ class FakeTelegram(LoopbackServer):
     def unblock(self, user_id: int) -> None:
         with self._lock:
             self.blocked.discard(user_id)
+
+    # --- files -----------------------------------------------------------------------------
+
+    def add_file(
+        self,
+        data: bytes,
+        *,
+        file_name: str = "",
+        mime_type: str = "",
+        size: int | None = None,
+        delay: float = 0.0,
+    ) -> str:
+        """Hold a file as if a user had uploaded it; returns its file_id for getFile.
+
+        `file_name` and `mime_type` are what `push_document` sends (a photo has neither; its
+        file_path is `photos/file_N.jpg`, a document's `documents/file_N.<ext>`). `size` is
+        the file_size Telegram states, if not len(data): one over MAX_DOWNLOAD makes getFile
+        answer FILE_TOO_BIG without the test holding 20 MB. `delay`: seconds (real time) the
+        download waits before answering, as a big file on a slow link.
+        """
+        with self._lock:
+            n = next(self._file_ids)
+            suffix = re.search(r"\.[A-Za-z0-9]{1,8}$", file_name)
+            file_path = (f"documents/file_{n}{suffix[0] if suffix else ''}" if file_name
+                         else f"photos/file_{n}.jpg")
+            file_id = f"AgACAgUAAxkBAAI{n:06d}fake-{len(data)}"
+            self._files[file_id] = _File(
+                bytes(data), f"AQAD{n:06d}", file_path, len(data) if size is None else size,
+                file_name, mime_type, delay)
+            return file_id
+
+    def expire_file(self, file_id: str) -> None:
+        """The file is gone: getFile answers FILE_ID_INVALID and a download of a file_path
+        already handed out answers 404."""
+        with self._lock:
+            self._files[file_id].expired = True
+
+    def push_photo(
+        self,
+        user_id: int,
+        file_id: str,
+        caption: str = "",
+        chat_id: int | None = None,
+        chat_type: str | None = None,
+        first_name: str | None = None,
+        *,
+        width: int = 1280,
+        height: int = 960,
+        with_size: bool = True,
+    ) -> dict[str, Any]:
+        """Queue a photo message from the user (`file_id` from `add_file`), with `caption`.
+
+        `photo` lists the sizes smallest first, as Telegram does: a thumbnail, then the photo.
+        Only the photo itself can be fetched (getFile of the thumbnail's id answers
+        FILE_ID_INVALID), so a bot that keeps the thumbnail is caught. `with_size=False`
+        leaves out `file_size` (optional in the Bot API)."""
+        with self._changed:
+            held = self._files[file_id]
+            scale = 90 / max(width, height, 1)
+            thumbnail: dict[str, Any] = {
+                "file_id": f"{file_id}-thumbnail", "file_unique_id": f"{held.file_unique_id}-t",
+                "width": max(1, round(width * scale)), "height": max(1, round(height * scale)),
+            }
+            full: dict[str, Any] = {"file_id": file_id, "file_unique_id": held.file_unique_id,
+                                    "width": width, "height": height}
+            if with_size:
+                thumbnail["file_size"] = min(held.size, 1500)
+                full["file_size"] = held.size
+            update = self._make_message_update(
+                user_id, caption, chat_id, chat_type, first_name, None, None, None,
+                media={"photo": [thumbnail, full]})
+            self._enqueue(update)
+            return update
+
+    def push_document(
+        self,
+        user_id: int,
+        file_id: str,
+        caption: str = "",
+        chat_id: int | None = None,
+        chat_type: str | None = None,
+        first_name: str | None = None,
+        *,
+        with_size: bool = True,
+    ) -> dict[str, Any]:
+        """Queue a document message from the user: `document` with the file_id, and the
+        file_name and mime_type given to `add_file` (each left out when empty)."""
+        with self._changed:
+            held = self._files[file_id]
+            document: dict[str, Any] = {"file_id": file_id,
+                                        "file_unique_id": held.file_unique_id}
+            if held.file_name:
+                document["file_name"] = held.file_name
+            if held.mime_type:
+                document["mime_type"] = held.mime_type
+            if with_size:
+                document["file_size"] = held.size
+            update = self._make_message_update(
+                user_id, caption, chat_id, chat_type, first_name, None, None, None,
+                media={"document": document})
+            self._enqueue(update)
+            return update
 
     # --- scripting -------------------------------------------------------------------------
 
@@ -546,6 +680,9 @@ class FakeTelegram(LoopbackServer):
 
     def _process(self, raw_path: str, body: bytes, content_type: str) -> _Reply:
         split = urlsplit(raw_path)
+        download = re.fullmatch(r"/file/bot([^/]+)/(.+)", split.path)
+        if download is not None:
+            return self._download(*download.groups())
         match = re.fullmatch(r"/bot([^/]+)/([A-Za-z]+)", split.path)
         if match is None:
             return _error_reply(ApiError(404, NOT_FOUND))
@@ -584,6 +721,24 @@ class FakeTelegram(LoopbackServer):
         if description is not None:
             payload["description"] = description
         return _json_reply(200, payload)
+
+    def _download(self, token: str, quoted_path: str) -> _Reply:
+        """GET /file/bot<token>/<file_path>: the bytes, or 404 (Telegram's answer for a wrong
+        token or a path unknown or no longer valid). A slow file waits outside the lock."""
+        token, file_path = unquote(token), unquote(quoted_path)  # PTB quotes the token's ':'
+        with self._changed:
+            found = next(((file_id, held) for file_id, held in self._files.items()
+                          if held.file_path == file_path), None)
+            served = found is not None and token == self.token and not found[1].expired
+            self.downloads.append(Download(found[0] if found else "", file_path,
+                                           200 if served else 404, self.clock()))
+            self._changed.notify_all()  # wakes `wait_until`
+        if found is None or not served:
+            return _error_reply(ApiError(404, NOT_FOUND))
+        held = found[1]
+        if held.delay > 0:
+            self._closing.wait(held.delay)
+        return _Reply(200, held.data, content_type="application/octet-stream")
 
     def _take_script(self, method: str) -> ApiError | None:
         for script in self._scripts:
@@ -647,7 +802,9 @@ class FakeTelegram(LoopbackServer):
         message_id: int | None,
         username: str | None,
         date: int | None,
+        media: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """A text message, or with `media` (photo, document) one whose text is its caption."""
         user = self._user(user_id, first_name, username)
         if chat_id is None or chat_id == user_id:
             if chat_type not in (None, "private"):
@@ -667,11 +824,16 @@ class FakeTelegram(LoopbackServer):
             "from": dict(user.info),
             "chat": chat,
             "date": int(self.wall_clock()) if date is None else date,
-            "text": text,
         }
+        if media is None:
+            message["text"] = text
+        else:
+            message.update(_copy(media))
+            if text:
+                message["caption"] = text
         entities = _command_entities(text)
         if entities:
-            message["entities"] = entities
+            message["entities" if media is None else "caption_entities"] = entities
         self._messages[(chat["id"], message["message_id"])] = message
         return {"update_id": self._next_update_id(), "message": _copy(message)}
 
@@ -847,6 +1009,18 @@ class FakeTelegram(LoopbackServer):
         self._changed.notify_all()  # wakes `wait_until`
         return True, None
 
+    def _get_file(self, params: dict[str, Any], _now: float) -> tuple[Any, str | None]:
+        file_id = params.get("file_id")
+        if not file_id:
+            raise ApiError(400, FILE_ID_MISSING)
+        held = self._files.get(str(file_id))
+        if held is None or held.expired:
+            raise ApiError(400, FILE_ID_INVALID)
+        if held.size > MAX_DOWNLOAD:
+            raise ApiError(400, FILE_TOO_BIG)
+        return {"file_id": str(file_id), "file_unique_id": held.file_unique_id,
+                "file_size": held.size, "file_path": held.file_path}, None
+
     def _get_updates(self, params: dict[str, Any], _now: float) -> tuple[Any, str | None]:
         if self.webhook is not None:
             raise ApiError(409, WEBHOOK_ACTIVE)
@@ -975,6 +1149,7 @@ _ROUTES: dict[str, tuple[str, _Endpoint]] = {
         ("editMessageText", FakeTelegram._edit_message_text),
         ("editMessageReplyMarkup", FakeTelegram._edit_message_reply_markup),
         ("answerCallbackQuery", FakeTelegram._answer_callback_query),
+        ("getFile", FakeTelegram._get_file),
         ("getUpdates", FakeTelegram._get_updates),
         ("setWebhook", FakeTelegram._set_webhook),
         ("deleteWebhook", FakeTelegram._delete_webhook),

@@ -4,6 +4,7 @@ webhook) against `FakeTelegram`, with the real store, handlers and delivery loop
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import shutil
@@ -20,33 +21,39 @@ import httpx
 import pytest
 
 from bot.app import App
+from bot.channels.telegram import TelegramSettings
 from bot.channels.telegram_bot import TelegramBot
 from bot.clock import FakeClock
-from bot.config import load
+from bot.config import ConfigError, load
 from bot.delivery import Deliverer
 from bot.platforms import MissingSecret, Platforms, connect
 from bot.runner import health
 from bot.server import HttpServer, make_app
 from handlers import text
-from schedules.tasks import Status
+from schedules.tasks import Attachment, Status
 from storage import bindcodes
+from storage.files import MB, Refusal
 from storage.repository import Delivery
 from tests.builders import EXAMPLE, ROOT, at, numbers_in
-from tests.fake_telegram import FakeTelegram
+from tests.fake_telegram import MAX_DOWNLOAD, FakeTelegram
 from tests.fake_wecom import ManualClock
 
 WU, ZHENG, LI, STRANGER = 5001, 5002, 5003, 6666  # Telegram user ids
 GROUP = -1001234  # 机关第一党支部's Telegram group
 SECRET = "webhook-secret_123"
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(200)) + b"\xff\xd9"
+PDF = b"%PDF-1.4\n" + bytes(range(32, 127)) * 20 + b"\n%%EOF\n"
 
 
 def telegram_config(folder: Path, base_url: str, mode: str = "polling",
-                    detail: str = "full") -> Path:
+                    detail: str = "full", max_file_mb: int | None = None) -> Path:
     path = folder / "config.toml"
     shutil.copy(EXAMPLE, path)
     source = path.read_text(encoding="utf-8").replace(
         'wecom_robot_key_env = "DUTYBOT_ROBOT_BRANCH_1" }',
         f'wecom_robot_key_env = "DUTYBOT_ROBOT_BRANCH_1", telegram_chat_id = {GROUP} }}')
+    if max_file_mb is not None:
+        source = source.replace("[store]\n", f"[store]\nmax_file_mb = {max_file_mb}\n", 1)
     webhook = ('webhook_url = "https://duty.example.gov.cn/telegram/webhook"\n'
                'secret_token_env = "TG_SECRET"\n' if mode == "webhook" else "")
     path.write_text(source + f"""
@@ -95,6 +102,12 @@ class Rig:
         reply = (await self.texts(user, before + 1))[-1]
         assert reply.startswith("绑定成功")
 
+    async def answer(self, user: int, send: Callable[[], object]) -> str:
+        """The bot's answer to what `send` pushes from `user`."""
+        before = len(self.fake.texts_to(user))
+        send()
+        return (await self.texts(user, before + 1))[-1]
+
     async def run_pass(self) -> None:
         await asyncio.to_thread(self.deliverer.run_pass, self.clock.now())
 
@@ -109,14 +122,14 @@ def ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PTB_TIMEDELTA", "true")
 
 
-async def start_rig(tmp_path: Path, mode: str = "polling", detail: str = "full"
-                    ) -> tuple[Rig, Callable[[], Any]]:
+async def start_rig(tmp_path: Path, mode: str = "polling", detail: str = "full",
+                    max_file_mb: int | None = None) -> tuple[Rig, Callable[[], Any]]:
     wire = ManualClock()
     fake = FakeTelegram(clock=wire).start()
     for user, name in [(WU, "吴芳"), (ZHENG, "郑磊"), (LI, "李红梅"), (STRANGER, "路人")]:
         fake.add_user(user, name)
     fake.add_group(GROUP, "机关第一党支部工作群")
-    config = load(telegram_config(tmp_path, fake.base_url, mode, detail))
+    config = load(telegram_config(tmp_path, fake.base_url, mode, detail, max_file_mb))
     clock = FakeClock(at("2026-11-26 10:00"))
     app = App.open(config, clock)
     env = {"TG_TOKEN": fake.token, "TG_SECRET": SECRET}
@@ -292,6 +305,116 @@ async def test_a_blocked_user_is_a_permanent_failure(rig: Rig) -> None:
     assert failed and all(e.state is Delivery.FAILED and "403" in e.error for e in failed)
 
 
+# ---- evidence files --------------------------------------------------------------------
+
+async def checked_in(rig: Rig) -> int:
+    """吴芳, bound, has just checked in her theme day; its number."""
+    await rig.bind(WU, "吴芳")
+    n = rig.number("theme-day:branch-1:2026-11")
+    assert (await rig.answer(WU, lambda: rig.fake.push_message(WU, f"打卡 {n} 已开展"))
+            ).startswith(text.CHECKED_IN)
+    return n
+
+
+def attachments(rig: Rig, n: int) -> tuple[Attachment, ...]:
+    task = rig.app.store.task_by_number(n)
+    assert task is not None and task.checkin is not None
+    return task.checkin.attachments
+
+
+def cap_mb(rig: Rig) -> int:
+    return rig.app.store.files.max_bytes // MB
+
+
+async def test_a_photo_after_a_check_in_is_downloaded_and_kept(rig: Rig) -> None:
+    n = await checked_in(rig)
+    rig.clock.advance(timedelta(minutes=5))
+    photo = rig.fake.add_file(JPEG)
+    reply = await rig.answer(WU, lambda: rig.fake.push_photo(WU, photo))
+    task = rig.app.store.task_by_number(n)
+    assert task is not None
+    assert reply == text.attached(f"【{n}】{text.describe(rig.app.org, task, 'wu-fang')}", 1)
+    [kept] = attachments(rig, n)
+    assert (kept.kind, kept.ref, kept.size, kept.type, kept.error) == (
+        "image", photo, len(JPEG), "image/jpeg", "")
+    assert kept.sha256 == hashlib.sha256(JPEG).hexdigest()
+    assert rig.app.store.files.path(kept.sha256).read_bytes() == JPEG  # the bytes, not an id
+    assert [(d.file_id, d.status) for d in rig.fake.downloads] == [(photo, 200)]  # not the
+    # thumbnail, and through getFile's file_path at the fake's file URL
+
+
+async def test_a_document_checks_in_with_its_caption_and_keeps_its_name(rig: Rig) -> None:
+    await rig.bind(WU, "吴芳")
+    n = rig.number("theme-day:branch-1:2026-11")
+    document = rig.fake.add_file(PDF, file_name="主题党日记录.pdf", mime_type="application/pdf")
+    reply = await rig.answer(WU, lambda: rig.fake.push_document(WU, document,
+                                                                 f"打卡 {n} 已开展"))
+    assert reply.startswith(text.CHECKED_IN)
+    [kept] = attachments(rig, n)
+    assert (kept.kind, kept.ref, kept.name, kept.type, kept.size, kept.error) == (
+        "file", document, "主题党日记录.pdf", "application/pdf", len(PDF), "")
+    assert rig.app.store.files.path(kept.sha256).read_bytes() == PDF
+
+
+async def test_an_expired_file_id_is_recorded_as_not_kept_and_said(rig: Rig) -> None:
+    n = await checked_in(rig)
+    photo = rig.fake.add_file(JPEG)
+    rig.fake.expire_file(photo)
+    reply = await rig.answer(WU, lambda: rig.fake.push_photo(WU, photo))
+    assert text.file_not_kept(Refusal.DOWNLOAD.value, "", cap_mb(rig)) in reply
+    [refused] = attachments(rig, n)  # recorded with its id and why, never dropped
+    assert (refused.ref, refused.sha256, refused.error) == (photo, "", Refusal.DOWNLOAD.value)
+    assert len(rig.fake.calls("getFile")) == 1  # gone for good: not asked again
+    assert not rig.fake.downloads
+
+
+async def test_a_busy_telegram_is_asked_again(rig: Rig) -> None:
+    n = await checked_in(rig)
+    photo = rig.fake.add_file(JPEG)
+    rig.fake.fail_next("getFile", 502, times=2)
+    await rig.answer(WU, lambda: rig.fake.push_photo(WU, photo))
+    [kept] = attachments(rig, n)
+    assert kept.sha256 and not kept.error
+    assert len(rig.fake.calls("getFile")) == 3
+
+
+@pytest.mark.parametrize(("cap", "size", "stated", "refusal", "recorded", "asked"), [
+    (1, 2 * MB, True, Refusal.TOO_BIG, 2 * MB, 0),  # the message says how big: not asked
+    (1, 2 * MB, False, Refusal.TOO_BIG, 2 * MB, 1),  # getFile says: not downloaded
+    (1, MAX_DOWNLOAD + 1, False, Refusal.TOO_BIG, 0, 1),  # Telegram gives bots 20 MB at most
+    (50, 30 * MB, True, Refusal.DOWNLOAD, 0, 1),  # within our cap, over Telegram's
+], ids=["stated", "get-file", "telegram-limit", "over-telegram-limit-only"])
+async def test_a_file_over_the_cap_is_refused_unfetched(
+        tmp_path: Path, cap: int, size: int, stated: bool, refusal: Refusal, recorded: int,
+        asked: int) -> None:
+    rig, stop = await start_rig(tmp_path, max_file_mb=cap)
+    try:
+        n = await checked_in(rig)
+        document = rig.fake.add_file(PDF, file_name="录像.pdf", size=size)
+        reply = await rig.answer(WU, lambda: rig.fake.push_document(WU, document,
+                                                                     with_size=stated))
+        assert text.file_not_kept(refusal.value, "录像.pdf", cap) in reply
+        [refused] = attachments(rig, n)
+        assert (refused.ref, refused.name, refused.sha256, refused.error) == (
+            document, "录像.pdf", "", refusal.value)
+        assert refused.size == recorded  # 0: not known
+        assert len(rig.fake.calls("getFile")) == asked and not rig.fake.downloads
+    finally:
+        await stop()
+
+
+async def test_a_slow_download_is_waited_for(rig: Rig) -> None:
+    n = await checked_in(rig)
+    photo = rig.fake.add_file(JPEG, delay=1.0)  # the fake's answer waits; the test does not
+    reply = await rig.answer(WU, lambda: rig.fake.push_photo(WU, photo))
+    task = rig.app.store.task_by_number(n)
+    assert task is not None
+    assert reply == text.attached(f"【{n}】{text.describe(rig.app.org, task, 'wu-fang')}", 1)
+    [kept] = attachments(rig, n)
+    assert rig.app.store.files.path(kept.sha256).read_bytes() == JPEG
+    assert len(rig.fake.calls("getFile")) == 1  # once: not timed out and tried again
+
+
 # ---- groups ----------------------------------------------------------------------------
 
 async def test_group_commands_with_botname_and_the_weekly_digest(rig: Rig) -> None:
@@ -430,3 +553,12 @@ def test_check_and_bind_code_from_the_command_line(tmp_path: Path,
     assert abs(issued.expires - at("2026-11-27 10:00")) < timedelta(seconds=5)
     assert "有效期至 2026-11-27 10:00" in printed
     assert main(["bind-code", "不存在的人", "--config", str(path)]) == 2
+
+
+def test_files_come_from_beside_the_api_base_url(tmp_path: Path) -> None:
+    assert TelegramSettings().file_base_url == "https://api.telegram.org/file/bot"
+    local = TelegramSettings(api_base_url="http://10.0.0.5:8081/bot")  # a local Bot API server
+    assert local.file_base_url == "http://10.0.0.5:8081/file/bot"
+    with pytest.raises(ConfigError) as caught:
+        load(telegram_config(tmp_path, "https://tg-proxy.example.cn/api/"))
+    assert caught.value.key == "channels.telegram.api_base_url" and "/bot" in caught.value.problem

@@ -32,6 +32,9 @@ from tests.fake_telegram import (
     BOT_KICKED_GROUP,
     CANT_INITIATE,
     CHAT_NOT_FOUND,
+    FILE_ID_INVALID,
+    FILE_TOO_BIG,
+    MAX_DOWNLOAD,
     MESSAGE_NOT_MODIFIED,
     MESSAGE_TO_EDIT_NOT_FOUND,
     QUERY_INVALID,
@@ -428,3 +431,68 @@ async def test_commands_are_recorded(fake: FakeTelegram, bot: Bot) -> None:
         await bot.set_my_commands([("Done", "uppercase is refused")])
     assert await bot.delete_my_commands()
     assert await bot.get_my_commands() == ()
+
+
+# ---- files -------------------------------------------------------------------------------
+
+async def test_get_file_then_download_through_ptb(fake: FakeTelegram, bot: Bot) -> None:
+    data = b"%PDF-1.4 " + bytes(range(256)) * 40
+    file_id = fake.add_file(data, file_name="会议记录.pdf", mime_type="application/pdf")
+    found = await bot.get_file(file_id)
+    assert (found.file_id, found.file_size) == (file_id, len(data))
+    assert found.file_path is not None
+    assert found.file_path.startswith(f"{fake.base_file_url}{fake.token}/documents/")
+    assert found.file_path.endswith(".pdf")
+    assert bytes(await found.download_as_bytearray()) == data
+    [download] = fake.downloads
+    assert (download.file_id, download.status) == (file_id, 200)
+    assert fake.calls("getFile")[0].params["file_id"] == file_id
+
+
+async def test_unknown_expired_and_too_big_files(fake: FakeTelegram, bot: Bot) -> None:
+    with pytest.raises(BadRequest, match=ptb_text(FILE_ID_INVALID)):
+        await bot.get_file("AgACAgUAAxkBAAI-no-such-file")
+    file_id = fake.add_file(b"\xff\xd8\xff photo")
+    found = await bot.get_file(file_id)
+    fake.expire_file(file_id)
+    with pytest.raises(BadRequest, match=ptb_text(FILE_ID_INVALID)):
+        await bot.get_file(file_id)
+    with pytest.raises(InvalidToken):  # PTB's reading of the 404 for a path no longer valid
+        await found.download_as_bytearray()
+    assert [d.status for d in fake.downloads] == [404]
+    big = fake.add_file(b"stands for 25 MB", size=MAX_DOWNLOAD + 1)
+    with pytest.raises(BadRequest, match=ptb_text(FILE_TOO_BIG)):
+        await bot.get_file(big)
+
+
+async def test_photo_and_document_updates(fake: FakeTelegram, bot: Bot) -> None:
+    photo = fake.add_file(b"\xff\xd8\xff photo")
+    document = fake.add_file(b"PK\x03\x04 docx", file_name="总结.docx",
+                             mime_type="application/vnd.openxmlformats-officedocument."
+                                       "wordprocessingml.document")
+    fake.push_photo(USER, photo, "/done 7", width=1280, height=720)
+    fake.push_document(USER, document, with_size=False)
+    first, second = [Update.de_json(u, bot) for u in fake.pending_updates]
+    assert first.message is not None and second.message is not None
+    sizes = first.message.photo
+    assert [p.width for p in sizes] == [90, 1280] and sizes[-1].file_id == photo
+    assert sizes[-1].file_size == len(b"\xff\xd8\xff photo")
+    assert first.message.caption == "/done 7" and first.message.text is None
+    assert [e.type for e in first.message.caption_entities] == ["bot_command"]
+    with pytest.raises(BadRequest):  # only the largest size can be fetched
+        await bot.get_file(sizes[0].file_id)
+    got = second.message.document
+    assert got is not None and got.file_id == document and got.file_size is None
+    assert got.file_name == "总结.docx" and got.mime_type is not None
+    assert got.mime_type.endswith("wordprocessingml.document")
+
+
+async def test_a_slow_file_times_out_a_short_read(fake: FakeTelegram) -> None:
+    request = HTTPXRequest(read_timeout=0.2)
+    async with Bot(fake.token, base_url=fake.base_url, base_file_url=fake.base_file_url,
+                   request=request) as bot:
+        slow = fake.add_file(b"\xff\xd8\xff slow", delay=1.0)
+        found = await bot.get_file(slow)
+        with pytest.raises(TimedOut):
+            await found.download_as_bytearray()
+        assert bytes(await found.download_as_bytearray(read_timeout=5.0)) == b"\xff\xd8\xff slow"

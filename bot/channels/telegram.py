@@ -25,6 +25,9 @@ ACCOUNT = AddressKey("telegram_id", int, "Telegram 账号")
 GROUP = AddressKey("telegram_chat_id", int, "Telegram 群")
 WEBHOOK_PATH = "/telegram/webhook"
 WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as secret_token
+# PTB builds `api_base_url + token + "/" + method` (or fills in a `{token}` placeholder); files
+# are served beside the methods, at `…/file/bot<token>/<file_path>` (a local Bot API server too).
+API_BASE = re.compile(r"(.*)/bot(\{token\})?")
 PIPL_NOTE = ("注意：Telegram 的服务器在境外。国家机关处理的个人信息应当在境内存储"
              "（《个人信息保护法》第三十六条），机关单位请改用企业微信（见管理员指南）")
 
@@ -42,6 +45,15 @@ class TelegramSettings:
     private_per_second: float = 1.0  # our own pacing per private chat (PTB does not do it)
     group_per_minute: int = 20
     overall_per_second: int = 30
+
+    @property
+    def file_base_url(self) -> str:
+        """Where getFile's files are downloaded from, beside `api_base_url`:
+        `https://api.telegram.org/bot` → `https://api.telegram.org/file/bot`."""
+        found = API_BASE.fullmatch(self.api_base_url)
+        if found is None:  # refused by `settings`; only a hand-built TelegramSettings
+            return self.api_base_url
+        return f"{found[1]}/file/bot{found[2] or ''}"
 
 
 class Telegram:
@@ -70,6 +82,9 @@ class Telegram:
             group_per_minute=positive(g, "group_per_minute", 20),
             overall_per_second=positive(g, "overall_per_second", 30),
         )
+        if not API_BASE.fullmatch(telegram.api_base_url):
+            g.fail("api_base_url",
+                   "应以 /bot 结尾（如 https://api.telegram.org/bot）：机器人 token 接在其后")
         if telegram.private_per_second <= 0:
             g.fail("private_per_second", "应为正数")
         if telegram.enabled and not telegram.token_env:

@@ -114,6 +114,7 @@ class TelegramBot:
         self.overall = RateLimiter([Limit(settings.overall_per_second, 1.0 + MARGIN)], clock,
                                    sleep)
         builder = (ApplicationBuilder().token(token).base_url(settings.api_base_url)
+                   .base_file_url(settings.file_base_url)
                    .rate_limiter(AIORateLimiter(
                        overall_max_rate=settings.overall_per_second, overall_time_period=1,
                        group_max_rate=settings.group_per_minute, group_time_period=60,
@@ -247,15 +248,28 @@ class TelegramBot:
             raise FetchFailed("getFile timed out") from None
 
     async def _download(self, attachment: Attachment, limit: int) -> Fetched:
+        """getFile, then the file. `attachment.size` is the size the message stated (0 when
+        it stated none): over `limit`, nothing is fetched. Telegram hands a bot files of up
+        to 20 MB only (getFile answers "file is too big"): taken as over the cap when the
+        message stated no size, and as the platform's refusal when it stated one within the
+        cap (a cap above 20 MB)."""
+        if attachment.size > limit:
+            raise FetchTooBig(attachment.size)
         try:
             found = await self.application.bot.get_file(attachment.ref)
             if found.file_size is not None and found.file_size > limit:
                 raise FetchTooBig(found.file_size)
             data = bytes(await found.download_as_bytearray())
-        except BadRequest as e:  # an unknown or expired file id
+        except BadRequest as e:  # an unknown or expired file id, or too big for a bot
+            if "file is too big" in e.message.lower() and not attachment.size:
+                raise FetchTooBig(0) from None  # its size unknown
             raise FetchFailed(f"Telegram refused the file: {e.message}", transient=False) from None
-        except (NetworkError, RetryAfter) as e:
+        except InvalidToken:  # a 404 for the file_path: gone since getFile
+            raise FetchFailed("Telegram: the file is no longer there", transient=False) from None
+        except (NetworkError, RetryAfter) as e:  # TimedOut included
             raise FetchFailed(f"Telegram: {type(e).__name__}") from None
+        except (TelegramError, RuntimeError) as e:  # RuntimeError: getFile gave no file_path
+            raise FetchFailed(f"Telegram: {type(e).__name__}: {e}", transient=False) from None
         if len(data) > limit:
             raise FetchTooBig(len(data))
         return Fetched(data)
@@ -271,11 +285,14 @@ class TelegramBot:
         if in_group and not self._addressed_to_me(text):
             return  # group chatter, or a command for another bot
         attachments: tuple[Attachment, ...] = ()
+        # The size the message states (0: none) lets `_download` refuse a big file unfetched.
         if message.photo:
-            attachments = (Attachment("image", message.photo[-1].file_id),)
+            largest = message.photo[-1]  # sizes come smallest first
+            attachments = (Attachment("image", largest.file_id, size=largest.file_size or 0),)
         elif message.document is not None:
-            attachments = (Attachment("file", message.document.file_id,
-                                      message.document.file_name or ""),)
+            document = message.document
+            attachments = (Attachment("file", document.file_id, document.file_name or "",
+                                      size=document.file_size or 0),)
         parsed = parse(text)
         if in_group and isinstance(parsed, Parsed) and parsed.name == "bind":
             await message.reply_text("为保护绑定码，请在与我的私聊中发送「绑定 绑定码」。")
