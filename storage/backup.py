@@ -158,8 +158,11 @@ def _scratch(parent: Path, prefix: str) -> Iterator[Path]:
 
 
 def _copy(folder: Path, scratch: Path) -> list[str]:
-    """Copy the store into `scratch`, starting again if a file changed meanwhile."""
-    for _ in range(ATTEMPTS):
+    """Copy the store into `scratch`, starting again if a file changed meanwhile. If it is
+    still busy after several tries, the last try's copy stands (each file whole, as one
+    atomic replace left it): the ledger, copied last, covers whatever moved since."""
+    for attempt in range(1, ATTEMPTS + 1):
+        last = attempt == ATTEMPTS
         names = store_files(folder)
         seen = {}
         for name in names:
@@ -177,15 +180,15 @@ def _copy(folder: Path, scratch: Path) -> list[str]:
                                    "未生成备份") from None
             target.write_bytes(data)
         else:
-            if store_files(folder) == names and all(
-                    _identity(os.stat(folder / n)) == seen[n] for n in names if n != LEDGER):
+            if last or (store_files(folder) == names and all(
+                    _identity(os.stat(folder / n)) == seen[n] for n in names if n != LEDGER)):
                 return names
         for leftover in scratch.iterdir():
             if leftover.is_dir():
                 shutil.rmtree(leftover)
             else:
                 leftover.unlink()
-    return names  # still busy after several tries: the ledger, copied last, covers it
+    raise BackupFailed(f"数据目录 {folder} 中的文件在复制时不断消失，未生成备份；请稍后重试")
 
 
 def _identity(stat: os.stat_result) -> tuple[int, int, int]:

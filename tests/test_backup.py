@@ -90,6 +90,25 @@ def test_a_backup_taken_while_the_bot_checks_in_restores_to_that_moment(
         assert verify(done.folder).intact  # after the restored store opened and caught up
 
 
+def test_a_store_busy_through_every_copy_is_still_backed_up_whole(
+        folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A month file rewritten while each copy is taken (a busy bot): after the last try the
+    copy stands, whole — it is not thrown away (the backup then had no meta.json)."""
+    listed = backup.store_files
+    month = next(folder.glob("tasks-*.json"))
+
+    def busy(where: Path) -> list[str]:
+        names = listed(where)
+        if where == folder:  # the bot rewrites a month file (atomically, as it does)
+            month.with_suffix(".tmp").write_bytes(month.read_bytes())
+            month.with_suffix(".tmp").replace(month)
+        return names
+    monkeypatch.setattr(backup, "store_files", busy)
+    taken = backup.take(folder, tmp_path / "busy.tar.gz", NOW, "test")
+    done = backup.restore(taken.path, tmp_path / "restored")
+    assert done.audit.intact and done.records == verify(folder).records
+
+
 def test_backup_and_restore_from_the_command_line(config_path: Path, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     args = ["--config", str(config_path), "--now", "2026-11-26T10:00:00+08:00"]
