@@ -183,6 +183,25 @@ async def test_a_photo_is_kept_and_still_in_the_record_thirty_days_later(
     assert any(photo.sha256[:12] in c for c in cells)
 
 
+async def test_a_slow_photo_holds_up_nobody_else_and_keeps_its_senders_order(
+        rig: Rig) -> None:
+    number = rig.task_of("branch-1")
+    await rig.said(rig.gateway.push_text("WuFang", f"完成 {number}"))
+    photo = rig.gateway.push_image("WuFang", PNG, delay=2.0)
+    after = rig.gateway.push_text("WuFang", "待办")
+    other = rig.gateway.push_text("ZhengLei", "待办")
+    await asyncio.to_thread(rig.gateway.wait_sent, RESPOND, other.req_id, 10.0)
+    assert not [r for r in rig.gateway.sent_cmds(RESPOND)
+                if r.req_id in (photo.req_id, after.req_id)]  # hers wait for her photo
+    await rig.said(photo)
+    await rig.said(after)
+    first, second = (next(r.at for r in rig.gateway.sent_cmds(RESPOND) if r.req_id == p.req_id)
+                     for p in (photo, after))
+    assert first < second
+    task = rig.app.store.task_by_number(number)
+    assert task is not None and task.checkin is not None and task.checkin.attachments
+
+
 async def test_a_replaced_connection_stops_and_says_so(rig: Rig) -> None:
     # (in a thread: the fake waits for the closing handshake, which this loop answers)
     await asyncio.to_thread(rig.gateway.replace_connection, 4000)  # abnormal: SDK reconnects

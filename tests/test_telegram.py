@@ -415,6 +415,23 @@ async def test_a_slow_download_is_waited_for(rig: Rig) -> None:
     assert len(rig.fake.calls("getFile")) == 1  # once: not timed out and tried again
 
 
+async def test_a_slow_download_holds_up_nobody_else_and_keeps_its_senders_order(
+        rig: Rig) -> None:
+    n = await checked_in(rig)
+    await rig.bind(ZHENG, "郑磊")
+    photo = rig.fake.add_file(JPEG, delay=3.0)
+    before = len(rig.fake.texts_to(WU))
+    rig.fake.push_photo(WU, photo)
+    rig.fake.push_message(WU, "待办")  # after her photo: answered after it, in her order
+    other = await rig.answer(ZHENG, lambda: rig.fake.push_message(ZHENG, "待办"))
+    assert other and len(rig.fake.texts_to(WU)) == before  # 郑磊 did not wait for her file
+    mine = await rig.texts(WU, before + 2)
+    task = rig.app.store.task_by_number(n)
+    assert task is not None
+    assert mine[before] == text.attached(
+        f"【{n}】{text.describe(rig.app.org, task, 'wu-fang')}", 1)
+
+
 # ---- groups ----------------------------------------------------------------------------
 
 async def test_group_commands_with_botname_and_the_weekly_digest(rig: Rig) -> None:

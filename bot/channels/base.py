@@ -7,7 +7,9 @@ configured, blocked) is recorded and shown to admins, and never retried.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import AsyncIterator, Callable, Hashable
+from contextlib import asynccontextmanager
 from typing import Protocol
 
 from handlers.messages import Reply
@@ -45,6 +47,29 @@ class Outbound(Protocol):
     def send(self, recipient: str, group: bool, reply: Reply) -> None:
         """Deliver, or raise `TransientSendError` / `PermanentSendError`."""
         ...
+
+
+class Turns:
+    """Messages handled side by side, each sender's in order: one person's slow file
+    download holds up nobody else, and their check-in is recorded before the photo that
+    belongs to it. A lock per sender, kept while anyone holds or awaits it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def of(self, sender: Hashable) -> AsyncIterator[None]:
+        lock, users = self._locks.get(sender, (asyncio.Lock(), 0))
+        self._locks[sender] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            left = self._locks[sender][1] - 1
+            if left:
+                self._locks[sender] = (lock, left)
+            else:
+                del self._locks[sender]
 
 
 def utf8_size(text: str) -> int:

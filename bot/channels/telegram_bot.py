@@ -50,6 +50,7 @@ from bot.channels.base import (
     ChannelUnavailable,
     PermanentSendError,
     TransientSendError,
+    Turns,
     split_text,
 )
 from bot.channels.buttons import CHECKIN_KEY, button_key, command_of
@@ -118,7 +119,9 @@ class TelegramBot:
                    .rate_limiter(AIORateLimiter(
                        overall_max_rate=settings.overall_per_second, overall_time_period=1,
                        group_max_rate=settings.group_per_minute, group_time_period=60,
-                       max_retries=1)))
+                       max_retries=1))
+                   # Updates side by side, each sender's in order (`Turns`).
+                   .concurrent_updates(True))
         if settings.mode == "webhook":
             builder = builder.updater(None)
         self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
@@ -126,6 +129,7 @@ class TelegramBot:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.username = ""
         self._seen: OrderedDict[int, None] = OrderedDict()
+        self._turns = Turns()  # each sender's updates in order
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -214,6 +218,11 @@ class TelegramBot:
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not self._first_time(update.update_id):
             return
+        user = update.effective_user.id if update.effective_user is not None else 0
+        async with self._turns.of(user):  # a check-in, then the photo that belongs to it
+            await self._dispatch(update)
+
+    async def _dispatch(self, update: Update) -> None:
         try:
             if update.callback_query is not None:
                 await self._on_tap(update, update.callback_query)

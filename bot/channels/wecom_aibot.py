@@ -45,6 +45,7 @@ from bot.channels.base import (
     ChannelUnavailable,
     PermanentSendError,
     TransientSendError,
+    Turns,
     split_text,
 )
 from bot.channels.buttons import CHECKIN_KEY, button_key, command_of
@@ -222,6 +223,7 @@ class AibotLink:
         self.authenticated = asyncio.Event()
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._told: set[str] = set()  # group chats no unit names, logged once
+        self._turns = Turns()
         self._background: set[asyncio.Task[None]] = set()
         self.limiter = RateLimiter([Limit(settings.per_chat_per_minute, 60.0 + 1.0)],
                                    wiring.clock, wiring.sleep)
@@ -368,7 +370,8 @@ class AibotLink:
     async def _answer(self, frame: dict[str, Any], inbound: Inbound | None) -> None:
         if inbound is None:
             return
-        reply = await self._reply_to(inbound)
+        async with self._turns.of(inbound.sender):  # side by side, each sender in order
+            reply = await self._reply_to(inbound)
         body = reply.for_detail(inbound.detail)
         try:
             await self.client.reply(frame, {"msgtype": "markdown",
@@ -383,7 +386,8 @@ class AibotLink:
             return
         inbound, key = found
         task_id = str(card.get("task_id") or "")
-        reply = await self._reply_to(inbound)
+        async with self._turns.of(inbound.sender):
+            reply = await self._reply_to(inbound)
         done = any(f"{CHECKIN_KEY}{d.number}" == key for d in reply.done)
         try:
             if done:
