@@ -103,6 +103,17 @@ UNBOUND = ("您好，这个账号还没有绑定。请向本单位管理员索�
            "然后发送「绑定 绑定码」或 /bind 绑定码，绑定后即可在这里收到提醒、记录完成情况。")
 BIND_USAGE = "请在「绑定」后写上绑定码，如：绑定 ABCD-EFGH。绑定码向本单位管理员索取。"
 BIND_NOT_HERE = "绑定码只用于 Telegram 账号；您的账号已登记，可直接使用。发送「帮助」查看命令。"
+BIND_IN_PRIVATE = "为保护绑定码，请在与我的私聊中发送「绑定 绑定码」。"
+BUTTON_EXPIRED = "这个按钮已失效，请发送「待办」重新查看。"
+TAP_RECORDED = "已记录完成 ✅"
+CARD_DONE_LABEL = "已完成"  # a tapped card button, once its task is recorded done
+
+
+def card_done_line(number: int, at: datetime) -> str:
+    """Added under a tapped message once its task is recorded done."""
+    return f"✅ 【{number}】已于{at.month}月{at.day}日 {at:%H:%M} 记录完成"
+
+
 ASK_IN_PRIVATE = ("群里只显示本单位的待办、完成和会议；这项查询请在与我的私聊中发送，"
                   "发送「帮助」可查看全部命令。")
 BIND_TOO_MANY = "绑定码错误次数过多，请一小时后再试，或联系本单位管理员重新获取。"

@@ -57,6 +57,7 @@ from bot.channels.buttons import CHECKIN_KEY, button_key, command_of
 from bot.channels.ratelimit import Limit, RateLimiter
 from bot.channels.telegram import ACCOUNT, GROUP, TelegramSettings
 from bot.evidence import Evidence, Fetched, FetchFailed, FetchTooBig
+from handlers import text
 from handlers.messages import Inbound, Reply
 from handlers.parse import Parsed, parse
 from schedules.model import Org
@@ -289,9 +290,9 @@ class TelegramBot:
         return await asyncio.to_thread(self.handle, inbound)
 
     async def _on_message(self, update: Update, message: Message) -> None:
-        text = message.text or message.caption or ""
+        said = message.text or message.caption or ""
         in_group = message.chat.type in ("group", "supergroup")
-        if in_group and not self._addressed_to_me(text):
+        if in_group and not self._addressed_to_me(said):
             return  # group chatter, or a command for another bot
         attachments: tuple[Attachment, ...] = ()
         # The size the message states (0: none) lets `_download` refuse a big file unfetched.
@@ -302,11 +303,11 @@ class TelegramBot:
             document = message.document
             attachments = (Attachment("file", document.file_id, document.file_name or "",
                                       size=document.file_size or 0),)
-        parsed = parse(text)
+        parsed = parse(said)
         if in_group and isinstance(parsed, Parsed) and parsed.name == "bind":
-            await message.reply_text("为保护绑定码，请在与我的私聊中发送「绑定 绑定码」。")
+            await message.reply_text(text.BIND_IN_PRIVATE)
             return
-        inbound = self._inbound(update, text, message.chat.id, attachments)
+        inbound = self._inbound(update, said, message.chat.id, attachments)
         if inbound is None:
             return
         reply = await self._answer(inbound)
@@ -320,8 +321,8 @@ class TelegramBot:
             await message.reply_text(part, reply_markup=keyboard(reply) if last else None,
                                      do_quote=False)
 
-    def _addressed_to_me(self, text: str) -> bool:
-        first = text.strip().split(maxsplit=1)[0] if text.strip() else ""
+    def _addressed_to_me(self, said: str) -> bool:
+        first = said.strip().split(maxsplit=1)[0] if said.strip() else ""
         if not first.startswith("/"):
             return False
         if "@" in first:
@@ -332,19 +333,18 @@ class TelegramBot:
         command = command_of(query.data or "")
         inbound = self._inbound(update, command or "", None)
         if command is None or inbound is None:
-            await query.answer("这个按钮已失效，请发送「待办」重新查看。")
+            await query.answer(text.BUTTON_EXPIRED)
             return
         reply = await self._answer(inbound)
         key = query.data or ""
         done = next((d for d in reply.done if f"{CHECKIN_KEY}{d.number}" == key), None)
         if done is not None:
-            await query.answer("已记录完成 ✅")
+            await query.answer(text.TAP_RECORDED)
             message = query.message if isinstance(query.message, Message) else None
             done_at = done.at.astimezone(self.now().tzinfo)
             if message is not None and message.text:
                 await query.edit_message_text(
-                    f"{message.text}\n\n✅ 【{done.number}】已于{done_at.month}月"
-                    f"{done_at.day}日 {done_at:%H:%M} 记录完成",
+                    f"{message.text}\n\n{text.card_done_line(done.number, done_at)}",
                     reply_markup=without(message.reply_markup, key))
             return
         short = reply.for_detail(self.settings.detail)

@@ -39,6 +39,7 @@ from bot.channels.base import SendError
 from bot.channels.buttons import CHECKIN_KEY, command_of
 from bot.channels.wecom_api import WeComAPI, WeComChannel
 from bot.evidence import Evidence
+from handlers import text
 from handlers.messages import Inbound, Reply
 from schedules.tasks import Attachment
 
@@ -49,7 +50,6 @@ MAX_AGE = 300  # seconds a callback's timestamp may differ from our clock (SPEC 
 DRAIN_SECONDS = 10.0  # at shutdown, how long replies and card updates in flight may take
 PASSIVE_LIMIT = 2048  # bytes of text in a passive reply
 REMEMBERED = 10_000  # recent callbacks kept for answering retries
-DONE_LABEL = "已完成"
 # What broken XML, base64 or padding raise inside wechatpy and xmltodict.
 MALFORMED = (ExpatError, KeyError, ValueError, TypeError, IndexError, AttributeError)
 # 日程 events (98111, 97731, 97732): their published samples carry no AgentID.
@@ -273,7 +273,7 @@ class WeComCallback:
 
     def _mark_card(self, userid: str, response_code: str) -> None:
         try:
-            self.api.update_card(userid, response_code, DONE_LABEL)
+            self.api.update_card(userid, response_code, text.CARD_DONE_LABEL)
         except SendError as e:
             log.warning("could not mark a WeCom card done: %s", e)
 
