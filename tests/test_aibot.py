@@ -23,7 +23,14 @@ from bot.channels.base import ChannelUnavailable, TransientSendError
 from bot.channels.buttons import CHECKIN_KEY
 from bot.channels.registry import CHANNELS
 from bot.channels.telegram import PIPL_NOTE
-from bot.channels.wecom_aibot import CHANNEL, NAME, AibotCallback, AibotLink, sdk
+from bot.channels.wecom_aibot import (
+    CHANNEL,
+    NAME,
+    AibotCallback,
+    AibotLink,
+    read_link_end,
+    sdk,
+)
 from bot.cli import main
 from bot.clock import FakeClock
 from bot.config import ConfigError, load
@@ -214,6 +221,10 @@ async def test_a_replaced_connection_stops_and_says_so(rig: Rig) -> None:
         rig.platforms.outbound[NAME].send("wu-fang", False, Reply("提醒"))
     await asyncio.sleep(0.5)  # long enough for the watchdog to have reconnected, were it on
     assert len(rig.gateway.sent_cmds(SUBSCRIBE)) == subscribes
+    ended = read_link_end(rig.app.config.store_path)  # and `check` says so, after the run
+    assert ended is not None
+    [_, said] = CHANNEL.states(rig.app.config.channels[NAME], rig.app.config, {})
+    assert said == ended
 
 
 async def test_after_a_silent_clean_close_the_watchdog_connects_anew(rig: Rig) -> None:
@@ -236,6 +247,7 @@ async def test_a_refused_secret_is_final(tmp_path: Path) -> None:
         await asyncio.to_thread(gateway.wait_for, lambda: bool(link.refused), 5.0)
         await asyncio.sleep(0.1)
         assert len(gateway.sent_cmds(SUBSCRIBE)) == 1 and link.health()["refused"]
+        assert read_link_end(config.store_path) not in (None, read_link_end(tmp_path))
         await link.stop()
         app.close()
 
@@ -361,6 +373,15 @@ async def test_a_group_checkin_over_the_callback_is_answered_in_the_response(
     assert task.checkin.channel == NAME
     again, nothing = await rig.post(rig.message("WuFang", f"完成 {number} 已召开", CHAT))
     assert (again, nothing) == (200, b"")  # WeCom's retry: acted on once
+
+
+async def test_a_private_todo_over_the_callback(callback_rig: CallbackRig) -> None:
+    rig = callback_rig
+    number = next(t.number for t in rig.app.store.all_tasks()
+                  if t.owner == "branch-1" and t.status is Status.OPEN)
+    status, answer = await rig.post(rig.message("WuFang", "待办"))
+    said = opened(answer)
+    assert status == 200 and f"【{number}】" in str(said["markdown"])
 
 
 async def test_a_stale_or_forged_callback_is_refused_and_leaves_no_trace(

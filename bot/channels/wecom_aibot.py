@@ -38,6 +38,7 @@ from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from bot.channels import wecom
@@ -57,6 +58,7 @@ from handlers import text
 from handlers.messages import Inbound, Reply
 from schedules.model import Org
 from schedules.tasks import Attachment
+from storage.atomic import atomic_write
 from storage.repository import Repository
 
 log = logging.getLogger(__name__)
@@ -163,8 +165,12 @@ class WeComAibot:
             return [f"企业微信智能机器人 {ready}（回调地址 http://{config.server.host}:"
                     f"{config.server.port}{CALLBACK_PATH}，经反向代理对外提供 HTTPS；"
                     "回调方式只能答复消息，提醒和群通知请用长连接或群机器人）"]
-        return [f"企业微信智能机器人 {ready}（长连接 {settings.ws_url}，无需公网地址；"
-                f"{groups} 个单位群设置了 aibot_chatid）"]
+        states = [f"企业微信智能机器人 {ready}（长连接 {settings.ws_url}，无需公网地址；"
+                  f"{groups} 个单位群设置了 aibot_chatid）"]
+        ended = read_link_end(config.store_path)
+        if ended is not None:
+            states.append(ended)
+        return states
 
     def summary(self, settings: AibotSettings, config: Any) -> dict[str, Any]:
         return {"bot_id": settings.bot_id, "transport": settings.transport,
@@ -193,6 +199,37 @@ class WeComAibot:
         wiring.late.append(link)
 
 
+LINK_STATE = "wecom_aibot-link.json"  # in the store folder: why the last run's link ended
+
+
+def note_link_end(folder: Path, why: str, at: datetime) -> None:
+    """Remember, for `check`, that the long connection ended for good (`why`: "replaced" or
+    "refused"); `why` "" forgets it (connected again)."""
+    path = folder / LINK_STATE
+    try:
+        if why:
+            atomic_write(path, json.dumps({"why": why, "at": at.isoformat()}).encode())
+        else:
+            path.unlink(missing_ok=True)
+    except OSError as e:
+        log.warning("could not note the AI bot link's state in %s: %s", path, e)
+
+
+def read_link_end(folder: Path) -> str | None:
+    """What `check` says about how the last run's long connection ended, if it did."""
+    try:
+        found = json.loads((folder / LINK_STATE).read_text(encoding="utf-8"))
+        at = datetime.fromisoformat(found["at"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    when = f"{at:%Y-%m-%d %H:%M}"
+    if found.get("why") == "replaced":
+        return (f"注意：{when} 智能机器人的长连接被另一处使用同一 Bot ID 的连接取代，"
+                "本机已停止连接。请确认只有一处在运行 dutybot run，然后重启本机的服务。")
+    return (f"注意：{when} 企业微信拒绝了智能机器人的 Bot ID 或 Secret，本机已停止连接。"
+            "请核对 bot_id 和保存 Secret 的环境变量，然后重启服务。")
+
+
 def sdk() -> Any:
     """The official SDK (`aibot`), imported on first use: only `run` needs it."""
     with warnings.catch_warnings():  # aibot/ws.py imports a deprecated websockets name
@@ -213,6 +250,7 @@ class AibotLink:
         self.handle_message, self.quick, self.now = app.handle, app.quick, app.clock.now
         self.evidence: Evidence = wiring.evidence
         self.org = app.org
+        self.folder = wiring.config.store_path
         self.client: Any = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.replaced = False  # WeCom said a newer connection took over
@@ -280,11 +318,13 @@ class AibotLink:
 
     def _on_authenticated(self) -> None:
         self.authenticated.set()
+        note_link_end(self.folder, "", self.now())
         log.info("WeCom AI bot: subscribed as %s", self.settings.bot_id)
 
     def _on_error(self, error: Exception) -> None:
         if str(error).startswith("Authentication failed"):
             self.refused = str(error)[:200]
+            note_link_end(self.folder, "refused", self.now())
             log.error("WeCom AI bot: WeCom refused bot id %s and its secret (%s); not "
                       "retrying — check bot_id and the variable %s", self.settings.bot_id,
                       self.refused, self.settings.secret_env)
@@ -332,6 +372,7 @@ class AibotLink:
         kind = event.get("eventtype")
         if kind == REPLACED:
             self.replaced = True
+            note_link_end(self.folder, "replaced", self.now())
             log.error("WeCom AI bot: a newer connection with the same bot id replaced this "
                       "one; this instance stops (run one dutybot per bot)")
             self._close_client()
