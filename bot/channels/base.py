@@ -8,11 +8,14 @@ configured, blocked) is recorded and shown to admins, and never retried.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
 from handlers.messages import Reply
+
+log = logging.getLogger(__name__)
 
 
 class SendError(Exception):
@@ -47,6 +50,33 @@ class Outbound(Protocol):
     def send(self, recipient: str, group: bool, reply: Reply) -> None:
         """Deliver, or raise `TransientSendError` / `PermanentSendError`."""
         ...
+
+
+class Background:
+    """Work a channel set going after answering (follow-ups, card updates, answers to
+    pushed frames): kept so that shutdown and tests can wait for it."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Future[None]] = set()
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def later(self, job: Any) -> None:
+        task = asyncio.ensure_future(job)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def settle(self, seconds: float, what: str) -> None:
+        """`drain`, but at most `seconds` (at shutdown); what is left is logged."""
+        try:
+            await asyncio.wait_for(self.drain(), seconds)
+        except TimeoutError:
+            log.warning("%d %s still in flight at shutdown were abandoned", len(self), what)
 
 
 class Turns:

@@ -43,6 +43,7 @@ from typing import Any
 
 from bot.channels import wecom
 from bot.channels.base import (
+    Background,
     ChannelUnavailable,
     PermanentSendError,
     TransientSendError,
@@ -68,6 +69,7 @@ CHATID = AddressKey("aibot_chatid", str, "智能机器人群聊 chatid")
 GATEWAY = "wss://openws.work.weixin.qq.com"
 CALLBACK_PATH = "/wecom/aibot"
 MAX_BODY = 64 * 1024  # a real callback is a few kilobytes
+DRAIN_SECONDS = 10.0  # at shutdown, how long answers in flight may take
 REPLY_BUDGET = 3.0  # seconds a passive answer may take; slower ones go to response_url
 TEXT_LIMIT = 20_000  # bytes of markdown in one message (WeCom's markdown limit)
 CARD_TEXT = 112
@@ -262,7 +264,7 @@ class AibotLink:
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._told: set[str] = set()  # group chats no unit names, logged once
         self._turns = Turns()
-        self._background: set[asyncio.Task[None]] = set()
+        self._background = Background()
         self.limiter = RateLimiter([Limit(settings.per_chat_per_minute, 60.0 + 1.0)],
                                    wiring.clock, wiring.sleep)
         self.overall = RateLimiter([Limit(settings.per_minute, 60.0 + 1.0)], wiring.clock,
@@ -463,14 +465,11 @@ class AibotLink:
         return Fetched(bytes(data), name or "")
 
     def _later(self, job: Any) -> None:
-        task = asyncio.ensure_future(job)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self._background.later(job)
 
     async def drain(self) -> None:
         """Wait for answers in flight (tests, shutdown)."""
-        while self._background:
-            await asyncio.gather(*list(self._background), return_exceptions=True)
+        await self._background.drain()
 
     # ---- outbound -------------------------------------------------------------------------
 
@@ -586,7 +585,7 @@ class AibotCallback:
         self.org = app.org
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._told: set[str] = set()
-        self._background: set[asyncio.Task[None]] = set()
+        self._background = Background()
 
     def routes(self) -> list[HttpRoute]:
         from starlette.requests import Request
@@ -747,22 +746,16 @@ class AibotCallback:
         return Fetched(bytes(plain), "")
 
     def _later(self, job: Any) -> None:
-        task = asyncio.ensure_future(job)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self._background.later(job)
 
     async def drain(self) -> None:
-        while self._background:
-            await asyncio.gather(*list(self._background), return_exceptions=True)
+        await self._background.drain()
 
     async def start(self) -> None:
         pass
 
     async def stop(self) -> None:
-        try:
-            await asyncio.wait_for(self.drain(), 10.0)
-        except TimeoutError:
-            log.warning("AI bot answers still in flight at shutdown were abandoned")
+        await self._background.settle(DRAIN_SECONDS, "AI bot answer(s)")
 
 
 def _post(url: str, body: dict[str, Any]) -> None:

@@ -35,7 +35,7 @@ from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.messages import UnknownMessage
 
-from bot.channels.base import SendError
+from bot.channels.base import Background, SendError
 from bot.channels.buttons import CHECKIN_KEY, command_of
 from bot.channels.wecom_api import WeComAPI, WeComChannel
 from bot.evidence import Evidence
@@ -99,7 +99,7 @@ class WeComCallback:
         self.now, self.reply_budget = now, reply_budget
         self.wall = wall  # unix seconds, as WeCom's timestamps are (not the bot's `now`)
         self._recent: OrderedDict[str, asyncio.Future[Reply]] = OrderedDict()
-        self._background: set[asyncio.Task[None]] = set()
+        self._background = Background()
 
     # ---- URL verification (GET) -----------------------------------------------------------
 
@@ -285,14 +285,11 @@ class WeComCallback:
             log.warning("could not send a reply on WeCom: %s", e)
 
     def _later(self, job: Any) -> None:
-        task = asyncio.create_task(job)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self._background.later(job)
 
     async def drain(self) -> None:
         """Wait for follow-ups in flight (at shutdown, and in tests)."""
-        while self._background:
-            await asyncio.gather(*list(self._background), return_exceptions=True)
+        await self._background.drain()
 
     # A service of `dutybot run`: started before the HTTP server, so stopped after it —
     # what the last callbacks set in motion still goes out.
@@ -300,11 +297,7 @@ class WeComCallback:
         pass
 
     async def stop(self) -> None:
-        try:
-            await asyncio.wait_for(self.drain(), DRAIN_SECONDS)
-        except TimeoutError:
-            log.warning("%d WeCom reply(s) still in flight at shutdown were abandoned",
-                        len(self._background))
+        await self._background.settle(DRAIN_SECONDS, "WeCom reply(s)")
 
     def _remember(self, key: str, task: asyncio.Future[Reply]) -> None:
         if not key:
