@@ -62,7 +62,7 @@ def report(label: str, samples: list[float]) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workdir", type=Path,
-                        default=Path(tempfile.gettempdir()) / "dutybot-bench-bureau")
+                        default=Path(tempfile.gettempdir()) / "dutybot-bench-store")
     args = parser.parse_args()
     build = time.perf_counter()
     subprocess.run([sys.executable, "-m", "bench.bureau", str(args.workdir), "300", "40", "3"],

@@ -8,7 +8,8 @@ personalised reminders go to 100 bound people (10 each), with the overall limit 
 at 50 a second and private chats paced at one a second. The fake records every message's
 time and flags any chat that got two within a second, any group over 20 a minute and any
 second with more than the overall limit. Reported: violations (must be 0) and the achieved
-rate against the configured one (target ≥ 90 %). Real time, about 20 s.
+rate against the configured one (target ≥ 90 %), all in simulated time shared by the fake
+and our limiters, so the figure measures the limiter, not the machine.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import asyncio
 import os
 import shutil
 import tempfile
-import time
 from dataclasses import replace
 from datetime import datetime
 from itertools import pairwise
@@ -34,6 +34,7 @@ from bot.evidence import Evidence
 from handlers.messages import Reply
 from schedules.model import build_org
 from tests.fake_telegram import FakeTelegram
+from tests.fake_wecom import ManualClock
 
 PEOPLE, EACH, OVERALL = 100, 10, 50
 
@@ -41,7 +42,8 @@ PEOPLE, EACH, OVERALL = 100, 10, 50
 def bureau(folder: Path) -> Config:
     config = load(write_config(folder, 300, 40))
     base = config.org
-    everyone = [replace(p, telegram_id=7_000_000 + i) for i, p in enumerate(base.people.values())]
+    everyone = [replace(p, addresses=(*p.addresses, (ACCOUNT.key, str(7_000_000 + i))))
+                for i, p in enumerate(base.people.values())]
     org = build_org(base.name, base.timezone, everyone, list(base.units.values()),
                     list(base.duties.values()))
     return replace(config, org=org)
@@ -50,7 +52,8 @@ def bureau(folder: Path) -> Config:
 async def bulk(folder: Path) -> None:
     os.environ.setdefault("PTB_TIMEDELTA", "true")
     config = bureau(folder)
-    with FakeTelegram(overall_per_second=OVERALL, private_per_second=1.0) as fake:
+    wire = ManualClock()  # simulated time, shared by the fake and our limiters
+    with FakeTelegram(overall_per_second=OVERALL, private_per_second=1.0, clock=wire) as fake:
         for person in config.org.people.values():
             account = person.address(ACCOUNT.key)
             assert account is not None
@@ -59,7 +62,7 @@ async def bulk(folder: Path) -> None:
                                     overall_per_second=OVERALL)
         app = App.open(config, FakeClock(datetime(2026, 11, 30, 9, tzinfo=TZ)))
         bot = TelegramBot(settings, fake.token, "", app.handle, app.quick, app.clock.now,
-                          Evidence(app.store.files))
+                          Evidence(app.store.files), clock=wire, sleep=wire.advance)
         await bot.start()
         channel = TelegramChannel(config.org, app.store, bot, max_wait=0.0)
         people = list(config.org.people)[:PEOPLE]
@@ -67,7 +70,7 @@ async def bulk(folder: Path) -> None:
                  for k in range(EACH) for p in people]
 
         def send_all() -> float:
-            start, waiting = time.monotonic(), queue
+            start, waiting = wire(), queue
             while waiting:
                 later = []
                 for person, reply in waiting:
@@ -77,8 +80,8 @@ async def bulk(folder: Path) -> None:
                         later.append((person, reply))
                 waiting = later
                 if waiting:
-                    time.sleep(0.05)
-            return time.monotonic() - start
+                    wire.advance(0.05)
+            return wire() - start
 
         elapsed = await asyncio.to_thread(send_all)
         await bot.stop()
@@ -93,12 +96,16 @@ async def bulk(folder: Path) -> None:
     rate = len(sent) / elapsed
     print(f"1,000 reminders to {PEOPLE} people ({EACH} each), overall limit {OVERALL}/s, "
           f"private chats 1/s:")
-    print(f"  {len(sent)} delivered in {elapsed:.1f} s; closest two to one chat "
+    print(f"  {len(sent)} delivered in {elapsed:.1f} s (simulated); closest two to one chat "
           f"{closest:.2f} s apart; limit violations recorded by the fake: {len(violations)} "
           f"{kinds or ''}")
-    ok = rate >= 0.9 * OVERALL and not violations and len(sent) == PEOPLE * EACH
-    print(f"  achieved {rate:.1f}/s of {OVERALL}/s configured = {rate / OVERALL:.1%}; "
-          f"target ≥ 90 % with no violations: {'met' if ok else 'MISSED'}")
+    # The fastest any sender may go under a sliding one-second window: OVERALL at once, then
+    # OVERALL more each second.
+    ideal = ((len(sent) - 1) // OVERALL) * 1.0
+    ok = ideal / elapsed >= 0.9 and not violations and len(sent) == PEOPLE * EACH
+    print(f"  achieved {rate:.1f}/s; the limit allows all in {ideal:.0f} s at best: "
+          f"{ideal / elapsed:.1%}; target ≥ 90 % with no violations: "
+          f"{'met' if ok else 'MISSED'}")
 
 
 def main() -> None:

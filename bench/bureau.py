@@ -186,19 +186,27 @@ SCALES = {"bureau": (300, 40, 3, True), "city": (20000, 2000, 3, False)}
 
 
 def ensure_store(workdir: Path, scale: str) -> tuple[Path, float]:
-    """The folder of a scale's store, built (in a child process) if it is not there yet;
-    and the seconds that took."""
+    """A private copy of a scale's store (built once, in a child process, into a cache
+    folder under `workdir`), so no benchmark changes what another measures; removed when
+    the process ends. And the seconds the build (or the check that it was built) took."""
+    import atexit
+    import shutil
     import subprocess
     import sys
+    import tempfile
     import time
 
     people, units, years, history = SCALES[scale]
-    folder = workdir / f"dutybot-bench-{scale}"
+    cache = workdir / f"dutybot-bench-{scale}"
     started = time.perf_counter()
-    command = [sys.executable, "-m", "bench.bureau", str(folder), str(people), str(units),
+    command = [sys.executable, "-m", "bench.bureau", str(cache), str(people), str(units),
                str(years)] + ([] if history else ["--no-reminders"])
     subprocess.run(command, check=True, cwd=ROOT)
-    return folder, time.perf_counter() - started
+    built = time.perf_counter() - started
+    mine = Path(tempfile.mkdtemp(prefix=f"dutybot-bench-{scale}-", dir=workdir))
+    shutil.copytree(cache, mine, dirs_exist_ok=True)  # the config names the store relatively
+    atexit.register(shutil.rmtree, mine, ignore_errors=True)
+    return mine, built
 
 
 if __name__ == "__main__":  # python -m bench.bureau FOLDER PEOPLE UNITS YEARS [--no-reminders]
