@@ -13,6 +13,10 @@ Formats:
 2. Every task and outbox document in its complete current form (`excuses` a list, every
    field present), so nothing is read by guessing a default; meta names the release that
    upgraded the store and when.
+3. Evidence files: an attachment may name a file kept in `files/` (`sha256`, `size`,
+   `type`, or the `error` it was not kept for). Nothing to rewrite; but a release of format
+   2 would drop those keys when it rewrites a task document (and the next audit would find
+   the task file differing from its ledger), so it must refuse the store.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from storage.ledger import RecordInvalid
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2  # the format this release writes
+FORMAT = 3  # the format this release writes
 
 
 class StoreTooNew(StoreError):
@@ -113,4 +117,8 @@ def _record_format(folder: Path, found: int, now: datetime, saved: Path) -> None
     atomic_write(path, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
 
 
-STEPS: dict[int, Callable[[Path], None]] = {1: _rewrite_documents}
+def _evidence_files(folder: Path) -> None:
+    """2 → 3: nothing to rewrite (format 2's attachments are valid format 3)."""
+
+
+STEPS: dict[int, Callable[[Path], None]] = {1: _rewrite_documents, 2: _evidence_files}
