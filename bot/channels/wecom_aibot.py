@@ -259,6 +259,7 @@ class AibotLink:
         self.refused = ""  # WeCom refused the bot id and secret: why
         self.stopping = False
         self._watch: asyncio.Task[None] | None = None
+        self._backoff = self.watch_seconds  # the watchdog's next pause; doubles while offline
         self._connecting: asyncio.Future[Any] | None = None
         self.authenticated = asyncio.Event()
         self._seen: OrderedDict[str, None] = OrderedDict()
@@ -296,7 +297,7 @@ class AibotLink:
         return client
 
     async def _supervise(self, aibot: Any) -> None:
-        delay = self.watch_seconds
+        self._backoff = self.watch_seconds
         while not self.ended:
             self.client = self._new_client(aibot)
             self._connecting = asyncio.ensure_future(self.client.connect())
@@ -309,10 +310,10 @@ class AibotLink:
             if self.ended:
                 break
             log.warning("WeCom AI bot: offline for %.0f s; connecting anew in %.0f s",
-                        self.watch_seconds * WATCH_CHECKS, delay)
+                        self.watch_seconds * WATCH_CHECKS, self._backoff)
             self._close_client()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, MAX_BACKOFF)
+            await asyncio.sleep(self._backoff)
+            self._backoff = min(self._backoff * 2, MAX_BACKOFF)  # until subscribed again
 
     @property
     def ended(self) -> bool:
@@ -320,6 +321,7 @@ class AibotLink:
 
     def _on_authenticated(self) -> None:
         self.authenticated.set()
+        self._backoff = self.watch_seconds
         note_link_end(self.folder, "", self.now())
         log.info("WeCom AI bot: subscribed as %s", self.settings.bot_id)
 
