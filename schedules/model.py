@@ -6,12 +6,15 @@ domain reads it and never changes it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
 from enum import StrEnum
 from functools import cached_property
+from typing import TypeVar
 from zoneinfo import ZoneInfo
+
+K = TypeVar("K")
 
 
 class Role(StrEnum):
@@ -246,7 +249,16 @@ class Org:
         return owner_id
 
     def units_headed_by(self, person_id: str) -> Iterator[Unit]:
-        return (u for u in self.units.values() if u.head == person_id)
+        return iter(self._units_by_head.get(person_id, ()))
+
+    # Asked on every message: looked up, not a scan of every unit (a city has thousands).
+    @cached_property
+    def _units_by_head(self) -> Mapping[str, tuple[Unit, ...]]:
+        return _grouped(self.units.values(), lambda u: u.head)
+
+    @cached_property
+    def _units_by_deputy(self) -> Mapping[str | None, tuple[Unit, ...]]:
+        return _grouped(self.units.values(), lambda u: u.deputy)
 
     @cached_property
     def _owner_sets(self) -> Mapping[str, frozenset[str]]:
@@ -259,7 +271,7 @@ class Org:
 
     def stands_in_for(self, person_id: str) -> tuple[str, ...]:
         """The units whose head `person_id` stands in for, as their `deputy`."""
-        return tuple(u.id for u in self.units.values() if u.deputy == person_id)
+        return tuple(u.id for u in self._units_by_deputy.get(person_id, ()))
 
     def members_of(self, unit_id: str) -> tuple[str, ...]:
         """The people whose `units` include the unit, in config order."""
@@ -329,3 +341,11 @@ def build_org(
         _names={p.name: p.id for p in completed},
         meetings=meetings or MeetingPolicy(),
     )
+
+
+def _grouped(units: Iterable[Unit], key: Callable[[Unit], K]) -> Mapping[K, tuple[Unit, ...]]:
+    """Units by `key`, each group in config order."""
+    found: dict[K, list[Unit]] = {}
+    for unit in units:
+        found.setdefault(key(unit), []).append(unit)
+    return {k: tuple(v) for k, v in found.items()}

@@ -298,8 +298,13 @@ class Repository(Protocol):
         ...
 
     def deferred_files(self) -> AbstractContextManager[None]:
-        """Within the block, changes are committed to the ledger as usual but the table files
-        are rewritten once, at its end (a crash in between is repaired from the ledger)."""
+        """Within the block, changes are committed to the ledger as usual and the table files
+        are folded once, at its end (a crash in between is repaired from the ledger)."""
+        ...
+
+    def fold(self) -> None:
+        """Bring the table files up to the ledger (writes commit to the ledger alone; the
+        files follow off the write path). A failure is logged, never raised."""
         ...
 
     # Meetings (SPEC §5a). Each raises `MeetingNotOpen` for a meeting held or cancelled,

@@ -11,11 +11,14 @@ Layout of a store folder:
     dutybot.lock       names the process that holds the store (the lock itself is on the
                        folder, so deleting this file never lets a second writer in)
 
-A change is committed by appending its ledger record (fsync'd); the touched month's file is
-then replaced atomically. Each task document remembers the ledger sequence number it
-reflects, so at start-up any record that did not reach its file is applied again.
-Reads are served from memory, so their cost does not grow with years of history, and a
-write rewrites one month's file only.
+A change is committed by appending its ledger record (fsync'd) and applying it in memory:
+that is all a write costs, whatever the size of the bureau. The month files are a view of the
+ledger, folded in later, off the write path: at the end of each reminder pass (every
+minute), on closing, and after `FOLD_AFTER` unfolded records; each fold replaces the touched
+months' files atomically. Each document remembers the ledger sequence number it reflects, so
+at start-up, and in any reader beside the bot, every record its file has not caught up with
+is applied again; `audit verify` compares a file with the ledger as it stood at that number.
+Reads are served from memory, so their cost does not grow with years of history.
 """
 
 from __future__ import annotations
@@ -76,6 +79,7 @@ LOCK_FILE = "dutybot.lock"
 MIN_FREE_BYTES = 1 << 20  # less than this free on the disk: writes will fail soon
 RECENT_SHARDS = timedelta(days=62)  # month files this recent stay parsed in memory
 DELIVERY_MEMORY = timedelta(days=21)  # settled outbox entries kept in memory this long
+FOLD_AFTER = 1000  # unfolded records that make a write fold the files itself (no ticker)
 SETTLED = frozenset({Delivery.SENT, Delivery.SKIPPED, Delivery.FAILED, Delivery.UNKNOWN})
 DocKey = tuple[str, str]  # (collection, key)
 
@@ -115,14 +119,16 @@ class TinyDBStore:
         # Entries still in motion, so the minute pass need not scan years of sent ones.
         self._in_state: dict[Delivery, set[str]] = {Delivery.PENDING: set(),
                                                     Delivery.SENDING: set()}
-        self._defer = 0  # inside deferred_files(): table files are written at the end
+        self._defer = 0  # inside deferred_files(): the files are folded at its end only
         self._by_number: dict[int, str] = {}
         self._by_owner: dict[str, list[str]] = defaultdict(list)
         self._sources: dict[str, Outcome] = {}  # inbound message source -> what it did
         self._checkins_by: dict[str, list[tuple[str, str]]] = defaultdict(list)  # person ->
         self._shard: dict[DocKey, str] = {}  # document -> the month file that holds it
         self._shards: dict[tuple[str, str], TinyDB] = {}
-        self._dirty: set[DocKey] = set()
+        self._dirty: set[DocKey] = set()  # documents ahead of their month file
+        self._since_fold = 0  # records committed since the files were last folded
+        self._opened = False  # loaded whole: only then may closing write the files
         self._ledger: Ledger | None = None
 
     # ---- opening -------------------------------------------------------------------------
@@ -151,11 +157,12 @@ class TinyDBStore:
                 where = f"：{e.filename}" if e.filename and str(e.filename) != str(folder) else ""
                 raise StoreUnusable(folder, os_why(e) + where) from None
         except BaseException as e:
-            store.close()
+            store.close()  # not `_opened`: writes nothing
             if not lock_existed and not isinstance(e, StoreLocked):
                 with suppress(OSError):
                     (folder / LOCK_FILE).unlink(missing_ok=True)  # leave no trace behind
             raise
+        store._opened = True
         return store
 
     def _load(self, now: datetime) -> None:
@@ -524,19 +531,30 @@ class TinyDBStore:
         return True
 
     def _commit(self, at: datetime, type: str, actor: str, data: dict[str, Any]) -> LedgerRecord:
-        """Append the record (the commit point), apply it in memory, then update the files."""
+        """Append the record (the commit point: durable once this returns) and apply it in
+        memory. The month files follow at the next fold (see the module's docstring)."""
         if self.read_only or self._ledger is None:
             raise StoreError("this store was opened read-only")
         record = self._ledger.append(at, type, actor, data)
         self._replay(record)
-        if self._defer:
-            return record
-        try:
-            self._persist()
-        except OSError as e:
-            # Committed in the ledger already; the files catch up on the next write or start.
-            log.error("could not update the store files after record %d: %s", record.seq, e)
+        self._since_fold += 1
+        if self._since_fold >= FOLD_AFTER and not self._defer:
+            self.fold()  # nothing has folded for a long while (no ticker): keep start-up short
         return record
+
+    def fold(self) -> None:
+        """Bring the month files up to the ledger: each file with a changed document is
+        replaced atomically. A failure is logged and tried again at the next fold (the
+        ledger holds every change; start-up and readers apply what the files lack)."""
+        with self._lock:
+            if self.read_only or self._ledger is None:
+                return
+            self._since_fold = 0  # a failing disk is tried again at the next fold, not at once
+            try:
+                self._persist()
+            except (OSError, StoreCorrupt) as e:  # an old month file spoilt meanwhile, say
+                log.error("could not update the store files to record %d: %s",
+                          self._ledger.last_seq, e)
 
     def _persist(self) -> None:
         by_file: dict[tuple[str, str], list[DocKey]] = defaultdict(list)
@@ -950,10 +968,7 @@ class TinyDBStore:
             with self._lock:
                 self._defer -= 1
                 if not self._defer:
-                    try:
-                        self._persist()
-                    except OSError as e:  # committed in the ledger; files catch up later
-                        log.error("could not update the store files: %s", e)
+                    self.fold()
 
     def outcome_of(self, source: str) -> Outcome | None:
         with self._lock:
@@ -1053,6 +1068,10 @@ class TinyDBStore:
         return self.folder / "ledger.jsonl"
 
     def close(self) -> None:
+        """Fold the files (when opened whole for writing) and let the store go."""
+        if self._opened:
+            self._opened = False
+            self.fold()
         for db in self._shards.values():
             db.close()
         self._shards.clear()

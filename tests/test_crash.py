@@ -1,5 +1,6 @@
-"""Kill -9 at random points during a stream of check-ins: the store always loads, every
-check-in that was acknowledged is there, and `audit verify` straight after the kill finds
+"""Kill -9 at random points during a stream of check-ins and the folds that bring the month
+files up to the ledger: the store always loads, every check-in that was acknowledged is
+there (for a reader beside the bot too), and `audit verify` straight after the kill finds
 the record intact (a lagging file is not tampering)."""
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ for task in store.all_tasks():
         store.check_in(task.key, "p", now, f"note {task.number}", "console",
                        source=f"console:{task.number}")
         print(task.number, flush=True)  # the acknowledgement: sent only after the write
+        if task.number % 3 == 0:
+            store.fold()  # as the minute pass does: a kill may land in the middle of one
 """
 
 
@@ -58,6 +61,9 @@ def test_acknowledged_check_ins_survive_sigkill(tmp_path: Path) -> None:
         kills += 1
         audit = verify(folder)  # before anything repairs the store
         assert audit.intact, f"audit after kill {kills} reported {audit}"
+        reader = TinyDBStore.open(folder, at("2026-11-26 11:00"), read_only=True)
+        seen = {t.number for t in reader.all_tasks() if t.status is Status.DONE}
+        assert acknowledged <= seen, f"a reader missed {sorted(acknowledged - seen)}"
 
         reopened = TinyDBStore.open(folder, at("2026-11-26 11:00"))
         try:

@@ -57,6 +57,8 @@ while True:  # check in, undo, check in again: every kind of write, until killed
             store.check_in(task.key, "p", now, f"n{task.number}", "console")
         elif task.checkin is not None:
             store.undo_checkin(task.key, task.checkin.id, "p", now)
+        if task.number % 7 == 0:
+            store.fold()  # the month files brought up to the ledger, as the minute pass does
 """
 
 
