@@ -11,10 +11,24 @@ It never cries wolf: beside a running bot, straight after a crash or on a full d
 files may lag behind the ledger (they are written after it). So the files are read first
 and each task is compared with the ledger as it stood at the record the file says it
 reflects; a file can lag, but never lead, and never lose a task it once held.
+
+Each file and each ledger line is parsed once. The chain is checked over the lines' bytes
+as stored (`storage.ledger`); a line whose record is intact but whose bytes were edited is
+reported too (`reencoded`). Of a task or outbox file only the fields that name each
+document are kept (and the file's bytes); the file is compared as a whole: its bytes must be
+what the writer makes of the replayed documents, each as of its own record. Only the
+documents of a file that differs are read again (from the bytes kept) and compared one by
+one, field by field, which says what is wrong and accepts what an older release wrote
+(fields it did not know are then missing). The cyclic collector is held while the audit
+runs: it would only walk the many objects the audit keeps to its end again and again.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -69,9 +83,13 @@ class AuditResult:
     altered: Altered | None = None  # a task file that differs from what the ledger says
     backwards: Backwards | None = None  # the first record dated before an earlier one
     files: tuple[FileProblem, ...] = ()  # kept files missing or not as recorded
+    # Lines whose record is intact (its content hashes right) but whose bytes were edited:
+    # reported, but the record can still be trusted, so a backup or an upgrade goes ahead.
+    reencoded: tuple[ChainBreak, ...] = ()
 
     @property
     def intact(self) -> bool:
+        """Every record and file can be trusted (edited bytes of an intact record aside)."""
         return (self.broken is None and self.missing_tail is None and self.altered is None
                 and self.backwards is None and not self.files)
 
@@ -79,20 +97,50 @@ class AuditResult:
 @dataclass
 class _Doc:
     file: str
+    doc_id: str
     number: int  # a task's number; an outbox entry's document id
-    value: Any  # the Task or OutboxEntry the file holds
     seq: int
-    raw: dict[str, Any]  # the document as stored
+    value: Any = None  # the task or entry as the ledger had it at `seq`, once replayed there
     checked: bool = False
+
+
+@dataclass(frozen=True)
+class _File:
+    name: str
+    collection: str
+    data: bytes  # as read
+    docs: tuple[DocKey, ...]  # in the file's order
+
+    def documents(self) -> dict[str, Any]:
+        """The file's documents by id, parsed again from the bytes read."""
+        table: dict[str, Any] = json.loads(self.data.decode("utf-8"))[self.collection]
+        return table
 
 
 DocKey = tuple[str, str]  # (collection, key)
 
 
 def verify(folder: Path) -> AuditResult:
-    docs, newest_in, problem = _read_files(folder)
+    with _collector_held():
+        return _verify(folder)
+
+
+@contextlib.contextmanager
+def _collector_held() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _verify(folder: Path) -> AuditResult:
+    files, docs, newest_in, problem = _read_files(folder)
+    by_name = {file.name: file for file in files}
     problem = problem or _meta_problem(folder)
-    reader = ChainReader(folder / "ledger.jsonl")
+    reader = ChainReader(folder / "ledger.jsonl", exact=True)
     state: dict[DocKey, Any] = {}
     meetings: dict[int, Meeting] = {}
     created: dict[DocKey, tuple[int, str]] = {}  # document -> (record that made it, its file)
@@ -120,20 +168,59 @@ def verify(folder: Path) -> AuditResult:
                 created[doc_key] = (item.seq, _file_of(doc_key[0], state[doc_key]))
             doc = docs.get(doc_key)
             if doc is not None and doc.seq == item.seq:
-                doc.checked = True
-                if problem is None and not _agrees(doc.raw, _as_doc(doc_key[0],
-                                                                    state[doc_key])):
-                    problem = _altered(doc, "与台账记载不符")
+                doc.checked, doc.value = True, state[doc_key]
     torn = reader.torn_at is not None
+    reencoded = tuple(reader.reencoded)
     if broken is not None:
-        return AuditResult(count, last_at, broken, torn, None, None, backwards)
+        return AuditResult(count, last_at, broken, torn, None, None, backwards,
+                           reencoded=reencoded)
     # Removing the newest records leaves a valid chain; the task files still remember them.
     newest_seq = max(newest_in.values(), default=0)
     missing = (count + 1, newest_seq) if newest_seq > count else None
+    if problem is None:
+        problem = _compared(files, docs)
     if problem is None and missing is None:
-        problem = _unexplained(docs, created, newest_in, state)
+        problem = _unexplained(docs, by_name, created, newest_in, state)
     return AuditResult(count, last_at, None, torn, missing, problem, backwards,
-                       _file_problems(folder, state, meetings))
+                       _file_problems(folder, state, meetings), reencoded)
+
+
+def _compared(files: list[_File], docs: dict[DocKey, _Doc]) -> Altered | None:
+    """The first document that differs from the ledger as of its own record. A file whose
+    bytes are what the writer makes of the replayed documents agrees, document for
+    document, exactly (types and order included); the documents of any other are compared
+    one at a time."""
+    for file in files:
+        held = [docs[key] for key in file.docs]
+        if all(doc.checked for doc in held):
+            table = {doc.doc_id: _as_doc(file.collection, doc.value, doc.seq) for doc in held}
+            written = json.dumps({file.collection: table}, ensure_ascii=False,
+                                 separators=(",", ":")).encode()
+            if written == file.data:
+                continue
+        stored = file.documents()
+        for doc in sorted(held, key=lambda doc: _order(doc.doc_id)):
+            if not doc.checked:
+                continue  # no record made it what it is: `_unexplained` names it
+            raw = stored[doc.doc_id]
+            problem = _unreadable(doc, raw)
+            if problem is None and not _agrees(raw, _as_doc(file.collection, doc.value, 0)):
+                problem = _altered(doc, "与台账记载不符")
+            if problem is not None:
+                return problem
+    return None
+
+
+def _unreadable(doc: _Doc, raw: Any) -> Altered | None:
+    """The problem with a document that cannot be read as a task or an outbox entry."""
+    try:
+        if doc.file.startswith(records.TASKS):
+            records.task_from_doc(raw)
+        else:
+            records.entry_from_doc(raw)
+    except RecordInvalid as e:
+        return Altered(doc.file, 0, f"中文档 {doc.doc_id} 格式不对：{e}")
+    return None
 
 
 def _file_problems(folder: Path, state: dict[DocKey, Any],
@@ -176,10 +263,10 @@ def _apply(record: Any, state: dict[DocKey, Any]) -> list[DocKey]:
     return changed
 
 
-def _as_doc(collection: str, value: Any) -> dict[str, Any]:
+def _as_doc(collection: str, value: Any, seq: int) -> dict[str, Any]:
     if collection == records.TASKS:
-        return records.task_to_doc(value, 0)
-    return records.entry_to_doc(value, 0)
+        return records.task_to_doc(value, seq)
+    return records.entry_to_doc(value, seq)
 
 
 def _agrees(stored: Any, replayed: Any) -> bool:
@@ -207,36 +294,55 @@ def _altered(doc: _Doc, problem: str) -> Altered:
                    else f"中文档 {doc.number} {problem}")
 
 
-def _read_files(folder: Path) -> tuple[dict[DocKey, _Doc], dict[str, int], Altered | None]:
-    """Every task and outbox document, the newest record each file reflects, and the first
-    file that cannot be read as such documents."""
+def _read_files(folder: Path) -> tuple[list[_File], dict[DocKey, _Doc], dict[str, int],
+                                        Altered | None]:
+    """Every task and outbox file and document (by the fields that name it: the rest is
+    read only if its file differs from the ledger, `_compared`), the newest record each
+    file reflects, and the first file that cannot be read as such documents."""
+    files: list[_File] = []
     docs: dict[DocKey, _Doc] = {}
     newest: dict[str, int] = {}
     for collection in (records.TASKS, records.OUTBOX):
         for path in sorted(folder.glob(f"{collection}-*.json")):
             try:
-                tables = read_json_file(path)
-            except StoreCorrupt:
-                return docs, newest, Altered(path.name, 0, "无法读取或不是有效的 JSON")
+                data = path.read_bytes()
+                tables = json.loads(data.decode("utf-8"))
+            except (OSError, ValueError):  # unreadable, not UTF-8 or not JSON
+                return files, docs, newest, Altered(path.name, 0, "无法读取或不是有效的 JSON")
             table = tables.get(collection) if isinstance(tables, dict) else None
             if not isinstance(table, dict):
-                return docs, newest, Altered(path.name, 0, "不是数据文件的结构")
+                return files, docs, newest, Altered(path.name, 0, "不是数据文件的结构")
+            by_id: dict[str, DocKey] = {}
             for doc_id, doc in sorted(table.items(), key=lambda item: _order(item[0])):
-                value: Any
                 try:
                     if collection == records.TASKS:
-                        value, seq = records.task_from_doc(doc)
-                        key, number = value.key, value.number
+                        key, number = _field(doc, "key", str), _field(doc, "number", int)
                     else:
-                        value, seq = records.entry_from_doc(doc)
-                        key, number = value.key, _order(doc_id)
+                        key = f"{_field(doc, 'notice', str)}|{_field(doc, 'channel', str)}"
+                        number = _order(doc_id)
+                    seq = _field(doc, "seq", int)
                 except RecordInvalid as e:
-                    return docs, newest, Altered(path.name, 0, f"中文档 {doc_id} 格式不对：{e}")
+                    return files, docs, newest, Altered(path.name, 0,
+                                                        f"中文档 {doc_id} 格式不对：{e}")
                 if (collection, key) in docs:
-                    return docs, newest, Altered(path.name, 0, f"中文档 {doc_id} 重复")
-                docs[collection, key] = _Doc(path.name, number, value, seq, doc)
+                    return files, docs, newest, Altered(path.name, 0, f"中文档 {doc_id} 重复")
+                docs[collection, key] = _Doc(path.name, doc_id, number, seq)
+                by_id[doc_id] = collection, key
                 newest[path.name] = max(newest.get(path.name, 0), seq)
-    return docs, newest, None
+            files.append(_File(path.name, collection, data,
+                               tuple(by_id[doc_id] for doc_id in table)))
+    return files, docs, newest, None
+
+
+def _field(doc: Any, name: str, kind: type) -> Any:
+    """A field that names a document, read as strictly as reading the document does."""
+    if not isinstance(doc, dict):
+        raise RecordInvalid("不是 JSON 对象")
+    if name not in doc:
+        raise RecordInvalid(f"缺少字段 {name}")
+    if type(doc[name]) is not kind:
+        raise RecordInvalid(f"字段 {name} 的类型不对")
+    return doc[name]
 
 
 def _meta_problem(folder: Path) -> Altered | None:
@@ -254,12 +360,14 @@ def _meta_problem(folder: Path) -> Altered | None:
     return None
 
 
-def _unexplained(docs: dict[DocKey, _Doc], created: dict[DocKey, tuple[int, str]],
-                 newest_in: dict[str, int], state: dict[DocKey, Any]) -> Altered | None:
+def _unexplained(docs: dict[DocKey, _Doc], files: dict[str, _File],
+                 created: dict[DocKey, tuple[int, str]], newest_in: dict[str, int],
+                 state: dict[DocKey, Any]) -> Altered | None:
     """A document no record explains, or one missing from a file written after it."""
     for doc in docs.values():
         if not doc.checked:
-            return _altered(doc, "不对应台账中的任何记录")
+            raw = files[doc.file].documents()[doc.doc_id]
+            return _unreadable(doc, raw) or _altered(doc, "不对应台账中的任何记录")
     for doc_key, (seq, file) in created.items():
         if doc_key not in docs and seq <= newest_in.get(file, 0):
             value = state[doc_key]
@@ -278,7 +386,8 @@ def describe_time(at: str) -> str:
 
 def describe_problems(result: AuditResult, folder: Path) -> list[str]:
     """What `result` found wrong with the store in `folder`, in the admin's words, one
-    sentence each, the first the most serious; [] when it is intact."""
+    sentence each, the first the most serious; [] when it is intact and no ledger line was
+    edited."""
     ledger = folder / "ledger.jsonl"
     if result.broken is not None:
         b = result.broken
@@ -304,4 +413,9 @@ def describe_problems(result: AuditResult, folder: Path) -> list[str]:
         name = f"“{f.name}”" if f.name else ""
         problems.append(f"证据文件有误：{f.record}的附件{name}（{folder / f.file}）{f.problem}，"
                         "文件可能被删除或改动过。")
+    if result.reencoded:
+        r, more = result.reencoded[0], len(result.reencoded) - 1
+        problems.append(f"台账有误：{ledger} 第 {r.line} 行（记录 {r.seq}）被改动过：记录的内容"
+                        f"与哈希相符，但这一行{r.problem}"
+                        + (f"（另有 {more} 行也是如此）" if more else "") + "。")
     return problems

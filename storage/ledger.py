@@ -4,6 +4,15 @@ Each line is one JSON record carrying its sequence number, the SHA-256 of the pr
 record (`prev`) and its own (`hash`, over the record without `hash`). Editing, removing or
 reordering a line breaks the chain at that point, which `verify` names.
 
+What is hashed is the record's canonical serialisation (`canonical`: keys sorted, compact,
+UTF-8). A line is stored as exactly those bytes with the hash appended as the last member,
+`canonical(body)[:-1] + ',"hash":"<64 hex>"}'` (the "stored form"), so reading checks the
+chain by hashing the bytes as stored: one `json.loads` per line and no re-serialisation.
+Lines written before this form (the same content with the fields in the writer's order) are
+checked as they always were, by re-serialising what they hold. Both kinds verify the same
+hash, so a ledger may hold both and nothing is ever rewritten; see `ChainReader` for what
+counts as an edited line.
+
 The ledger is also the store's write-ahead log: a state change is committed when its
 record is fsync'd here, before the table files are replaced. A crash can leave a torn last
 line (never acknowledged); opening reports it, and the store sets those bytes aside only
@@ -55,9 +64,27 @@ class LedgerRecord:
                 "data": self.data, "prev": self.prev}
 
 
+def canonical(body: dict[str, Any]) -> bytes:
+    """What a record's hash is taken over: its fields but `hash`, keys sorted, compact."""
+    return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
 def digest(body: dict[str, Any]) -> str:
-    canonical = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(canonical(body)).hexdigest()
+
+
+_MARK = b',"hash":"'  # a line in stored form ends in _MARK, 64 hex digits and '"}'
+_TAIL = len(_MARK) + 64 + len(b'"}')
+
+
+def in_stored_form(line: bytes) -> bool:
+    """Whether `line` (without its newline) ends in the SHA-256 of the bytes before that
+    last member, closed with "}". Then those bytes are exactly what was hashed when the
+    record was written (a writer hashes nothing else), and the line's parse is that
+    record with its hash."""
+    if line[-_TAIL:-66] != _MARK or line[-2:] != b'"}':
+        return False
+    return hashlib.sha256(line[:-_TAIL] + b"}").hexdigest().encode() == line[-66:-2]
 
 
 def record_problem(error: Exception) -> str:
@@ -77,15 +104,17 @@ class ChainBreak:
 
 
 _FIELDS = ("seq", "at", "type", "actor", "data", "prev")
+_ALL_FIELDS = frozenset((*_FIELDS, "hash"))
+_decode = json.JSONDecoder().decode  # `json.loads` without its per-call set-up
 
 
 def _parse(raw: bytes) -> dict[str, Any] | None:
     """The line as a JSON object with every field of a record, or None."""
     try:
-        obj = json.loads(raw)
-    except ValueError:
+        obj = _decode(raw.decode())
+    except ValueError:  # not UTF-8 or not JSON
         return None
-    if not isinstance(obj, dict) or not all(k in obj for k in (*_FIELDS, "hash")):
+    if not isinstance(obj, dict) or not obj.keys() >= _ALL_FIELDS:
         return None
     return obj
 
@@ -116,13 +145,31 @@ class ChainReader:
 
     After iterating: `torn_at` is the byte offset of an interrupted last line (None if
     there is none) and `unterminated` says that the last record is whole but lacks its
-    newline."""
+    newline.
 
-    def __init__(self, path: Path) -> None:
+    A line in stored form is checked over its bytes; any other line by re-serialising its
+    content, as earlier releases' lines always were. A changed content is a `ChainBreak`
+    either way. With `exact` (the audit), a line not in stored form must also be byte for
+    byte what every earlier release wrote for that content: compact JSON of the seven
+    fields in the order seq, at, type, actor, data, prev, hash. Otherwise it is listed in
+    `reencoded`: the record is intact and the chain goes on, but its line was edited —
+    spaces or a CR, a character or number written another way, a field repeated (a reader
+    of the file may see a value the hash does not cover), an extra field, or the fields
+    rearranged (a line in stored form whose bytes were touched at all falls here). What no
+    check can see, as nothing recorded it: the order of the keys inside `data` of a line in
+    the earlier form (those releases wrote them in no fixed order), and a line rewritten
+    into exactly the earlier form — either way every value is as written. A line in the
+    earlier form after lines in stored form is not itself an edit: an earlier release of
+    the same store format may have written it. Opening the store does not ask for `exact`:
+    what it replays is exactly what was hashed."""
+
+    def __init__(self, path: Path, exact: bool = False) -> None:
         self.path = path
+        self.exact = exact
         self.torn_at: int | None = None
         self.unterminated = False
         self.size = 0
+        self.reencoded: list[ChainBreak] = []  # with `exact`: intact records, edited lines
 
     def __iter__(self) -> Iterator[LedgerRecord | ChainBreak]:
         if not self.path.exists():
@@ -131,8 +178,13 @@ class ChainReader:
         with open(self.path, "rb") as f:
             for line_no, raw in enumerate(f, start=1):
                 complete = raw.endswith(b"\n")
+                line = raw[:-1] if complete else raw
                 obj = _parse(raw)
-                if obj is None or obj["hash"] != digest({k: obj[k] for k in _FIELDS}):
+                # Over the bytes as stored; else (an earlier release's line) over the
+                # content, re-serialised.
+                stored = obj is not None and in_stored_form(line)
+                if obj is None or (not stored and obj["hash"] != digest(
+                        {k: obj[k] for k in _FIELDS})):
                     if not complete:
                         self.torn_at = offset  # an append a crash interrupted
                         return
@@ -151,11 +203,47 @@ class ChainReader:
                 if record is None:
                     yield ChainBreak(line_no, _seq_of(obj), "字段格式不对")
                     return
+                if self.exact and not stored:
+                    how = _reencoded(line, obj)
+                    if how is not None:
+                        self.reencoded.append(ChainBreak(line_no, record.seq, how))
                 offset += len(raw)
                 self.size = offset
                 self.unterminated = not complete
                 yield record
                 prev, expected_seq = record.hash, record.seq + 1
+
+
+_WRITTEN = (*_FIELDS, "hash")  # the order of the fields in lines before the stored form
+
+
+def _reencoded(line: bytes, obj: dict[str, Any]) -> str | None:
+    """How an intact record's line, not in stored form, differs from what earlier releases
+    wrote for it, in Chinese; None if it does not."""
+    extra = [k for k in obj if k not in _ALL_FIELDS]
+    if extra:
+        return f"多了字段 {extra[0]}"
+    if json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode() != line:
+        repeated = _repeated_key(line)
+        if repeated is not None:
+            return f"字段 {repeated} 出现了不止一次（读文件的人看到的可能不是哈希保护的内容）"
+        return "多了空白，或字符、数字的写法与写入时不同"
+    if tuple(obj) != _WRITTEN:
+        return "字段的顺序被调换过"
+    return None
+
+
+def _repeated_key(line: bytes) -> str | None:
+    found: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in items]
+        if not found and len(set(keys)) != len(keys):
+            found.append(next(k for k in keys if keys.count(k) > 1))
+        return dict(items)
+
+    json.loads(line, object_pairs_hook=pairs)
+    return found[0] if found else None
 
 
 def read_records(path: Path) -> Iterator[LedgerRecord | ChainBreak]:
@@ -164,15 +252,17 @@ def read_records(path: Path) -> Iterator[LedgerRecord | ChainBreak]:
 
 
 def _encode(body: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
-    """The record's line. Text that is not valid Unicode (a lone surrogate, which JSON from
-    a platform can carry) is stored with U+FFFD in its place, so every line is UTF-8."""
+    """The record's line, in stored form: the very bytes its hash is taken over, then the
+    hash. Text that is not valid Unicode (a lone surrogate, which JSON from a platform can
+    carry) is stored with U+FFFD in its place, so every line is UTF-8."""
     try:
-        digest_ = digest(body)
+        hashed = canonical(body)
     except UnicodeEncodeError:
         body = _valid_unicode(body)
-        digest_ = digest(body)
-    line = json.dumps({**body, "hash": digest_}, ensure_ascii=False, separators=(",", ":"))
-    return {**body, "hash": digest_}, line.encode() + b"\n"
+        hashed = canonical(body)
+    digest_ = hashlib.sha256(hashed).hexdigest()
+    line = hashed[:-1] + _MARK + digest_.encode() + b'"}\n'
+    return {**body, "hash": digest_}, line
 
 
 def _valid_unicode(value: Any) -> Any:

@@ -1,7 +1,11 @@
-"""`dutybot audit verify`: intact, edited, removed, reordered and truncated ledgers."""
+"""`dutybot audit verify`: intact, edited, removed, reordered and truncated ledgers; lines
+edited without changing their record; task files written out differently."""
 
 from __future__ import annotations
 
+import gc
+import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -93,3 +97,59 @@ def test_an_excuse_and_an_incident_pass_the_audit(config_path: Path, ledger: Pat
     app.close()
     code, out = run(config_path, capsys)
     assert code == 0 and "台账完好：共 6 条记录" in out and "数据文件与台账一致" in out
+
+
+def _reordered(line: str) -> str:
+    """The line with the keys of its record's data in the opposite order."""
+    obj = json.loads(line)
+    obj["data"] = dict(reversed(obj["data"].items()))
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+@pytest.mark.parametrize(("edit", "said"), [
+    (lambda line: line.replace('":', '": '), "多了空白"),
+    (lambda line: line.replace('"note":"二"', '"note":"贰","note":"二"'),
+     "字段 note 出现了不止一次"),
+    (_reordered, "字段的顺序被调换过"),
+], ids=["spaces", "a value shown before the hashed one", "keys rearranged"])
+def test_a_line_edited_without_changing_its_record_is_named(
+        config_path: Path, ledger: Path, capsys: pytest.CaptureFixture[str],
+        edit: Callable[[str], str], said: str, tmp_path: Path) -> None:
+    """The record's content still hashes right, but the line is not what was written: the
+    audit names it (and goes on checking the chain). The record can still be trusted, so
+    the store still opens and a backup is still taken (an upgrade takes one first)."""
+    lines = ledger.read_text(encoding="utf-8").splitlines(keepends=True)
+    edited = edit(lines[2])
+    assert edited != lines[2]
+    ledger.write_text("".join([*lines[:2], edited, *lines[3:]]), encoding="utf-8")
+    code, out = run(config_path, capsys)
+    assert code == 1
+    assert f"{ledger} 第 3 行（记录 3）被改动过：记录的内容与哈希相符，但这一行" in out
+    assert said in out and "哈希值不符" not in out
+    app = App.open(load(config_path), FakeClock(at("2026-11-26 11:00")), read_only=True)
+    task = app.store.task("theme-day:branch-2:2026-11")
+    app.close()
+    assert task is not None and task.checkin is not None and task.checkin.note == "二"
+    assert main(["backup", "--config", str(config_path), "--out",
+                 str(tmp_path / "kept.tar.gz")]) == 0
+
+
+def test_a_task_file_written_out_differently_with_the_same_content_passes(
+        config_path: Path, ledger: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tasks_file = ledger.parent / "tasks-2026-11.json"
+    content = json.loads(tasks_file.read_text(encoding="utf-8"))
+    tasks_file.write_text(json.dumps(content, ensure_ascii=True, indent=1), encoding="utf-8")
+    code, out = run(config_path, capsys)
+    assert code == 0 and "数据文件与台账一致" in out
+
+
+def test_a_count_written_as_a_decimal_in_a_task_file_is_named(
+        config_path: Path, ledger: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """0.0 equals 0 to Python, but opening the store would refuse it: so does the audit."""
+    tasks_file = ledger.parent / "tasks-2026-11.json"
+    content = tasks_file.read_text(encoding="utf-8")
+    assert '"moves":0,' in content
+    tasks_file.write_text(content.replace('"moves":0,', '"moves":0.0,', 1), encoding="utf-8")
+    code, out = run(config_path, capsys)
+    assert code == 1 and "tasks-2026-11.json" in out and "字段 moves 的类型不对" in out
+    assert gc.isenabled()  # the audit held the collector only while it ran

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -99,6 +100,10 @@ def test_audit_beside_a_running_bot_never_cries_wolf(folder: Path) -> None:
                           stdout=subprocess.PIPE, text=True) as writer:
         try:
             assert writer.stdout is not None and writer.stdout.readline().strip() == "open"
+            ledger, waited = folder / "ledger.jsonl", 0
+            while ledger.read_bytes().count(b"\n") < 3 and waited < 1000:  # it has begun
+                time.sleep(0.01)
+                waited += 1
             results = [verify(folder) for _ in range(40)]
         finally:
             writer.kill()
