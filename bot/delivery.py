@@ -24,7 +24,7 @@ from bot.channels import registry
 from bot.channels.base import ChannelUnavailable, Outbound, PermanentSendError, SendError
 from handlers import notices as words
 from handlers.messages import Reply
-from schedules.meetings import Meeting, meeting_notices, meeting_stale
+from schedules.meetings import QuietMeetings, meeting_notices, meeting_stale
 from schedules.model import Policy
 from schedules.reminders import (
     Notice,
@@ -91,9 +91,7 @@ class Deliverer:
         # restart simply asks again).
         self._settled: dict[str, Task] = {}  # a task that changes is a new object
         self._started: float | None = None  # monotonic start of the pass under way
-        # Meetings with nothing due until a moment (None: until they change), as they were
-        # then: a meeting that changes is a new object, and is looked at again.
-        self._quiet: dict[int, tuple[Meeting | None, datetime | None]] = {}
+        self._quiet = QuietMeetings()  # meetings with nothing due until a moment
         self.calendar: CalendarSync | None = None  # WeCom 日程, if on
         wecom = app.config.channel("wecom")
         if wecom is not None and wecom.calendar:  # 日程 are a WeCom app feature
@@ -175,10 +173,10 @@ class Deliverer:
         plan = task_notices(app.org, live, app.calendar, now, handled, stand_ins)
         self._settled.update({t.key: t for t in plan.settled})
         groups = {u.id for u in app.org.units.values() if u.group is not None}
-        awake = [m for m in store.live_meetings() if not self._asleep(m, now)]
+        awake = self._quiet.awake(store.live_meetings(), now)
         meetings = meeting_notices(app.org, awake, app.calendar, app.config.reminders, now,
                                    handled, groups)
-        self._quiet.update({n: (store.meeting(n), at) for n, at in meetings.quiet.items()})
+        self._quiet.note(meetings, store.meeting)
         meetings_stale = meetings.skip
         due = plan.send + digest_notices(app.org, groups, app.calendar,
                                          app.config.reminders, now, handled) + meetings.send
@@ -205,11 +203,6 @@ class Deliverer:
                         self.metrics.moved([entry], entry.state)
         skipped = len(plan.skip) + len(meetings_stale)
         return PassResult(planned=len(entries) - skipped, skipped=skipped)
-
-    def _asleep(self, meeting: Meeting, now: datetime) -> bool:
-        memo = self._quiet.get(meeting.number)
-        return (memo is not None and memo[0] is meeting
-                and (memo[1] is None or now < memo[1]))
 
     def _escalations(self, notices: Sequence[Notice], sending: set[str],
                      now: datetime) -> list[dict[str, object]]:

@@ -8,7 +8,7 @@ module says what a meeting is and which of its messages are due at a moment.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -330,6 +330,28 @@ class MeetingPlan:
     # Meetings with nothing due now: when something next can be (None: nothing until the
     # meeting changes). A caller may leave such a meeting alone until then.
     quiet: dict[int, datetime | None]
+
+
+class QuietMeetings:
+    """What plans said of quiet meetings (`MeetingPlan.quiet`), each as the meeting was
+    then: a meeting is looked at again once that moment comes, or once it changes (a
+    meeting that changes is a new object). The live pass keeps one; so does `simulate`."""
+
+    def __init__(self) -> None:
+        self._until: dict[int, tuple[Meeting | None, datetime | None]] = {}
+
+    def awake(self, meetings: Iterable[Meeting], now: datetime) -> list[Meeting]:
+        """The meetings that may have something due at `now`, in their order."""
+        return [m for m in meetings if not self._asleep(m, now)]
+
+    def note(self, plan: MeetingPlan, meeting: Callable[[int], Meeting | None]) -> None:
+        """Remembers `plan`'s quiet meetings as `meeting` (by number) has them now."""
+        self._until.update({n: (meeting(n), at) for n, at in plan.quiet.items()})
+
+    def _asleep(self, meeting: Meeting, now: datetime) -> bool:
+        memo = self._until.get(meeting.number)
+        return (memo is not None and memo[0] is meeting
+                and (memo[1] is None or now < memo[1]))
 
 
 def meeting_notices(org: Org, meetings: Iterable[Meeting], calendar: WorkCalendar,

@@ -22,7 +22,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo
 
 from schedules.calendar import WorkCalendar
@@ -73,8 +73,8 @@ class StageDay:
     occurrence: int  # 1, 2, … for overdue reminders; 0 for the others
     day: date
 
-    @property
-    def name(self) -> str:
+    @cached_property
+    def name(self) -> str:  # kept: the planner builds a key from it for every look
         return stage_name(self.stage, self.occurrence)
 
 
@@ -130,6 +130,12 @@ class Plan:
     # Tasks whose every stage is behind them and handled: nothing more can come of them
     # until they change (a new due date, or reopened), so a caller may stop asking.
     settled: list[Task] = field(default_factory=list)
+    # Every task looked at, by key: the first moment after `now` something can come of it
+    # once what this plan sends and skips is handled (None: nothing more). It holds while
+    # the task, the config and who stands in stay as they are, so a caller that records
+    # the whole plan may leave the task alone until then (`simulate` does, day after day).
+    # Tasks not looked at (no send time for their policy now) are not in it.
+    quiet: dict[str, datetime | None] = field(default_factory=dict)
 
 
 def escalation_recipients(org: Org, owner: str) -> list[str]:
@@ -248,11 +254,13 @@ def task_notices(
     send: list[Notice] = []
     skip: list[Notice] = []
     settled: list[Task] = []
+    quiet: dict[str, datetime | None] = {}
     for task in tasks:
         duty = org.duties.get(task.duty)
         assignee = org.assignee(task.owner)
         if (task.status is not Status.OPEN or duty is None or assignee is None
                 or retired(org, task)):
+            quiet[task.key] = None  # silent until it or the config changes
             continue
         policy = duty.policy
         tz = policy.timezone or org.timezone
@@ -295,7 +303,21 @@ def task_notices(
                 (send if sd.day == newest else skip).append(notice)
         if (not stages or stages[-1].day < today) and len(send) + len(skip) == planned_before:
             settled.append(task)
-    return Plan(send, skip, settled)
+        quiet[task.key] = _next_moment(task, duty.cadence, stages, policy, tz, now)
+    return Plan(send, skip, settled, quiet)
+
+
+def _next_moment(task: Task, cadence: Cadence, stages: Sequence[StageDay], policy: Policy,
+                 tz: ZoneInfo, now: datetime) -> datetime | None:
+    """The first moment after `now` something can come of a task whose every notice due by
+    `now` is planned (so, once recorded, handled): its next stage, or the news of an event
+    reported for later; None when neither is to come."""
+    coming = next((moment for sd in stages
+                   if (moment := datetime.combine(sd.day, policy.send_at, tz)) > now), None)
+    if (cadence is Cadence.EVENT and task.opened is not None and task.opened > now
+            and not task.checkins and (coming is None or task.opened < coming)):
+        return task.opened
+    return coming
 
 
 def _opened_notices(org: Org, task: Task, now: datetime, today: date,
