@@ -8,9 +8,10 @@ a restart, changes nothing.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from enum import StrEnum
+from typing import Any, TypeVar
 
 from schedules.calendar import WorkCalendar
 from schedules.model import Cadence, Org
@@ -24,6 +25,21 @@ from schedules.periods import (
     periods_overlapping,
     previous_period,
 )
+
+_Frozen = TypeVar("_Frozen")
+
+
+def _copied(value: _Frozen, changes: dict[str, Any]) -> _Frozen:
+    """`dataclasses.replace` for the frozen (slot-less, `__post_init__`-free) classes here,
+    without its per-field work: a copy of the instance's fields with `changes` over them.
+    Replaying the ledger makes thousands of these (every check-in, undo, excuse), and the
+    values were checked when they were read. `tests/test_tasks.py` pins that it makes what
+    `replace` makes."""
+    copy = object.__new__(type(value))
+    fields = vars(copy)
+    fields.update(vars(value))
+    fields.update(changes)
+    return copy
 
 
 class Status(StrEnum):
@@ -133,32 +149,32 @@ class Task:
         return self.status is Status.OPEN and today > self.due
 
     def with_due(self, due: date) -> Task:
-        return replace(self, due=due, moves=self.moves + 1, previous_due=self.due)
+        return _copied(self, {"due": due, "moves": self.moves + 1, "previous_due": self.due})
 
     def with_checkin(self, checkin: CheckIn) -> Task:
-        return replace(self, status=Status.DONE, checkins=(*self.checkins, checkin))
+        return _copied(self, {"status": Status.DONE, "checkins": (*self.checkins, checkin)})
 
     def with_checkin_replaced(self, checkin: CheckIn) -> Task:
         """A meeting's corrected record (a second 纪实) restates its check-in: same id."""
         self.find_checkin(checkin.id)
-        return replace(self, checkins=tuple(checkin if c.id == checkin.id else c
-                                            for c in self.checkins))
+        return _copied(self, {"checkins": tuple(checkin if c.id == checkin.id else c
+                                                for c in self.checkins)})
 
     def with_attachments(self, checkin_id: str, extra: tuple[Attachment, ...]) -> Task:
         self.find_checkin(checkin_id)
-        checkins = tuple(replace(c, attachments=(*c.attachments, *extra))
+        checkins = tuple(_copied(c, {"attachments": (*c.attachments, *extra)})
                          if c.id == checkin_id else c for c in self.checkins)
-        return replace(self, checkins=checkins)
+        return _copied(self, {"checkins": checkins})
 
     def with_excuse(self, excuse: Excuse) -> Task:
-        return replace(self, status=Status.EXCUSED, excuses=(*self.excuses, excuse))
+        return _copied(self, {"status": Status.EXCUSED, "excuses": (*self.excuses, excuse)})
 
     def with_excuse_withdrawn(self, person: str, at: datetime, reason: str) -> Task:
         if self.status is not Status.EXCUSED or not self.excuses:
             raise ValueError(f"task {self.key} is not excused")
-        last = replace(self.excuses[-1], withdrawn_at=at, withdrawn_by=person,
-                       withdrawn_reason=reason)
-        return replace(self, status=Status.OPEN, excuses=(*self.excuses[:-1], last))
+        last = _copied(self.excuses[-1], {"withdrawn_at": at, "withdrawn_by": person,
+                                          "withdrawn_reason": reason})
+        return _copied(self, {"status": Status.OPEN, "excuses": (*self.excuses[:-1], last)})
 
     def done_on(self, tz: tzinfo) -> date | None:
         """The local day of the check-in that makes this task done."""
@@ -173,18 +189,19 @@ class Task:
 
     def with_undo(self, checkin_id: str, at: datetime, person: str = "") -> Task:
         self.find_checkin(checkin_id)
-        checkins = tuple(replace(c, undone_at=at, undone_by=person, restored_at=None)
+        checkins = tuple(_copied(c, {"undone_at": at, "undone_by": person, "restored_at": None})
                          if c.id == checkin_id else c for c in self.checkins)
         still_done = any(c.undone_at is None for c in checkins)
-        return replace(self, checkins=checkins, status=Status.DONE if still_done else Status.OPEN)
+        return _copied(self, {"checkins": checkins,
+                              "status": Status.DONE if still_done else Status.OPEN})
 
     def with_restore(self, checkin_id: str, at: datetime) -> Task:
         """The undone check-in in effect again, with its own time, note and channel."""
         if self.find_checkin(checkin_id).undone_at is None or self.status is not Status.OPEN:
             raise ValueError(f"check-in {checkin_id} of {self.key} cannot be restored")
-        checkins = tuple(replace(c, undone_at=None, undone_by="", restored_at=at)
+        checkins = tuple(_copied(c, {"undone_at": None, "undone_by": "", "restored_at": at})
                          if c.id == checkin_id else c for c in self.checkins)
-        return replace(self, checkins=checkins, status=Status.DONE)
+        return _copied(self, {"checkins": checkins, "status": Status.DONE})
 
 
 def retired(org: Org, task: Task) -> bool:
