@@ -112,7 +112,8 @@ def test_ctrl_c_ends_the_chat_at_once(config_path: Path) -> None:
 
 
 def test_a_long_preview_shows_progress_on_a_terminal(config_path: Path) -> None:
-    process, controller = _terminal(["simulate", "--from", "2026-01-01", "--to", "2028-12-31",
+    # Twenty years: long enough to take over the bar's one second however fast simulate gets.
+    process, controller = _terminal(["simulate", "--from", "2026-01-01", "--to", "2045-12-31",
                                      "--config", str(config_path), "--now",
                                      "2025-12-31T12:00"])
     seen = bytearray()
@@ -129,7 +130,7 @@ def test_a_long_preview_shows_progress_on_a_terminal(config_path: Path) -> None:
     finally:
         process.kill()
         os.close(controller)
-    assert re.search(r"预览 .*\d+/1096 天", seen.decode(errors="replace"))
+    assert re.search(r"预览 .*\d+/7305 天", seen.decode(errors="replace"))
 
 
 def test_piped_output_has_no_progress_bar(config_path: Path) -> None:

@@ -476,8 +476,9 @@ def act(app: App, clock: FakeClock, config: Config, rng: random.Random, meetings
         assert meeting is not None
         n, organiser = meeting.number, org.owner_name(meeting.organiser)
         what = rng.random()
-        if what < 0.35:
-            who = org.owner_name(rng.choice(meeting.attendees_expected()))
+        expected = meeting.attendees_expected()
+        if what < 0.35 and expected:  # (everyone may be on leave already)
+            who = org.owner_name(rng.choice(expected))
             chat(app, clock, who).say(f"请假 {n} 出差")
         elif what < 0.55:
             chat(app, clock, organiser).say(f"改期 {n} 下周二下午3点")
