@@ -30,7 +30,7 @@ import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -340,10 +340,26 @@ class Ledger:
 
     def append(self, at: datetime, type: str, actor: str, data: dict[str, Any]) -> LedgerRecord:
         """Append one record durably (fsync) or raise `StoreWriteFailed` leaving no trace."""
+        return self.append_many(at, [(type, actor, data)])[0]
+
+    def append_many(self, at: datetime,
+                    items: Sequence[tuple[str, str, dict[str, Any]]]) -> list[LedgerRecord]:
+        """Append records, each its own line in the chain, with one write and one fsync (a
+        pass's escalations and its new outbox entries). Durable together once this returns;
+        `StoreWriteFailed` leaves no trace. A crash mid-write leaves whole lines before a torn
+        one, which start-up sets aside: each record stands on its own, as if appended alone."""
         self.check_time(at)
-        seq = self.last_seq + 1
-        body, line = _encode({"seq": seq, "at": at.isoformat(), "type": type, "actor": actor,
-                              "data": data, "prev": self.last_hash})
+        seq, prev = self.last_seq, self.last_hash
+        made: list[tuple[dict[str, Any], str, str]] = []
+        lines: list[bytes] = []
+        for type, actor, data in items:
+            seq += 1
+            body, line = _encode({"seq": seq, "at": at.isoformat(), "type": type,
+                                  "actor": actor, "data": data, "prev": prev})
+            made.append((body, type, actor))
+            lines.append(line)
+            prev = body["hash"]
+        payload = b"".join(lines)
         new_file = not self.path.exists()
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -352,8 +368,8 @@ class Ledger:
         try:
             size = os.fstat(fd).st_size
             try:
-                written = os.write(fd, line)
-                if written != len(line):
+                written = os.write(fd, payload)
+                if written != len(payload):
                     raise OSError(28, "short write")
                 os.fsync(fd)
             except OSError as e:
@@ -365,8 +381,9 @@ class Ledger:
             os.close(fd)
         if new_file:
             fsync_dir(self.path.parent)
-        record = LedgerRecord(seq, body["at"], type, actor, body["data"], body["prev"],
-                              body["hash"], at)
-        self.last_seq, self.last_hash = seq, record.hash
-        self.newest = at if self.newest is None else max(self.newest, at)
-        return record
+        records = [LedgerRecord(body["seq"], body["at"], type, actor, body["data"], body["prev"],
+                                body["hash"], at) for body, type, actor in made]
+        if records:
+            self.last_seq, self.last_hash = records[-1].seq, records[-1].hash
+            self.newest = at if self.newest is None else max(self.newest, at)
+        return records

@@ -542,6 +542,17 @@ class TinyDBStore:
             self.fold()  # nothing has folded for a long while (no ticker): keep start-up short
         return record
 
+    def _commit_many(self, at: datetime,
+                     items: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+        """`_commit` for several records with one durable append (one fsync)."""
+        if self.read_only or self._ledger is None:
+            raise StoreError("this store was opened read-only")
+        for record in self._ledger.append_many(at, items):
+            self._replay(record)
+            self._since_fold += 1
+        if self._since_fold >= FOLD_AFTER and not self._defer:
+            self.fold()
+
     def fold(self) -> None:
         """Bring the month files up to the ledger: each file with a changed document is
         replaced atomically. A failure is logged and tried again at the next fold (the
@@ -938,13 +949,18 @@ class TinyDBStore:
                        escalations: Sequence[dict[str, object]] = ()) -> None:
         with self._lock:
             new = [e for e in entries if e.key not in self._outbox]
+            items: list[tuple[str, str, dict[str, Any]]] = []
+            seen: set[str] = set()
             for escalation in escalations:
                 key = f"{escalation['task']}|{escalation.get('stage', Stage.ESCALATION)}"
-                if key not in self._escalated:
-                    self._commit(at, RecordType.ESCALATION, SYSTEM_ACTOR, dict(escalation))
+                if key not in self._escalated and key not in seen:
+                    seen.add(key)
+                    items.append((RecordType.ESCALATION, SYSTEM_ACTOR, dict(escalation)))
             if new:
-                self._commit(at, RecordType.DELIVERIES_ADDED, SYSTEM_ACTOR,
-                             {"entries": [records.entry_to_doc(e, 0) for e in new]})
+                items.append((RecordType.DELIVERIES_ADDED, SYSTEM_ACTOR,
+                              {"entries": [records.entry_to_doc(e, 0) for e in new]}))
+            if items:  # a pass's escalations and new entries: one durable append
+                self._commit_many(at, items)
 
     def move_deliveries(self, entries: Sequence[OutboxEntry], state: Delivery, at: datetime,
                         error: str = "", not_before: datetime | None = None) -> None:

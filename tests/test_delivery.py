@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from datetime import timedelta
@@ -15,6 +16,7 @@ from bot.config import Config
 from bot.delivery import Deliverer
 from handlers import text
 from handlers.messages import Inbound
+from storage.audit import verify
 from storage.repository import Delivery
 from tests.builders import RecordingChannel, at, numbers_in
 
@@ -278,6 +280,33 @@ def test_admins_hear_of_each_problem_once(bureau: tuple[App, FakeClock]) -> None
     assert len(reports) == 3  # three Mondays; the last one shares the morning's message
     messages = {(e.recipient, e.channel, e.updated) for e in failed}
     assert listed == len(messages)  # every failed message reported, none twice
+
+
+def test_a_passs_escalations_and_entries_are_one_durable_append(
+        bureau: tuple[App, FakeClock], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 14: the morning that escalates 13 tasks syncs the ledger once for all of them
+    and its new outbox entries (each still its own record in the chain), not 14 times."""
+    app, clock = bureau
+    d = deliverer(app, RecordingChannel(only=set()), defer=False)  # reaches nobody: no sends
+    for day in ("2026-11-30", "2026-12-01", "2026-12-02"):
+        clock.set(at(f"{day} 09:00"))
+        d.run_pass(clock.now())
+    ledger = app.store.ledger_path().resolve()
+    synced: list[str] = []
+    real = os.fsync
+
+    def counted(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+    monkeypatch.setattr(os, "fsync", counted)
+    before = ledger_types(app)
+    clock.set(at("2026-12-03 09:00"))  # the third working day overdue: escalation
+    d.run_pass(clock.now())
+    monkeypatch.setattr(os, "fsync", real)
+    added = ledger_types(app) - before
+    assert added["escalation"] == 13 and added["deliveries-added"] == 1
+    assert synced.count(str(ledger)) == 1
+    assert verify(app.store.folder).intact
 
 
 def test_an_escalation_is_recorded_once_per_task(bureau: tuple[App, FakeClock]) -> None:

@@ -216,3 +216,22 @@ def test_a_torn_tail_is_still_set_aside_not_reported(tmp_path: Path) -> None:
     path.write_bytes(whole + whole.splitlines(keepends=True)[1][:40])
     reader = ChainReader(path, exact=True)
     assert len(list(reader)) == 2 and reader.torn_at == len(whole) and not reader.reencoded
+
+
+def test_records_appended_together_chain_like_records_appended_alone(tmp_path: Path) -> None:
+    """One write and one fsync for a pass's records, each its own line in the chain; a crash
+    that tears the batch keeps the whole lines before the tear, as if appended one by one."""
+    alone, together = tmp_path / "alone.jsonl", tmp_path / "together.jsonl"
+    moment = at("2026-11-26 10:00")
+    one = Ledger(alone, 0, GENESIS, None)
+    for data in AWKWARD[:3]:
+        one.append(moment, "escalation", "system", data)
+    many = Ledger(together, 0, GENESIS, None)
+    made = many.append_many(moment, [("escalation", "system", d) for d in AWKWARD[:3]])
+    assert together.read_bytes() == alone.read_bytes()
+    assert [r.seq for r in made] == [1, 2, 3] and many.last_hash == one.last_hash
+    lines = together.read_bytes().splitlines(keepends=True)
+    together.write_bytes(b"".join(lines[:2]) + lines[2][:30])  # torn inside the third line
+    reader = ChainReader(together, exact=True)
+    assert [r.seq for r in reader if isinstance(r, LedgerRecord)] == [1, 2]
+    assert reader.torn_at == len(lines[0]) + len(lines[1])
