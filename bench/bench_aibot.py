@@ -38,7 +38,7 @@ from bot.channels.wecom_aibot import NAME, AibotLink, sdk
 from bot.clock import FakeClock
 from bot.config import load
 from bot.platforms import connect
-from tests.fake_aibot import EchoBot, FakeAibotGateway, Received
+from tests.fake_aibot import EchoBot, FakeAibotGateway, Received, finish_other_tasks
 
 T = TypeVar("T")
 SECRET_ENV = "DUTYBOT_BENCH_AIBOT_SECRET"
@@ -65,21 +65,11 @@ class LoopThread:
         return asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout)
 
     def stop(self) -> None:
-        self.call(self._cancel_left())
+        self.call(finish_other_tasks())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)
         self.loop.run_until_complete(self.loop.shutdown_asyncgens())
         self.loop.close()
-
-    @staticmethod
-    async def _cancel_left() -> None:
-        current = asyncio.current_task()
-        left = [task for task in asyncio.all_tasks() if task is not current]
-        if left:
-            _, pending = await asyncio.wait(left, timeout=0.5)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
 
 
 def content(reply: Received) -> str:

@@ -28,8 +28,9 @@ from bot.channels.base import (
     PermanentSendError,
     SendError,
     TransientSendError,
+    clip,
 )
-from bot.channels.wecom_api import WeComChannel, clip
+from bot.channels.wecom_api import WeComChannel
 from handlers import text
 from handlers.messages import Inbound
 from schedules.meetings import CalendarStep, Meeting, calendar_step

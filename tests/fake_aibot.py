@@ -695,13 +695,19 @@ class SdkThread:
 
     async def _stop(self) -> None:
         self.client.disconnect()
-        current = asyncio.current_task()
-        left = [task for task in asyncio.all_tasks() if task is not current]
-        if left:
-            _, pending = await asyncio.wait(left, timeout=0.5)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        await finish_other_tasks()
+
+
+async def finish_other_tasks(grace: float = 0.5) -> None:
+    """Let the loop's other tasks finish for `grace` seconds, then cancel what is left (a
+    back-off sleep): a clean stop, with no "Task was destroyed" warnings."""
+    current = asyncio.current_task()
+    left = [task for task in asyncio.all_tasks() if task is not current]
+    if left:
+        _, pending = await asyncio.wait(left, timeout=grace)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
 
 class EchoBot(SdkThread):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
@@ -50,6 +51,34 @@ class Outbound(Protocol):
     def send(self, recipient: str, group: bool, reply: Reply) -> None:
         """Deliver, or raise `TransientSendError` / `PermanentSendError`."""
         ...
+
+
+def clip(text: str, limit: int) -> str:
+    """At most `limit` characters, marked when cut."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+class Recent:
+    """The ids of the last `size` messages or taps a platform delivered: one delivered
+    again is dropped in memory (the store's source keys hold it across restarts)."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._keys: OrderedDict[Hashable, None] = OrderedDict()
+
+    def first_time(self, key: Hashable) -> bool:
+        """Whether `key` is new (and now remembered); an empty key always is."""
+        if key == "":
+            return True
+        if key in self._keys:
+            return False
+        self._keys[key] = None
+        while len(self._keys) > self.size:
+            self._keys.popitem(last=False)
+        return True
+
+    def clear(self) -> None:
+        self._keys.clear()
 
 
 class Background:

@@ -21,7 +21,6 @@ import logging
 import os
 import secrets
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from datetime import datetime, timedelta
@@ -49,6 +48,7 @@ from bot.channels.base import (
     ChannelStartFailed,
     ChannelUnavailable,
     PermanentSendError,
+    Recent,
     TransientSendError,
     Turns,
     split_text,
@@ -129,7 +129,7 @@ class TelegramBot:
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.loop: asyncio.AbstractEventLoop | None = None
         self.username = ""
-        self._seen: OrderedDict[int, None] = OrderedDict()
+        self._seen = Recent(REMEMBERED)
         self._turns = Turns()  # each sender's updates in order
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -209,12 +209,7 @@ class TelegramBot:
     def _first_time(self, update_id: int) -> bool:
         """Telegram redelivers what it thinks was not received; each update is acted on
         once (the store also remembers each one that changed something)."""
-        if update_id in self._seen:
-            return False
-        self._seen[update_id] = None
-        while len(self._seen) > REMEMBERED:
-            self._seen.popitem(last=False)
-        return True
+        return self._seen.first_time(update_id)
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not self._first_time(update.update_id):

@@ -33,7 +33,6 @@ import re
 import ssl
 import uuid
 import warnings
-from collections import OrderedDict
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
@@ -46,8 +45,10 @@ from bot.channels.base import (
     Background,
     ChannelUnavailable,
     PermanentSendError,
+    Recent,
     TransientSendError,
     Turns,
+    clip,
     split_text,
 )
 from bot.channels.buttons import CHECKIN_KEY, button_key, command_of
@@ -241,17 +242,48 @@ def sdk() -> Any:
     return aibot
 
 
-class AibotLink:
+class _Answering:
+    """What both transports share: a message's files are kept before it is handled, reads
+    are answered on the loop and writes in a worker thread, redeliveries are dropped, and
+    the answers set going are drained at shutdown."""
+
+    def __init__(self, wiring: Wiring) -> None:
+        app = wiring.app
+        self.handle_message, self.quick, self.now = app.handle, app.quick, app.clock.now
+        self.evidence: Evidence = wiring.evidence
+        self.org = app.org
+        self._seen = Recent(REMEMBERED)
+        self._told: set[str] = set()  # group chats no unit names, logged once
+        self._background = Background()
+
+    def _fetch(self, attachment: Attachment, limit: int) -> Fetched:
+        raise NotImplementedError
+
+    def handle(self, inbound: Inbound) -> Reply:
+        """Files first (downloaded, decrypted and kept), then the reply."""
+        return self.handle_message(self.evidence.collect(inbound, self._fetch))
+
+    async def _reply_to(self, inbound: Inbound) -> Reply:
+        if self.quick(inbound):
+            return self.handle(inbound)
+        return await asyncio.to_thread(self.handle, inbound)
+
+    def _later(self, job: Any) -> None:
+        self._background.later(job)
+
+    async def drain(self) -> None:
+        """Wait for answers in flight (tests, shutdown)."""
+        await self._background.drain()
+
+
+class AibotLink(_Answering):
     """The long connection: a service of `dutybot run`, on its event loop."""
 
     watch_seconds = WATCH_SECONDS
 
     def __init__(self, settings: AibotSettings, secret: str, wiring: Wiring) -> None:
+        super().__init__(wiring)
         self.settings, self._secret = settings, secret
-        app = wiring.app
-        self.handle_message, self.quick, self.now = app.handle, app.quick, app.clock.now
-        self.evidence: Evidence = wiring.evidence
-        self.org = app.org
         self.folder = wiring.config.store_path
         self.client: Any = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -262,10 +294,7 @@ class AibotLink:
         self._backoff = self.watch_seconds  # the watchdog's next pause; doubles while offline
         self._connecting: asyncio.Future[Any] | None = None
         self.authenticated = asyncio.Event()
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._told: set[str] = set()  # group chats no unit names, logged once
         self._turns = Turns()
-        self._background = Background()
         self.limiter = RateLimiter([Limit(settings.per_chat_per_minute, 60.0 + 1.0)],
                                    wiring.clock, wiring.sleep)
         self.overall = RateLimiter([Limit(settings.per_minute, 60.0 + 1.0)], wiring.clock,
@@ -384,33 +413,14 @@ class AibotLink:
         if kind == "template_card_event":
             self._later(self._tap(frame, body, event.get("template_card_event") or {}))
 
-    def _first_time(self, msgid: str) -> bool:
-        if not msgid:
-            return True
-        if msgid in self._seen:
-            return False
-        self._seen[msgid] = None
-        while len(self._seen) > REMEMBERED:
-            self._seen.popitem(last=False)
-        return True
-
     def inbound(self, frame: dict[str, Any]) -> Inbound | None:
         body = frame.get("body") or {}
-        if not self._first_time(str(body.get("msgid") or "")):
+        if not self._seen.first_time(str(body.get("msgid") or "")):
             return None
         found = message_of(body, self.now(), frame)
         if found is not None:
             note_unknown_group(self.org, found.conversation, self._told)
         return found
-
-    def handle(self, inbound: Inbound) -> Reply:
-        """Files first (downloaded, decrypted and kept), then the reply."""
-        return self.handle_message(self.evidence.collect(inbound, self._fetch))
-
-    async def _reply_to(self, inbound: Inbound) -> Reply:
-        if self.quick(inbound):
-            return self.handle(inbound)
-        return await asyncio.to_thread(self.handle, inbound)
 
     async def _answer(self, frame: dict[str, Any], inbound: Inbound | None) -> None:
         if inbound is None:
@@ -427,7 +437,7 @@ class AibotLink:
     async def _tap(self, frame: dict[str, Any], body: dict[str, Any],
                    card: dict[str, Any]) -> None:
         found = tap_of(body, self.now(), frame)
-        if found is None or not self._first_time(str(found[0].message_id)):
+        if found is None or not self._seen.first_time(str(found[0].message_id)):
             return
         inbound, key = found
         task_id = str(card.get("task_id") or "")
@@ -465,13 +475,6 @@ class AibotLink:
         if len(data) > limit:
             raise FetchTooBig(len(data))
         return Fetched(bytes(data), name or "")
-
-    def _later(self, job: Any) -> None:
-        self._background.later(job)
-
-    async def drain(self) -> None:
-        """Wait for answers in flight (tests, shutdown)."""
-        await self._background.drain()
 
     # ---- outbound -------------------------------------------------------------------------
 
@@ -560,11 +563,7 @@ def _attachment(kind: str, item: Mapping[str, Any]) -> Attachment:
     return Attachment(kind, f"{item.get('url') or ''} {item.get('aeskey') or ''}".strip())
 
 
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-class AibotCallback:
+class AibotCallback(_Answering):
     """The JSON callback transport (`POST /wecom/aibot`): the app callback's signature and
     AES scheme with an empty ReceiveId, a body `{"encrypt": …}`, the five-minute timestamp
     window and a size cap. Answers go back in the HTTP response (encrypted JSON), or, when
@@ -573,6 +572,7 @@ class AibotCallback:
     def __init__(self, settings: AibotSettings, wiring: Wiring) -> None:
         from wechatpy.enterprise.crypto import WeChatCrypto
 
+        super().__init__(wiring)
         token = wiring.secret(settings.token_env, "企业微信智能机器人回调 Token")
         aes_key = wiring.secret(settings.aes_key_env, "企业微信智能机器人回调 EncodingAESKey")
         try:
@@ -581,13 +581,7 @@ class AibotCallback:
             raise MissingSecret(f"环境变量 {settings.aes_key_env} 不是有效的 EncodingAESKey"
                                 "（应为 43 个字符）") from None
         self.aes_key = aes_key
-        app = wiring.app
-        self.handle_message, self.quick, self.now = app.handle, app.quick, app.clock.now
-        self.wall, self.evidence = wiring.wall, wiring.evidence
-        self.org = app.org
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._told: set[str] = set()
-        self._background = Background()
+        self.wall = wiring.wall
 
     def routes(self) -> list[HttpRoute]:
         from starlette.requests import Request
@@ -654,10 +648,8 @@ class AibotCallback:
             return self._refuse(400, "a body that is not an encrypted callback", peer)
         except Exception:  # noqa: BLE001 - wechatpy's signature and id exceptions
             return self._refuse(403, "a wrong signature or ReceiveId", peer)
-        msgid = str(message.get("msgid") or "")
-        if msgid in self._seen:
+        if not self._seen.first_time(str(message.get("msgid") or "")):
             return 200, b""  # WeCom retried: answered already
-        self._remember(msgid)
         tapped = tap_of(message, self.now(), message) if message.get("msgtype") == "event" \
             else None
         inbound = tapped[0] if tapped else (
@@ -675,20 +667,6 @@ class AibotCallback:
             return 200, b""
         answer = self._answer(reply, inbound, tapped[1] if tapped else "", message)
         return 200, self._seal(answer, query.get("nonce", ""))
-
-    def _remember(self, msgid: str) -> None:
-        if msgid:
-            self._seen[msgid] = None
-            while len(self._seen) > REMEMBERED:
-                self._seen.popitem(last=False)
-
-    async def _reply_to(self, inbound: Inbound) -> Reply:
-        if self.quick(inbound):
-            return self.handle(inbound)
-        return await asyncio.to_thread(self.handle, inbound)
-
-    def handle(self, inbound: Inbound) -> Reply:
-        return self.handle_message(self.evidence.collect(inbound, self._fetch))
 
     def _answer(self, reply: Reply, inbound: Inbound, key: str,
                 message: Mapping[str, Any]) -> dict[str, Any]:
@@ -747,12 +725,6 @@ class AibotCallback:
             raise FetchTooBig(len(plain))
         return Fetched(bytes(plain), "")
 
-    def _later(self, job: Any) -> None:
-        self._background.later(job)
-
-    async def drain(self) -> None:
-        await self._background.drain()
-
     async def start(self) -> None:
         pass
 
@@ -770,7 +742,7 @@ def done_card(task_id: str, words: str) -> dict[str, Any]:
     """A tapped card, updated to say the task is recorded done."""
     return {"card_type": "text_notice", "task_id": task_id,
             "main_title": {"title": text.CHECKED_IN},
-            "sub_title_text": _clip(words, CARD_TEXT),
+            "sub_title_text": clip(words, CARD_TEXT),
             "card_action": {"type": 1, "url": "https://work.weixin.qq.com"}}
 
 
@@ -816,8 +788,8 @@ class AibotOutbound:
                    for b in reply.buttons[:6]]
         return {"msgtype": "template_card", "template_card": {
             "card_type": "button_interaction",
-            "main_title": {"title": _clip(reply.title or reply.text.split("\n")[0], 26)},
-            "sub_title_text": _clip(reply.summary or reply.text, CARD_TEXT),
+            "main_title": {"title": clip(reply.title or reply.text.split("\n")[0], 26)},
+            "sub_title_text": clip(reply.summary or reply.text, CARD_TEXT),
             "button_list": buttons,
             "task_id": f"{uuid.uuid4().hex}"}}
 

@@ -31,6 +31,7 @@ from bot.channels.base import (
     PermanentSendError,
     SendError,
     TransientSendError,
+    clip,
     split_text,
 )
 from bot.channels.buttons import button_key
@@ -256,11 +257,6 @@ def _file_name(disposition: str) -> str:
 
 
 # ---- the channel ------------------------------------------------------------------------
-
-def clip(text: str, limit: int) -> str:
-    """At most `limit` characters, marked when cut."""
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
 
 @dataclass(frozen=True)
 class WeComLimits:
