@@ -21,7 +21,7 @@ from storage.errors import StoreCorrupt
 
 TEMP_SUFFIX = ".tmp"
 # Only the temporary files `atomic_write` makes: `<file>.<pid>.tmp`.
-OWN_TEMP = re.compile(r"^(?:(?:tasks|outbox)-\d{4}-\d{2}|meta)\.json\.\d+\.tmp$")
+OWN_TEMP = re.compile(r"^(?:(?:tasks|outbox)-\d{4}-\d{2}|meta|checkpoint)\.json\.\d+\.tmp$")
 
 
 def fsync_dir(path: Path) -> None:

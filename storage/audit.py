@@ -25,10 +25,7 @@ runs: it would only walk the many objects the audit keeps to its end again and a
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -36,8 +33,9 @@ from typing import Any
 
 from schedules.meetings import Meeting
 from schedules.tasks import Attachment
-from storage import meeting_records, records
+from storage import checkpoint, meeting_records, records
 from storage.atomic import read_json_file
+from storage.bulk import collector_held
 from storage.errors import StoreCorrupt
 from storage.files import FOLDER, FileStore
 from storage.ledger import (
@@ -86,12 +84,13 @@ class AuditResult:
     # Lines whose record is intact (its content hashes right) but whose bytes were edited:
     # reported, but the record can still be trusted, so a backup or an upgrade goes ahead.
     reencoded: tuple[ChainBreak, ...] = ()
+    checkpoint: str | None = None  # how the checkpoint disagrees with the chain, in Chinese
 
     @property
     def intact(self) -> bool:
         """Every record and file can be trusted (edited bytes of an intact record aside)."""
         return (self.broken is None and self.missing_tail is None and self.altered is None
-                and self.backwards is None and not self.files)
+                and self.backwards is None and not self.files and self.checkpoint is None)
 
 
 @dataclass
@@ -121,19 +120,8 @@ DocKey = tuple[str, str]  # (collection, key)
 
 
 def verify(folder: Path) -> AuditResult:
-    with _collector_held():
+    with collector_held():
         return _verify(folder)
-
-
-@contextlib.contextmanager
-def _collector_held() -> Iterator[None]:
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _verify(folder: Path) -> AuditResult:
@@ -141,6 +129,9 @@ def _verify(folder: Path) -> AuditResult:
     by_name = {file.name: file for file in files}
     problem = problem or _meta_problem(folder)
     reader = ChainReader(folder / "ledger.jsonl", exact=True)
+    mark = checkpoint.read(folder)
+    expected = checkpoint.Expected() if mark is not None else None
+    mark_problem: str | None = None
     state: dict[DocKey, Any] = {}
     meetings: dict[int, Meeting] = {}
     created: dict[DocKey, tuple[int, str]] = {}  # document -> (record that made it, its file)
@@ -163,6 +154,11 @@ def _verify(folder: Path) -> AuditResult:
         if newest is not None and item.moment < newest - MAX_SKEW and backwards is None:
             backwards = Backwards(item.seq, item.seq, item.at, newest.isoformat())
         newest = item.moment if newest is None else max(newest, item.moment)
+        if expected is not None and mark is not None:
+            expected.note(item)
+            if item.seq == mark.mark.seq:
+                mark_problem = expected.differs(mark, reader.last, newest)
+                expected = None
         for doc_key in changed:
             if doc_key not in created:
                 created[doc_key] = (item.seq, _file_of(doc_key[0], state[doc_key]))
@@ -171,6 +167,8 @@ def _verify(folder: Path) -> AuditResult:
                 doc.checked, doc.value = True, state[doc_key]
     torn = reader.torn_at is not None
     reencoded = tuple(reader.reencoded)
+    if expected is not None and mark is not None:  # never reached
+        mark_problem = f"记下的记录 {mark.mark.seq} 不在台账中"
     if broken is not None:
         return AuditResult(count, last_at, broken, torn, None, None, backwards,
                            reencoded=reencoded)
@@ -182,7 +180,7 @@ def _verify(folder: Path) -> AuditResult:
     if problem is None and missing is None:
         problem = _unexplained(docs, by_name, created, newest_in, state)
     return AuditResult(count, last_at, None, torn, missing, problem, backwards,
-                       _file_problems(folder, state, meetings), reencoded)
+                       _file_problems(folder, state, meetings), reencoded, mark_problem)
 
 
 def _compared(files: list[_File], docs: dict[DocKey, _Doc]) -> Altered | None:
@@ -413,6 +411,9 @@ def describe_problems(result: AuditResult, folder: Path) -> list[str]:
         name = f"“{f.name}”" if f.name else ""
         problems.append(f"证据文件有误：{f.record}的附件{name}（{folder / f.file}）{f.problem}，"
                         "文件可能被删除或改动过。")
+    if result.checkpoint is not None:
+        problems.append(f"检查点有误：{folder / checkpoint.FILE} {result.checkpoint}。"
+                        "删除这个文件后重新启动 bot 即可重建（启动时会完整校验一次台账）。")
     if result.reencoded:
         r, more = result.reencoded[0], len(result.reencoded) - 1
         problems.append(f"台账有误：{ledger} 第 {r.line} 行（记录 {r.seq}）被改动过：记录的内容"

@@ -31,7 +31,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -94,6 +94,18 @@ def record_problem(error: Exception) -> str:
     if isinstance(error, KeyError):
         return f"缺少字段 {error.args[0] if error.args else ''}"
     return "内容格式不对"
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Where the chain stood at one record: enough to check that record again and go on
+    verifying after it (`holds`, `ChainReader(after=)`) without reading what came before."""
+
+    seq: int
+    hash: str
+    start: int  # byte offset of its line
+    end: int  # byte offset just after its line (and its newline)
+    line: int  # its line number
 
 
 @dataclass(frozen=True)
@@ -161,22 +173,35 @@ class ChainReader:
     into exactly the earlier form — either way every value is as written. A line in the
     earlier form after lines in stored form is not itself an edit: an earlier release of
     the same store format may have written it. Opening the store does not ask for `exact`:
-    what it replays is exactly what was hashed."""
+    what it replays is exactly what was hashed.
 
-    def __init__(self, path: Path, exact: bool = False) -> None:
+    `after` starts reading just after a record `holds` has found where the mark says: the
+    records before it are taken as verified (opening from a checkpoint; the audit always
+    reads the whole chain). `last` is then where the chain ends: the last whole record's
+    mark (`after` itself if nothing follows; None for an empty ledger)."""
+
+    def __init__(self, path: Path, exact: bool = False, after: Mark | None = None) -> None:
         self.path = path
         self.exact = exact
+        self.after = after
         self.torn_at: int | None = None
         self.unterminated = False
-        self.size = 0
+        self.size = after.end if after else 0
+        self._last: tuple[int, str, int, int, int] | None = (
+            (after.seq, after.hash, after.start, after.end, after.line) if after else None)
         self.reencoded: list[ChainBreak] = []  # with `exact`: intact records, edited lines
 
     def __iter__(self) -> Iterator[LedgerRecord | ChainBreak]:
         if not self.path.exists():
             return
+        start = self.after
         prev, expected_seq, offset = GENESIS, 1, 0
+        if start is not None:
+            prev, expected_seq, offset = start.hash, start.seq + 1, start.end
         with open(self.path, "rb") as f:
-            for line_no, raw in enumerate(f, start=1):
+            f.seek(offset)
+            first_line = start.line + 1 if start else 1
+            for line_no, raw in enumerate(f, start=first_line):
                 complete = raw.endswith(b"\n")
                 line = raw[:-1] if complete else raw
                 obj = _parse(raw)
@@ -207,11 +232,16 @@ class ChainReader:
                     how = _reencoded(line, obj)
                     if how is not None:
                         self.reencoded.append(ChainBreak(line_no, record.seq, how))
+                self._last = (record.seq, record.hash, offset, offset + len(raw), line_no)
                 offset += len(raw)
                 self.size = offset
                 self.unterminated = not complete
                 yield record
                 prev, expected_seq = record.hash, record.seq + 1
+
+    @property
+    def last(self) -> Mark | None:
+        return Mark(*self._last) if self._last else None
 
 
 _WRITTEN = (*_FIELDS, "hash")  # the order of the fields in lines before the stored form
@@ -246,6 +276,29 @@ def _repeated_key(line: bytes) -> str | None:
     return found[0] if found else None
 
 
+def holds(path: Path, mark: Mark) -> bool:
+    """Whether the ledger's line at `mark` is whole and is the record the mark names, intact
+    (its own hash checks); what came before it is not read."""
+    if mark.start < 0 or mark.end <= mark.start:
+        return False
+    try:
+        with open(path, "rb") as f:
+            f.seek(mark.start)
+            raw = f.read(mark.end - mark.start)
+    except OSError:
+        return False
+    if len(raw) != mark.end - mark.start or not raw.endswith(b"\n"):
+        return False
+    line = raw[:-1]
+    if in_stored_form(line):  # its seq and hash end the line: no need to parse the rest
+        seq_at = line.rfind(b',"seq":')
+        seq = line[seq_at + 7:line.find(b",", seq_at + 7)]
+        return seq == str(mark.seq).encode() and line[-66:-2] == mark.hash.encode()
+    obj = _parse(raw)
+    return (obj is not None and obj["seq"] == mark.seq and obj["hash"] == mark.hash
+            and obj["hash"] == digest({k: obj[k] for k in _FIELDS}))
+
+
 def read_records(path: Path) -> Iterator[LedgerRecord | ChainBreak]:
     """Each record in order, checking the chain; stops at the first break or a torn tail."""
     return iter(ChainReader(path))
@@ -278,22 +331,29 @@ def _valid_unicode(value: Any) -> Any:
 class Ledger:
     """The open ledger file of one store; only the store's single writer appends."""
 
-    def __init__(self, path: Path, last_seq: int, last_hash: str,
-                 newest: datetime | None) -> None:
+    def __init__(self, path: Path, last: Mark | None, newest: datetime | None) -> None:
         self.path = path
-        self.last_seq = last_seq
-        self.last_hash = last_hash
+        self.last = last  # where the chain ends: its last record (None: no record yet)
         self.newest = newest  # the latest time of any record
         self.torn_at: int | None = None
         self.unterminated = False
 
+    @property
+    def last_seq(self) -> int:
+        return self.last.seq if self.last else 0
+
+    @property
+    def last_hash(self) -> str:
+        return self.last.hash if self.last else GENESIS
+
     @classmethod
-    def open(cls, path: Path, replay: Callable[[LedgerRecord], None]) -> Ledger:
-        """Read and verify the whole ledger, handing each record to `replay` in order;
-        refuse a broken chain or a record that cannot be applied. Changes nothing: a torn
-        tail is noted for `repair_tail`."""
-        last_seq, last_hash, newest = 0, GENESIS, None
-        reader = ChainReader(path)
+    def open(cls, path: Path, replay: Callable[[LedgerRecord], None],
+             after: Mark | None = None, newest: datetime | None = None) -> Ledger:
+        """Read and verify the ledger, handing each record to `replay` in order; refuse a
+        broken chain or a record that cannot be applied. Changes nothing: a torn tail is
+        noted for `repair_tail`. With `after` (a checkpoint the caller has found the ledger
+        `holds`, and the newest time up to it), only the records after it are read."""
+        reader = ChainReader(path, after=after)
         for item in reader:
             if isinstance(item, ChainBreak):
                 raise StoreCorrupt(
@@ -303,9 +363,8 @@ class Ledger:
             except (RecordInvalid, KeyError, TypeError, ValueError, AttributeError) as e:
                 raise StoreCorrupt(
                     path, f"第 {item.seq} 行（记录 {item.seq}）{record_problem(e)}") from e
-            last_seq, last_hash = item.seq, item.hash
             newest = item.moment if newest is None else max(newest, item.moment)
-        ledger = cls(path, last_seq, last_hash, newest)
+        ledger = cls(path, reader.last, newest)
         ledger.torn_at, ledger.unterminated = reader.torn_at, reader.unterminated
         return ledger
 
@@ -318,6 +377,8 @@ class Ledger:
                 f.flush()
                 os.fsync(f.fileno())
             self.unterminated = False
+            if self.last is not None:
+                self.last = replace(self.last, end=self.last.end + 1)
             return f"台账 {self.path} 的最后一条记录缺少换行符，已补上（记录本身完好，未作改动）。"
         if self.torn_at is None:
             return None
@@ -384,6 +445,8 @@ class Ledger:
         records = [LedgerRecord(body["seq"], body["at"], type, actor, body["data"], body["prev"],
                                 body["hash"], at) for body, type, actor in made]
         if records:
-            self.last_seq, self.last_hash = records[-1].seq, records[-1].hash
+            end = size + len(payload)
+            self.last = Mark(records[-1].seq, records[-1].hash, end - len(lines[-1]), end,
+                             (self.last.line if self.last else 0) + len(records))
             self.newest = at if self.newest is None else max(self.newest, at)
         return records

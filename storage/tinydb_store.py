@@ -43,9 +43,10 @@ from schedules.meetings import Meeting, MeetingRecord, MeetingState
 from schedules.periods import period_kind
 from schedules.reminders import Stage
 from schedules.tasks import Attachment, CheckIn, PlannedTask, Status, Task
-from storage import bindcodes, files, meeting_records, records, upgrade
+from storage import bindcodes, checkpoint, files, meeting_records, records, upgrade
 from storage.atomic import OWN_TEMP, TEMP_SUFFIX, AtomicJSONStorage
 from storage.backup import default_backups
+from storage.bulk import collector_held
 from storage.errors import (
     StoreCorrupt,
     StoreError,
@@ -54,7 +55,7 @@ from storage.errors import (
     StoreWriteFailed,
     os_why,
 )
-from storage.ledger import MAX_SKEW, Ledger, LedgerRecord, RecordInvalid
+from storage.ledger import MAX_SKEW, Ledger, LedgerRecord, RecordInvalid, holds
 from storage.records import RecordType, shard_of
 from storage.repository import (
     BindRefusal,
@@ -130,6 +131,11 @@ class TinyDBStore:
         self._since_fold = 0  # records committed since the files were last folded
         self._opened = False  # loaded whole: only then may closing write the files
         self._ledger: Ledger | None = None
+        self._kept: list[dict[str, Any]] = []  # `checkpoint.KEPT` records, for the next one
+        self._file_marks: checkpoint.FileMarks = {}  # what each month file holds
+        self._checkpointed = 0  # the record the newest checkpoint stands at
+        self.checkpoint_every = checkpoint.EVERY
+        self.replayed = 0  # ledger records read at opening (those after the checkpoint)
 
     # ---- opening -------------------------------------------------------------------------
 
@@ -151,7 +157,8 @@ class TinyDBStore:
         lock_existed = (folder / LOCK_FILE).exists()
         try:
             try:
-                store._load(now)
+                with collector_held(keep=True):
+                    store._load(now)
                 store.forget_old_deliveries(now)
             except OSError as e:
                 where = f"：{e.filename}" if e.filename and str(e.filename) != str(folder) else ""
@@ -187,7 +194,7 @@ class TinyDBStore:
             settled += self._load_shard(path, self._shard_of_file(path)[1] >= recent,
                                         now - DELIVERY_MEMORY)
         newest_in_files = max(self._seq.values(), default=0)
-        self._ledger = Ledger.open(self.folder / "ledger.jsonl", self._replay)
+        self._ledger = self._open_ledger(self.folder / "ledger.jsonl")
         for doc in settled:  # their sequence numbers were needed only for the replay
             self._seq.pop(doc, None)
         if settled:
@@ -216,6 +223,43 @@ class TinyDBStore:
                 self._persist()
             except OSError as e:  # committed in the ledger; the files catch up later
                 log.error("could not update the store files: %s", e)
+        self._write_checkpoint()  # after a long replay: the next start reads less
+
+    def _open_ledger(self, path: Path) -> Ledger:
+        """Verify and replay the ledger: from the checkpoint if it holds (see
+        `storage.checkpoint`), else from the first record."""
+        mark = checkpoint.read(self.folder)
+        if mark is not None and not (mark.fits(self._file_marks) and holds(path, mark.mark)):
+            log.warning("the checkpoint does not match the ledger or the month files: "
+                        "reading the whole ledger")
+            mark = None
+        if mark is not None:
+            self._sources = dict(mark.sources)
+            for record in mark.replayed():
+                self._note(record)
+            self._checkpointed = mark.mark.seq
+        ledger = Ledger.open(path, self._replay, after=mark.mark if mark else None,
+                             newest=mark.newest if mark else None)
+        self.replayed = ledger.last_seq - (mark.mark.seq if mark else 0)
+        return ledger
+
+    def _write_checkpoint(self, closing: bool = False) -> None:
+        """Write a checkpoint at the ledger's last record, if the files have caught up with
+        it and enough has happened since the last one (any record at all when closing)."""
+        ledger = self._ledger
+        if (self.read_only or ledger is None or ledger.last is None or self._dirty
+                or ledger.newest is None or ledger.unterminated or ledger.torn_at is not None):
+            return
+        behind = ledger.last.seq - self._checkpointed
+        if behind <= 0 or (behind < self.checkpoint_every and not closing):
+            return
+        try:
+            checkpoint.write(self.folder, checkpoint.Checkpoint(
+                ledger.last, ledger.newest, self._kept, self._sources, self._file_marks))
+        except OSError as e:  # the ledger and the files are whole: start-up reads more
+            log.error("could not write the checkpoint: %s", e)
+            return
+        self._checkpointed = ledger.last.seq
 
     def write_problem(self) -> str | None:
         """Why writes will fail (permissions, a read-only or full disk), in words for the
@@ -257,6 +301,7 @@ class TinyDBStore:
         if not keep:
             storage.forget()
         settled: list[DocKey] = []
+        newest = 0
         for doc_key, doc in table.items():
             try:
                 doc_id = int(doc_key)
@@ -276,6 +321,7 @@ class TinyDBStore:
                 raise StoreCorrupt(
                     path, f"中文档 {doc_key} 的任务编号 {task.number} 与另一任务重复")
             doc = (collection, key)  # one tuple for every index of the document
+            newest = max(newest, seq)
             if collection == records.OUTBOX:
                 self._last_entry_id = max(self._last_entry_id, doc_id)
                 if entry.state in SETTLED and (entry.updated or entry.due_at) < settled_before:
@@ -289,6 +335,7 @@ class TinyDBStore:
                 self._index_task(task, seq)
             else:
                 self._index_entry(entry, seq, doc)
+        self._file_marks[path.name] = (len(table), newest)
         return settled
 
     def _own_temp_files(self) -> list[Path]:
@@ -436,8 +483,26 @@ class TinyDBStore:
 
     def _replay(self, record: LedgerRecord) -> None:
         """Apply a ledger record to every document whose file does not reflect it yet."""
+        self._note(record)
+        outcome = checkpoint.source_outcome(record)
+        if outcome is not None:
+            self._sources.setdefault(record.data["source"], outcome)
+        if all(self._seq.get(doc, 0) >= record.seq for doc in records.touches(record)):
+            return  # every document it changed already reflects it
+        for collection, key, effect in records.effects(record):
+            if self._seq.get((collection, key), 0) < record.seq:
+                if collection == records.TASKS:
+                    self._index_task(effect(self._tasks.get(key)), record.seq)
+                else:
+                    self._index_entry(effect(self._outbox.get(key)), record.seq)
+                self._dirty.add((collection, key))
+
+    def _note(self, record: LedgerRecord) -> None:
+        """Apply what a record does beyond the month files (`checkpoint.KEPT`)."""
         records.check(record)
-        self._note_source(record)
+        if record.type not in checkpoint.KEPT:
+            return
+        self._kept.append(checkpoint.body(record))
         self._note_escalation(record)
         self._note_binding(record)
         if record.type == RecordType.BIND_REFUSED:
@@ -459,15 +524,6 @@ class TinyDBStore:
             else:
                 self._live.add(number)
             self._top = max(self._top, number)
-        if all(self._seq.get(doc, 0) >= record.seq for doc in records.touches(record)):
-            return  # every document it changed already reflects it
-        for collection, key, effect in records.effects(record):
-            if self._seq.get((collection, key), 0) < record.seq:
-                if collection == records.TASKS:
-                    self._index_task(effect(self._tasks.get(key)), record.seq)
-                else:
-                    self._index_entry(effect(self._outbox.get(key)), record.seq)
-                self._dirty.add((collection, key))
 
     def _note_escalation(self, record: LedgerRecord) -> None:
         if record.type == RecordType.ESCALATION:
@@ -492,29 +548,6 @@ class TinyDBStore:
         self._accounts[channel, account] = person
         self._account_of[channel, person] = account
         self._used_codes[data["code"]] = (channel, account)
-
-    def _note_source(self, record: LedgerRecord) -> None:
-        source = record.data.get("source")
-        if not source or source in self._sources:
-            return
-        if record.type == RecordType.CHECKIN:
-            self._sources[source] = Outcome(record.type, record.data["task"],
-                                            record.data["checkin"]["id"])
-        elif record.type in (RecordType.CHECKIN_UNDONE, RecordType.CHECKIN_RESTORED):
-            self._sources[source] = Outcome(record.type, record.data["task"],
-                                            record.data["checkin"])
-        elif record.type in (RecordType.TASK_EXCUSED, RecordType.TASK_UNEXCUSED,
-                             RecordType.CHECKIN_ATTACHED):
-            self._sources[source] = Outcome(record.type, record.data["task"],
-                                            record.data.get("checkin", ""))
-        elif record.type in (RecordType.BIND_REFUSED, RecordType.DELEGATED,
-                             RecordType.DELEGATION_ENDED):
-            self._sources[source] = Outcome(record.type, "", "")
-        elif record.type == RecordType.TASKS_OPENED:
-            self._sources[source] = Outcome(record.type, record.data["tasks"][0]["key"], "")
-        elif record.type in records.MEETING_RECORDS:
-            self._sources[source] = Outcome(
-                record.type, f"meeting:{meeting_records.number_of(record)}", "")
 
     # ---- writing -------------------------------------------------------------------------
 
@@ -553,10 +586,11 @@ class TinyDBStore:
         if self._since_fold >= FOLD_AFTER and not self._defer:
             self.fold()
 
-    def fold(self) -> None:
+    def fold(self, closing: bool = False) -> None:
         """Bring the month files up to the ledger: each file with a changed document is
         replaced atomically. A failure is logged and tried again at the next fold (the
-        ledger holds every change; start-up and readers apply what the files lack)."""
+        ledger holds every change; start-up and readers apply what the files lack). Then,
+        every `checkpoint_every` records and when `closing`, a checkpoint."""
         with self._lock:
             if self.read_only or self._ledger is None:
                 return
@@ -566,6 +600,8 @@ class TinyDBStore:
             except (OSError, StoreCorrupt) as e:  # an old month file spoilt meanwhile, say
                 log.error("could not update the store files to record %d: %s",
                           self._ledger.last_seq, e)
+                return
+            self._write_checkpoint(closing)
 
     def _persist(self) -> None:
         by_file: dict[tuple[str, str], list[DocKey]] = defaultdict(list)
@@ -584,6 +620,10 @@ class TinyDBStore:
             storage.write(data)
             db.table(collection).clear_cache()
             self._dirty.difference_update(keys)
+            name = f"{collection}-{shard}.json"
+            newest = max(self._file_marks.get(name, (0, 0))[1],
+                         max(self._seq[doc_key] for doc_key in keys))
+            self._file_marks[name] = (len(table), newest)
 
     def _doc(self, doc_key: DocKey) -> dict[str, Any]:
         collection, key = doc_key
@@ -1087,7 +1127,7 @@ class TinyDBStore:
         """Fold the files (when opened whole for writing) and let the store go."""
         if self._opened:
             self._opened = False
-            self.fold()
+            self.fold(closing=True)
         for db in self._shards.values():
             db.close()
         self._shards.clear()

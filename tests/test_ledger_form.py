@@ -35,7 +35,7 @@ AWKWARD: list[dict[str, Any]] = [  # what a record's data can hold
 
 
 def _write(path: Path, datas: list[dict[str, Any]]) -> list[LedgerRecord]:
-    ledger = Ledger(path, 0, GENESIS, None)
+    ledger = Ledger(path, None, None)
     return [ledger.append(at("2026-11-26 10:00") + timedelta(minutes=i), "checkin", "wu-fang",
                           data) for i, data in enumerate(datas)]
 
@@ -223,10 +223,10 @@ def test_records_appended_together_chain_like_records_appended_alone(tmp_path: P
     that tears the batch keeps the whole lines before the tear, as if appended one by one."""
     alone, together = tmp_path / "alone.jsonl", tmp_path / "together.jsonl"
     moment = at("2026-11-26 10:00")
-    one = Ledger(alone, 0, GENESIS, None)
+    one = Ledger(alone, None, None)
     for data in AWKWARD[:3]:
         one.append(moment, "escalation", "system", data)
-    many = Ledger(together, 0, GENESIS, None)
+    many = Ledger(together, None, None)
     made = many.append_many(moment, [("escalation", "system", d) for d in AWKWARD[:3]])
     assert together.read_bytes() == alone.read_bytes()
     assert [r.seq for r in made] == [1, 2, 3] and many.last_hash == one.last_hash

@@ -1,0 +1,243 @@
+"""Opening from a checkpoint of the ledger (tracker #14): start-up reads only the records
+after it and sees the very store a reading of the whole chain gives; a checkpoint the ledger
+or the month files no longer bear out is not trusted (the whole chain is read, as without
+one); `audit verify` still reads every record and checks the checkpoint against them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import App
+from bot.clock import FakeClock
+from bot.config import load
+from schedules.tasks import PlannedTask
+from storage import bindcodes, checkpoint
+from storage.audit import describe_problems, verify
+from storage.errors import StoreCorrupt
+from storage.ledger import read_records
+from storage.tinydb_store import TinyDBStore
+from tests.builders import EXAMPLE, Chat, at, rechain
+from tests.test_simulate import live_through
+
+FIRST, LAST = date(2026, 9, 1), date(2026, 11, 20)
+
+
+@pytest.fixture(scope="module")
+def lived_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example bureau lived through three months (check-ins, undos, excuses, delegations,
+    meetings, escalations), with an account bound and a wrong code tried; closed, so its
+    checkpoint stands at the last record."""
+    config_path = tmp_path_factory.mktemp("lived") / "config.toml"
+    shutil.copy(EXAMPLE, config_path)
+    end = live_through(config_path, FIRST, LAST, seed=14)
+    folder = load(config_path).store_path
+    store = TinyDBStore.open(folder, end)
+    try:
+        code, _ = bindcodes.issue(folder, "wu-fang", end, timedelta(days=1))
+        store.bind_account("telegram", "1001", code, end, source="telegram:7")
+        store.record_bind_refusal("telegram", "1002", "unknown", end, source="telegram:8")
+    finally:
+        store.close()
+    return folder
+
+
+def copy_of(folder: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "store"
+    shutil.copytree(folder, target)
+    return target
+
+
+def state(store: TinyDBStore, folder: Path) -> dict[str, Any]:
+    """Everything a reader of the store can ask of it, as comparable values."""
+    sources = {r.data["source"] for r in read_records(folder / "ledger.jsonl")
+               if not isinstance(r, Exception) and hasattr(r, "data") and r.data.get("source")}
+    return {
+        "tasks": store.all_tasks(),
+        "deliveries": sorted(store.deliveries(), key=lambda e: e.key),
+        "handled": set(store.handled_notices()),
+        "escalations": store.escalations(),
+        "delegations": sorted(store.delegations(), key=lambda d: d.person),
+        "refusals": store.bind_refusals_since(at("2000-01-01 00:00")),
+        "accounts": (store.account_person("telegram", "1001"),
+                     store.account_of("telegram", "wu-fang")),
+        "meetings": store.meetings(),
+        "live": store.live_meetings(),
+        "sources": {s: store.outcome_of(s) for s in sources},
+        "records": store.records(),
+        "newest": store.newest_record_at,
+    }
+
+
+def opened(folder: Path, read_only: bool = True) -> tuple[TinyDBStore, dict[str, Any]]:
+    store = TinyDBStore.open(folder, at("2026-11-30 10:00"), read_only=read_only)
+    return store, state(store, folder)
+
+
+def test_opening_reads_only_the_records_after_the_checkpoint_and_sees_the_same_store(
+        lived_store: Path, tmp_path: Path) -> None:
+    folder = copy_of(lived_store, tmp_path)
+    assert (folder / checkpoint.FILE).exists()
+    quick, seen = opened(folder)
+    assert quick.replayed == 0 and quick.records() > 500
+    assert seen["meetings"] and seen["escalations"] and seen["delegations"] is not None
+    assert seen["accounts"] == ("wu-fang", "1001") and seen["refusals"]
+    (folder / checkpoint.FILE).unlink()
+    whole, everything = opened(folder)
+    assert whole.replayed == whole.records()
+    assert seen == everything
+
+
+def test_the_records_after_an_older_checkpoint_are_read_and_applied(
+        lived_store: Path, tmp_path: Path, config_path: Path) -> None:
+    """A crash after records were appended but before the next checkpoint: the old one
+    stands, and what follows it is read as before."""
+    folder = copy_of(lived_store, tmp_path)
+    older = (folder / checkpoint.FILE).read_bytes()
+    store = TinyDBStore.open(folder, at("2026-11-30 10:00"))
+    task = next(t for t in store.open_tasks())
+    store.check_in(task.key, "wu-fang", at("2026-11-30 10:00"), "后补", "console",
+                   source="console:after")
+    store.delegate("wu-fang", "ma-li", None, at("2026-11-30 10:01"), source="console:d")
+    store.close()
+    written = store.records()
+    (folder / checkpoint.FILE).write_bytes(older)  # as if the last one was never written
+    reopened, seen = opened(folder)
+    assert reopened.replayed == 2 and reopened.records() == written
+    (folder / checkpoint.FILE).unlink()
+    assert seen == opened(folder)[1]
+
+
+def test_a_new_checkpoint_every_so_many_records_and_on_closing(tmp_path: Path) -> None:
+    folder = tmp_path / "store"
+    store = TinyDBStore.open(folder, at("2026-11-26 09:00"))
+    store.checkpoint_every = 3
+    for i in range(5):
+        store.add_tasks([PlannedTask(f"d{i}:u:2026-11", f"d{i}", "u", "2026-11",
+                                     date(2026, 11, 30))], at("2026-11-26 09:00"))
+        store.fold()  # as the minute pass does
+    mark = checkpoint.read(folder)
+    assert mark is not None and mark.mark.seq == 3  # not at every fold
+    store.close()
+    mark = checkpoint.read(folder)
+    assert mark is not None and mark.mark.seq == 5
+
+
+def _edit_early_record(folder: Path) -> None:
+    def change(rows: list[dict[str, Any]]) -> None:
+        rows[0]["actor"] = "someone-else"
+    rechain(folder / "ledger.jsonl", change)
+
+
+def _truncate_ledger(folder: Path) -> None:
+    lines = (folder / "ledger.jsonl").read_bytes().splitlines(keepends=True)
+    (folder / "ledger.jsonl").write_bytes(b"".join(lines[:-5]))
+
+
+def _remove_a_month(folder: Path) -> None:
+    (folder / "tasks-2026-10.json").unlink()
+
+
+def _older_month(folder: Path) -> None:
+    path = folder / "tasks-2026-11.json"
+    tables = json.loads(path.read_bytes())
+    del tables["tasks"][max(tables["tasks"], key=int)]
+    path.write_text(json.dumps(tables, ensure_ascii=False), encoding="utf-8")
+
+
+def _garbage(folder: Path) -> None:
+    (folder / checkpoint.FILE).write_bytes(b'{"version": 1, "mark": ')
+
+
+def _forged_mark(folder: Path) -> None:
+    doc = json.loads((folder / checkpoint.FILE).read_bytes())
+    doc["mark"]["hash"] = "0" * 64
+    (folder / checkpoint.FILE).write_text(json.dumps(doc), encoding="utf-8")
+
+
+def _other_seq(folder: Path) -> None:
+    doc = json.loads((folder / checkpoint.FILE).read_bytes())
+    doc["mark"]["seq"] -= 1
+    (folder / checkpoint.FILE).write_text(json.dumps(doc), encoding="utf-8")
+
+
+DISTRUSTED = {
+    "ledger rewritten before it": _edit_early_record,
+    "ledger cut back": _truncate_ledger,
+    "month file removed": _remove_a_month,
+    "month file put back": _older_month,
+    "unreadable": _garbage,
+    "mark not in the ledger": _forged_mark,
+    "mark names another record": _other_seq,
+}
+
+
+@pytest.mark.parametrize("damage", list(DISTRUSTED))
+def test_a_checkpoint_not_borne_out_is_not_trusted(damage: str, lived_store: Path,
+                                                   tmp_path: Path) -> None:
+    folder = copy_of(lived_store, tmp_path)
+    DISTRUSTED[damage](folder)
+    try:
+        store = TinyDBStore.open(folder, at("2026-11-30 10:00"), read_only=True)
+    except StoreCorrupt as e:  # what reading the whole chain finds, as without a checkpoint
+        assert damage == "ledger cut back" and "台账只有" in str(e)
+        return
+    assert store.replayed == store.records()  # the whole chain read again
+    if damage.startswith("month"):  # what the file lost is rebuilt from the ledger
+        (folder / checkpoint.FILE).unlink()
+        pristine = copy_of(lived_store, tmp_path / "pristine")
+        (pristine / checkpoint.FILE).unlink()
+        assert state(store, folder) == opened(pristine)[1]
+
+
+def test_a_store_the_checkpoint_is_not_borne_out_in_gets_a_new_one(
+        lived_store: Path, tmp_path: Path) -> None:
+    folder = copy_of(lived_store, tmp_path)
+    _remove_a_month(folder)
+    TinyDBStore.open(folder, at("2026-11-30 10:00")).close()
+    again = TinyDBStore.open(folder, at("2026-11-30 10:00"), read_only=True)
+    assert again.replayed == 0 and (folder / "tasks-2026-10.json").exists()
+
+
+def test_the_audit_checks_the_checkpoint_against_the_whole_chain(
+        lived_store: Path, tmp_path: Path) -> None:
+    folder = copy_of(lived_store, tmp_path)
+    assert verify(folder).intact
+    doc = json.loads((folder / checkpoint.FILE).read_bytes())
+    bound = next(r for r in doc["records"] if r["type"] == "account-bound")
+    bound["data"]["person"] = "li-hongmei"  # a forged binding start-up would trust
+    (folder / checkpoint.FILE).write_text(json.dumps(doc, ensure_ascii=False),
+                                         encoding="utf-8")
+    result = verify(folder)
+    assert not result.intact and result.checkpoint is not None
+    assert any(checkpoint.FILE in p for p in describe_problems(result, folder))
+
+
+def test_a_record_edited_before_the_checkpoint_is_found_by_the_audit(
+        lived_store: Path, tmp_path: Path) -> None:
+    """What opening from a checkpoint gives up: it does not re-read the records before it.
+    The audit does, and names the edit."""
+    folder = copy_of(lived_store, tmp_path)
+    path = folder / "ledger.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[3] = lines[3].replace(b'"actor":"dutybot"', b'"actor":"dutyb0t"')
+    path.write_bytes(b"".join(lines))
+    TinyDBStore.open(folder, at("2026-11-30 10:00"), read_only=True)  # trusted as checked
+    result = verify(folder)
+    assert result.broken is not None and result.broken.line == 4
+
+
+def test_the_bot_writes_a_checkpoint_on_the_way_out(config_path: Path) -> None:
+    config = load(config_path)
+    clock = FakeClock(at("2026-11-26 10:00"))
+    app = App.open(config, clock)
+    Chat(app, clock, "吴芳").say("待办")
+    app.close()
+    mark = checkpoint.read(config.store_path)
+    assert mark is not None and mark.mark.seq == TinyDBStore.open(
+        config.store_path, clock.now(), read_only=True).records()
