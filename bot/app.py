@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from datetime import date, datetime, timedelta
+from importlib import metadata
 
 from bot.channels import registry
 from bot.channels.console import CONSOLE
@@ -24,6 +26,20 @@ def make_calendar(config: Config) -> WorkCalendar:
     return WorkCalendar(config.holidays, config.workdays)
 
 
+def plan_fingerprint(config: Config) -> str:
+    """What the tasks planned depend on, as one digest: the config file, this release and
+    the calendar libraries' data. Start-up plans only the days since the last planned one
+    while it is unchanged; after any change it plans from the first day again, which picks
+    up a changed plan (moved deadlines of open tasks, SPEC §4a)."""
+    made = hashlib.sha256(config.path.read_bytes())
+    for package in ("dutybot", "chinesecalendar", "holidays"):
+        try:
+            made.update(f"\0{package}={metadata.version(package)}".encode())
+        except metadata.PackageNotFoundError:  # run from a checkout without installing
+            made.update(f"\0{package}".encode())
+    return made.hexdigest()
+
+
 class App:
     def __init__(self, config: Config, store: TinyDBStore, clock: Clock) -> None:
         self.config = config
@@ -34,6 +50,8 @@ class App:
         self.dispatcher = Dispatcher(self.org, store, self.calendar, self.identify,
                                      frozenset(c.name for c in registry.CHANNELS if c.bindable))
         self._planned_through: date | None = None
+        self._plan = plan_fingerprint(config)
+        self.planned_from: date | None = None  # the first day the last planning looked at
         self._refresh_failing = False
         self._refresh_lock = threading.Lock()  # the ticker and message handlers both refresh
 
@@ -67,19 +85,23 @@ class App:
         return now.astimezone(self.org.timezone).date()
 
     def refresh(self, now: datetime) -> None:
-        """Create the tasks of every period that has begun. The first call plans from the
-        store's first day (so a changed plan is picked up at start-up); later calls only
-        look at the days since the last one. A store that cannot be written to is logged
-        and tried again on the next call: the bot keeps answering from what it has."""
+        """Create the tasks of every period that has begun. Each call looks only at the days
+        since the last one; the first starts where the store's checkpoint says planning
+        reached under this very plan (`plan_fingerprint`), else from the store's first day
+        (so a changed plan is picked up at start-up). A store that cannot be written to is
+        logged and tried again on the next call: the bot keeps answering from what it has."""
         with self._refresh_lock:
             self._refresh(now)
 
     def _refresh(self, now: datetime) -> None:
         today = self.today(now)
+        if self._planned_through is None:
+            self._planned_through = self.store.planned_through(self._plan)
         if self._planned_through is not None and today <= self._planned_through:
             return
         first = (self.store.since if self._planned_through is None
                  else self._planned_through + timedelta(days=1))
+        self.planned_from = first
         planned = plan_tasks(self.org, first, today, self.calendar, self.store.duties_under_way())
         try:
             created = self.store.add_tasks(planned, now)
@@ -92,6 +114,7 @@ class App:
         if created:
             log.info("opened or updated %d task(s) up to %s", len(created), today)
         self._planned_through = today
+        self.store.note_planned(self._plan, today)
 
     def identify(self, message: Inbound) -> str | None:
         """Who sent `message`, by its channel module; on the console, a person id or name."""

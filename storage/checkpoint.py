@@ -6,6 +6,8 @@ inbound messages were already acted on — is what start-up replays old records 
 checkpoint keeps, as of one record: where that record's line is and its hash
 (`ledger.Mark`), the newest time so far, the records of those kinds as written, the message
 sources, and how many documents each month file held and the newest record they reflect.
+It also keeps one thing the ledger does not say: the day the bot had planned tasks through,
+under which plan (`planned`), so start-up plans only the days since.
 
 It is written only when every month file has caught up with the ledger, so it never sits
 later than a record the files have not folded; atomically, after the ledger and the files: a
@@ -23,7 +25,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,7 @@ class Checkpoint:
     records: list[dict[str, Any]]  # `KEPT` records up to it, as `body` gives them
     sources: dict[str, Outcome]  # inbound message source -> what it did
     files: FileMarks
+    planned: tuple[str, date] | None = None  # (the plan's fingerprint, planned through)
 
     def fits(self, files: Mapping[str, tuple[int, int]]) -> bool:
         """Whether every month file it names still holds at least what it did (a file
@@ -105,7 +108,9 @@ def encode(checkpoint: Checkpoint) -> bytes:
            "newest": checkpoint.newest.isoformat(),
            "files": {name: list(v) for name, v in sorted(checkpoint.files.items())},
            "records": checkpoint.records,
-           "sources": {s: [o.type, o.task, o.checkin] for s, o in checkpoint.sources.items()}}
+           "sources": {s: [o.type, o.task, o.checkin] for s, o in checkpoint.sources.items()},
+           "planned": ([checkpoint.planned[0], checkpoint.planned[1].isoformat()]
+                       if checkpoint.planned else None)}
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -152,7 +157,10 @@ def _decoded(doc: dict[str, Any]) -> Checkpoint:
     sources = {_str(s): Outcome(_str(t), _str(task), _str(c))
                for s, (t, task, c) in doc["sources"].items()}
     files = {_str(name): (_int(docs), _int(seq)) for name, (docs, seq) in doc["files"].items()}
-    return Checkpoint(mark, newest, records, sources, files)
+    planned = doc.get("planned")
+    return Checkpoint(mark, newest, records, sources, files,
+                      (_str(planned[0]), date.fromisoformat(_str(planned[1])))
+                      if planned else None)
 
 
 def _int(value: Any) -> int:

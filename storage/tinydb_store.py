@@ -135,6 +135,7 @@ class TinyDBStore:
         self._file_marks: checkpoint.FileMarks = {}  # what each month file holds
         self._checkpointed = 0  # the record the newest checkpoint stands at
         self.checkpoint_every = checkpoint.EVERY
+        self._planned: tuple[str, date] | None = None  # see `planned_through`
         self.replayed = 0  # ledger records read at opening (those after the checkpoint)
 
     # ---- opening -------------------------------------------------------------------------
@@ -238,6 +239,7 @@ class TinyDBStore:
             for record in mark.replayed():
                 self._note(record)
             self._checkpointed = mark.mark.seq
+            self._planned = mark.planned
         ledger = Ledger.open(path, self._replay, after=mark.mark if mark else None,
                              newest=mark.newest if mark else None)
         self.replayed = ledger.last_seq - (mark.mark.seq if mark else 0)
@@ -255,11 +257,24 @@ class TinyDBStore:
             return
         try:
             checkpoint.write(self.folder, checkpoint.Checkpoint(
-                ledger.last, ledger.newest, self._kept, self._sources, self._file_marks))
+                ledger.last, ledger.newest, self._kept, self._sources, self._file_marks,
+                self._planned))
         except OSError as e:  # the ledger and the files are whole: start-up reads more
             log.error("could not write the checkpoint: %s", e)
             return
         self._checkpointed = ledger.last.seq
+
+    def planned_through(self, plan: str) -> date | None:
+        """The day tasks were planned through under the plan named `plan` (a fingerprint
+        of what planning reads), as the newest checkpoint remembers; None if it does not
+        (another plan, no checkpoint): plan from the first day."""
+        found = self._planned
+        return found[1] if found is not None and found[0] == plan else None
+
+    def note_planned(self, plan: str, through: date) -> None:
+        """Remember, for the next checkpoint, that tasks are planned through `through`."""
+        with self._lock:
+            self._planned = (plan, through)
 
     def write_problem(self) -> str | None:
         """Why writes will fail (permissions, a read-only or full disk), in words for the

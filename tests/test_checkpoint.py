@@ -241,3 +241,21 @@ def test_the_bot_writes_a_checkpoint_on_the_way_out(config_path: Path) -> None:
     mark = checkpoint.read(config.store_path)
     assert mark is not None and mark.mark.seq == TinyDBStore.open(
         config.store_path, clock.now(), read_only=True).records()
+
+
+def test_start_up_plans_only_the_days_since_the_last_planned_one(config_path: Path) -> None:
+    config = load(config_path)
+    clock = FakeClock(at("2026-11-26 10:00"))
+    app = App.open(config, clock)
+    assert app.planned_from == app.store.since  # a new store: from its first day
+    app.close()
+    clock.set(at("2026-11-28 10:00"))
+    app = App.open(config, clock)
+    assert app.planned_from == date(2026, 11, 27)
+    app.close()
+    text = config_path.read_text(encoding="utf-8")
+    config_path.write_text(text.replace('name = "', 'name = "新', 1), encoding="utf-8")
+    clock.set(at("2026-11-29 10:00"))
+    app = App.open(load(config_path), clock)  # another plan: from the first day again
+    assert app.planned_from == app.store.since
+    app.close()
