@@ -19,7 +19,6 @@ from datetime import date, timedelta
 from functools import lru_cache
 
 import chinese_calendar
-import holidays as holiday_rules
 
 from schedules import wording
 
@@ -31,6 +30,8 @@ NOTE_FROM = (11, 1)  # from 1 November, next year's calendar is asked for
 @lru_cache(maxsize=64)
 def statutory_holidays(year: int) -> frozenset[date]:
     """The days the 放假办法 makes holidays in `year` (no 调休, no observed days)."""
+    import holidays as holiday_rules  # its import loads every country's rules: only if needed
+
     rules = holiday_rules.country_holidays("CN", years=year, observed=False, language="zh_CN")
     return frozenset(d for d, name in rules.items() if "调休" not in name and "休息" not in name)
 

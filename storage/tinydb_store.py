@@ -136,6 +136,7 @@ class TinyDBStore:
         self._checkpointed = 0  # the record the newest checkpoint stands at
         self.checkpoint_every = checkpoint.EVERY
         self._planned: tuple[str, date] | None = None  # see `planned_through`
+        self._planned_checkpointed: tuple[str, date] | None = None  # in the newest one
         self.replayed = 0  # ledger records read at opening (those after the checkpoint)
 
     # ---- opening -------------------------------------------------------------------------
@@ -239,7 +240,7 @@ class TinyDBStore:
             for record in mark.replayed():
                 self._note(record)
             self._checkpointed = mark.mark.seq
-            self._planned = mark.planned
+            self._planned = self._planned_checkpointed = mark.planned
         ledger = Ledger.open(path, self._replay, after=mark.mark if mark else None,
                              newest=mark.newest if mark else None)
         self.replayed = ledger.last_seq - (mark.mark.seq if mark else 0)
@@ -253,7 +254,8 @@ class TinyDBStore:
                 or ledger.newest is None or ledger.unterminated or ledger.torn_at is not None):
             return
         behind = ledger.last.seq - self._checkpointed
-        if behind <= 0 or (behind < self.checkpoint_every and not closing):
+        replanned = closing and self._planned != self._planned_checkpointed
+        if not replanned and (behind <= 0 or (behind < self.checkpoint_every and not closing)):
             return
         try:
             checkpoint.write(self.folder, checkpoint.Checkpoint(
@@ -263,6 +265,7 @@ class TinyDBStore:
             log.error("could not write the checkpoint: %s", e)
             return
         self._checkpointed = ledger.last.seq
+        self._planned_checkpointed = self._planned
 
     def planned_through(self, plan: str) -> date | None:
         """The day tasks were planned through under the plan named `plan` (a fingerprint

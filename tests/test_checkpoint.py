@@ -253,6 +253,9 @@ def test_start_up_plans_only_the_days_since_the_last_planned_one(config_path: Pa
     app = App.open(config, clock)
     assert app.planned_from == date(2026, 11, 27)
     app.close()
+    app = App.open(config, clock)  # remembered even when those days opened no task
+    assert app.planned_from is None
+    app.close()
     text = config_path.read_text(encoding="utf-8")
     config_path.write_text(text.replace('name = "', 'name = "新', 1), encoding="utf-8")
     clock.set(at("2026-11-29 10:00"))
