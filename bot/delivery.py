@@ -32,6 +32,7 @@ from schedules.reminders import (
     digest_notices,
     digest_stale,
     sendable,
+    skip_marks,
     task_notice_stale,
     task_notices,
 )
@@ -170,7 +171,8 @@ class Deliverer:
                 if self._settled.get(t.key) is not t]
         today = now.astimezone(app.org.timezone).date()
         stand_ins = stand_ins_on(store.delegations(), today)
-        plan = task_notices(app.org, live, app.calendar, now, handled, stand_ins)
+        plan = task_notices(app.org, live, app.calendar, now, handled, stand_ins,
+                            store.skipped_through())
         self._settled.update({t.key: t for t in plan.settled})
         groups = {u.id for u in app.org.units.values() if u.group is not None}
         awake = self._quiet.awake(store.live_meetings(), now)
@@ -188,19 +190,23 @@ class Deliverer:
             if not channels:
                 entries.append(entry_for(notice, "", now, Delivery.FAILED, NO_CHANNEL))
             entries += [entry_for(notice, c, now) for c in channels]
+        # A meeting's stale notices are entries; a task's skipped stages are one mark per
+        # task and recipient (a store whose bot was down for months skips a great many).
         entries += [entry_for(n, "", now, Delivery.SKIPPED, "错过或已过时，不再发送")
-                    for n in [*plan.skip, *meetings_stale]]
+                    for n in meetings_stale]
         planned_keys = {e.notice for e in entries}
         escalations = self._escalations(
-            [n for n in [*plan.send, *plan.skip]
-             if n.stage is Stage.ESCALATION and n.key in planned_keys],
+            [n for n in plan.send if n.stage is Stage.ESCALATION and n.key in planned_keys]
+            + [n for n in plan.skip if n.stage is Stage.ESCALATION],
             {n.key for n in plan.send}, now)
-        if entries:
-            store.add_deliveries(entries, self._stamp(now), escalations)
+        marks = skip_marks(plan.skip)
+        if entries or marks:
+            store.add_deliveries(entries, self._stamp(now), escalations, marks)
             if self.metrics is not None:
                 for entry in entries:
                     if entry.state is not Delivery.PENDING:  # never to be sent: counted now
                         self.metrics.moved([entry], entry.state)
+                self.metrics.skipped(len(plan.skip))
         skipped = len(plan.skip) + len(meetings_stale)
         return PassResult(planned=len(entries) - skipped, skipped=skipped)
 

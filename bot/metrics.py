@@ -77,6 +77,12 @@ class Metrics:
             if state in PROBLEMS:
                 self.problems.labels(channel, PROBLEMS[state]).inc(count)
 
+    def skipped(self, count: int) -> None:
+        """Task reminders a pass found missed and not worth sending (one mark each task,
+        no outbox entry): counted as skipped messages of no channel."""
+        if count:
+            self.messages.labels("none", Delivery.SKIPPED.value).inc(count)
+
     def answered(self, route: str, status: int, seconds: float) -> None:
         self.callback_seconds.labels(route).observe(seconds)
         self.callbacks.labels(route, str(status)).inc()

@@ -203,6 +203,7 @@ def simulate(config: Config, first: date, last: date, calendar: WorkCalendar,
     try:
         tasks = FutureTasks(store.all_tasks(), store.meetings())
         handled = set(store.handled_notices())
+        skipped_before = dict(store.skipped_through())  # the marks never change after it
         delegations = store.delegations()
         begins = store.since if (config.store_path / "meta.json").exists() else first
     finally:
@@ -253,7 +254,7 @@ def simulate(config: Config, first: date, last: date, calendar: WorkCalendar,
             if moment in sends:
                 places = agenda.to_look_at(moment)
                 plan = task_notices(org, [agenda.tasks[i] for i in places], calendar, moment,
-                                    handled, stand_ins)
+                                    handled, stand_ins, skipped_before)
                 agenda.looked_at(places, plan)
                 due = plan.send + digest_notices(org, groups, calendar, config.reminders,
                                                  moment, handled) + due

@@ -243,9 +243,12 @@ def task_notices(
     now: datetime,
     handled: Collection[str],
     stand_ins: Mapping[str, Sequence[str]] | None = None,
+    skipped: Mapping[str, Mapping[str, datetime]] | None = None,
 ) -> Plan:
     """Task reminders due by `now` that are not in `handled` (sent or skipped before), to
     the assignee and whoever stands in for them (`stand_ins`: person → delegates now).
+    `skipped` (task → recipient → moment) marks more as handled: every stage due by that
+    moment (what an earlier plan skipped, recorded as one mark; see `skip_marks`).
 
     Skipped (and so recorded, never sent): stages that passed before the task was open,
     missed stages older than the newest useful one, and missed stages when a later stage
@@ -269,6 +272,7 @@ def task_notices(
         today = now.astimezone(tz).date()
         open_since = task.open_since
         stages = task_stages(task.due, policy, calendar)
+        marks = skipped.get(task.key) if skipped else None
         planned_before = len(send) + len(skip)
         people = reminder_recipients(org, task.owner, stand_ins)
         if duty.cadence is Cadence.EVENT and task.opened is not None and not task.checkins:
@@ -289,6 +293,8 @@ def task_notices(
             for recipient in recipients:
                 if f"{task.key}|{sd.name}|{recipient}" in handled:  # Notice.key, built cheaply
                     continue
+                if marks is not None and recipient in marks and moment <= marks[recipient]:
+                    continue
                 notice = Notice(task.key, sd.stage, recipient, moment, sd.occurrence, task.key)
                 if open_since is not None and moment < open_since:
                     skip.append(notice)  # passed before the task was open
@@ -305,6 +311,18 @@ def task_notices(
             settled.append(task)
         quiet[task.key] = _next_moment(task, duty.cadence, stages, policy, tz, now)
     return Plan(send, skip, settled, quiet)
+
+
+def skip_marks(notices: Iterable[Notice]) -> dict[str, dict[str, datetime]]:
+    """What a plan skips, as marks for `task_notices(skipped=)`: for each task and
+    recipient, the latest moment skipped. The same plan's skips of one recipient all come
+    before what it sends them, so the mark covers exactly what was skipped."""
+    marks: dict[str, dict[str, datetime]] = {}
+    for n in notices:
+        held = marks.setdefault(n.task or n.subject, {})
+        if n.recipient not in held or held[n.recipient] < n.at:
+            held[n.recipient] = n.at
+    return marks
 
 
 def _next_moment(task: Task, cadence: Cadence, stages: Sequence[StageDay], policy: Policy,

@@ -1,8 +1,9 @@
 """A checkpoint of the ledger, so that opening the store reads only the records after it.
 
 The month files hold what every record did to tasks and outbox entries. What lives in the
-ledger alone — account bindings, refused codes, delegations, escalations, meetings, and which
-inbound messages were already acted on — is what start-up replays old records for. A
+ledger alone — account bindings, refused codes, delegations, escalations, meetings, reminders
+skipped in bulk, and which inbound messages were already acted on — is what start-up replays
+old records for. A
 checkpoint keeps, as of one record: where that record's line is and its hash
 (`ledger.Mark`), the newest time so far, the records of those kinds as written, the message
 sources, and how many documents each month file held and the newest record they reflect.
@@ -41,8 +42,9 @@ FILE = "checkpoint.json"
 VERSION = 1
 EVERY = 5000  # records after the last checkpoint that make a fold write a new one
 # The records whose effect lives in the ledger alone (not in the month files).
-KEPT = frozenset({RecordType.ESCALATION, RecordType.ACCOUNT_BOUND, RecordType.BIND_REFUSED,
-                  RecordType.DELEGATED, RecordType.DELEGATION_ENDED, *MEETING_RECORDS})
+KEPT = frozenset({RecordType.ESCALATION, RecordType.ESCALATIONS, RecordType.ACCOUNT_BOUND,
+                  RecordType.BIND_REFUSED, RecordType.DELEGATED, RecordType.DELEGATION_ENDED,
+                  RecordType.REMINDERS_SKIPPED, *MEETING_RECORDS})
 FileMarks = dict[str, tuple[int, int]]  # month file -> (documents, newest record reflected)
 
 

@@ -35,7 +35,13 @@ class RecordType(StrEnum):
     TASK_UNEXCUSED = "task-unexcused"  # the excuse withdrawn: the task is open again
     DELIVERIES_ADDED = "deliveries-added"
     DELIVERY = "delivery"  # a delivery changed state
+    # Task reminders a pass found missed and not worth sending (the bot was down): for each
+    # task and recipient, the moment through which its stages are skipped — one mark, not
+    # an outbox entry per missed stage; written as [moment, recipients, tasks] groups.
+    # Lives in the ledger alone.
+    REMINDERS_SKIPPED = "reminders-skipped"
     ESCALATION = "escalation"  # an accountability item: who was told a task is overdue
+    ESCALATIONS = "escalations"  # a pass's accountability items, in one record (`items`)
     ACCOUNT_BOUND = "account-bound"  # a chat account (Telegram) linked to a person by a code
     BIND_REFUSED = "bind-refused"  # a wrong, used or expired binding code was tried
     DELEGATED = "delegated"  # `委托`: someone stands in for a person, until a day or cancelled
@@ -505,7 +511,9 @@ _SHAPE: dict[str, tuple[tuple[str, type], ...]] = {  # keyed by RecordType
     RecordType.TASK_UNEXCUSED: (("task", str),),
     RecordType.DELIVERIES_ADDED: (("entries", list),),
     RecordType.DELIVERY: (("keys", list), ("state", str)),
+    RecordType.REMINDERS_SKIPPED: (("skipped", list),),
     RecordType.ESCALATION: (("task", str),),
+    RecordType.ESCALATIONS: (("items", list),),
     RecordType.ACCOUNT_BOUND: (("channel", str), ("account", str), ("person", str),
                                ("code", str)),
     RecordType.BIND_REFUSED: (("channel", str), ("account", str)),
@@ -529,6 +537,14 @@ def check(record: LedgerRecord) -> None:
         _get(record.data, name, kind)
     if record.type == RecordType.CHECKIN:
         _get(record.data["checkin"], "id", str)
+    elif record.type == RecordType.ESCALATIONS:
+        for item in record.data["items"]:
+            _get(item, "task", str)
+    elif record.type == RecordType.REMINDERS_SKIPPED:
+        for group in record.data["skipped"]:
+            if not (type(group) is list and len(group) == 3 and type(group[0]) is str
+                    and type(group[1]) is list and type(group[2]) is list):
+                raise RecordInvalid("字段 skipped 的格式不对")
 
 
 _ABOUT_ONE_TASK = frozenset({RecordType.TASK_DUE_CHANGED, RecordType.CHECKIN,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -276,10 +276,18 @@ class Repository(Protocol):
         ...
 
     def add_deliveries(self, entries: Sequence[OutboxEntry], at: datetime,
-                       escalations: Sequence[dict[str, object]] = ()) -> None:
+                       escalations: Sequence[dict[str, object]] = (),
+                       skipped: Mapping[str, Mapping[str, datetime]] | None = None) -> None:
         """Put planned (or skipped) entries in the outbox in one durable write; escalations
         (dicts with at least a "task" key) are recorded in the ledger as accountability
-        items, once per task and escalation, however often this is called."""
+        items, once per task and escalation, however often this is called; `skipped` (task
+        -> recipient -> moment) marks a task's reminders due by then as missed and not sent,
+        in the same write (see `skipped_through`)."""
+        ...
+
+    def skipped_through(self) -> Mapping[str, Mapping[str, datetime]]:
+        """For each task and recipient, the moment through which its reminders were found
+        missed and skipped; a stage due then or before counts as handled."""
         ...
 
     def pending_deliveries(self, now: datetime) -> list[OutboxEntry]:

@@ -30,7 +30,7 @@ import re
 import socket
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager, suppress
 from datetime import date, datetime, timedelta
@@ -108,6 +108,7 @@ class TinyDBStore:
         self._last_entry_id = 0
         self._escalated: set[str] = set()  # task|stage already recorded as escalated
         self._escalations: list[Escalation] = []
+        self._skipped: dict[str, dict[str, datetime]] = {}  # task -> recipient -> through
         self._accounts: dict[tuple[str, str], str] = {}  # (channel, account) -> person
         self._account_of: dict[tuple[str, str], str] = {}  # (channel, person) -> account
         self._used_codes: dict[str, tuple[str, str]] = {}  # code digest -> (channel, account)
@@ -533,6 +534,14 @@ class TinyDBStore:
                 date.fromisoformat(until) if until else None)
         elif record.type == RecordType.DELEGATION_ENDED:
             self._delegations.pop(record.data["person"], None)
+        elif record.type == RecordType.REMINDERS_SKIPPED:
+            for through, recipients, tasks in record.data["skipped"]:
+                moment = datetime.fromisoformat(through)
+                for task in tasks:
+                    held = self._skipped.setdefault(task, {})
+                    for recipient in recipients:
+                        if recipient not in held or held[recipient] < moment:
+                            held[recipient] = moment
         elif record.type in records.MEETING_RECORDS:
             number = meeting_records.number_of(record)
             meeting = self._meetings[number] = meeting_records.apply(record,
@@ -545,10 +554,15 @@ class TinyDBStore:
 
     def _note_escalation(self, record: LedgerRecord) -> None:
         if record.type == RecordType.ESCALATION:
-            data = record.data
+            items = [record.data]
+        elif record.type == RecordType.ESCALATIONS:
+            items = record.data["items"]
+        else:
+            return
+        for data in items:
             self._escalated.add(f"{data['task']}|{data.get('stage', Stage.ESCALATION)}")
             self._escalations.append(Escalation(
-                task=data["task"], at=datetime.fromisoformat(record.at),
+                task=data["task"], at=record.moment,
                 told=tuple(data.get("to", ())), missed=tuple(data.get("missed", ())),
                 workdays_overdue=int(data.get("workdays_overdue", 0))))
 
@@ -1004,19 +1018,26 @@ class TinyDBStore:
         return max(found, key=lambda item: item[1].at, default=None)
 
     def add_deliveries(self, entries: Sequence[OutboxEntry], at: datetime,
-                       escalations: Sequence[dict[str, object]] = ()) -> None:
+                       escalations: Sequence[dict[str, object]] = (),
+                       skipped: Mapping[str, Mapping[str, datetime]] | None = None) -> None:
         with self._lock:
             new = [e for e in entries if e.key not in self._outbox]
             items: list[tuple[str, str, dict[str, Any]]] = []
             seen: set[str] = set()
+            told: list[dict[str, object]] = []
             for escalation in escalations:
                 key = f"{escalation['task']}|{escalation.get('stage', Stage.ESCALATION)}"
                 if key not in self._escalated and key not in seen:
                     seen.add(key)
-                    items.append((RecordType.ESCALATION, SYSTEM_ACTOR, dict(escalation)))
+                    told.append(dict(escalation))
+            if told:
+                items.append((RecordType.ESCALATIONS, SYSTEM_ACTOR, {"items": told}))
             if new:
                 items.append((RecordType.DELIVERIES_ADDED, SYSTEM_ACTOR,
                               {"entries": [records.entry_to_doc(e, 0) for e in new]}))
+            marks = _grouped_marks(skipped or {}, self._skipped)
+            if marks:
+                items.append((RecordType.REMINDERS_SKIPPED, SYSTEM_ACTOR, {"skipped": marks}))
             if items:  # a pass's escalations and new entries: one durable append
                 self._commit_many(at, items)
 
@@ -1080,6 +1101,11 @@ class TinyDBStore:
     def all_tasks(self) -> list[Task]:
         with self._lock:
             return sorted(self._tasks.values(), key=lambda t: t.number)
+
+    def skipped_through(self) -> Mapping[str, Mapping[str, datetime]]:
+        """For each task and recipient, the moment through which its reminders were found
+        missed and skipped (not a copy: read by the minute pass under its lock)."""
+        return self._skipped
 
     def handled_notices(self) -> AbstractSet[str]:
         """Not a copy (the minute pass asks for it every minute, and there are years of
@@ -1157,6 +1183,23 @@ class TinyDBStore:
             fcntl.flock(self._folder_fd, fcntl.LOCK_UN)
             os.close(self._folder_fd)
             self._folder_fd = None
+
+
+def _grouped_marks(new: Mapping[str, Mapping[str, datetime]],
+                   held: Mapping[str, Mapping[str, datetime]]) -> list[list[Any]]:
+    """The marks in `new` that move one on, as [moment, recipients, tasks] groups (the
+    tasks sharing a moment and the same recipients at it: one list of keys each)."""
+    groups: dict[tuple[datetime, tuple[str, ...]], list[str]] = defaultdict(list)
+    for task, by in new.items():
+        before = held.get(task, {})
+        at: dict[datetime, list[str]] = defaultdict(list)
+        for recipient, moment in by.items():
+            if recipient not in before or before[recipient] < moment:
+                at[moment].append(recipient)
+        for moment, recipients in at.items():
+            groups[moment, tuple(sorted(recipients))].append(task)
+    return [[moment.isoformat(), list(recipients), tasks]
+            for (moment, recipients), tasks in sorted(groups.items())]
 
 
 __all__ = ["StoreWriteFailed", "TinyDBStore"]

@@ -62,6 +62,7 @@ def state(store: TinyDBStore, folder: Path) -> dict[str, Any]:
         "deliveries": sorted(store.deliveries(), key=lambda e: e.key),
         "handled": set(store.handled_notices()),
         "escalations": store.escalations(),
+        "skipped": store.skipped_through(),
         "delegations": sorted(store.delegations(), key=lambda d: d.person),
         "refusals": store.bind_refusals_since(at("2000-01-01 00:00")),
         "accounts": (store.account_person("telegram", "1001"),
@@ -86,7 +87,7 @@ def test_opening_reads_only_the_records_after_the_checkpoint_and_sees_the_same_s
     quick, seen = opened(folder)
     assert quick.replayed == 0 and quick.records() > 500
     assert seen["meetings"] and seen["escalations"] and seen["delegations"] is not None
-    assert seen["accounts"] == ("wu-fang", "1001") and seen["refusals"]
+    assert seen["accounts"] == ("wu-fang", "1001") and seen["refusals"] and seen["skipped"]
     (folder / checkpoint.FILE).unlink()
     whole, everything = opened(folder)
     assert whole.replayed == whole.records()

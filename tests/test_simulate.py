@@ -332,6 +332,7 @@ def replanned(config: Config, first: date, last: date, now: datetime
     try:
         tasks = simulate.FutureTasks(store.all_tasks(), store.meetings())
         handled = set(store.handled_notices())
+        skipped_before = dict(store.skipped_through())
         delegations = store.delegations()
         day = plan_from = max(first, store.since)
     finally:
@@ -357,7 +358,7 @@ def replanned(config: Config, first: date, last: date, now: datetime
             due, skipped = meetings.send, meetings.skip
             if moment in sends:
                 plan = task_notices(org, tasks.open_tasks(), calendar, moment, handled,
-                                    stand_ins_on(delegations, day))
+                                    stand_ins_on(delegations, day), skipped_before)
                 due = plan.send + digest_notices(org, groups, calendar, config.reminders,
                                                  moment, handled) + due
                 skipped += plan.skip

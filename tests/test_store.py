@@ -276,4 +276,4 @@ def test_touches_names_exactly_what_effects_change(tmp_path: Path) -> None:
         seen.add(record.type)
         assert set(records.touches(record)) == {(c, k) for c, k, _ in records.effects(record)}
     assert {"tasks-opened", "checkin", "checkin-attached", "checkin-undone", "task-excused",
-            "deliveries-added", "delivery", "escalation"} <= seen
+            "deliveries-added", "delivery", "escalations"} <= seen

@@ -20,7 +20,8 @@ def test_record_types_are_the_strings_written_in_every_ledger() -> None:
     assert {t.value for t in RecordType} == {
         "tasks-opened", "task-due-changed", "checkin", "checkin-undone", "checkin-restored",
         "checkin-attached", "task-excused", "task-unexcused", "deliveries-added", "delivery",
-        "escalation", "account-bound", "bind-refused", "delegated", "delegation-ended",
+        "reminders-skipped", "escalation", "escalations", "account-bound", "bind-refused",
+        "delegated", "delegation-ended",
         "meeting-announced", "meeting-moved", "meeting-cancelled", "meeting-leave",
         "meeting-joined", "meeting-recorded", "meeting-attached", "meeting-scheduled"}
     assert json.dumps({"type": RecordType.CHECKIN_ATTACHED}) == '{"type": "checkin-attached"}'
