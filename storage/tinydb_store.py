@@ -351,7 +351,7 @@ class TinyDBStore:
             self._shard[doc] = shard
             self._doc_id[doc] = doc_id
             if collection == records.TASKS:
-                self._index_task(task, seq)
+                self._index_task(task, seq, doc)
             else:
                 self._index_entry(entry, seq, doc)
         self._file_marks[path.name] = (len(table), newest)
@@ -439,24 +439,32 @@ class TinyDBStore:
                 follows_ledger=True)
         return db
 
-    def _index_task(self, task: Task, seq: int) -> None:
+    def _index_task(self, task: Task, seq: int, doc: DocKey | None = None) -> None:
+        """Index a task (new or changed); `doc`, its document key, when the caller has it
+        (opening indexes every task once: the first-time path is kept short)."""
         key = task.key
+        doc = doc or (records.TASKS, key)
         previous = self._tasks.get(key)
-        known = {c.id for c in previous.checkins} if previous else set()
         self._tasks[key] = task  # before the indexes, so a lock-free reader never misses it
-        self._seq[records.TASKS, key] = seq
+        self._seq[doc] = seq
         if task.status is Status.OPEN:
             self._open.add(key)
             self._open_by_owner[task.owner].add(key)
-        else:
+        elif previous is not None:
             self._open.discard(key)
             self._open_by_owner[task.owner].discard(key)
         if previous is None:
             self._by_number[task.number] = key
-            self._top = max(self._top, task.number)
+            if task.number > self._top:
+                self._top = task.number
             self._by_owner[task.owner].append(key)
-            self._shard.setdefault((records.TASKS, key), records.task_shard(task))
-            self._doc_id.setdefault((records.TASKS, key), task.number)
+            if doc not in self._shard:
+                self._shard[doc] = records.task_shard(task)
+            self._doc_id.setdefault(doc, task.number)
+            for c in task.checkins:
+                self._checkins_by[c.person].append((key, c.id))
+            return
+        known = {c.id for c in previous.checkins}
         for c in task.checkins:
             if c.id not in known:
                 self._checkins_by[c.person].append((key, c.id))
