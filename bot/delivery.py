@@ -199,7 +199,7 @@ class Deliverer:
             [n for n in plan.send if n.stage is Stage.ESCALATION and n.key in planned_keys]
             + [n for n in plan.skip if n.stage is Stage.ESCALATION],
             {n.key for n in plan.send}, now)
-        marks = skip_marks(plan.skip)
+        marks = skip_marks(plan)
         if entries or marks:
             store.add_deliveries(entries, self._stamp(now), escalations, marks)
             if self.metrics is not None:

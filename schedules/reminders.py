@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo
@@ -293,7 +293,8 @@ def task_notices(
             for recipient in recipients:
                 if f"{task.key}|{sd.name}|{recipient}" in handled:  # Notice.key, built cheaply
                     continue
-                if marks is not None and recipient in marks and moment <= marks[recipient]:
+                if marks is not None and moment <= max(marks.get(recipient, _NEVER),
+                                                       marks.get(EVERYONE, _NEVER)):
                     continue
                 notice = Notice(task.key, sd.stage, recipient, moment, sd.occurrence, task.key)
                 if open_since is not None and moment < open_since:
@@ -313,15 +314,23 @@ def task_notices(
     return Plan(send, skip, settled, quiet)
 
 
-def skip_marks(notices: Iterable[Notice]) -> dict[str, dict[str, datetime]]:
-    """What a plan skips, as marks for `task_notices(skipped=)`: for each task and
-    recipient, the latest moment skipped. The same plan's skips of one recipient all come
-    before what it sends them, so the mark covers exactly what was skipped."""
+EVERYONE = "*"  # a mark for every recipient of a task (no person id can be "*")
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def skip_marks(plan: Plan) -> dict[str, dict[str, datetime]]:
+    """What a plan skips, as marks for `task_notices(skipped=)`: for each task, the latest
+    moment skipped — for `EVERYONE` when the plan sends nothing of that task, else for each
+    recipient (the same plan's skips of one recipient all come before what it sends them,
+    so the mark covers exactly what was skipped; a message not sent yet stays unhandled)."""
+    sending = {n.task for n in plan.send}
     marks: dict[str, dict[str, datetime]] = {}
-    for n in notices:
-        held = marks.setdefault(n.task or n.subject, {})
-        if n.recipient not in held or held[n.recipient] < n.at:
-            held[n.recipient] = n.at
+    for n in plan.skip:
+        task = n.task or n.subject
+        held = marks.setdefault(task, {})
+        who = n.recipient if task in sending else EVERYONE
+        if who not in held or held[who] < n.at:
+            held[who] = n.at
     return marks
 
 

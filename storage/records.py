@@ -379,7 +379,7 @@ def task_from_doc(d: dict[str, Any]) -> tuple[Task, int]:
                         day, state, tuple(checkin_from_doc(key, c) for c in checkins), note,
                         began, opened_by,
                         tuple(excuse_from_doc(e) for e in excuses) if excuses else (),
-                        title, owner_name, moves, before), seq
+                        sys.intern(title), sys.intern(owner_name), moves, before), seq
                 except RecordInvalid:
                     pass  # named below, as the long way finds it first
     return _task_checked(d)
@@ -412,8 +412,8 @@ def _task_checked(d: dict[str, Any]) -> tuple[Task, int]:
         opened=_moment(d, "opened", nullable=True) if d.get("opened") else None,
         opened_by=_get(d, "opened_by", str, default=""),
         excuses=excuses,
-        title=_get(d, "title", str, default=""),
-        owner_name=_get(d, "owner_name", str, default=""),
+        title=sys.intern(_get(d, "title", str, default="")),
+        owner_name=sys.intern(_get(d, "owner_name", str, default="")),
         moves=_get(d, "moves", int, default=0),
         previous_due=_day(d, "previous_due") if d.get("previous_due") else None,
     )

@@ -78,7 +78,6 @@ SYSTEM_ACTOR = "dutybot"
 SHARD_FILE = re.compile(r"^(tasks|outbox)-(\d{4}-\d{2})\.json$")
 LOCK_FILE = "dutybot.lock"
 MIN_FREE_BYTES = 1 << 20  # less than this free on the disk: writes will fail soon
-RECENT_SHARDS = timedelta(days=62)  # month files this recent stay parsed in memory
 DELIVERY_MEMORY = timedelta(days=21)  # settled outbox entries kept in memory this long
 FOLD_AFTER = 1000  # unfolded records that make a write fold the files itself (no ticker)
 SETTLED = frozenset({Delivery.SENT, Delivery.SKIPPED, Delivery.FAILED, Delivery.UNKNOWN})
@@ -190,12 +189,10 @@ class TinyDBStore:
             with suppress(OSError):
                 for orphan in self.files.remove_orphans():
                     log.info("removed %s left by an interrupted write", orphan.name)
-        recent = shard_of(now.date() - RECENT_SHARDS)
         settled: list[DocKey] = []
         for path in sorted([*self.folder.glob("tasks-*.json"),
                             *self.folder.glob("outbox-*.json")]):
-            settled += self._load_shard(path, self._shard_of_file(path)[1] >= recent,
-                                        now - DELIVERY_MEMORY)
+            settled += self._load_shard(path, now - DELIVERY_MEMORY)
         newest_in_files = max(self._seq.values(), default=0)
         self._ledger = self._open_ledger(self.folder / "ledger.jsonl")
         for doc in settled:  # their sequence numbers were needed only for the replay
@@ -306,9 +303,10 @@ class TinyDBStore:
                 "但完成记录、提醒发送等写入会失败，恢复写入后自动继续。"
                 "请检查该目录的权限和磁盘空间。")
 
-    def _load_shard(self, path: Path, keep: bool, settled_before: datetime) -> list[DocKey]:
-        """Index a month file's documents; `keep` its parsed data in memory for the next
-        write (recent months are written to; older ones are read again if ever they are).
+    def _load_shard(self, path: Path, settled_before: datetime) -> list[DocKey]:
+        """Index a month file's documents. Its parsed data is not kept: the objects made of
+        it are what the store serves, and the first fold that changes the month reads the
+        file again (off the write path; a bot that only answers queries never does).
         Outbox entries settled before `settled_before` are only noted as handled (no object:
         a settled entry never changes again, so no later record can be about it); the
         documents so noted are returned."""
@@ -317,8 +315,7 @@ class TinyDBStore:
         assert isinstance(storage, AtomicJSONStorage)
         # The raw tables, not TinyDB's Table API: it wraps every document (slow for years).
         table = (storage.read() or {}).get(collection, {})
-        if not keep:
-            storage.forget()
+        storage.forget()
         settled: list[DocKey] = []
         newest = 0
         for doc_key, doc in table.items():
@@ -1037,7 +1034,11 @@ class TinyDBStore:
                 key = f"{escalation['task']}|{escalation.get('stage', Stage.ESCALATION)}"
                 if key not in self._escalated and key not in seen:
                     seen.add(key)
-                    told.append(dict(escalation))
+                    # What reading supplies is left out (`_note_escalation`): a pass after
+                    # months down records thousands of these.
+                    told.append({k: v for k, v in escalation.items()
+                                 if not (k == "stage" and v == Stage.ESCALATION)
+                                 and not (k in ("to", "missed") and not v)})
             if told:
                 items.append((RecordType.ESCALATIONS, SYSTEM_ACTOR, {"items": told}))
             if new:

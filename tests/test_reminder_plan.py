@@ -9,7 +9,14 @@ import pytest
 from bot.config import Config
 from schedules.calendar import WorkCalendar
 from schedules.model import Policy
-from schedules.reminders import Stage, escalation_recipients, task_notices, task_stages
+from schedules.reminders import (
+    EVERYONE,
+    Stage,
+    escalation_recipients,
+    skip_marks,
+    task_notices,
+    task_stages,
+)
 from schedules.tasks import CheckIn, Task
 from tests.builders import SHANGHAI, at
 
@@ -178,3 +185,19 @@ def test_a_task_past_all_its_stages_is_reported_settled(config: Config) -> None:
     assert again.send == again.skip == [] and again.settled == [t]
     ongoing = task(due=date(2026, 12, 31))
     assert plan_at(config, at("2026-12-21 10:01"), [ongoing]).settled == []
+
+
+def test_skip_marks_say_what_was_skipped_and_nothing_more(config: Config) -> None:
+    """A task whose every missed stage is skipped is marked for everyone; a task that also
+    sends something is marked per recipient, so a message not sent yet stays unhandled."""
+    gone, current = task(due=date(2026, 11, 30)), task(due=date(2026, 12, 31))
+    moment = at("2026-12-21 10:00")
+    plan = plan_at(config, moment, [gone])
+    marks = skip_marks(plan)
+    assert plan.send == [] and marks == {gone.key: {EVERYONE: max(n.at for n in plan.skip)}}
+    again = task_notices(config.org, [gone], CAL, moment + timedelta(minutes=1), set(),
+                         {"wu-fang": ["ma-li"]}, marks)  # a stand-in since: nothing old
+    assert again.send == again.skip == []
+    down = plan_at(config, at("2026-12-30 10:00"), [current])  # advance missed, eve sent
+    assert down.send and down.skip
+    assert set(skip_marks(down)[current.key]) == {n.recipient for n in down.skip}
