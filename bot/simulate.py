@@ -7,6 +7,7 @@ nothing more gets done. Each day is evaluated at every send time the policies us
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import json
 from collections import defaultdict
@@ -31,7 +32,7 @@ from schedules.meetings import (
 from schedules.model import Cadence
 from schedules.periods import period_kind, period_of
 from schedules.reminders import Notice, Plan, Stage, digest_notices, task_notices
-from schedules.tasks import Status, Task, plan_tasks
+from schedules.tasks import CheckIn, Status, Task, plan_tasks
 from storage.atomic import read_json_file
 from storage.errors import StoreCorrupt
 from storage.repository import stand_ins_on
@@ -75,8 +76,13 @@ class FutureTasks:
     def __init__(self, tasks: Iterable[Task], meetings: Iterable[Meeting] = ()) -> None:
         self.by_key: dict[str, Task] = {}  # in the order they came: how they are listed
         self._by_owner: dict[str, list[Task]] = defaultdict(list)
+        self._open_by_owner: dict[str, list[Task]] = defaultdict(list)
         for task in tasks:
             self.add(task)
+        # Nothing is checked in here, so the store's check-ins are all there will be.
+        # (at, number, index, task): the first three are unique, so tasks are never compared.
+        self._checkins = sorted(((c.at, t.number, i, t) for t in self.by_key.values()
+                                 for i, c in enumerate(t.checkins)))
         self.meetings = {m.number: m for m in meetings}
         self.next_number = max([*(t.number for t in self.by_key.values()),
                                 *self.meetings], default=0) + 1
@@ -85,6 +91,8 @@ class FutureTasks:
         """A task not there yet."""
         self.by_key[task.key] = task
         self._by_owner[task.owner].append(task)
+        if task.status is Status.OPEN:
+            self._open_by_owner[task.owner].append(task)
 
     def task(self, key: str) -> Task | None:
         return self.by_key.get(key)
@@ -102,6 +110,13 @@ class FutureTasks:
 
     def open_tasks(self) -> list[Task]:
         return [t for t in self.by_key.values() if t.status is Status.OPEN]
+
+    def open_tasks_of(self, owners: Iterable[str]) -> list[Task]:
+        return [t for o in set(owners) for t in self._open_by_owner.get(o, ())]
+
+    def checkins_since(self, moment: datetime) -> list[tuple[Task, CheckIn]]:
+        first = bisect.bisect_left(self._checkins, moment, key=lambda item: item[0])
+        return [(task, task.checkins[i]) for _, _, i, task in self._checkins[first:]]
 
 
 class Agenda:

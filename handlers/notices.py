@@ -7,9 +7,10 @@ order — never ranked.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -21,7 +22,7 @@ from schedules.calendar import WorkCalendar, YearGap
 from schedules.meetings import MEETING_ORDER, Meeting, MeetingState
 from schedules.model import Org
 from schedules.reminders import Notice, Stage, senior, supervises
-from schedules.tasks import Status, Task
+from schedules.tasks import CheckIn, Status, Task
 
 URGENCY = [Stage.MOVED, Stage.OPENED, Stage.ADVANCE, Stage.EVE, Stage.DUE, Stage.OVERDUE,
            Stage.ESCALATION]
@@ -34,6 +35,12 @@ class TaskView(Protocol):
     def task(self, key: str) -> Task | None: ...
 
     def tasks_of(self, owners: Sequence[str] | set[str]) -> list[Task]: ...
+
+    def open_tasks_of(self, owners: Sequence[str] | set[str]) -> list[Task]: ...
+
+    def checkins_since(self, moment: datetime) -> list[tuple[Task, CheckIn]]:
+        """Check-ins dated at or after `moment`, oldest first, with their tasks."""
+        ...
 
     def meeting(self, number: int) -> Meeting | None: ...
 
@@ -194,14 +201,19 @@ def monthly_digest(org: Org, leader_id: str, tasks: TaskView, calendar: WorkCale
     last_month_end = today.replace(day=1) - timedelta(days=1)
     last_month_start = last_month_end.replace(day=1)
     lines = [text.monthly_head(today, scope.everything)]
+    done_in: dict[str, set[str]] = defaultdict(set)  # owner -> tasks done last month
+    for task, checkin in tasks.checkins_since(
+            datetime.combine(last_month_start, time.min, org.timezone)):
+        live = task.checkin
+        if (live is not None and live.id == checkin.id and task.duty in org.duties
+                and _within(checkin.at.astimezone(org.timezone).date(), last_month_start,
+                            last_month_end)):
+            done_in[task.owner].add(task.key)
 
     def status(owner: str) -> str:
-        own = [t for t in tasks.tasks_of({owner}) if t.duty in org.duties]
-        open_ = [t for t in own if t.status is Status.OPEN]
+        open_ = [t for t in tasks.open_tasks_of({owner}) if t.duty in org.duties]
         overdue = sum(t.due < today for t in open_)
-        done = sum(1 for t in own if t.checkin and _within(t.checkin.at.astimezone(
-            org.timezone).date(), last_month_start, last_month_end))
-        return text.monthly_status(done, len(open_), overdue)
+        return text.monthly_status(len(done_in[owner]), len(open_), overdue)
 
     lines += [text.monthly_line(u.name, status(u.id)) for u in units[:MAX_DIGEST_LINES]]
     if len(units) > MAX_DIGEST_LINES:
@@ -217,11 +229,10 @@ def monthly_digest(org: Org, leader_id: str, tasks: TaskView, calendar: WorkCale
 def unkept_files(org: Org, view: TaskView, since: datetime) -> list[str]:
     """Files sent with check-ins since `since` that could not be kept, one line each."""
     lines = []
-    for task in view.tasks_of({*org.units, *org.people}):
-        for checkin in task.checkins:
-            if checkin.at > since:
-                lines += [text.unkept_line(org.owner_name(checkin.person), task.number, a.name,
-                                           a.error) for a in checkin.attachments if a.error]
+    for task, checkin in view.checkins_since(since):
+        if checkin.at > since and (task.owner in org.units or task.owner in org.people):
+            lines += [text.unkept_line(org.owner_name(checkin.person), task.number, a.name,
+                                       a.error) for a in checkin.attachments if a.error]
     return lines
 
 

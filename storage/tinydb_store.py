@@ -23,6 +23,7 @@ Reads are served from memory, so their cost does not grow with years of history.
 
 from __future__ import annotations
 
+import bisect
 import fcntl
 import logging
 import os
@@ -124,6 +125,10 @@ class TinyDBStore:
         self._by_number: dict[int, str] = {}
         self._by_owner: dict[str, list[str]] = defaultdict(list)
         self._sources: dict[str, Outcome] = {}  # inbound message source -> what it did
+        # Every check-in by its date, (at, task, id): sorted when read (a meeting's record
+        # checks in at the time it was held, so they do not come in order).
+        self._checkin_times: list[tuple[datetime, str, str]] = []
+        self._times_sorted = True
         self._checkins_by: dict[str, list[tuple[str, str]]] = defaultdict(list)  # person ->
         self._shard: dict[DocKey, str] = {}  # document -> the month file that holds it
         self._shards: dict[tuple[str, str], TinyDB] = {}
@@ -459,12 +464,19 @@ class TinyDBStore:
                 self._shard[doc] = records.task_shard(task)
             self._doc_id.setdefault(doc, task.number)
             for c in task.checkins:
-                self._checkins_by[c.person].append((key, c.id))
+                self._note_checkin(key, c)
             return
         known = {c.id for c in previous.checkins}
         for c in task.checkins:
             if c.id not in known:
-                self._checkins_by[c.person].append((key, c.id))
+                self._note_checkin(key, c)
+
+    def _note_checkin(self, key: str, c: CheckIn) -> None:
+        self._checkins_by[c.person].append((key, c.id))
+        times = self._checkin_times
+        if times and c.at < times[-1][0]:
+            self._times_sorted = False
+        times.append((c.at, key, c.id))
 
     def _index_entry(self, entry: OutboxEntry, seq: int, doc_key: DocKey | None = None) -> None:
         key = doc_key or (records.OUTBOX, entry.key)  # one key object for every index
@@ -1101,6 +1113,16 @@ class TinyDBStore:
     def open_tasks_of(self, owners: Iterable[str]) -> list[Task]:
         with self._lock:
             return [self._tasks[k] for o in set(owners) for k in self._open_by_owner.get(o, ())]
+
+    def checkins_since(self, moment: datetime) -> list[tuple[Task, CheckIn]]:
+        with self._lock:
+            if not self._times_sorted:
+                self._checkin_times.sort()
+                self._times_sorted = True
+            times = self._checkin_times
+            first = bisect.bisect_left(times, moment, key=lambda item: item[0])
+            return [(self._tasks[key], self._checkin(key, checkin_id))
+                    for _, key, checkin_id in times[first:]]
 
     def open_tasks(self) -> list[Task]:
         """Open tasks, in no particular order (the reminder pass reads these every minute)."""

@@ -277,3 +277,26 @@ def test_touches_names_exactly_what_effects_change(tmp_path: Path) -> None:
         assert set(records.touches(record)) == {(c, k) for c, k, _ in records.effects(record)}
     assert {"tasks-opened", "checkin", "checkin-attached", "checkin-undone", "task-excused",
             "deliveries-added", "delivery", "escalations"} <= seen
+
+
+def test_check_ins_by_date_whatever_order_the_month_files_hold_them(tmp_path: Path) -> None:
+    """`checkins_since` (what the admins' weekly look back and the leaders' monthly digest
+    read) gives check-ins oldest first from a moment on, for the store as for `simulate`."""
+    from bot.simulate import FutureTasks
+
+    store = TinyDBStore.open(tmp_path / "store", NOW)
+    store.add_tasks([PlannedTask("d:u:2026-12", "d", "u", "2026-12", date(2026, 12, 31)),
+                     PlannedTask("d:u:2026-11", "d", "u", "2026-11", date(2026, 11, 30))], NOW)
+    store.check_in("d:u:2026-12", "p", NOW, "十二月的", "console")
+    store.check_in("d:u:2026-11", "p", NOW + timedelta(minutes=5), "十一月的", "console")
+    store.close()
+    store = TinyDBStore.open(tmp_path / "store", NOW + timedelta(hours=1))  # November's first
+    try:
+        found = [(t.key, c.note) for t, c in store.checkins_since(NOW)]
+        assert found == [("d:u:2026-12", "十二月的"), ("d:u:2026-11", "十一月的")]
+        later = store.checkins_since(NOW + timedelta(minutes=1))
+        assert [t.key for t, _ in later] == ["d:u:2026-11"]
+        future = FutureTasks(store.all_tasks())
+        assert [(t.key, c.note) for t, c in future.checkins_since(NOW)] == found
+    finally:
+        store.close()
