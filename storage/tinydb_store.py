@@ -7,6 +7,9 @@ Layout of a store folder:
                         task number)
     outbox-2026-12.json the reminders and digests due to go out in December 2026
     ledger.jsonl       hash-chained record of every change (the write-ahead log)
+    checkpoint.json    where the ledger stood when the files last caught up, and what lives
+                       in the ledger alone (`storage.checkpoint`): start-up reads only what
+                       follows it
     files/ab/ab12…      evidence photos and documents under their SHA-256 (`storage.files`)
     dutybot.lock       names the process that holds the store (the lock itself is on the
                        folder, so deleting this file never lets a second writer in)
@@ -18,7 +21,8 @@ minute), on closing, and after `FOLD_AFTER` unfolded records; each fold replaces
 months' files atomically. Each document remembers the ledger sequence number it reflects, so
 at start-up, and in any reader beside the bot, every record its file has not caught up with
 is applied again; `audit verify` compares a file with the ledger as it stood at that number.
-Reads are served from memory, so their cost does not grow with years of history.
+Reads are served from memory, so their cost does not grow with years of history; the month
+files' parsed data is let go once their documents are loaded.
 """
 
 from __future__ import annotations
