@@ -7,13 +7,19 @@ import logging
 import threading
 from datetime import date, datetime, timedelta
 from importlib import metadata
+from pathlib import Path
 
+from bot import config as bot_config
 from bot.channels import registry
 from bot.channels.console import CONSOLE
 from bot.clock import Clock
 from bot.config import Config
 from handlers.dispatch import Dispatcher, reads_only
 from handlers.messages import Inbound, Reply
+from schedules import calendar as schedules_calendar
+from schedules import model as schedules_model
+from schedules import periods as schedules_periods
+from schedules import tasks as schedules_tasks
 from schedules.calendar import WorkCalendar
 from schedules.tasks import plan_tasks
 from storage.errors import StoreWriteFailed
@@ -26,12 +32,20 @@ def make_calendar(config: Config) -> WorkCalendar:
     return WorkCalendar(config.holidays, config.workdays)
 
 
+# The modules whose code decides what is planned: an install from a checkout keeps its
+# version number across updates, so their source is part of the fingerprint.
+PLANNING_CODE = (bot_config, schedules_calendar, schedules_model, schedules_periods,
+                 schedules_tasks)
+
+
 def plan_fingerprint(config: Config) -> str:
-    """What the tasks planned depend on, as one digest: the config file, this release and
-    the calendar libraries' data. Start-up plans only the days since the last planned one
-    while it is unchanged; after any change it plans from the first day again, which picks
-    up a changed plan (moved deadlines of open tasks, SPEC §4a)."""
+    """What the tasks planned depend on, as one digest: the config file, the planning code,
+    this release and the calendar libraries' data. Start-up plans only the days since the
+    last planned one while it is unchanged; after any change it plans from the first day
+    again, which picks up a changed plan (moved deadlines of open tasks, SPEC §4a)."""
     made = hashlib.sha256(config.path.read_bytes())
+    for module in PLANNING_CODE:
+        made.update(Path(str(module.__file__)).read_bytes())
     for package in ("dutybot", "chinesecalendar", "holidays"):
         try:
             made.update(f"\0{package}={metadata.version(package)}".encode())
@@ -102,7 +116,8 @@ class App:
         first = (self.store.since if self._planned_through is None
                  else self._planned_through + timedelta(days=1))
         self.planned_from = first
-        planned = plan_tasks(self.org, first, today, self.calendar, self.store.duties_under_way())
+        planned = plan_tasks(self.org, self.store.since, today, self.calendar,
+                             self.store.duties_under_way(), begun_from=first)
         try:
             created = self.store.add_tasks(planned, now)
         except StoreWriteFailed as e:  # said once; tried again on every later call

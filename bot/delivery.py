@@ -208,7 +208,7 @@ class Deliverer:
                         self.metrics.moved([entry], entry.state)
                 self.metrics.skipped(len(plan.skip))
         skipped = len(plan.skip) + len(meetings_stale)
-        return PassResult(planned=len(entries) - skipped, skipped=skipped)
+        return PassResult(planned=len(entries) - len(meetings_stale), skipped=skipped)
 
     def _escalations(self, notices: Sequence[Notice], sending: set[str],
                      now: datetime) -> list[dict[str, object]]:

@@ -244,7 +244,7 @@ def simulate(config: Config, first: date, last: date, calendar: WorkCalendar,
     while day <= last:
         midnight = datetime.combine(day, time(0), org.timezone)
         if day == first or any(period_of(c, day).start == day for c in cadences):
-            for p in plan_tasks(org, plan_from, day, calendar, under_way):
+            for p in plan_tasks(org, since, day, calendar, under_way, begun_from=plan_from):
                 if p.key not in tasks.by_key:
                     task = Task(p.key, tasks.next_number, p.duty, p.owner, p.period, p.due,
                                 opened=midnight, title=p.title, owner_name=p.owner_name)

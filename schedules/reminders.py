@@ -18,11 +18,12 @@ are skipped.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from functools import cached_property, lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from schedules.calendar import WorkCalendar
@@ -243,12 +244,13 @@ def task_notices(
     now: datetime,
     handled: Collection[str],
     stand_ins: Mapping[str, Sequence[str]] | None = None,
-    skipped: Mapping[str, Mapping[str, datetime]] | None = None,
+    skipped: Mapping[str, Mapping[str, SkipMark]] | None = None,
 ) -> Plan:
     """Task reminders due by `now` that are not in `handled` (sent or skipped before), to
     the assignee and whoever stands in for them (`stand_ins`: person → delegates now).
-    `skipped` (task → recipient → moment) marks more as handled: every stage due by that
-    moment (what an earlier plan skipped, recorded as one mark; see `skip_marks`).
+    `skipped` (task → recipient → `SkipMark`) marks more as handled: every stage that was
+    due by the mark's moment when it was made (what an earlier plan skipped, recorded as
+    one mark; see `skip_marks`).
 
     Skipped (and so recorded, never sent): stages that passed before the task was open,
     missed stages older than the newest useful one, and missed stages when a later stage
@@ -273,6 +275,7 @@ def task_notices(
         open_since = task.open_since
         stages = task_stages(task.due, policy, calendar)
         marks = skipped.get(task.key) if skipped else None
+        covered = _covered_by(marks, task, policy, calendar, tz) if marks else None
         planned_before = len(send) + len(skip)
         people = reminder_recipients(org, task.owner, stand_ins)
         if duty.cadence is Cadence.EVENT and task.opened is not None and not task.checkins:
@@ -293,8 +296,7 @@ def task_notices(
             for recipient in recipients:
                 if f"{task.key}|{sd.name}|{recipient}" in handled:  # Notice.key, built cheaply
                     continue
-                if marks is not None and moment <= max(marks.get(recipient, _NEVER),
-                                                       marks.get(EVERYONE, _NEVER)):
+                if covered is not None and covered(recipient, sd.name, moment):
                     continue
                 notice = Notice(task.key, sd.stage, recipient, moment, sd.occurrence, task.key)
                 if open_since is not None and moment < open_since:
@@ -316,6 +318,39 @@ def task_notices(
 
 EVERYONE = "*"  # a mark for every recipient of a task (no person id can be "*")
 _NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+class SkipMark(NamedTuple):
+    """Every stage of a task due by `through` was handled for a recipient, as the task's
+    deadline stood after its `moves`-th move (a stage is known by its name, as an outbox
+    key knows it: a deadline moved since leaves the stages skipped then handled)."""
+
+    through: datetime
+    moves: int = 0
+
+
+def _covered_by(marks: Mapping[str, SkipMark], task: Task, policy: Policy,
+                calendar: WorkCalendar, tz: ZoneInfo) -> Callable[[str, str, datetime], bool]:
+    """Whether a mark covers a recipient's stage (by name, at its moment now). A mark made
+    before the last move of the deadline is read against the stages of the deadline before
+    it (`previous_due`); one made before an earlier move covers nothing."""
+    before: dict[str, datetime] | None = None
+    if task.previous_due is not None and any(m.moves == task.moves - 1
+                                             for m in marks.values()):
+        before = {s.name: datetime.combine(s.day, policy.send_at, tz)
+                  for s in task_stages(task.previous_due, policy, calendar)}
+
+    def covered(recipient: str, name: str, moment: datetime) -> bool:
+        for mark in (marks.get(recipient), marks.get(EVERYONE)):
+            if mark is None:
+                continue
+            if mark.moves == task.moves and moment <= mark.through:
+                return True
+            if (mark.moves == task.moves - 1 and before is not None
+                    and before.get(name, mark.through + timedelta(seconds=1)) <= mark.through):
+                return True
+        return False
+    return covered
 
 
 def skip_marks(plan: Plan) -> dict[str, dict[str, datetime]]:

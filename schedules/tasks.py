@@ -249,6 +249,7 @@ class PlannedTask:
 def plan_tasks(
     org: Org, since: date, today: date, calendar: WorkCalendar,
     under_way: Collection[tuple[str, str, str]] | None = None,
+    begun_from: date | None = None,
 ) -> list[PlannedTask]:
     """Every task of a calendar duty whose period has begun by `today` and which is due on or
     after `since` (the day the bureau started using the bot), in a stable order: period
@@ -258,7 +259,12 @@ def plan_tasks(
     `under_way` holds the (duty, owner, period kind) of the tasks that already exist. One not
     in it — a duty or a unit added to config later, or a duty whose cadence changed — starts
     with the first task due from `today` on, not with a backlog of deadlines that passed
-    before it existed."""
+    before it existed.
+
+    `begun_from` (a day after `since`) looks only at the periods running on or after it —
+    what planning day by day needs — while still listing every such task due on or after
+    `since`: a period's deadline can fall before the period begins (due at its start,
+    moved back to the previous working day)."""
     planned: list[tuple[date, int, int, PlannedTask]] = []
     for d_index, duty in enumerate(org.duties.values()):
         if duty.cadence is Cadence.EVENT:
@@ -269,7 +275,7 @@ def plan_tasks(
                        for d in duty.due.dates]
         else:
             periods = [(p, due_date(duty.due, p, calendar, duty.adjust))
-                       for p in periods_overlapping(duty.cadence, since, today)]
+                       for p in periods_overlapping(duty.cadence, begun_from or since, today)]
         for period, due in periods:
             if due < since:
                 continue  # its deadline passed before the bot was tracking anything

@@ -542,8 +542,9 @@ def check(record: LedgerRecord) -> None:
             _get(item, "task", str)
     elif record.type == RecordType.REMINDERS_SKIPPED:
         for group in record.data["skipped"]:
-            if not (type(group) is list and len(group) == 3 and type(group[0]) is str
-                    and type(group[1]) is list and type(group[2]) is list):
+            if not (type(group) is list and len(group) in (3, 4) and type(group[0]) is str
+                    and type(group[1]) is list and type(group[2]) is list
+                    and (len(group) == 3 or type(group[3]) is int)):
                 raise RecordInvalid("字段 skipped 的格式不对")
 
 

@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from schedules.meetings import Meeting, MeetingRecord
-from schedules.reminders import Stage
+from schedules.reminders import SkipMark, Stage
 from schedules.tasks import Attachment, CheckIn, PlannedTask, Task
 from storage.files import FileStore
 
@@ -290,9 +290,9 @@ class Repository(Protocol):
         in the same write (see `skipped_through`)."""
         ...
 
-    def skipped_through(self) -> Mapping[str, Mapping[str, datetime]]:
+    def skipped_through(self) -> Mapping[str, Mapping[str, SkipMark]]:
         """For each task and recipient, the moment through which its reminders were found
-        missed and skipped; a stage due then or before counts as handled."""
+        missed and skipped, and how often its deadline had moved then (`SkipMark`)."""
         ...
 
     def pending_deliveries(self, now: datetime) -> list[OutboxEntry]:

@@ -46,7 +46,7 @@ from tinydb import TinyDB
 
 from schedules.meetings import Meeting, MeetingRecord, MeetingState
 from schedules.periods import period_kind
-from schedules.reminders import Stage
+from schedules.reminders import SkipMark, Stage
 from schedules.tasks import Attachment, CheckIn, PlannedTask, Status, Task
 from storage import bindcodes, checkpoint, files, meeting_records, records, upgrade
 from storage.atomic import OWN_TEMP, TEMP_SUFFIX, AtomicJSONStorage
@@ -112,7 +112,7 @@ class TinyDBStore:
         self._last_entry_id = 0
         self._escalated: set[str] = set()  # task|stage already recorded as escalated
         self._escalations: list[Escalation] = []
-        self._skipped: dict[str, dict[str, datetime]] = {}  # task -> recipient -> through
+        self._skipped: dict[str, dict[str, SkipMark]] = {}  # task -> recipient -> mark
         self._accounts: dict[tuple[str, str], str] = {}  # (channel, account) -> person
         self._account_of: dict[tuple[str, str], str] = {}  # (channel, person) -> account
         self._used_codes: dict[str, tuple[str, str]] = {}  # code digest -> (channel, account)
@@ -470,13 +470,18 @@ class TinyDBStore:
             for c in task.checkins:
                 self._note_checkin(key, c)
             return
-        known = {c.id for c in previous.checkins}
+        known = {c.id: c.at for c in previous.checkins}
         for c in task.checkins:
             if c.id not in known:
                 self._note_checkin(key, c)
+            elif known[c.id] != c.at:  # a meeting's corrected record: held at another time
+                self._note_time(key, c)
 
     def _note_checkin(self, key: str, c: CheckIn) -> None:
         self._checkins_by[c.person].append((key, c.id))
+        self._note_time(key, c)
+
+    def _note_time(self, key: str, c: CheckIn) -> None:
         times = self._checkin_times
         if times and c.at < times[-1][0]:
             self._times_sorted = False
@@ -556,13 +561,14 @@ class TinyDBStore:
         elif record.type == RecordType.DELEGATION_ENDED:
             self._delegations.pop(record.data["person"], None)
         elif record.type == RecordType.REMINDERS_SKIPPED:
-            for through, recipients, tasks in record.data["skipped"]:
-                moment = datetime.fromisoformat(through)
-                for task in tasks:
+            for group in record.data["skipped"]:
+                mark = SkipMark(datetime.fromisoformat(group[0]),
+                                group[3] if len(group) > 3 else 0)
+                for task in group[2]:
                     held = self._skipped.setdefault(task, {})
-                    for recipient in recipients:
-                        if recipient not in held or held[recipient] < moment:
-                            held[recipient] = moment
+                    for recipient in group[1]:
+                        if _moves_on(held.get(recipient), mark):
+                            held[recipient] = mark
         elif record.type in records.MEETING_RECORDS:
             number = meeting_records.number_of(record)
             meeting = self._meetings[number] = meeting_records.apply(record,
@@ -674,9 +680,12 @@ class TinyDBStore:
             db.table(collection).clear_cache()
             self._dirty.difference_update(keys)
             name = f"{collection}-{shard}.json"
-            newest = max(self._file_marks.get(name, (0, 0))[1],
-                         max(self._seq[doc_key] for doc_key in keys))
-            self._file_marks[name] = (len(table), newest)
+            docs, newest = self._file_marks.get(name, (0, 0))
+            # Never fewer documents than the file held: one that lost some since it was
+            # loaded (deleted, an older copy put back) is written with only the changed
+            # ones, and the next start must find it short and read the whole ledger.
+            self._file_marks[name] = (max(docs, len(table)),
+                                      max(newest, *(self._seq[k] for k in keys)))
 
     def _doc(self, doc_key: DocKey) -> dict[str, Any]:
         collection, key = doc_key
@@ -1060,7 +1069,7 @@ class TinyDBStore:
             if new:
                 items.append((RecordType.DELIVERIES_ADDED, SYSTEM_ACTOR,
                               {"entries": [records.entry_to_doc(e, 0) for e in new]}))
-            marks = _grouped_marks(skipped or {}, self._skipped)
+            marks = _grouped_marks(skipped or {}, self._skipped, self._tasks)
             if marks:
                 items.append((RecordType.REMINDERS_SKIPPED, SYSTEM_ACTOR, {"skipped": marks}))
             if items:  # a pass's escalations and new entries: one durable append
@@ -1125,8 +1134,12 @@ class TinyDBStore:
                 self._times_sorted = True
             times = self._checkin_times
             first = bisect.bisect_left(times, moment, key=lambda item: item[0])
-            return [(self._tasks[key], self._checkin(key, checkin_id))
-                    for _, key, checkin_id in times[first:]]
+            # As they stand: a check-in restated at another time is listed at that time
+            # (its earlier time stays in the index, and is passed over here).
+            found = {(key, checkin_id): (self._tasks[key], self._checkin(key, checkin_id))
+                     for _, key, checkin_id in times[first:]}
+            return sorted((item for item in found.values() if item[1].at >= moment),
+                          key=lambda item: (item[1].at, item[1].id))
 
     def open_tasks(self) -> list[Task]:
         """Open tasks, in no particular order (the reminder pass reads these every minute)."""
@@ -1137,9 +1150,10 @@ class TinyDBStore:
         with self._lock:
             return sorted(self._tasks.values(), key=lambda t: t.number)
 
-    def skipped_through(self) -> Mapping[str, Mapping[str, datetime]]:
+    def skipped_through(self) -> Mapping[str, Mapping[str, SkipMark]]:
         """For each task and recipient, the moment through which its reminders were found
-        missed and skipped (not a copy: read by the minute pass under its lock)."""
+        missed and skipped, and how often its deadline had moved then (not a copy: read by
+        the minute pass under its lock)."""
         return self._skipped
 
     def handled_notices(self) -> AbstractSet[str]:
@@ -1220,21 +1234,30 @@ class TinyDBStore:
             self._folder_fd = None
 
 
+def _moves_on(held: SkipMark | None, mark: SkipMark) -> bool:
+    """Whether `mark` says more than `held`: a later moment, or a deadline moved since."""
+    return held is None or mark.moves > held.moves or (
+        mark.moves == held.moves and mark.through > held.through)
+
+
 def _grouped_marks(new: Mapping[str, Mapping[str, datetime]],
-                   held: Mapping[str, Mapping[str, datetime]]) -> list[list[Any]]:
-    """The marks in `new` that move one on, as [moment, recipients, tasks] groups (the
-    tasks sharing a moment and the same recipients at it: one list of keys each)."""
-    groups: dict[tuple[datetime, tuple[str, ...]], list[str]] = defaultdict(list)
+                   held: Mapping[str, Mapping[str, SkipMark]],
+                   tasks: Mapping[str, Task]) -> list[list[Any]]:
+    """The marks in `new` that move one on, as [moment, recipients, tasks] groups — with
+    the deadline's moves as a fourth item when there were any — each group the tasks that
+    share a moment, the recipients at it and their moves (one list of keys each)."""
+    groups: dict[tuple[datetime, int, tuple[str, ...]], list[str]] = defaultdict(list)
     for task, by in new.items():
         before = held.get(task, {})
+        moves = tasks[task].moves if task in tasks else 0
         at: dict[datetime, list[str]] = defaultdict(list)
         for recipient, moment in by.items():
-            if recipient not in before or before[recipient] < moment:
+            if _moves_on(before.get(recipient), SkipMark(moment, moves)):
                 at[moment].append(recipient)
         for moment, recipients in at.items():
-            groups[moment, tuple(sorted(recipients))].append(task)
-    return [[moment.isoformat(), list(recipients), tasks]
-            for (moment, recipients), tasks in sorted(groups.items())]
+            groups[moment, moves, tuple(sorted(recipients))].append(task)
+    return [[moment.isoformat(), list(recipients), keys, *([moves] if moves else [])]
+            for (moment, moves, recipients), keys in sorted(groups.items())]
 
 
 __all__ = ["StoreWriteFailed", "TinyDBStore"]

@@ -263,3 +263,62 @@ def test_start_up_plans_only_the_days_since_the_last_planned_one(config_path: Pa
     app = App.open(load(config_path), clock)  # another plan: from the first day again
     assert app.planned_from == app.store.since
     app.close()
+
+
+def test_planning_day_by_day_opens_a_task_due_before_its_period_begins(
+        config_path: Path) -> None:
+    """A monthly duty due at the start, moved back to the previous working day: November
+    2026 begins on a Sunday, so its task is due on Friday 30 October. Planning only the days
+    since the last planned one still opens it on the first of the month."""
+    text = config_path.read_text(encoding="utf-8")
+    config_path.write_text(text.replace(
+        'evidence = "学习时间、主题、参加人员"',
+        'evidence = "学习时间、主题、参加人员"\ndue = "start"\nadjust = "previous-workday"', 1),
+        encoding="utf-8")
+    config = load(config_path)
+    clock = FakeClock(at("2026-09-01 10:00"))  # in use since September: the duty under way
+    App.open(config, clock).close()
+    clock.set(at("2026-10-31 10:00"))  # a Saturday: planned through it
+    App.open(config, clock).close()
+    clock.set(at("2026-11-02 10:00"))
+    app = App.open(config, clock)
+    try:
+        assert app.planned_from == date(2026, 11, 1)  # from the day after the last planned
+        task = app.store.task("theory-study:party-group:2026-11")
+        assert task is not None and task.due == date(2026, 10, 30)
+    finally:
+        app.close()
+
+
+def test_the_plan_fingerprint_follows_the_planning_code(config_path: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An install from a checkout keeps its version across updates: a change to the code
+    that plans is a change of plan all the same (start-up then plans from the first day)."""
+    import types
+
+    from bot import app as app_module
+
+    source = tmp_path / "tasks.py"
+    source.write_text("RULE = 1\n", encoding="utf-8")
+    monkeypatch.setattr(app_module, "PLANNING_CODE", (types.SimpleNamespace(__file__=source),))
+    config = load(config_path)
+    before = app_module.plan_fingerprint(config)
+    assert app_module.plan_fingerprint(config) == before
+    source.write_text("RULE = 2\n", encoding="utf-8")
+    assert app_module.plan_fingerprint(config) != before
+
+
+def test_a_month_file_lost_while_the_bot_runs_is_rebuilt_at_the_next_start(
+        lived_store: Path, tmp_path: Path) -> None:
+    """The fold after it writes only the changed documents; the checkpoint then must not
+    vouch for the shorter file."""
+    folder = copy_of(lived_store, tmp_path)
+    store = TinyDBStore.open(folder, at("2026-11-30 10:00"))
+    every = {t.key for t in store.all_tasks()}
+    month = [t for t in store.open_tasks() if t.due.month == 11 and t.due.year == 2026
+             and (folder / "tasks-2026-11.json").read_text(encoding="utf-8").count(t.key)]
+    (folder / "tasks-2026-11.json").unlink()
+    store.check_in(month[0].key, "wu-fang", at("2026-11-30 10:00"), "补", "console")
+    store.close()
+    again = TinyDBStore.open(folder, at("2026-11-30 10:05"), read_only=True)
+    assert {t.key for t in again.all_tasks()} == every

@@ -572,3 +572,22 @@ def test_an_announcement_delivered_twice_announces_once(bureau: tuple[App, FakeC
     meeting = app.store.meetings()[0]
     assert again == text.replayed_meeting(text.meeting_line(app.org, meeting,
                                                             clock.now().date()))
+
+
+def test_a_corrected_record_moves_its_check_ins_in_time_for_the_digests(
+        bureau: tuple[App, FakeClock]) -> None:
+    """The digests read check-ins by date (`checkins_since`): a second 纪实 that says the
+    meeting was held at another time moves its check-ins there."""
+    app, clock = bureau
+    number = announce(app, clock)  # Friday 15:00
+    clock.set(at("2026-12-04 16:30"))
+    wu = Chat(app, clock, "吴芳")
+    wu.say(f"纪实 {number}")
+    clock.set(at("2026-12-04 17:00"))
+    assert wu.say(f"纪实 {number} 时间 15:30").startswith("已更正会议纪实")
+    since = [(t.key, c.at) for t, c in app.store.checkins_since(at("2026-12-04 15:10"))]
+    theme = task_of(app, "theme-day")
+    assert (theme.key, at("2026-12-04 15:30")) in since
+    everything = app.store.checkins_since(at("2026-12-04 00:00"))
+    assert [c.at for _, c in everything] == sorted(c.at for _, c in everything)
+    assert len({(t.key, c.id) for t, c in everything}) == len(everything)  # each once

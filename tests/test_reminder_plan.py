@@ -11,6 +11,7 @@ from schedules.calendar import WorkCalendar
 from schedules.model import Policy
 from schedules.reminders import (
     EVERYONE,
+    SkipMark,
     Stage,
     escalation_recipients,
     skip_marks,
@@ -193,11 +194,37 @@ def test_skip_marks_say_what_was_skipped_and_nothing_more(config: Config) -> Non
     gone, current = task(due=date(2026, 11, 30)), task(due=date(2026, 12, 31))
     moment = at("2026-12-21 10:00")
     plan = plan_at(config, moment, [gone])
-    marks = skip_marks(plan)
-    assert plan.send == [] and marks == {gone.key: {EVERYONE: max(n.at for n in plan.skip)}}
+    assert plan.send == [] and skip_marks(plan) == {
+        gone.key: {EVERYONE: max(n.at for n in plan.skip)}}
     again = task_notices(config.org, [gone], CAL, moment + timedelta(minutes=1), set(),
-                         {"wu-fang": ["ma-li"]}, marks)  # a stand-in since: nothing old
+                         {"wu-fang": ["ma-li"]}, as_stored(plan))  # a stand-in: nothing old
     assert again.send == again.skip == []
     down = plan_at(config, at("2026-12-30 10:00"), [current])  # advance missed, eve sent
     assert down.send and down.skip
     assert set(skip_marks(down)[current.key]) == {n.recipient for n in down.skip}
+
+
+def as_stored(plan, moves: int = 0):  # type: ignore[no-untyped-def]
+    """The plan's skip marks as the store keeps them."""
+    return {task: {r: SkipMark(m, moves) for r, m in by.items()}
+            for task, by in skip_marks(plan).items()}
+
+
+def test_a_mark_knows_stages_by_name_when_the_deadline_moves(config: Config) -> None:
+    """As outbox keys did: after the deadline moves, what was skipped under the old one
+    stays handled, and a stage that had not come under it (here the escalation, which the
+    earlier deadline brings forward) is looked at again."""
+    t = task(due=date(2026, 12, 31))
+    first = plan_at(config, at("2027-01-05 08:00"), [t])
+    assert first.send == [] and Stage.ESCALATION not in {n.stage for n in first.skip}
+    moved = t.with_due(date(2026, 12, 28))
+    again = task_notices(config.org, [moved], CAL, at("2027-01-05 08:01"), set(), None,
+                         as_stored(first))
+    found = {n.stage for n in [*again.send, *again.skip]}
+    assert Stage.ESCALATION in found
+    assert not found & {Stage.ADVANCE, Stage.EVE, Stage.DUE}
+    later = t.with_due(date(2027, 1, 29))  # moved later: the old stages are not said again
+    third = task_notices(config.org, [later], CAL, at("2027-01-05 08:01"), set(), None,
+                         as_stored(first))
+    assert not {n.stage for n in [*third.send, *third.skip]} & {Stage.ADVANCE, Stage.EVE,
+                                                                 Stage.DUE}

@@ -334,7 +334,7 @@ def replanned(config: Config, first: date, last: date, now: datetime
         handled = set(store.handled_notices())
         skipped_before = dict(store.skipped_through())
         delegations = store.delegations()
-        day = plan_from = max(first, store.since)
+        day = plan_from = since = max(first, store.since)
     finally:
         store.close()
     send_times = {(p.timezone or org.timezone, p.send_at)
@@ -344,7 +344,7 @@ def replanned(config: Config, first: date, last: date, now: datetime
     while day <= last:
         midnight = datetime.combine(day, time(0), org.timezone)
         under_way = {(t.duty, t.owner, period_kind(t.period)) for t in tasks.by_key.values()}
-        for p in plan_tasks(org, plan_from, day, calendar, under_way):
+        for p in plan_tasks(org, since, day, calendar, under_way, begun_from=plan_from):
             if p.key not in tasks.by_key:
                 tasks.add(Task(p.key, tasks.next_number, p.duty, p.owner, p.period, p.due,
                                opened=midnight, title=p.title, owner_name=p.owner_name))
