@@ -17,6 +17,11 @@ Formats:
    `type`, or the `error` it was not kept for). Nothing to rewrite; but a release of format
    2 would drop those keys when it rewrites a task document (and the next audit would find
    the task file differing from its ledger), so it must refuse the store.
+4. The ledger may hold `reminders-skipped` marks and `escalations` records (a pass's missed
+   reminders and its escalations, each one record), and the folder a `checkpoint.json`.
+   Nothing to rewrite; but a release of format 3 would not read them: it would record the
+   escalations again (twice in the accountability record) and skip the missed reminders
+   again one entry at a time, so it must refuse the store.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from storage.ledger import RecordInvalid
 
 log = logging.getLogger(__name__)
 
-FORMAT = 3  # the format this release writes
+FORMAT = 4  # the format this release writes
 
 
 class StoreTooNew(StoreError):
@@ -121,4 +126,9 @@ def _evidence_files(folder: Path) -> None:
     """2 → 3: nothing to rewrite (format 2's attachments are valid format 3)."""
 
 
-STEPS: dict[int, Callable[[Path], None]] = {1: _rewrite_documents, 2: _evidence_files}
+def _ledger_marks(folder: Path) -> None:
+    """3 → 4: nothing to rewrite (a format 3 ledger is a valid format 4 one)."""
+
+
+STEPS: dict[int, Callable[[Path], None]] = {1: _rewrite_documents, 2: _evidence_files,
+                                            3: _ledger_marks}
