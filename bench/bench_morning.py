@@ -4,8 +4,8 @@ records of the reminders it missed.
 
     python -m bench.bench_morning [--people 2000] [--runs 3]
 
-Each figure in its own child process, on its own copy of the store (built once with
-`bench.bureau --no-reminders`):
+Each figure in its own child process, on its own copy of the store (`bench_sizes`'s, built
+once and shared with it: its 2,000 and 20,000 people were built without passes):
 - the backlog morning: the 09:00 pass of Monday 2026-11-30, the first pass the store has
   seen: it plans, records what it skips, escalates and sends that morning's messages;
 - its floor, the pass's own sending: the same Monday pass on a copy whose backlog a pass on
@@ -27,11 +27,12 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from bench.bench_sizes import build
 from bench.bureau import ROOT, TZ, NullChannel
 
 MONDAY = datetime(2026, 11, 30, 9, 0, tzinfo=TZ)
 FRIDAY = datetime(2026, 11, 27, 9, 0, tzinfo=TZ)
-UNITS = {300: 40, 2000: 200, 20000: 2000}
+SIZES = (2000, 20000)  # bench_sizes' stores whose history was built without passes
 TARGET_RATIO, TARGET_GROWTH = 3.0, 0.02
 
 
@@ -76,7 +77,7 @@ def child(cache: Path, workdir: Path, before: bool) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()))
-    parser.add_argument("--people", type=int, default=2000, choices=sorted(UNITS))
+    parser.add_argument("--people", type=int, default=2000, choices=SIZES)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--before", action="store_true", help=argparse.SUPPRESS)
@@ -84,12 +85,9 @@ def main() -> None:
     if args.measure:
         print(json.dumps(measure(args.measure, args.before)))
         return
-    cache = args.workdir / f"dutybot-morning-{args.people}"
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "bench.bureau", str(cache), str(args.people),
-                    str(UNITS[args.people]), "3", "--no-reminders"], check=True, cwd=ROOT)
+    cache, built = build(args.workdir, args.people)
     print(f"{args.people} people, 3 years without reminder passes: store ready in "
-          f"{time.perf_counter() - started:.0f} s", flush=True)
+          f"{built:.0f} s", flush=True)
     backlog, floor = [], []
     for _ in range(args.runs):
         floor.append(child(cache, args.workdir, before=True))

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import threading
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from importlib import metadata
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from schedules import periods as schedules_periods
 from schedules import tasks as schedules_tasks
 from schedules.calendar import WorkCalendar
 from schedules.tasks import plan_tasks
+from storage import upgrade
 from storage.errors import StoreWriteFailed
 from storage.tinydb_store import TinyDBStore
 
@@ -46,7 +48,8 @@ def plan_fingerprint(config: Config) -> str:
     made = hashlib.sha256(config.path.read_bytes())
     for module in PLANNING_CODE:
         made.update(Path(str(module.__file__)).read_bytes())
-    for package in ("dutybot", "chinesecalendar", "holidays"):
+    made.update(f"\0dutybot={upgrade.release()}".encode())
+    for package in ("chinesecalendar", "holidays"):
         try:
             made.update(f"\0{package}={metadata.version(package)}".encode())
         except metadata.PackageNotFoundError:  # run from a checkout without installing
@@ -64,7 +67,6 @@ class App:
         self.dispatcher = Dispatcher(self.org, store, self.calendar, self.identify,
                                      frozenset(c.name for c in registry.CHANNELS if c.bindable))
         self._planned_through: date | None = None
-        self._plan = plan_fingerprint(config)
         self.planned_from: date | None = None  # the first day the last planning looked at
         self._refresh_failing = False
         self._refresh_lock = threading.Lock()  # the ticker and message handlers both refresh
@@ -130,6 +132,12 @@ class App:
             log.info("opened or updated %d task(s) up to %s", len(created), today)
         self._planned_through = today
         self.store.note_planned(self._plan, today)
+
+    @cached_property
+    def _plan(self) -> str:
+        """This config's `plan_fingerprint`, worked out when planning first needs it (an
+        App opened to read never does)."""
+        return plan_fingerprint(self.config)
 
     def identify(self, message: Inbound) -> str | None:
         """Who sent `message`, by its channel module; on the console, a person id or name."""

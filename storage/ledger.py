@@ -186,7 +186,6 @@ class ChainReader:
         self.after = after
         self.torn_at: int | None = None
         self.unterminated = False
-        self.size = after.end if after else 0
         self._last: tuple[int, str, int, int, int] | None = (
             (after.seq, after.hash, after.start, after.end, after.line) if after else None)
         self.reencoded: list[ChainBreak] = []  # with `exact`: intact records, edited lines
@@ -234,7 +233,6 @@ class ChainReader:
                         self.reencoded.append(ChainBreak(line_no, record.seq, how))
                 self._last = (record.seq, record.hash, offset, offset + len(raw), line_no)
                 offset += len(raw)
-                self.size = offset
                 self.unterminated = not complete
                 yield record
                 prev, expected_seq = record.hash, record.seq + 1

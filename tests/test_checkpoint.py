@@ -20,7 +20,7 @@ from schedules.tasks import PlannedTask
 from storage import bindcodes, checkpoint
 from storage.audit import describe_problems, verify
 from storage.errors import StoreCorrupt
-from storage.ledger import read_records
+from storage.ledger import LedgerRecord, read_records
 from storage.tinydb_store import TinyDBStore
 from tests.builders import EXAMPLE, Chat, at, rechain
 from tests.test_simulate import live_through
@@ -56,7 +56,7 @@ def copy_of(folder: Path, tmp_path: Path) -> Path:
 def state(store: TinyDBStore, folder: Path) -> dict[str, Any]:
     """Everything a reader of the store can ask of it, as comparable values."""
     sources = {r.data["source"] for r in read_records(folder / "ledger.jsonl")
-               if not isinstance(r, Exception) and hasattr(r, "data") and r.data.get("source")}
+               if isinstance(r, LedgerRecord) and r.data.get("source")}
     return {
         "tasks": store.all_tasks(),
         "deliveries": sorted(store.deliveries(), key=lambda e: e.key),
