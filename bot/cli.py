@@ -29,7 +29,7 @@ from bot.channels import registry
 from bot.channels.base import ChannelStartFailed
 from bot.channels.console import ConsoleChannel
 from bot.clock import Clock, ShiftedClock, SystemClock
-from bot.config import Config, ConfigError, LogSettings, load
+from bot.config import Config, ConfigError, LogSettings, load, store_path
 from bot.delivery import Deliverer
 from bot.review import review
 from handlers.scope import Scope, find_owners
@@ -135,12 +135,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _log_in_chinese(timestamps=args.command == "run")
     try:
-        config = _load_config(args.config)
+        if args.command == "audit":  # the store alone: works while the config is being fixed
+            return _audit_verify(store_path(_config_file(args.config)))
+        if args.command == "restore":
+            return _restore(args.archive, args.into or store_path(_config_file(args.config)))
+        config = load(_config_file(args.config))
         clock = _clock(args.now, config)
         if args.command == "check":
             return _check(config, clock, args.json)
-        if args.command == "audit":
-            return _audit_verify(config)
         if args.command == "simulate":
             return _simulate(config, clock, args.first, args.last, args.format)
         if args.command == "run":
@@ -153,8 +155,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _record_book(config, clock, args.unit, args.year, args.out)
         if args.command == "backup":
             return _backup(config, clock, args.out, args.keep)
-        if args.command == "restore":
-            return _restore(args.archive, args.into or config.store_path)
         return _chat(config, clock, args.person)
     except ConfigError as e:
         print(f"配置错误：{e}", file=sys.stderr)
@@ -170,11 +170,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
-def _load_config(path: Path) -> Config:
+def _config_file(path: Path) -> Path:
     if not path.exists() and path == Path("config.toml"):
         print(f"dutybot: 未找到 ./config.toml，使用内置示例单位 {EXAMPLE_CONFIG}", file=sys.stderr)
-        path = EXAMPLE_CONFIG
-    return load(path)
+        return EXAMPLE_CONFIG
+    return path
 
 
 def _clock(now: str | None, config: Config) -> Clock:
@@ -542,9 +542,9 @@ def _check(config: Config, clock: Clock, as_json: bool) -> int:
     return 1 if found.store_problem else 0
 
 
-def _audit_verify(config: Config) -> int:
-    result = verify(config.store_path)
-    problems = describe_problems(result, config.store_path)
+def _audit_verify(folder: Path) -> int:
+    result = verify(folder)
+    problems = describe_problems(result, folder)
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:

@@ -146,6 +146,18 @@ def _date(table: Table, name: str, value: Any) -> date:
 
 def load(path: Path) -> Config:
     """Read and validate a config file, or raise `ConfigError`."""
+    return _Reader(path, _parsed(path)).read()
+
+
+def store_path(path: Path) -> Path:
+    """Where the config file at `path` keeps its store (`[store] path`), reading nothing
+    else: for the commands that only look at the store (`audit verify`, `restore`), which
+    must work while the rest of the file is being put right, and start quickly."""
+    reader = _Reader(path, _parsed(path))
+    return reader.store_path(reader.root.table("store"))
+
+
+def _parsed(path: Path) -> dict[str, Any]:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -161,7 +173,7 @@ def load(path: Path) -> Config:
         detail = str(e).split(" (at line")[0]
         at = f"第 {where[1]} 行第 {where[2]} 列" if where else "文件末尾"
         raise ConfigError(path, "", f"TOML 语法错误，{at}：{detail}") from None
-    return _Reader(path, data).read()
+    return data
 
 
 class _Reader:
@@ -180,7 +192,7 @@ class _Reader:
         bureau.done()
 
         store = self.root.table("store")
-        store_path = (self.file.parent / store.text("path", "data")).resolve()
+        store_path = self.store_path(store)
         backups = store.text("backups", "")
         backup_path = (self.file.parent / backups).resolve() if backups else None
         max_file_mb = store.get("max_file_mb", int, DEFAULT_MAX_MB, kind_name="数字")
@@ -205,6 +217,10 @@ class _Reader:
         return Config(self.file, org, store_path, holidays, workdays, reminders, channels,
                       server, backup_path, log, tuple(dict.fromkeys(self.root.renamed)),
                       max_file_mb)
+
+    def store_path(self, store: Table) -> Path:
+        folder: str = store.text("path", "data")
+        return (self.file.parent / folder).resolve()
 
     def _server(self, t: Table) -> ServerSettings:
         settings = ServerSettings(host=t.text("host", ServerSettings.host),

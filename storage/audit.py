@@ -14,19 +14,18 @@ reflects; a file can lag, but never lead, and never lose a task it once held.
 
 Each file and each ledger line is parsed once. The chain is checked over the lines' bytes
 as stored (`storage.ledger`); a line whose record is intact but whose bytes were edited is
-reported too (`reencoded`). Of a task or outbox file only the fields that name each
-document are kept (and the file's bytes); the file is compared as a whole: its bytes must be
-what the writer makes of the replayed documents, each as of its own record. Only the
-documents of a file that differs are read again (from the bytes kept) and compared one by
-one, field by field, which says what is wrong and accepts what an older release wrote
-(fields it did not know are then missing). The cyclic collector is held while the audit
+reported too (`reencoded`). Replaying keeps every value each document had, by record. Each
+document of a task or outbox file is then read as the store reads it (`storage.records`) and
+compared with the value the record it names gave it: that accepts what an older release
+wrote (fields it did not know are missing; fields the store ignores are ignored here too)
+and names what opening the store would refuse. The cyclic collector is held while the audit
 runs: it would only walk the many objects the audit keeps to its end again and again.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -93,30 +92,42 @@ class AuditResult:
                 and self.backwards is None and not self.files and self.checkpoint is None)
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Doc:
     file: str
     doc_id: str
     number: int  # a task's number; an outbox entry's document id
     seq: int
-    value: Any = None  # the task or entry as the ledger had it at `seq`, once replayed there
-    checked: bool = False
-
-
-@dataclass(frozen=True)
-class _File:
-    name: str
-    collection: str
-    data: bytes  # as read
-    docs: tuple[DocKey, ...]  # in the file's order
-
-    def documents(self) -> dict[str, Any]:
-        """The file's documents by id, parsed again from the bytes read."""
-        table: dict[str, Any] = json.loads(self.data.decode("utf-8"))[self.collection]
-        return table
 
 
 DocKey = tuple[str, str]  # (collection, key)
+# Every value a document had, as (record, value) in the ledger's order.
+History = dict[DocKey, list[tuple[int, Any]]]
+
+
+@dataclass
+class _Chain:
+    """What reading the ledger from its first record found."""
+
+    records: int = 0  # the last record verified in order
+    last_at: str = ""
+    broken: ChainBreak | None = None
+    backwards: Backwards | None = None
+    checkpoint: str | None = None
+    history: History = field(default_factory=dict)
+    meetings: dict[int, Meeting] = field(default_factory=dict)
+
+
+@dataclass
+class _Files:
+    """What reading the task and outbox files against the ledger found: the first problem
+    of each kind (`unreadable`, then `altered`, then `unexplained`, by seriousness)."""
+
+    newest: dict[str, int] = field(default_factory=dict)  # file -> newest record it reflects
+    held: set[DocKey] = field(default_factory=set)
+    unreadable: Altered | None = None  # a file or document that cannot be read as such
+    altered: Altered | None = None  # a document the ledger says otherwise
+    unexplained: Altered | None = None  # a document no record made what it is
 
 
 def verify(folder: Path) -> AuditResult:
@@ -125,108 +136,167 @@ def verify(folder: Path) -> AuditResult:
 
 
 def _verify(folder: Path) -> AuditResult:
-    files, docs, newest_in, problem = _read_files(folder)
-    by_name = {file.name: file for file in files}
-    problem = problem or _meta_problem(folder)
+    snapshot = _snapshot(folder)  # first: the files may lag the ledger, never lead it
+    meta = _meta_problem(folder)
     reader = ChainReader(folder / "ledger.jsonl", exact=True)
-    mark = checkpoint.read(folder)
+    chain = _replayed(reader, checkpoint.read(folder))
+    torn, reencoded = reader.torn_at is not None, tuple(reader.reencoded)
+    if chain.broken is not None:
+        return AuditResult(chain.records, chain.last_at, chain.broken, torn, None, None,
+                           chain.backwards, reencoded=reencoded)
+    files = _compared(snapshot, chain.history)
+    # Removing the newest records leaves a valid chain; the task files still remember them.
+    newest_seq = max(files.newest.values(), default=0)
+    missing = (chain.records + 1, newest_seq) if newest_seq > chain.records else None
+    problem = files.unreadable or meta or files.altered
+    if problem is None and missing is None:
+        problem = files.unexplained or _deleted(chain.history, files)
+    return AuditResult(chain.records, chain.last_at, None, torn, missing, problem,
+                       chain.backwards, _file_problems(folder, chain.history, chain.meetings),
+                       reencoded, chain.checkpoint)
+
+
+def _replayed(reader: ChainReader, mark: checkpoint.Checkpoint | None) -> _Chain:
+    """Every record in order, applied: each document's values, the meetings, and the first
+    break, backward time and disagreement with the checkpoint."""
+    chain = _Chain()
+    history, meetings = chain.history, chain.meetings
     expected = checkpoint.Expected() if mark is not None else None
-    mark_problem: str | None = None
-    state: dict[DocKey, Any] = {}
-    meetings: dict[int, Meeting] = {}
-    created: dict[DocKey, tuple[int, str]] = {}  # document -> (record that made it, its file)
-    count, last_at, newest = 0, "", None
-    broken: ChainBreak | None = None
-    backwards: Backwards | None = None
+    newest: datetime | None = None
     for item in reader:
         if isinstance(item, ChainBreak):
-            broken = item
+            chain.broken = item
             break
+        seq = item.seq
         try:
-            changed = _apply(item, state)
+            for collection, key, effect in records.effects(item):
+                versions = history.get((collection, key))
+                value = effect(versions[-1][1] if versions else None)
+                if versions is None:
+                    history[collection, key] = [(seq, value)]
+                else:
+                    versions.append((seq, value))
             if item.type in records.MEETING_RECORDS:  # meetings live in the ledger alone
                 number = meeting_records.number_of(item)
                 meetings[number] = meeting_records.apply(item, meetings.get(number))
         except (RecordInvalid, KeyError, TypeError, ValueError, AttributeError) as e:
-            broken = ChainBreak(item.seq, item.seq, record_problem(e))
+            chain.broken = ChainBreak(seq, seq, record_problem(e))
             break
-        count, last_at = item.seq, item.at
-        if newest is not None and item.moment < newest - MAX_SKEW and backwards is None:
-            backwards = Backwards(item.seq, item.seq, item.at, newest.isoformat())
+        chain.records, chain.last_at = seq, item.at
+        if newest is not None and item.moment < newest - MAX_SKEW and chain.backwards is None:
+            chain.backwards = Backwards(seq, seq, item.at, newest.isoformat())
         newest = item.moment if newest is None else max(newest, item.moment)
         if expected is not None and mark is not None:
             expected.note(item)
-            if item.seq == mark.mark.seq:
-                mark_problem = expected.differs(mark, reader.last, newest)
+            if seq == mark.mark.seq:
+                chain.checkpoint = expected.differs(mark, reader.last, newest)
                 expected = None
-        for doc_key in changed:
-            if doc_key not in created:
-                created[doc_key] = (item.seq, _file_of(doc_key[0], state[doc_key]))
-            doc = docs.get(doc_key)
-            if doc is not None and doc.seq == item.seq:
-                doc.checked, doc.value = True, state[doc_key]
-    torn = reader.torn_at is not None
-    reencoded = tuple(reader.reencoded)
-    if expected is not None and mark is not None:  # never reached
-        mark_problem = f"记下的记录 {mark.mark.seq} 不在台账中"
-    if broken is not None:
-        return AuditResult(count, last_at, broken, torn, None, None, backwards,
-                           reencoded=reencoded)
-    # Removing the newest records leaves a valid chain; the task files still remember them.
-    newest_seq = max(newest_in.values(), default=0)
-    missing = (count + 1, newest_seq) if newest_seq > count else None
-    if problem is None:
-        problem = _compared(files, docs)
-    if problem is None and missing is None:
-        problem = _unexplained(docs, by_name, created, newest_in, state)
-    return AuditResult(count, last_at, None, torn, missing, problem, backwards,
-                       _file_problems(folder, state, meetings), reencoded, mark_problem)
+    if expected is not None and mark is not None and chain.broken is None:
+        chain.checkpoint = f"记下的记录 {mark.mark.seq} 不在台账中"
+    return chain
 
 
-def _compared(files: list[_File], docs: dict[DocKey, _Doc]) -> Altered | None:
-    """The first document that differs from the ledger as of its own record. A file whose
-    bytes are what the writer makes of the replayed documents agrees, document for
-    document, exactly (types and order included); the documents of any other are compared
-    one at a time."""
-    for file in files:
-        held = [docs[key] for key in file.docs]
-        if all(doc.checked for doc in held):
-            table = {doc.doc_id: _as_doc(file.collection, doc.value, doc.seq) for doc in held}
-            written = json.dumps({file.collection: table}, ensure_ascii=False,
-                                 separators=(",", ":")).encode()
-            if written == file.data:
-                continue
-        stored = file.documents()
-        for doc in sorted(held, key=lambda doc: _order(doc.doc_id)):
-            if not doc.checked:
-                continue  # no record made it what it is: `_unexplained` names it
-            raw = stored[doc.doc_id]
-            problem = _unreadable(doc, raw)
-            if problem is None and not _agrees(raw, _as_doc(file.collection, doc.value, 0)):
-                problem = _altered(doc, "与台账记载不符")
-            if problem is not None:
-                return problem
+def _snapshot(folder: Path) -> list[tuple[str, str, bytes | None]]:
+    """Every task and outbox file as (name, collection, bytes), None if unreadable."""
+    found: list[tuple[str, str, bytes | None]] = []
+    for collection in (records.TASKS, records.OUTBOX):
+        for path in sorted(folder.glob(f"{collection}-*.json")):
+            try:
+                found.append((path.name, collection, path.read_bytes()))
+            except OSError:
+                found.append((path.name, collection, None))
+    return found
+
+
+def _compared(snapshot: list[tuple[str, str, bytes | None]], history: History) -> _Files:
+    """Each file parsed once, and each document read as the store reads it and compared
+    with the ledger as of the record the document names: the value that record gave it.
+    Reading it as the store does accepts what an older release wrote (fields it did not
+    know are then missing) and names what opening the store would refuse (a count written
+    as 0.0, say), which a comparison of JSON values would miss (0.0 == 0 to Python)."""
+    found = _Files()
+    for name, collection, data in snapshot:
+        try:
+            tables = json.loads(data.decode("utf-8")) if data is not None else None
+        except ValueError:  # not UTF-8 or not JSON
+            tables = None
+        if tables is None:
+            found.unreadable = Altered(name, 0, "无法读取或不是有效的 JSON")
+            return found
+        table = tables.get(collection) if isinstance(tables, dict) else None
+        if not isinstance(table, dict):
+            found.unreadable = Altered(name, 0, "不是数据文件的结构")
+            return found
+        for doc_id, raw in sorted(table.items(), key=lambda item: _order(item[0])):
+            try:
+                doc_key, doc = _named(name, collection, doc_id, raw)
+            except RecordInvalid as e:
+                found.unreadable = Altered(name, 0, f"中文档 {doc_id} 格式不对：{e}")
+                return found
+            if doc_key in found.held:
+                found.unreadable = Altered(name, 0, f"中文档 {doc_id} 重复")
+                return found
+            found.held.add(doc_key)
+            found.newest[name] = max(found.newest.get(name, 0), doc.seq)
+            problem, stored = _read(doc, raw)
+            expected = _as_of(history.get(doc_key), doc.seq)
+            if expected is None:
+                if found.unexplained is None:
+                    found.unexplained = problem or _altered(doc, "不对应台账中的任何记录")
+            elif found.altered is None and (problem is not None or stored != expected):
+                found.altered = problem or _altered(doc, "与台账记载不符")
+    return found
+
+
+def _named(file: str, collection: str, doc_id: str, raw: Any) -> tuple[DocKey, _Doc]:
+    """A document by the fields that name it, read as strictly as reading it does."""
+    if collection == records.TASKS:
+        key, number = _field(raw, "key", str), _field(raw, "number", int)
+    else:
+        key = f"{_field(raw, 'notice', str)}|{_field(raw, 'channel', str)}"
+        number = _order(doc_id)
+    return (collection, key), _Doc(file, doc_id, number, _field(raw, "seq", int))
+
+
+def _as_of(versions: list[tuple[int, Any]] | None, seq: int) -> Any:
+    """The value the record `seq` gave a document, or None if that record did not change
+    it (or no record made the document)."""
+    for changed, value in reversed(versions or ()):
+        if changed == seq:
+            return value
+        if changed < seq:
+            break
     return None
 
 
-def _unreadable(doc: _Doc, raw: Any) -> Altered | None:
-    """The problem with a document that cannot be read as a task or an outbox entry."""
+def _read(doc: _Doc, raw: Any) -> tuple[Altered | None, Any]:
+    """A document read as the store reads it, or what makes it unreadable."""
     try:
         if doc.file.startswith(records.TASKS):
-            records.task_from_doc(raw)
-        else:
-            records.entry_from_doc(raw)
+            return None, records.task_from_doc(raw)[0]
+        return None, records.entry_from_doc(raw)[0]
     except RecordInvalid as e:
-        return Altered(doc.file, 0, f"中文档 {doc.doc_id} 格式不对：{e}")
+        return Altered(doc.file, 0, f"中文档 {doc.doc_id} 格式不对：{e}"), None
+
+
+def _deleted(history: History, files: _Files) -> Altered | None:
+    """A document the ledger made that is missing from a file written after it."""
+    for doc_key, versions in history.items():
+        if doc_key not in files.held:
+            seq, value = versions[0]
+            file = _file_of(doc_key[0], value)
+            if seq <= files.newest.get(file, 0):
+                number = value.number if doc_key[0] == records.TASKS else 0
+                return Altered(file, number, "被删除（台账中有此记录）")
     return None
 
 
-def _file_problems(folder: Path, state: dict[DocKey, Any],
+def _file_problems(folder: Path, history: History,
                    meetings: dict[int, Meeting]) -> tuple[FileProblem, ...]:
     """Every attachment of every check-in (undone ones too) and meeting record whose kept
     file is missing or differs from the record; each distinct file is read once."""
-    tasks = sorted((v for (c, _), v in state.items() if c == records.TASKS),
-                   key=lambda t: t.number)
+    tasks = sorted((versions[-1][1] for (c, _), versions in history.items()
+                    if c == records.TASKS), key=lambda t: t.number)
     named: list[tuple[str, Attachment]] = [
         (f"编号 {t.number} 的任务的完成记录 {c.id}", a)
         for t in tasks for c in t.checkins for a in c.attachments]
@@ -252,34 +322,6 @@ def _file_problems(folder: Path, state: dict[DocKey, Any],
     return tuple(problems)
 
 
-def _apply(record: Any, state: dict[DocKey, Any]) -> list[DocKey]:
-    """Apply a record's effects; the documents it changed."""
-    changed = []
-    for collection, key, effect in records.effects(record):
-        state[collection, key] = effect(state.get((collection, key)))
-        changed.append((collection, key))
-    return changed
-
-
-def _as_doc(collection: str, value: Any, seq: int) -> dict[str, Any]:
-    if collection == records.TASKS:
-        return records.task_to_doc(value, seq)
-    return records.entry_to_doc(value, seq)
-
-
-def _agrees(stored: Any, replayed: Any) -> bool:
-    """Whether a stored document says what the ledger does. A field an older release did
-    not write may be missing from the file if the ledger's value is its default."""
-    if isinstance(stored, dict) and isinstance(replayed, dict):
-        return all(k == "seq" or (k in replayed and _agrees(v, replayed[k]))
-                   for k, v in stored.items()) and all(
-            k in stored or v in (None, 0, "", [], False) for k, v in replayed.items())
-    if isinstance(stored, list) and isinstance(replayed, list):
-        return len(stored) == len(replayed) and all(
-            _agrees(a, b) for a, b in zip(stored, replayed, strict=True))
-    return bool(stored == replayed)
-
-
 def _file_of(collection: str, value: Any) -> str:
     if collection == records.TASKS:
         return f"{collection}-{records.task_shard(value)}.json"
@@ -290,46 +332,6 @@ def _altered(doc: _Doc, problem: str) -> Altered:
     return Altered(doc.file, doc.number if doc.file.startswith(records.TASKS) else 0,
                    problem if doc.file.startswith(records.TASKS)
                    else f"中文档 {doc.number} {problem}")
-
-
-def _read_files(folder: Path) -> tuple[list[_File], dict[DocKey, _Doc], dict[str, int],
-                                        Altered | None]:
-    """Every task and outbox file and document (by the fields that name it: the rest is
-    read only if its file differs from the ledger, `_compared`), the newest record each
-    file reflects, and the first file that cannot be read as such documents."""
-    files: list[_File] = []
-    docs: dict[DocKey, _Doc] = {}
-    newest: dict[str, int] = {}
-    for collection in (records.TASKS, records.OUTBOX):
-        for path in sorted(folder.glob(f"{collection}-*.json")):
-            try:
-                data = path.read_bytes()
-                tables = json.loads(data.decode("utf-8"))
-            except (OSError, ValueError):  # unreadable, not UTF-8 or not JSON
-                return files, docs, newest, Altered(path.name, 0, "无法读取或不是有效的 JSON")
-            table = tables.get(collection) if isinstance(tables, dict) else None
-            if not isinstance(table, dict):
-                return files, docs, newest, Altered(path.name, 0, "不是数据文件的结构")
-            by_id: dict[str, DocKey] = {}
-            for doc_id, doc in sorted(table.items(), key=lambda item: _order(item[0])):
-                try:
-                    if collection == records.TASKS:
-                        key, number = _field(doc, "key", str), _field(doc, "number", int)
-                    else:
-                        key = f"{_field(doc, 'notice', str)}|{_field(doc, 'channel', str)}"
-                        number = _order(doc_id)
-                    seq = _field(doc, "seq", int)
-                except RecordInvalid as e:
-                    return files, docs, newest, Altered(path.name, 0,
-                                                        f"中文档 {doc_id} 格式不对：{e}")
-                if (collection, key) in docs:
-                    return files, docs, newest, Altered(path.name, 0, f"中文档 {doc_id} 重复")
-                docs[collection, key] = _Doc(path.name, doc_id, number, seq)
-                by_id[doc_id] = collection, key
-                newest[path.name] = max(newest.get(path.name, 0), seq)
-            files.append(_File(path.name, collection, data,
-                               tuple(by_id[doc_id] for doc_id in table)))
-    return files, docs, newest, None
 
 
 def _field(doc: Any, name: str, kind: type) -> Any:
@@ -355,22 +357,6 @@ def _meta_problem(folder: Path) -> Altered | None:
             raise ValueError
     except (StoreCorrupt, KeyError, TypeError, ValueError, AttributeError, IndexError):
         return Altered(path.name, 0, "中的元信息格式不对")
-    return None
-
-
-def _unexplained(docs: dict[DocKey, _Doc], files: dict[str, _File],
-                 created: dict[DocKey, tuple[int, str]], newest_in: dict[str, int],
-                 state: dict[DocKey, Any]) -> Altered | None:
-    """A document no record explains, or one missing from a file written after it."""
-    for doc in docs.values():
-        if not doc.checked:
-            raw = files[doc.file].documents()[doc.doc_id]
-            return _unreadable(doc, raw) or _altered(doc, "不对应台账中的任何记录")
-    for doc_key, (seq, file) in created.items():
-        if doc_key not in docs and seq <= newest_in.get(file, 0):
-            value = state[doc_key]
-            number = value.number if doc_key[0] == records.TASKS else 0
-            return Altered(file, number, "被删除（台账中有此记录）")
     return None
 
 

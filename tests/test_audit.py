@@ -7,6 +7,7 @@ import gc
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -153,3 +154,45 @@ def test_a_count_written_as_a_decimal_in_a_task_file_is_named(
     code, out = run(config_path, capsys)
     assert code == 1 and "tasks-2026-11.json" in out and "字段 moves 的类型不对" in out
     assert gc.isenabled()  # the audit held the collector only while it ran
+
+
+def _task_docs(ledger: Path) -> tuple[Path, dict[str, Any]]:
+    tasks_file = ledger.parent / "tasks-2026-11.json"
+    return tasks_file, json.loads(tasks_file.read_text(encoding="utf-8"))
+
+
+def test_a_task_removed_from_a_task_file_is_named(config_path: Path, ledger: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """The file reflects records after the one that made the task, so it should hold it."""
+    tasks_file, content = _task_docs(ledger)
+    doc_id, doc = next((i, d) for i, d in content["tasks"].items()
+                       if d["key"] == "theme-day:branch-4:2026-11")
+    del content["tasks"][doc_id]
+    tasks_file.write_text(json.dumps(content, ensure_ascii=False), encoding="utf-8")
+    code, out = run(config_path, capsys)
+    assert code == 1
+    assert f"tasks-2026-11.json 中编号 {doc['number']} 的任务被删除（台账中有此记录）" in out
+
+
+def test_a_task_no_record_made_is_named(config_path: Path, ledger: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    tasks_file, content = _task_docs(ledger)
+    doc = dict(next(iter(content["tasks"].values())))
+    number = max(d["number"] for d in content["tasks"].values()) + 1
+    doc.update(key="theme-day:branch-9:2026-11", number=number)
+    content["tasks"][str(len(content["tasks"]) + 1)] = doc
+    tasks_file.write_text(json.dumps(content, ensure_ascii=False), encoding="utf-8")
+    code, out = run(config_path, capsys)
+    assert code == 1 and f"tasks-2026-11.json 中编号 {number} 的任务不对应台账中的任何记录" in out
+
+
+def test_the_audit_needs_only_the_store_path_of_the_config(
+        config_path: Path, ledger: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An admin mid-way through editing the config can still check the store; the
+    commands that run the bureau still refuse the config."""
+    config_path.write_text(config_path.read_text(encoding="utf-8").replace(
+        'timezone = "Asia/Shanghai"', 'timezone = "Mars/Olympus"'), encoding="utf-8")
+    assert main(["check", "--config", str(config_path)]) == 2
+    assert "Mars/Olympus" in capsys.readouterr().err
+    code, out = run(config_path, capsys)
+    assert code == 0 and "台账完好：共 4 条记录" in out
