@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import time
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
-from bot.config import Config, ConfigError, load
+from bot.config import Config, ConfigError, load, store_path
 from schedules.model import Cadence, Role
 from tests.builders import EXAMPLE
 
@@ -290,3 +291,34 @@ def test_quiet_hours_can_be_switched_off(config_path: Path) -> None:
                            .replace('send_at = "09:00"', 'send_at = "22:30"'), encoding="utf-8")
     policy = load(config_path).reminders
     assert not policy.quiet(policy.send_at)
+
+
+STORE = '[store]\npath = "data/example"             # 数据目录，相对于本文件所在目录\n'
+
+
+@pytest.mark.parametrize("edit", [
+    lambda text: text,  # the [store] table cut out and parsed alone
+    lambda text: text.replace(STORE, "[store]  # 数据\npath = 'kept'\n"),
+    lambda text: text.replace(STORE, ""),  # the default
+    lambda text: 'store = { path = "inline" }\n' + text.replace(STORE, ""),
+    lambda text: 'store.path = "dotted"\n' + text.replace(STORE, ""),
+    # a line of a multi-line string that looks like the table: never read as it
+    lambda text: text.replace('name = "示例市林业局"',
+                              'name = """示例市林业局\n[store]\npath = "not-this"\n"""'),
+], ids=["as-is", "comment", "absent", "inline", "dotted", "in-a-string"])
+def test_the_store_path_alone_is_what_the_whole_config_says(
+        config_path: Path, edit: Callable[[str], str]) -> None:
+    """`audit verify` and `restore` read only `[store] path` (a city's file takes half a
+    second to parse whole): the same folder as reading the whole file, however written."""
+    text = config_path.read_text(encoding="utf-8")
+    assert STORE in text
+    config_path.write_text(edit(text), encoding="utf-8")
+    assert store_path(config_path) == load(config_path).store_path
+
+
+def test_the_store_path_alone_names_a_syntax_error_where_it_is(config_path: Path) -> None:
+    text = config_path.read_text(encoding="utf-8")
+    config_path.write_text(text.replace(STORE, '[store]\npath = "unclosed\n'), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        store_path(config_path)
+    assert "第 15 行" in str(caught.value)

@@ -186,3 +186,61 @@ def test_checkin_documents_read_alike_either_way() -> None:
                     == _outcome(lambda d: records._checkin_checked("d:o:2026-03", d), variant)
                     ), variant
         assert records.checkin_from_doc(c.task, doc) == c
+
+
+def test_opened_task_specs_read_alike_either_way() -> None:
+    """`_opener` in line (every planned task of three years goes through it) against
+    `_opener_checked`, on the two shapes the store writes: planned and event tasks."""
+    planned = {"key": "d:o:2026-03", "number": 7, "duty": "d", "owner": "o",
+               "period": "2026-03", "due": "2026-03-31", "title": "Duty", "owner_name": "Owner"}
+    event = {"key": "e:o:2026-03-02#1", "number": 8, "duty": "e", "owner": "o",
+             "period": "2026-03-02#1", "due": "2026-03-05", "note": "about", "opened_by": "p1"}
+    for spec in (planned, event):
+        for variant in [spec, *_variants(spec)]:
+            assert (_outcome(lambda s: records._opener(s, AT)(None), variant)
+                    == _outcome(lambda s: records._opener_checked(s, AT)(None), variant)
+                    ), variant
+    assert records._opener(planned, AT)(None) == Task(
+        "d:o:2026-03", 7, "d", "o", "2026-03", date(2026, 3, 31), opened=AT, title="Duty",
+        owner_name="Owner")
+
+
+def test_a_task_document_reads_as_a_task_only_when_it_does() -> None:
+    """`task_doc_reads_as` (the audit's short cut) is True for what the writer makes, and
+    never True where reading the document would give anything else, or fail."""
+    task = _task()
+    bare = replace(task, checkins=(), excuses=(), opened=None, previous_due=None,
+                   status=Status.OPEN)
+    short = records.task_to_doc(task, 5)  # as older releases wrote: optional fields left out
+    for name in ("opened_by", "excuses", "title", "owner_name", "moves", "previous_due"):
+        del short[name]
+    assert records.task_doc_reads_as(records.task_to_doc(task, 11), task, 11)
+    assert records.task_doc_reads_as(records.task_to_doc(bare, 3), bare, 3)
+    for expected in (task, bare, replace(task, checkins=task.checkins[:1])):
+        for doc in (records.task_to_doc(task, 11), records.task_to_doc(bare, 11), short):
+            for variant in [doc, *_variants(doc), *_decimals(doc)]:
+                if records.task_doc_reads_as(variant, expected, 11):
+                    assert records.task_from_doc(variant) == (expected, 11), variant
+
+
+def _decimals(doc: dict[str, Any]) -> list[Any]:
+    """The document with each whole number in it written as a decimal or a boolean (equal
+    to Python, refused by the reader), one at a time."""
+    found: list[Any] = []
+
+    def walk(node: Any, path: tuple[Any, ...]) -> None:
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for name, value in list(items):
+            if type(value) is int:
+                for odd in (float(value), bool(value)) if value in (0, 1) else (float(value),):
+                    changed = copy.deepcopy(doc)
+                    parent = changed
+                    for step in path:
+                        parent = parent[step]
+                    parent[name] = odd
+                    found.append(changed)
+            elif isinstance(value, dict | list):
+                walk(value, (*path, name))
+
+    walk(doc, ())
+    return found
