@@ -92,11 +92,11 @@ class AuditResult:
                 and self.backwards is None and not self.files and self.checkpoint is None)
 
 
-DocKey = tuple[str, str]  # (collection, key)
 
 
-# Every value a document had, as (record, value) in the ledger's order.
-History = dict[DocKey, list[tuple[int, Any]]]
+# Every value each document of a collection had, by key, as (record, value) in the
+# ledger's order (by collection first: a city's 400,000 keys hash faster alone than in pairs).
+History = dict[str, dict[str, list[tuple[int, Any]]]]
 
 
 @dataclass
@@ -108,7 +108,7 @@ class _Chain:
     broken: ChainBreak | None = None
     backwards: Backwards | None = None
     checkpoint: str | None = None
-    history: History = field(default_factory=dict)
+    history: History = field(default_factory=lambda: {records.TASKS: {}, records.OUTBOX: {}})
     meetings: dict[int, Meeting] = field(default_factory=dict)
 
 
@@ -118,7 +118,8 @@ class _Files:
     of each kind (`unreadable`, then `altered`, then `unexplained`, by seriousness)."""
 
     newest: dict[str, int] = field(default_factory=dict)  # file -> newest record it reflects
-    held: set[DocKey] = field(default_factory=set)
+    held: dict[str, set[str]] = field(
+        default_factory=lambda: {records.TASKS: set(), records.OUTBOX: set()})
     unreadable: Altered | None = None  # a file or document that cannot be read as such
     altered: Altered | None = None  # a document the ledger says otherwise
     unexplained: Altered | None = None  # a document no record made what it is
@@ -164,17 +165,17 @@ def _snapshot(folder: Path) -> list[tuple[str, str, bytes | None]]:
     return found
 
 
-def _named(collection: str, raw: Any) -> tuple[DocKey, int]:
+def _named(collection: str, raw: Any) -> tuple[str, int]:
     """A document's key and record, read as strictly as reading it does."""
     if type(raw) is dict and collection == records.TASKS:
         key, seq = raw.get("key"), raw.get("seq")
         if type(key) is str and type(seq) is int:
-            return (collection, key), seq
+            return key, seq
     if collection == records.TASKS:
         key = _field(raw, "key", str)
     else:
         key = f"{_field(raw, 'notice', str)}|{_field(raw, 'channel', str)}"
-    return (collection, key), _field(raw, "seq", int)
+    return key, _field(raw, "seq", int)
 
 
 def _field(doc: Any, name: str, kind: type) -> Any:
@@ -202,9 +203,10 @@ def _replayed(reader: ChainReader, mark: checkpoint.Checkpoint | None) -> _Chain
             break
         try:
             for collection, key, effect in effects(item):
-                versions = history.get((collection, key))
+                documents = history[collection]
+                versions = documents.get(key)
                 if versions is None:
-                    history[collection, key] = [(item.seq, effect(None))]
+                    documents[key] = [(item.seq, effect(None))]
                 else:
                     versions.append((item.seq, effect(versions[-1][1])))
             if item.type in MEETING_RECORDS:  # meetings live in the ledger alone
@@ -251,20 +253,20 @@ def _compared(snapshot: list[tuple[str, str, bytes | None]], history: History) -
             found.unreadable = Altered(name, 0, "不是数据文件的结构")
             return found
         tasks = collection == records.TASKS
-        held, newest = found.held, 0
+        held, documents, newest = found.held[collection], history[collection], 0
         for doc_id, raw in table.items():  # in the file's order: the first problem in it
             try:
-                doc_key, seq = _named(collection, raw)
+                key, seq = _named(collection, raw)
             except RecordInvalid as e:
                 found.unreadable = Altered(name, 0, f"中文档 {doc_id} 格式不对：{e}")
                 return found
-            if doc_key in held:
+            if key in held:
                 found.unreadable = Altered(name, 0, f"中文档 {doc_id} 重复")
                 return found
-            held.add(doc_key)
+            held.add(key)
             newest = max(newest, seq)
             found.newest[name] = newest
-            versions = history.get(doc_key)
+            versions = documents.get(key)
             expected = (versions[-1][1] if versions and versions[-1][0] == seq
                         else _as_of(versions, seq))
             if tasks and expected is not None and records.task_doc_reads_as(raw, expected, seq):
@@ -296,15 +298,17 @@ def _as_of(versions: list[tuple[int, Any]] | None, seq: int) -> Any:
 
 def _deleted(history: History, files: _Files) -> Altered | None:
     """A document the ledger made that is missing from a file written after it."""
-    if history.keys() <= files.held:  # as in a store that is in order: nothing is missing
-        return None
-    for doc_key, versions in history.items():
-        if doc_key not in files.held:
-            seq, value = versions[0]
-            file = _file_of(doc_key[0], value)
-            if seq <= files.newest.get(file, 0):
-                number = value.number if doc_key[0] == records.TASKS else 0
-                return Altered(file, number, "被删除（台账中有此记录）")
+    for collection, documents in history.items():
+        held = files.held[collection]
+        if documents.keys() <= held:  # as in a store that is in order: nothing is missing
+            continue
+        for key, versions in documents.items():
+            if key not in held:
+                seq, value = versions[0]
+                file = _file_of(collection, value)
+                if seq <= files.newest.get(file, 0):
+                    number = value.number if collection == records.TASKS else 0
+                    return Altered(file, number, "被删除（台账中有此记录）")
     return None
 
 
@@ -312,7 +316,7 @@ def _file_problems(folder: Path, history: History,
                    meetings: dict[int, Meeting]) -> tuple[FileProblem, ...]:
     """Every attachment of every check-in (undone ones too) and meeting record whose kept
     file is missing or differs from the record; each distinct file is read once."""
-    latest = (versions[-1][1] for (c, _), versions in history.items() if c == records.TASKS)
+    latest = (versions[-1][1] for versions in history[records.TASKS].values())
     tasks = sorted((t for t in latest if any(c.attachments for c in t.checkins)),
                    key=lambda t: t.number)
     named: list[tuple[str, Attachment]] = [
