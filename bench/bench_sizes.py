@@ -1,7 +1,7 @@
 """Issue 14's table at every size (SPEC §9): whole `dutybot` processes on stores of 300, 2,000
 and 20,000 people, each figure a ratio to a floor measured in the same run beside it.
 
-    python -m bench.bench_sizes [--sizes 300 2000 20000] [--runs 3]
+    python -m bench.bench_sizes [--sizes 300 2000 20000] [--runs 3] [--rows audit report]
 
 For each size a store is built once (3 years of history; the reminder pass ran every morning
 for 300 people only — building a city's mornings takes too long) and copied for each figure.
@@ -83,6 +83,8 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("--sizes", type=int, nargs="+", default=[300, 2000])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--rows", nargs="+", choices=sorted(TARGETS), default=list(TARGETS),
+                        help="only these rows (default: all)")
     args = parser.parse_args()
     rows: list[str] = []
     for people in args.sizes:
@@ -103,7 +105,8 @@ def main() -> None:
                 "report": (["report", "--year", "2025", "--out", str(out), *common], ""),
             }
             whole(commands["chat"][0], commands["chat"][1])  # caches warm, store caught up
-            for name, (argv, stdin) in commands.items():
+            for name in args.rows:
+                argv, stdin = commands[name]
                 floors, took, rss = [], [], 0.0
                 for _ in range(args.runs):
                     floors.append(floor_seconds(store))

@@ -227,7 +227,7 @@ class Deliverer:
             tz = self.policy_for(task_key).timezone or app.org.timezone
             today = now.astimezone(tz).date()
             items.append({
-                "task": task_key, "stage": Stage.ESCALATION, "due": task.due.isoformat(),
+                "task": task_key, "stage": Stage.ESCALATION,  # its due date: the task's own
                 "to": [n.recipient for n in group if n.key in sending],
                 "missed": [n.recipient for n in group if n.key not in sending],
                 "workdays_overdue": app.calendar.workdays_after(task.due, today),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections import Counter
@@ -110,6 +111,12 @@ def test_escalation_reaches_the_supervisor_and_the_admins_and_the_ledger(
     assert "督促" not in admin
     assert len(app.store.escalations()) == 13  # one accountability item per task…
     assert ledger_types(app)["escalations"] == 1  # …all in the pass's one record
+    [record] = [json.loads(line) for line in app.store.ledger_path().read_text(
+        encoding="utf-8").splitlines() if '"type":"escalations"' in line]
+    # Each item holds what the accountability item is read from, nothing reading supplies
+    # (its due date is the task's, as the ledger has it then): a city's backlog has 10,000.
+    assert {k for item in record["data"]["items"] for k in item} == {
+        "task", "to", "workdays_overdue"}
     wu = channel.texts_for("wu-fang")
     assert len(wu) == 4 and sum(len(LATE.findall(t)) for t in wu) == 9  # 3 days × 3 tasks
 
