@@ -54,6 +54,10 @@ def run_worker(config: Path, stop_after: int | None) -> list[str]:
                 sent.append(line[5:].rstrip("\n"))
                 if stop_after is not None and len(sent) >= stop_after:
                     worker.kill()
+                    # What it sent before the kill landed is still in the pipe: unread, it
+                    # would look recorded as sent but never received (a flaky failure).
+                    sent += [rest[5:].rstrip("\n") for rest in worker.stdout
+                             if rest.startswith("SENT ")]
                     break
             elif line.startswith("DONE"):
                 break
