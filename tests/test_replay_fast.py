@@ -125,24 +125,30 @@ def _variants(doc: dict[str, Any]) -> list[Any]:
         items = node.items() if isinstance(node, dict) else enumerate(node)
         for name, value in list(items):
             if isinstance(node, dict):
-                removed = copy.deepcopy(doc)
-                parent = removed
-                for step in path:
-                    parent = parent[step]
-                del parent[name]
-                found.append(removed)
-            for odd in _ODD_VALUES:
-                changed = copy.deepcopy(doc)
-                parent = changed
-                for step in path:
-                    parent = parent[step]
-                parent[name] = odd
-                found.append(changed)
+                found.append(_changed(doc, path, name, _REMOVED))
+            found.extend(_changed(doc, path, name, odd) for odd in _ODD_VALUES)
             if isinstance(value, dict | list):
                 walk(value, (*path, name))
 
     walk(doc, ())
     return found
+
+
+_REMOVED = object()
+
+
+def _changed(doc: dict[str, Any], path: tuple[Any, ...], name: Any, value: Any) -> Any:
+    """A copy of `doc` with the field `name` of what `path` leads to set to `value`
+    (removed, for `_REMOVED`)."""
+    changed = copy.deepcopy(doc)
+    parent = changed
+    for step in path:
+        parent = parent[step]
+    if value is _REMOVED:
+        del parent[name]
+    else:
+        parent[name] = value
+    return changed
 
 
 def test_task_documents_read_alike_either_way() -> None:
@@ -232,13 +238,8 @@ def _decimals(doc: dict[str, Any]) -> list[Any]:
         items = node.items() if isinstance(node, dict) else enumerate(node)
         for name, value in list(items):
             if type(value) is int:
-                for odd in (float(value), bool(value)) if value in (0, 1) else (float(value),):
-                    changed = copy.deepcopy(doc)
-                    parent = changed
-                    for step in path:
-                        parent = parent[step]
-                    parent[name] = odd
-                    found.append(changed)
+                odd = (float(value), bool(value)) if value in (0, 1) else (float(value),)
+                found.extend(_changed(doc, path, name, v) for v in odd)
             elif isinstance(value, dict | list):
                 walk(value, (*path, name))
 
