@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 import tarfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,10 +74,22 @@ def writer(folder: Path) -> Iterator[subprocess.Popen[str]]:
         process.kill()
 
 
+def _written_past(folder: Path, seq: int) -> None:
+    """Wait until the writer has recorded more than `seq` records: a backup is quick beside
+    it, so three could otherwise all be taken between two of its writes."""
+    deadline = time.monotonic() + 60
+    while verify(folder).records <= seq:
+        assert time.monotonic() < deadline, "the writer stopped writing"
+
+
 def test_a_backup_taken_while_the_bot_checks_in_restores_to_that_moment(
         folder: Path, writer: subprocess.Popen[str], tmp_path: Path) -> None:
     before = verify(folder).records
-    made = [backup.take(folder, tmp_path / f"b{i}.tar.gz", NOW, "test") for i in range(3)]
+    made = []
+    for i in range(3):  # each taken once the writer has gone on since the last
+        _written_past(folder, made[-1].records if made else before)
+        made.append(backup.take(folder, tmp_path / f"b{i}.tar.gz", NOW, "test"))
+    _written_past(folder, made[-1].records)
     writer.kill()
     writer.wait()
     assert verify(folder).records > made[-1].records > before  # it kept writing throughout
