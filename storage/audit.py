@@ -92,8 +92,6 @@ class AuditResult:
                 and self.backwards is None and not self.files and self.checkpoint is None)
 
 
-
-
 # Every value each document of a collection had, by key, as (record, value) in the
 # ledger's order (by collection first: a city's 400,000 keys hash faster alone than in pairs).
 History = dict[str, dict[str, list[tuple[int, Any]]]]
@@ -266,9 +264,7 @@ def _compared(snapshot: list[tuple[str, str, bytes | None]], history: History) -
             held.add(key)
             newest = max(newest, seq)
             found.newest[name] = newest
-            versions = documents.get(key)
-            expected = (versions[-1][1] if versions and versions[-1][0] == seq
-                        else _as_of(versions, seq))
+            expected = _as_of(documents.get(key), seq)
             if tasks and expected is not None and records.task_doc_reads_as(raw, expected, seq):
                 continue  # nearly every document: nothing made to know it is as recorded
             try:
