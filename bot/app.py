@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from functools import cached_property
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from bot import config as bot_config
 from bot.channels import registry
@@ -78,6 +79,7 @@ class App:
                                  backups=config.backups, max_file_bytes=config.max_file_bytes)
         app = cls(config, store, clock)
         if not read_only:
+            app._recall()
             app.refresh(clock.now())
         return app
 
@@ -131,7 +133,30 @@ class App:
         if created:
             log.info("opened or updated %d task(s) up to %s", len(created), today)
         self._planned_through = today
-        self.store.note_planned(self._plan, today)
+        self.store.note_planned(self._plan, today, self._memo())
+
+    def _memo(self) -> dict[str, Any]:
+        """What planning and passes worked out that the next start under the same plan
+        may take back (`_recall`) instead of working out again: the statutory holidays of
+        years the calendar package does not cover (each start would import `holidays`)."""
+        known = self.calendar.statutory_known()
+        if not known:
+            return {}
+        return {"statutory": {str(year): sorted(d.isoformat() for d in days)
+                              for year, days in sorted(known.items())}}
+
+    def _recall(self) -> None:
+        found = self.store.planned_memo(self._plan).get("statutory")
+        if not found:
+            return
+        try:
+            known = {int(year): [date.fromisoformat(d) for d in days]
+                     for year, days in found.items()}
+        except (AttributeError, TypeError, ValueError):
+            log.info("ignoring the checkpoint's statutory holidays: not as written")
+            return
+        if all(d.year == year for year, days in known.items() for d in days):
+            self.calendar.know_statutory(known)
 
     @cached_property
     def _plan(self) -> str:
@@ -161,4 +186,6 @@ class App:
                 and reads_only(message))
 
     def close(self) -> None:
+        if self._planned_through is not None:  # with what the passes worked out since
+            self.store.note_planned(self._plan, self._planned_through, self._memo())
         self.store.close()

@@ -8,13 +8,14 @@ environment variables that hold them.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import tomli
 
 from bot.channels import registry
 from bot.channels.plugin import AddressKey
@@ -158,8 +159,8 @@ def store_path(path: Path) -> Path:
     text = _text(path)
     table = _store_table(text)
     try:
-        data = tomllib.loads(table) if table is not None else _toml(path, text)
-    except tomllib.TOMLDecodeError:  # named where it is in the whole file
+        data = tomli.loads(table) if table is not None else _toml(path, text)
+    except tomli.TOMLDecodeError:  # named where it is in the whole file
         data = _toml(path, text)
     reader = _Reader(path, data)
     return reader.store_path(reader.root.table("store"))
@@ -200,12 +201,10 @@ def _text(path: Path) -> str:
 
 def _toml(path: Path, text: str) -> dict[str, Any]:
     try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        where = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
-        detail = str(e).split(" (at line")[0]
-        at = f"第 {where[1]} 行第 {where[2]} 列" if where else "文件末尾"
-        raise ConfigError(path, "", f"TOML 语法错误，{at}：{detail}") from None
+        return tomli.loads(text)
+    except tomli.TOMLDecodeError as e:
+        at = "文件末尾" if e.pos >= len(text) else f"第 {e.lineno} 行第 {e.colno} 列"
+        raise ConfigError(path, "", f"TOML 语法错误，{at}：{e.msg}") from None
 
 
 class _Reader:
@@ -235,9 +234,10 @@ class _Reader:
         holidays, workdays = self._calendar(self.root.table("calendar"))
         reminders = _policy(self.root.table("reminders"), Policy())
         meetings = _meetings(self.root.table("meetings"), reminders)
-        people = self._people(self.root.tables("people"))
-        units = self._units(self.root.tables("units"), people)
-        self._check_memberships(self.root.tables("people"), people, units)
+        people_tables, unit_tables = self.root.tables("people"), self.root.tables("units")
+        people = self._people(people_tables)
+        units = self._units(unit_tables, people)
+        self._check_memberships(people_tables, people, unit_tables, units)
         duties = self._duties(self.root.tables("duties"), people, units, reminders)
         channels = self._channels(self.root.table("channels"))
         server = self._server(self.root.table("server"))
@@ -288,6 +288,7 @@ class _Reader:
         seen: dict[str, str] = {}
         names: dict[str, str] = {}
         held: dict[tuple[str, str], str] = {}  # (address key, address) → person id
+        keys = registry.person_keys()
         for t in tables:
             pid = t.unique_id(seen)
             name = t.text("name")
@@ -300,13 +301,13 @@ class _Reader:
                 if r in (Role.UNIT_HEAD, Role.MEMBER):
                     t.fail(f"roles[{i}]", f"“{r}”由 [[units]] 的 head 和本人的 units 自动得出，"
                                           "不要写在 roles 中")
-                if r not in {x.value for x in STATED_ROLES}:
+                if r not in STATED_ROLES:  # a StrEnum's members are their values
                     t.fail(f"roles[{i}]", f"“{r}”不是可用的身份（可选："
                                           f"{'、'.join(sorted(STATED_ROLES))}）")
                 roles.add(Role(r))
             t.texts("units", [])  # checked against [[units]] once those are read
             mobile = t.get("mobile", str, None, kind_name="字符串")
-            addresses = _addresses(t, registry.person_keys(), held, pid)
+            addresses = _addresses(t, keys, held, pid)
             t.done()
             people.append(Person(pid, name, frozenset(roles), (), mobile, addresses))
         return people
@@ -346,17 +347,18 @@ class _Reader:
             units.append(Unit(uid, name, kind, head, supervisor, group, deputy, committee))
         return units
 
-    def _check_memberships(self, tables: list[Table], people: list[Person],
-                           units: list[Unit]) -> None:
+    @staticmethod
+    def _check_memberships(tables: list[Table], people: list[Person],
+                           unit_tables: list[Table], units: list[Unit]) -> None:
         unit_ids = {u.id for u in units}
-        for i, (t, person) in enumerate(zip(tables, people, strict=True)):
+        for i, (t, p) in enumerate(zip(tables, people, strict=True)):
             member_of = tuple(t.data.get("units", []))
             for j, uid in enumerate(member_of):
                 if uid not in unit_ids:
                     t.fail(f"units[{j}]", f"没有 id 为 “{uid}” 的单位")
-            people[i] = replace(person, units=member_of)
+            people[i] = Person(p.id, p.name, p.roles, member_of, p.mobile, p.addresses)
         members = {p.id: set(p.units) for p in people}
-        for t, unit in zip(self.root.tables("units"), units, strict=True):
+        for t, unit in zip(unit_tables, units, strict=True):
             for i, member in enumerate(unit.committee):
                 if unit.id not in members[member]:
                     t.fail(f"committee[{i}]", f"“{member}”不是{unit.name}的成员；请先在其 "
@@ -566,7 +568,7 @@ class _Reader:
                 t.fail(f"units[{i}]", f"没有 id 为 “{uid}” 的单位")
         role = None
         if role_text is not None:
-            if role_text not in {r.value for r in STATED_ROLES}:
+            if role_text not in STATED_ROLES:
                 t.fail("role", f"“{role_text}”不是可用的身份（可选："
                                f"{'、'.join(sorted(STATED_ROLES))}）")
             role = Role(role_text)

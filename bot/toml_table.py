@@ -42,7 +42,7 @@ class Table:
         self.data: dict[str, Any] = data
         self.used: set[str] = set()
         self.renamed = [] if renamed is None else renamed  # shared by a file's tables
-        kind = re.sub(r"\[\d+\]", "", path)
+        kind = re.sub(r"\[\d+\]", "", path) if RENAMED else ""
         for old_key, new in RENAMED.items():
             table, _, old = old_key.rpartition(".")
             if table != kind or old not in data:

@@ -13,7 +13,7 @@ admins' weekly note; a log warning says it once per year.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
@@ -51,7 +51,26 @@ class WorkCalendar:
         self._overridden_years = {d.year for d in self._holidays | self._workdays}
         self._cache: dict[date, bool] = {}
         self._year_counts: dict[int, list[int]] = {}  # year -> workdays up to each day
+        self._statutory: dict[int, frozenset[date]] = {}
         self.fallback_years: set[int] = set()
+
+    def statutory(self, year: int) -> frozenset[date]:
+        """`statutory_holidays(year)`, or what `know_statutory` was told of that year."""
+        found = self._statutory.get(year)
+        if found is None:
+            found = self._statutory[year] = statutory_holidays(year)
+        return found
+
+    def statutory_known(self) -> dict[int, frozenset[date]]:
+        """The statutory holidays worked out so far, by year: working them out imports the
+        `holidays` package (0.1 s), so a caller may keep them for a later calendar."""
+        return dict(self._statutory)
+
+    def know_statutory(self, known: Mapping[int, Iterable[date]]) -> None:
+        """Take the statutory holidays of these years as `statutory_known` of a calendar
+        under the same `holidays` release gave them, before any day is decided."""
+        for year, days in known.items():
+            self._statutory.setdefault(year, frozenset(days))
 
     def is_workday(self, day: date) -> bool:
         cached = self._cache.get(day)
@@ -61,7 +80,7 @@ class WorkCalendar:
 
     def _decide(self, day: date) -> bool:
         covered = self.has_statutory_data(day.year)
-        if not covered and day in statutory_holidays(day.year):
+        if not covered and day in self.statutory(day.year):
             self._note_fallback(day.year)
             return False  # a statutory holiday, whatever else the config says
         if day in self._holidays:
@@ -89,7 +108,7 @@ class WorkCalendar:
         holidays not listed (a partial list is not enough). None for a covered year."""
         if self.has_statutory_data(year):
             return None
-        missing = tuple(sorted(statutory_holidays(year) - self._holidays))
+        missing = tuple(sorted(self.statutory(year) - self._holidays))
         return YearGap(year, missing) if missing else None
 
     def gaps(self, today: date) -> list[YearGap]:

@@ -7,8 +7,10 @@ old records for. A
 checkpoint keeps, as of one record: where that record's line is and its hash
 (`ledger.Mark`), the newest time so far, the records of those kinds as written, the message
 sources, and how many documents each month file held and the newest record they reflect.
-It also keeps one thing the ledger does not say: the day the bot had planned tasks through,
-under which plan (`planned`), so start-up plans only the days since.
+It also keeps what the ledger does not say: the day the bot had planned tasks through,
+under which plan, so start-up plans only the days since, and what working out that plan
+found that is slow to find again (`Planned.memo`: the statutory holidays of a year the
+calendar package does not cover).
 
 It is written only when every month file has caught up with the ledger, so it never sits
 later than a record the files have not folded; atomically, after the ledger and the files: a
@@ -28,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from storage import meeting_records
 from storage.atomic import atomic_write
@@ -48,6 +50,16 @@ KEPT = frozenset({RecordType.ESCALATION, RecordType.ESCALATIONS, RecordType.ACCO
 FileMarks = dict[str, tuple[int, int]]  # month file -> (documents, newest record reflected)
 
 
+class Planned(NamedTuple):
+    """How far tasks are planned, under which plan (a fingerprint of what planning reads),
+    and what the planner asks to have back at the next start under the same plan (plain
+    JSON; the store does not read it)."""
+
+    plan: str
+    through: date
+    memo: dict[str, Any] | None = None
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     mark: Mark
@@ -55,7 +67,7 @@ class Checkpoint:
     records: list[dict[str, Any]]  # `KEPT` records up to it, as `body` gives them
     sources: dict[str, Outcome]  # inbound message source -> what it did
     files: FileMarks
-    planned: tuple[str, date] | None = None  # (the plan's fingerprint, planned through)
+    planned: Planned | None = None
 
     def fits(self, files: Mapping[str, tuple[int, int]]) -> bool:
         """Whether every month file it names still holds at least what it did (a file
@@ -111,9 +123,15 @@ def encode(checkpoint: Checkpoint) -> bytes:
            "files": {name: list(v) for name, v in sorted(checkpoint.files.items())},
            "records": checkpoint.records,
            "sources": {s: [o.type, o.task, o.checkin] for s, o in checkpoint.sources.items()},
-           "planned": ([checkpoint.planned[0], checkpoint.planned[1].isoformat()]
-                       if checkpoint.planned else None)}
+           "planned": _planned_doc(checkpoint.planned)}
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _planned_doc(planned: Planned | None) -> list[Any] | None:
+    if planned is None:
+        return None
+    head = [planned.plan, planned.through.isoformat()]
+    return head if planned.memo is None else [*head, planned.memo]
 
 
 def write(folder: Path, checkpoint: Checkpoint) -> None:
@@ -159,10 +177,19 @@ def _decoded(doc: dict[str, Any]) -> Checkpoint:
     sources = {_str(s): Outcome(_str(t), _str(task), _str(c))
                for s, (t, task, c) in doc["sources"].items()}
     files = {_str(name): (_int(docs), _int(seq)) for name, (docs, seq) in doc["files"].items()}
-    planned = doc.get("planned")
-    return Checkpoint(mark, newest, records, sources, files,
-                      (_str(planned[0]), date.fromisoformat(_str(planned[1])))
-                      if planned else None)
+    return Checkpoint(mark, newest, records, sources, files, _planned(doc.get("planned")))
+
+
+def _planned(found: Any) -> Planned | None:
+    """`planned` as written: [plan, through] or, with a memo, [plan, through, {…}]."""
+    if not found:
+        return None
+    if not isinstance(found, list) or len(found) not in (2, 3):
+        raise ValueError(f"planned {found!r}")
+    memo = found[2] if len(found) == 3 else None
+    if memo is not None and not isinstance(memo, dict):
+        raise ValueError(f"planned memo {memo!r}")
+    return Planned(_str(found[0]), date.fromisoformat(_str(found[1])), memo)
 
 
 def _int(value: Any) -> int:

@@ -144,8 +144,8 @@ class TinyDBStore:
         self._file_marks: checkpoint.FileMarks = {}  # what each month file holds
         self._checkpointed = 0  # the record the newest checkpoint stands at
         self.checkpoint_every = checkpoint.EVERY
-        self._planned: tuple[str, date] | None = None  # see `planned_through`
-        self._planned_checkpointed: tuple[str, date] | None = None  # in the newest one
+        self._planned: checkpoint.Planned | None = None  # see `planned_through`
+        self._planned_checkpointed: checkpoint.Planned | None = None  # in the newest one
         self.replayed = 0  # ledger records read at opening (those after the checkpoint)
 
     # ---- opening -------------------------------------------------------------------------
@@ -279,12 +279,20 @@ class TinyDBStore:
         of what planning reads), as the newest checkpoint remembers; None if it does not
         (another plan, no checkpoint): plan from the first day."""
         found = self._planned
-        return found[1] if found is not None and found[0] == plan else None
+        return found.through if found is not None and found.plan == plan else None
 
-    def note_planned(self, plan: str, through: date) -> None:
-        """Remember, for the next checkpoint, that tasks are planned through `through`."""
+    def planned_memo(self, plan: str) -> dict[str, Any]:
+        """What `note_planned` was last given as `memo` under the plan named `plan`, as the
+        newest checkpoint remembers; {} if nothing (another plan, no checkpoint)."""
+        found = self._planned
+        return dict(found.memo or {}) if found is not None and found.plan == plan else {}
+
+    def note_planned(self, plan: str, through: date,
+                     memo: dict[str, Any] | None = None) -> None:
+        """Remember, for the next checkpoint, that tasks are planned through `through`
+        under `plan`, and `memo` (plain JSON) for `planned_memo` at the next start."""
         with self._lock:
-            self._planned = (plan, through)
+            self._planned = checkpoint.Planned(plan, through, memo or None)
 
     def write_problem(self) -> str | None:
         """Why writes will fail (permissions, a read-only or full disk), in words for the

@@ -16,6 +16,7 @@ import pytest
 from bot.app import App
 from bot.clock import FakeClock
 from bot.config import load
+from schedules import calendar as calendar_module
 from schedules.tasks import PlannedTask
 from storage import bindcodes, checkpoint
 from storage.audit import describe_problems, verify
@@ -306,6 +307,67 @@ def test_the_plan_fingerprint_follows_the_planning_code(config_path: Path, tmp_p
     assert app_module.plan_fingerprint(config) == before
     source.write_text("RULE = 2\n", encoding="utf-8")
     assert app_module.plan_fingerprint(config) != before
+
+
+def test_the_next_start_takes_back_the_statutory_holidays_worked_out(
+        config_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """2027 is not in chinese-calendar: its statutory holidays are worked out by the
+    `holidays` package, whose import costs each process 0.1 s. The checkpoint keeps them
+    under the plan, so the next start under the same plan does not work them out again."""
+    config = load(config_path)
+    clock = FakeClock(at("2026-12-28 10:00"))
+    app = App.open(config, clock)
+    assert not app.calendar.is_workday(date(2027, 2, 8))  # 春节, worked out
+    app.close()
+    mark = checkpoint.read(config.store_path)
+    assert mark is not None and mark.planned is not None and mark.planned.memo
+    monkeypatch.setattr(calendar_module, "statutory_holidays", _not_again)
+    app = App.open(config, clock)
+    try:
+        assert not app.calendar.is_workday(date(2027, 2, 8))  # taken back
+        assert app.calendar.is_workday(date(2027, 2, 10))
+    finally:
+        app.close()
+
+
+def _not_again(year: int) -> frozenset[date]:
+    raise AssertionError(f"statutory holidays of {year} worked out again")
+
+
+def test_statutory_holidays_kept_under_another_plan_or_garbled_are_worked_out_again(
+        config_path: Path) -> None:
+    config = load(config_path)
+    clock = FakeClock(at("2026-12-28 10:00"))
+    app = App.open(config, clock)
+    assert not app.calendar.is_workday(date(2027, 2, 8))
+    app.close()
+    store = TinyDBStore.open(config.store_path, clock.now())
+    assert store.planned_memo("another plan") == {}
+    mark = checkpoint.read(config.store_path)
+    assert mark is not None and mark.planned is not None
+    store.note_planned(mark.planned.plan, mark.planned.through,
+                       {"statutory": {"2027": ["2027-02-10", "8 February"]}})
+    store.close()
+    app = App.open(config, clock)
+    try:  # a garbled memo is ignored: 10 February stays a working day, 8 February not
+        assert app.calendar.is_workday(date(2027, 2, 10))
+        assert not app.calendar.is_workday(date(2027, 2, 8))
+    finally:
+        app.close()
+
+
+def test_a_checkpoint_written_before_the_memo_still_reads(lived_store: Path,
+                                                         tmp_path: Path) -> None:
+    folder = copy_of(lived_store, tmp_path)
+    doc = json.loads((folder / checkpoint.FILE).read_text(encoding="utf-8"))
+    doc["planned"] = ["fingerprint", "2026-11-20"]  # as the second session wrote it
+    (folder / checkpoint.FILE).write_text(json.dumps(doc), encoding="utf-8")
+    mark = checkpoint.read(folder)
+    assert mark is not None
+    assert mark.planned == checkpoint.Planned("fingerprint", date(2026, 11, 20), None)
+    store = TinyDBStore.open(folder, at("2026-11-20 18:00"), read_only=True)
+    assert store.planned_through("fingerprint") == date(2026, 11, 20)
+    assert store.planned_memo("fingerprint") == {}
 
 
 def test_a_month_file_lost_while_the_bot_runs_is_rebuilt_at_the_next_start(
