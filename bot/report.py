@@ -105,6 +105,8 @@ class Dated:
 def _cell(ws: WriteOnlyWorksheet, value: Any) -> Any:
     """The value as a cell: text that begins with "=" stays text, never a formula; a late
     completion keeps its real date, shown with 「逾期完成」 by its number format."""
+    if value == "":
+        return None  # no cell at all, as for any blank (a check-in without attachments)
     if isinstance(value, Dated):
         cell = WriteOnlyCell(ws, value.day)
         cell.number_format = LATE_FORMAT if value.late else DATE_FORMAT
