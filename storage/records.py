@@ -376,7 +376,9 @@ def task_from_doc(d: dict[str, Any]) -> tuple[Task, int]:
                 try:
                     return Task(
                         key, number, sys.intern(duty), sys.intern(owner), sys.intern(period),
-                        day, state, tuple(checkin_from_doc(key, c) for c in checkins), note,
+                        day, state,
+                        tuple([checkin_from_doc(key, c) for c in checkins]) if checkins else (),
+                        note,
                         began, opened_by,
                         tuple(excuse_from_doc(e) for e in excuses) if excuses else (),
                         sys.intern(title), sys.intern(owner_name), moves, before), seq

@@ -40,7 +40,7 @@ from collections.abc import Set as AbstractSet
 from contextlib import contextmanager, suppress
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from tinydb import TinyDB
 
@@ -87,6 +87,7 @@ DELIVERY_MEMORY = timedelta(days=21)  # settled outbox entries kept in memory th
 FOLD_AFTER = 1000  # unfolded records that make a write fold the files itself (no ticker)
 SETTLED = frozenset({Delivery.SENT, Delivery.SKIPPED, Delivery.FAILED, Delivery.UNKNOWN})
 DocKey = tuple[str, str]  # (collection, key)
+_NewTask = tuple[Task, int, DocKey, int, str]  # with its record, key, document id, month
 
 
 class TinyDBStore:
@@ -333,43 +334,108 @@ class TinyDBStore:
         # The raw tables, not TinyDB's Table API: it wraps every document (slow for years).
         table = (storage.read() or {}).get(collection, {})
         storage.forget()
+        if collection == records.TASKS:
+            newest = self._load_tasks(path, shard, table)
+            self._file_marks[path.name] = (len(table), newest)
+            return []
         settled: list[DocKey] = []
         newest = 0
         for doc_key, doc in table.items():
             try:
                 doc_id = int(doc_key)
-                if collection == records.TASKS:
-                    task, seq = records.task_from_doc(doc)
-                    key = task.key
-                else:
-                    entry, seq = records.entry_from_doc(doc)
-                    key = entry.key
+                entry, seq = records.entry_from_doc(doc)
             except RecordInvalid as e:
                 raise StoreCorrupt(path, f"中文档 {doc_key} 格式不对：{e}") from e
             except ValueError as e:
                 raise StoreCorrupt(path, f"中文档 {doc_key} 格式不对：编号不是数字") from e
-            if (collection, key) in self._seq:
-                raise StoreCorrupt(path, f"重复了记录 {key}")
-            if collection == records.TASKS and task.number in self._by_number:
-                raise StoreCorrupt(
-                    path, f"中文档 {doc_key} 的任务编号 {task.number} 与另一任务重复")
-            doc = (collection, key)  # one tuple for every index of the document
+            doc = (collection, entry.key)  # one tuple for every index of the document
+            if doc in self._seq:
+                raise StoreCorrupt(path, f"重复了记录 {entry.key}")
             newest = max(newest, seq)
-            if collection == records.OUTBOX:
-                self._last_entry_id = max(self._last_entry_id, doc_id)
-                if entry.state in SETTLED and (entry.updated or entry.due_at) < settled_before:
-                    self._seq[doc] = seq
-                    self._handled.add(entry.notice)
-                    settled.append(doc)
-                    continue
+            self._last_entry_id = max(self._last_entry_id, doc_id)
+            if entry.state in SETTLED and (entry.updated or entry.due_at) < settled_before:
+                self._seq[doc] = seq
+                self._handled.add(entry.notice)
+                settled.append(doc)
+                continue
             self._shard[doc] = shard
             self._doc_id[doc] = doc_id
-            if collection == records.TASKS:
-                self._index_task(task, seq, doc)
-            else:
-                self._index_entry(entry, seq, doc)
+            self._index_entry(entry, seq, doc)
         self._file_marks[path.name] = (len(table), newest)
         return settled
+
+    def _load_tasks(self, path: Path, shard: str, table: dict[str, Any]) -> int:
+        """Index a month file's tasks (`_index_new`); the newest record they reflect."""
+        seqs, by_number = self._seq, self._by_number
+        batch: list[_NewTask] = []
+        for doc_key, raw in table.items():
+            try:
+                doc_id = int(doc_key)
+                task, seq = records.task_from_doc(raw)
+            except RecordInvalid as e:
+                raise StoreCorrupt(path, f"中文档 {doc_key} 格式不对：{e}") from e
+            except ValueError as e:
+                raise StoreCorrupt(path, f"中文档 {doc_key} 格式不对：编号不是数字") from e
+            doc = (records.TASKS, task.key)  # one tuple for every index of the document
+            if doc in seqs:
+                raise StoreCorrupt(path, f"重复了记录 {task.key}")
+            if task.number in by_number:
+                raise StoreCorrupt(
+                    path, f"中文档 {doc_key} 的任务编号 {task.number} 与另一任务重复")
+            batch.append((task, seq, doc, doc_id, shard))
+        tasks, numbers = len(self._tasks), len(by_number)
+        newest = self._index_new(batch)
+        if len(self._tasks) - tasks < len(batch) or len(by_number) - numbers < len(batch):
+            self._clash_in(path, table, batch)  # two documents of this file: one task
+        return newest
+
+    @staticmethod
+    def _clash_in(path: Path, table: dict[str, Any], batch: list[_NewTask]) -> NoReturn:
+        keys: set[str] = set()
+        numbers: set[int] = set()
+        for doc_key, (task, *_) in zip(table, batch, strict=True):
+            if task.key in keys:
+                raise StoreCorrupt(path, f"重复了记录 {task.key}")
+            if task.number in numbers:
+                raise StoreCorrupt(
+                    path, f"中文档 {doc_key} 的任务编号 {task.number} 与另一任务重复")
+            keys.add(task.key)
+            numbers.add(task.number)
+        raise AssertionError("no clash found")
+
+    def _index_new(self, batch: Iterable[_NewTask]) -> int:
+        """Index tasks the store does not hold yet, each with its record, document key,
+        document id and month: the first-time path of `_index_task`, in one loop (opening
+        indexes every task of the history this way); the newest record among them."""
+        tasks, seqs, shards, doc_ids = self._tasks, self._seq, self._shard, self._doc_id
+        by_number, by_owner, is_open = self._by_number, self._by_owner, self._open
+        open_by_owner, by_person = self._open_by_owner, self._checkins_by
+        times, top, newest, in_order = self._checkin_times, self._top, 0, self._times_sorted
+        last_time = times[-1][0] if times else None
+        for task, seq, doc, doc_id, shard in batch:
+            key, owner = task.key, task.owner
+            tasks[key] = task  # before the indexes, so a lock-free reader never misses it
+            seqs[doc] = seq
+            shards[doc] = shard
+            doc_ids[doc] = doc_id
+            if task.status is Status.OPEN:
+                is_open.add(key)
+                open_by_owner[owner].add(key)
+            by_number[task.number] = key
+            if task.number > top:
+                top = task.number
+            by_owner[owner].append(key)
+            if seq > newest:
+                newest = seq
+            for c in task.checkins:
+                by_person[c.person].append((key, c.id))
+                at = c.at
+                if last_time is not None and at < last_time:
+                    in_order = False
+                times.append((at, key, c.id))
+                last_time = at
+        self._top, self._times_sorted = top, in_order
+        return newest
 
     def _own_temp_files(self) -> list[Path]:
         return [p for p in self.folder.glob(f"*{TEMP_SUFFIX}") if OWN_TEMP.match(p.name)]
@@ -454,30 +520,22 @@ class TinyDBStore:
         return db
 
     def _index_task(self, task: Task, seq: int, doc: DocKey | None = None) -> None:
-        """Index a task (new or changed); `doc`, its document key, when the caller has it
-        (opening indexes every task once: the first-time path is kept short)."""
+        """Index a task (new or changed); `doc`, its document key, when the caller has it."""
         key = task.key
         doc = doc or (records.TASKS, key)
         previous = self._tasks.get(key)
+        if previous is None:
+            self._index_new([(task, seq, doc, self._doc_id.get(doc, task.number),
+                              self._shard.get(doc) or records.task_shard(task))])
+            return
         self._tasks[key] = task  # before the indexes, so a lock-free reader never misses it
         self._seq[doc] = seq
         if task.status is Status.OPEN:
             self._open.add(key)
             self._open_by_owner[task.owner].add(key)
-        elif previous is not None:
+        else:
             self._open.discard(key)
             self._open_by_owner[task.owner].discard(key)
-        if previous is None:
-            self._by_number[task.number] = key
-            if task.number > self._top:
-                self._top = task.number
-            self._by_owner[task.owner].append(key)
-            if doc not in self._shard:
-                self._shard[doc] = records.task_shard(task)
-            self._doc_id.setdefault(doc, task.number)
-            for c in task.checkins:
-                self._note_checkin(key, c)
-            return
         known = {c.id: c.at for c in previous.checkins}
         for c in task.checkins:
             if c.id not in known:

@@ -229,6 +229,32 @@ def _edit_task(change: Callable[[dict[str, Any]], None]) -> Callable[[Path], Non
     return damage
 
 
+def _edit_tasks(change: Callable[[dict[str, Any]], None]) -> Callable[[Path], None]:
+    def damage(folder: Path) -> None:
+        path, data = _task_doc(folder)
+        change(data["tasks"])
+        path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return damage
+
+
+def _task_twice(tasks: dict[str, Any]) -> None:
+    """The same task under a second document id."""
+    tasks["99999"] = dict(next(iter(tasks.values())))
+
+
+def _number_twice(tasks: dict[str, Any]) -> None:
+    """Two tasks of one file with one number."""
+    first, second = list(tasks.values())[:2]
+    second["number"] = first["number"]
+
+
+def _task_in_two_files(folder: Path) -> None:
+    _, data = _task_doc(folder)
+    doc_id, doc = next(iter(data["tasks"].items()))
+    (folder / "tasks-2027-01.json").write_text(  # a month no task of the store is in
+        json.dumps({"tasks": {doc_id: doc}}, ensure_ascii=False), encoding="utf-8")
+
+
 def _tasks_a_list(folder: Path) -> None:
     (folder / "tasks-2026-11.json").write_text('{"tasks": []}', encoding="utf-8")
 
@@ -270,6 +296,9 @@ CORRUPT: dict[str, tuple[Callable[[Path], None], str]] = {
     "seq-as-text": (_edit_task(lambda d: d.update(seq="3")), "tasks-2026-11.json"),
     "checkins-as-text": (_edit_task(lambda d: d.update(checkins="x")), "tasks-2026-11.json"),
     "note-as-number": (_edit_task(lambda d: d.update(note=5)), "tasks-2026-11.json"),
+    "task-twice": (_edit_tasks(_task_twice), "tasks-2026-11.json"),
+    "number-twice": (_edit_tasks(_number_twice), "tasks-2026-11.json"),
+    "task-in-two-files": (_task_in_two_files, "tasks-2027-01.json"),
     "outbox-state": (_outbox_state, "outbox-2026-11.json"),
     "unknown-task-chained": (_ledger(_unknown_task), "ledger.jsonl"),
     "data-a-list-chained": (_ledger(_data_a_list), "ledger.jsonl"),
