@@ -17,7 +17,7 @@ from typing import Any
 
 from schedules.meetings import makeup_meeting
 from schedules.reminders import read_stage_name, stage_name
-from schedules.tasks import Attachment, CheckIn, Excuse, Status, Task
+from schedules.tasks import Attachment, CheckIn, Excuse, Status, Task, made
 from storage.ledger import LedgerRecord, RecordInvalid
 from storage.repository import Delivery, OutboxEntry
 
@@ -295,10 +295,10 @@ def checkin_from_doc(task_key: str, d: dict[str, Any]) -> CheckIn:
                 return _checkin_checked(task_key, d)
             if (moment.tzinfo is not None and (undone is None or undone.tzinfo is not None)
                     and (restored is None or restored.tzinfo is not None)):
-                return CheckIn(checkin_id, task_key, sys.intern(person), moment, note,
-                               sys.intern(channel),
-                               _attachments_from_doc(attachments) if attachments else (),
-                               undone, undone_by, restored, on_behalf_of, meeting)
+                return made(CheckIn, (
+                    checkin_id, task_key, sys.intern(person), moment, note, sys.intern(channel),
+                    _attachments_from_doc(attachments) if attachments else (),
+                    undone, undone_by, restored, on_behalf_of, meeting))
     return _checkin_checked(task_key, d)
 
 
@@ -374,14 +374,13 @@ def task_from_doc(d: dict[str, Any]) -> tuple[Task, int]:
                 return _task_checked(d)
             if began is None or began.tzinfo is not None:
                 try:
-                    return Task(
+                    return made(Task, (
                         key, number, sys.intern(duty), sys.intern(owner), sys.intern(period),
                         day, state,
                         tuple([checkin_from_doc(key, c) for c in checkins]) if checkins else (),
-                        note,
-                        began, opened_by,
+                        note, began, opened_by,
                         tuple(excuse_from_doc(e) for e in excuses) if excuses else (),
-                        sys.intern(title), sys.intern(owner_name), moves, before), seq
+                        sys.intern(title), sys.intern(owner_name), moves, before)), seq
                 except RecordInvalid:
                     pass  # named below, as the long way finds it first
     return _task_checked(d)
@@ -523,9 +522,9 @@ def _opener(spec: dict[str, Any], at: datetime) -> Effect:
                 day = date.fromisoformat(due)
             except ValueError:
                 return _opener_checked(spec, at)
-            task = Task(key, number, sys.intern(duty), sys.intern(owner), sys.intern(period),
-                        day, Status.OPEN, (), note, at, opened_by, (), sys.intern(title),
-                        sys.intern(owner_name))
+            task = made(Task, (key, number, sys.intern(duty), sys.intern(owner),
+                               sys.intern(period), day, Status.OPEN, (), note, at, opened_by,
+                               (), sys.intern(title), sys.intern(owner_name), 0, None))
             return lambda _: task
     return _opener_checked(spec, at)
 

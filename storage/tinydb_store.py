@@ -134,7 +134,8 @@ class TinyDBStore:
         # checks in at the time it was held, so they do not come in order).
         self._checkin_times: list[tuple[datetime, str, str]] = []
         self._times_sorted = True
-        self._checkins_by: dict[str, list[tuple[str, str]]] = defaultdict(list)  # person ->
+        # Person -> their check-ins, as the very tuples of `_checkin_times`.
+        self._checkins_by: dict[str, list[tuple[datetime, str, str]]] = defaultdict(list)
         self._shard: dict[DocKey, str] = {}  # document -> the month file that holds it
         self._shards: dict[tuple[str, str], TinyDB] = {}
         self._dirty: set[DocKey] = set()  # documents ahead of their month file
@@ -428,11 +429,12 @@ class TinyDBStore:
             if seq > newest:
                 newest = seq
             for c in task.checkins:
-                by_person[c.person].append((key, c.id))
                 at = c.at
                 if last_time is not None and at < last_time:
                     in_order = False
-                times.append((at, key, c.id))
+                noted = (at, key, c.id)  # one tuple for both indexes
+                times.append(noted)
+                by_person[c.person].append(noted)
                 last_time = at
         self._top, self._times_sorted = top, in_order
         return newest
@@ -544,14 +546,15 @@ class TinyDBStore:
                 self._note_time(key, c)
 
     def _note_checkin(self, key: str, c: CheckIn) -> None:
-        self._checkins_by[c.person].append((key, c.id))
-        self._note_time(key, c)
+        self._checkins_by[c.person].append(self._note_time(key, c))
 
-    def _note_time(self, key: str, c: CheckIn) -> None:
+    def _note_time(self, key: str, c: CheckIn) -> tuple[datetime, str, str]:
         times = self._checkin_times
         if times and c.at < times[-1][0]:
             self._times_sorted = False
-        times.append((c.at, key, c.id))
+        noted = (c.at, key, c.id)
+        times.append(noted)
+        return noted
 
     def _index_entry(self, entry: OutboxEntry, seq: int, doc_key: DocKey | None = None) -> None:
         key = doc_key or (records.OUTBOX, entry.key)  # one key object for every index
@@ -1259,7 +1262,7 @@ class TinyDBStore:
             if not mine:
                 return None
             # Check-in ids carry the ledger sequence number: the highest is the newest.
-            key, checkin_id = max(mine, key=lambda item: int(item[1][1:]))
+            _, key, checkin_id = max(mine, key=lambda item: int(item[2][1:]))
             return self._tasks[key], self._checkin(key, checkin_id)
 
     def escalations(self) -> list[Escalation]:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from schedules.reminders import Stage
-from schedules.tasks import Attachment, CheckIn, Excuse, Status, Task
+from schedules.tasks import Attachment, CheckIn, Excuse, Status, Task, made
 from storage import records
 from storage.ledger import RecordInvalid
 from storage.repository import Delivery, OutboxEntry
@@ -92,6 +92,29 @@ def test_task_changes_are_what_replace_makes() -> None:
     assert task == _task()  # the original untouched
     with pytest.raises(AttributeError):
         cases[0][0].due = date(2026, 1, 1)  # type: ignore[misc]  # still frozen
+
+
+def test_made_is_what_the_constructor_makes() -> None:
+    """`made` (how the readers make tasks and check-ins) against the constructor: equal,
+    hashing alike, every field and no other, still frozen; a value more or less than the
+    class has fields is refused (a field added to `Task` cannot be silently dropped)."""
+    task = _task()
+    for value in (task, *task.checkins, *task.excuses, task.checkins[0].attachments[0]):
+        values = [getattr(value, f.name) for f in fields(value)]  # type: ignore[arg-type]
+        got = made(type(value), values)
+        assert got == value and type(got) is type(value) and hash(got) == hash(value)
+        _same_fields(got)
+        assert list(vars(got)) == [f.name for f in fields(value)]  # type: ignore[arg-type]
+        with pytest.raises(AttributeError):
+            got.note = "changed"  # type: ignore[misc,union-attr]  # still frozen
+        for wrong in (values[:-1], [*values, None]):
+            with pytest.raises(ValueError):
+                made(type(value), wrong)
+    doc = records.task_to_doc(task, 11)
+    read, _ = records.task_from_doc(doc)
+    assert read == task and hash(read) == hash(task)
+    assert records._opener({"key": "d:o:2026-03", "number": 7, "duty": "d", "owner": "o",
+                            "period": "2026-03", "due": "2026-03-31"}, AT)(None).moves == 0
 
 
 @pytest.mark.parametrize("attempt", [False, True])
