@@ -35,12 +35,12 @@ import re
 import socket
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager, suppress
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from tinydb import TinyDB
 
@@ -88,6 +88,21 @@ FOLD_AFTER = 1000  # unfolded records that make a write fold the files itself (n
 SETTLED = frozenset({Delivery.SENT, Delivery.SKIPPED, Delivery.FAILED, Delivery.UNKNOWN})
 DocKey = tuple[str, str]  # (collection, key)
 _NewTask = tuple[Task, int, DocKey, int, str]  # with its record, key, document id, month
+
+
+_Read = TypeVar("_Read")
+
+
+def _document(path: Path, doc_key: str, raw: Any,
+              read: Callable[[Any], tuple[_Read, int]]) -> tuple[int, tuple[_Read, int]]:
+    """A month file's document as `read` reads it, with its id; `StoreCorrupt` naming the
+    file and the document if either cannot be read."""
+    try:
+        return int(doc_key), read(raw)
+    except RecordInvalid as e:
+        raise StoreCorrupt(path, f"中文档 {doc_key} 格式不对：{e}") from e
+    except ValueError as e:
+        raise StoreCorrupt(path, f"中文档 {doc_key} 格式不对：编号不是数字") from e
 
 
 class TinyDBStore:
@@ -341,14 +356,8 @@ class TinyDBStore:
             return []
         settled: list[DocKey] = []
         newest = 0
-        for doc_key, doc in table.items():
-            try:
-                doc_id = int(doc_key)
-                entry, seq = records.entry_from_doc(doc)
-            except RecordInvalid as e:
-                raise StoreCorrupt(path, f"中文档 {doc_key} 格式不对：{e}") from e
-            except ValueError as e:
-                raise StoreCorrupt(path, f"中文档 {doc_key} 格式不对：编号不是数字") from e
+        for doc_key, raw in table.items():
+            doc_id, (entry, seq) = _document(path, doc_key, raw, records.entry_from_doc)
             doc = (collection, entry.key)  # one tuple for every index of the document
             if doc in self._seq:
                 raise StoreCorrupt(path, f"重复了记录 {entry.key}")
@@ -370,13 +379,7 @@ class TinyDBStore:
         seqs, by_number = self._seq, self._by_number
         batch: list[_NewTask] = []
         for doc_key, raw in table.items():
-            try:
-                doc_id = int(doc_key)
-                task, seq = records.task_from_doc(raw)
-            except RecordInvalid as e:
-                raise StoreCorrupt(path, f"中文档 {doc_key} 格式不对：{e}") from e
-            except ValueError as e:
-                raise StoreCorrupt(path, f"中文档 {doc_key} 格式不对：编号不是数字") from e
+            doc_id, (task, seq) = _document(path, doc_key, raw, records.task_from_doc)
             doc = (records.TASKS, task.key)  # one tuple for every index of the document
             if doc in seqs:
                 raise StoreCorrupt(path, f"重复了记录 {task.key}")
