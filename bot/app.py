@@ -69,6 +69,9 @@ class App:
                                      frozenset(c.name for c in registry.CHANNELS if c.bindable))
         self._planned_through: date | None = None
         self.planned_from: date | None = None  # the first day the last planning looked at
+        # Open tasks the reminder passes found nothing more can come of, by key, with the
+        # record that made each what it was then (`Deliverer`): kept for the next start.
+        self.settled: dict[str, int] = {}
         self._refresh_failing = False
         self._refresh_lock = threading.Lock()  # the ticker and message handlers both refresh
 
@@ -138,25 +141,36 @@ class App:
     def _memo(self) -> dict[str, Any]:
         """What planning and passes worked out that the next start under the same plan
         may take back (`_recall`) instead of working out again: the statutory holidays of
-        years the calendar package does not cover (each start would import `holidays`)."""
+        years the calendar package does not cover (each start would import `holidays`),
+        and the open tasks nothing more can come of, unless they change (each start's first
+        reminder pass would look at every stage of each again)."""
+        memo: dict[str, Any] = {}
         known = self.calendar.statutory_known()
-        if not known:
-            return {}
-        return {"statutory": {str(year): sorted(d.isoformat() for d in days)
-                              for year, days in sorted(known.items())}}
+        if known:
+            memo["statutory"] = {str(year): sorted(d.isoformat() for d in days)
+                                 for year, days in sorted(known.items())}
+        store = self.store
+        settled = {key: seq for key, seq in sorted(self.settled.copy().items())
+                   if (task := store.task(key)) is not None and store.recorded(task) == seq}
+        if settled:  # only those unchanged since
+            memo["settled"] = settled
+        return memo
 
     def _recall(self) -> None:
-        found = self.store.planned_memo(self._plan).get("statutory")
-        if not found:
-            return
+        """Take back what `_memo` kept, if it is as written (else it is worked out again)."""
+        memo = self.store.planned_memo(self._plan)
+        found = memo.get("statutory")
         try:
             known = {int(year): [date.fromisoformat(d) for d in days]
-                     for year, days in found.items()}
+                     for year, days in (found or {}).items()}
         except (AttributeError, TypeError, ValueError):
-            log.info("ignoring the checkpoint's statutory holidays: not as written")
-            return
+            known = {}
         if all(d.year == year for year, days in known.items() for d in days):
             self.calendar.know_statutory(known)
+        settled = memo.get("settled")
+        if isinstance(settled, dict) and all(
+                isinstance(k, str) and type(s) is int for k, s in settled.items()):
+            self.settled = dict(settled)
 
     @cached_property
     def _plan(self) -> str:

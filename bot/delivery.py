@@ -88,9 +88,14 @@ class Deliverer:
         self.defer_unreached = defer_unreached
         self._lock = threading.Lock()
         self.last_pass: datetime | None = None
-        # Tasks the planner said are finished with, as they were then (memory only: a
-        # restart simply asks again).
+        # Tasks the planner said are finished with, as they were then; those a pass of an
+        # earlier start found (`App.settled`) while they are as they were then.
         self._settled: dict[str, Task] = {}  # a task that changes is a new object
+        store = app.store
+        for key, seq in app.settled.copy().items():
+            task = store.task(key)
+            if task is not None and store.recorded(task) == seq:
+                self._settled[key] = task
         self._started: float | None = None  # monotonic start of the pass under way
         self._quiet = QuietMeetings()  # meetings with nothing due until a moment
         self.calendar: CalendarSync | None = None  # WeCom 日程, if on
@@ -174,6 +179,10 @@ class Deliverer:
         plan = task_notices(app.org, live, app.calendar, now, handled, stand_ins,
                             store.skipped_through())
         self._settled.update({t.key: t for t in plan.settled})
+        for task in plan.settled:  # for the next start (`App.settled`)
+            seq = store.recorded(task)
+            if seq is not None:
+                app.settled[task.key] = seq
         groups = {u.id for u in app.org.units.values() if u.group is not None}
         awake = self._quiet.awake(store.live_meetings(), now)
         meetings = meeting_notices(app.org, awake, app.calendar, app.config.reminders, now,

@@ -1185,6 +1185,14 @@ class TinyDBStore:
         with self._lock:
             return self._tasks.get(key)
 
+    def recorded(self, task: Task) -> int | None:
+        """The record that made `task` what it is, while it is still the store's task of its
+        key; None once that task has changed (or if the store never held it)."""
+        with self._lock:
+            if self._tasks.get(task.key) is not task:
+                return None
+            return self._seq.get((records.TASKS, task.key))
+
     def task_by_number(self, number: int) -> Task | None:
         with self._lock:
             key = self._by_number.get(number)

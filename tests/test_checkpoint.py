@@ -16,6 +16,7 @@ import pytest
 from bot.app import App
 from bot.clock import FakeClock
 from bot.config import load
+from bot.delivery import Deliverer
 from schedules import calendar as calendar_module
 from schedules.tasks import PlannedTask
 from storage import bindcodes, checkpoint
@@ -23,7 +24,7 @@ from storage.audit import describe_problems, verify
 from storage.errors import StoreCorrupt
 from storage.ledger import LedgerRecord, read_records
 from storage.tinydb_store import TinyDBStore
-from tests.builders import EXAMPLE, Chat, at, rechain
+from tests.builders import EXAMPLE, Chat, RecordingChannel, at, rechain
 from tests.test_simulate import live_through
 
 FIRST, LAST = date(2026, 9, 1), date(2026, 11, 20)
@@ -352,6 +353,41 @@ def test_statutory_holidays_kept_under_another_plan_or_garbled_are_worked_out_ag
     try:  # a garbled memo is ignored: 10 February stays a working day, 8 February not
         assert app.calendar.is_workday(date(2027, 2, 10))
         assert not app.calendar.is_workday(date(2027, 2, 8))
+    finally:
+        app.close()
+
+
+def test_the_next_start_takes_back_the_tasks_its_passes_settled(config_path: Path) -> None:
+    """An open task whose every stage is behind it and handled says nothing more until it
+    changes: a pass that finds so need not look at it again, nor need the next start under
+    the same plan (each of its first passes went over every stage of every open task). A
+    task changed since is looked at again."""
+    config = load(config_path)
+    clock = FakeClock(at("2026-09-01 10:00"))
+    App.open(config, clock).close()
+    clock.set(at("2026-11-26 10:00"))
+    app = App.open(config, clock)
+    first = Deliverer(app, {"console": RecordingChannel()}, False)
+    first.run_pass(clock.now())  # sends or skips what was missed since September
+    first.run_pass(clock.now())  # and finds that nothing more comes of the overdue ones
+    settled = dict(app.settled)
+    assert len(settled) >= 2  # overdue tasks nobody did, every reminder of them behind
+    changed = next(iter(settled))
+    task = app.store.task(changed)
+    assert task is not None and app.store.recorded(task) == settled[changed]
+    who = app.org.assignee(task.owner)
+    assert who is not None
+    app.store.check_in(changed, who, clock.now(), "补交", "console")
+    app.close()
+    app = App.open(config, clock)
+    try:
+        again = Deliverer(app, {"console": RecordingChannel()}, False)
+        assert set(again._settled) == set(settled) - {changed}
+        assert all(t is app.store.task(k) for k, t in again._settled.items())
+        assert again.run_pass(clock.now()).planned == 0  # as without: nothing more came
+        fresh = Deliverer(app, {"console": RecordingChannel()}, False)
+        fresh._settled.clear()
+        assert fresh.run_pass(clock.now()).planned == 0
     finally:
         app.close()
 
