@@ -23,7 +23,7 @@ from schedules import model as schedules_model
 from schedules import periods as schedules_periods
 from schedules import tasks as schedules_tasks
 from schedules.calendar import WorkCalendar
-from schedules.tasks import plan_tasks
+from schedules.tasks import Task, plan_tasks
 from storage import upgrade
 from storage.errors import StoreWriteFailed
 from storage.tinydb_store import TinyDBStore
@@ -149,12 +149,19 @@ class App:
         if known:
             memo["statutory"] = {str(year): sorted(d.isoformat() for d in days)
                                  for year, days in sorted(known.items())}
-        store = self.store
-        settled = {key: seq for key, seq in sorted(self.settled.copy().items())
-                   if (task := store.task(key)) is not None and store.recorded(task) == seq}
-        if settled:  # only those unchanged since
+        settled = {key: seq for key, (_, seq) in self.settled_tasks().items()}
+        if settled:
             memo["settled"] = settled
         return memo
+
+    def settled_tasks(self) -> dict[str, tuple[Task, int]]:
+        """The tasks of `settled` unchanged since, as they are, with their records."""
+        store, found = self.store, {}
+        for key, seq in sorted(self.settled.copy().items()):  # a pass may be adding
+            task = store.task(key)
+            if task is not None and store.recorded(task) == seq:
+                found[key] = (task, seq)
+        return found
 
     def _recall(self) -> None:
         """Take back what `_memo` kept, if it is as written (else it is worked out again)."""

@@ -90,12 +90,8 @@ class Deliverer:
         self.last_pass: datetime | None = None
         # Tasks the planner said are finished with, as they were then; those a pass of an
         # earlier start found (`App.settled`) while they are as they were then.
-        self._settled: dict[str, Task] = {}  # a task that changes is a new object
-        store = app.store
-        for key, seq in app.settled.copy().items():
-            task = store.task(key)
-            if task is not None and store.recorded(task) == seq:
-                self._settled[key] = task
+        self._settled: dict[str, Task] = {  # a task that changes is a new object
+            key: task for key, (task, _) in app.settled_tasks().items()}
         self._started: float | None = None  # monotonic start of the pass under way
         self._quiet = QuietMeetings()  # meetings with nothing due until a moment
         self.calendar: CalendarSync | None = None  # WeCom 日程, if on
