@@ -356,7 +356,7 @@ class _Reader:
             for j, uid in enumerate(member_of):
                 if uid not in unit_ids:
                     t.fail(f"units[{j}]", f"没有 id 为 “{uid}” 的单位")
-            people[i] = Person(p.id, p.name, p.roles, member_of, p.mobile, p.addresses)
+            people[i] = replace(p, units=member_of)
         members = {p.id: set(p.units) for p in people}
         for t, unit in zip(unit_tables, units, strict=True):
             for i, member in enumerate(unit.committee):

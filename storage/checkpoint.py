@@ -10,7 +10,8 @@ sources, and how many documents each month file held and the newest record they 
 It also keeps what the ledger does not say: the day the bot had planned tasks through,
 under which plan, so start-up plans only the days since, and what working out that plan
 found that is slow to find again (`Planned.memo`: the statutory holidays of a year the
-calendar package does not cover).
+calendar package does not cover, and the open tasks the reminder passes found nothing more
+can come of).
 
 It is written only when every month file has caught up with the ledger, so it never sits
 later than a record the files have not folded; atomically, after the ledger and the files: a
