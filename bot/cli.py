@@ -1,6 +1,6 @@
 """`dutybot`: the command line. The only place that prints errors and chooses exit codes.
 
-Each command imports what only it uses (the platforms and HTTP server for `run`, openpyxl
+Each command imports what only it uses (the platforms and HTTP server for `run`, XlsxWriter
 for `report`, python-docx for `record-book`), so `chat` and `check` start quickly.
 
 Exit codes: 0 fine, 1 the store or the run failed, 2 bad config or bad arguments.

@@ -9,7 +9,8 @@ config's order — no rankings. Dates are real dates; every sheet prints landsca
 wide, with its header rows on each page. `.csv` writes the check-in details alone (UTF-8
 with BOM, Excel).
 
-Written with openpyxl's write-only mode, so a city's year streams out in seconds.
+Written with XlsxWriter, one row at a time (its constant-memory mode), so a city's year
+streams out in seconds and is never held whole.
 """
 
 from __future__ import annotations
@@ -20,15 +21,13 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
+from io import BytesIO
 from pathlib import Path
+from tempfile import TemporaryDirectory
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
-from openpyxl.worksheet.worksheet import Worksheet
+from xlsxwriter import Workbook
+from xlsxwriter.worksheet import Worksheet
 
 from handlers.text import RETIRED, channel_name, meeting_title, period_label, task_title
 from schedules.calendar import WorkCalendar
@@ -81,6 +80,7 @@ MAKEUP_HEADERS = ["编号", "姓名", "所在单位", "会议编号", "会议", 
                   "截止日期", "状态", "完成时间", "备注"]
 
 DATE_FORMAT = "yyyy-mm-dd"
+MOMENT_FORMAT = "yyyy-mm-dd hh:mm"  # a check-in's time, as the CSV writes it
 LATE_FORMAT = f'yyyy-mm-dd"（{LATE}）"'
 # What XML 1.0 (so xlsx) cannot hold: C0 controls but tab and newlines, surrogates, U+FFFE/F.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -100,23 +100,6 @@ class Dated:
 
     day: date
     late: bool
-
-
-def _cell(ws: WriteOnlyWorksheet, value: Any) -> Any:
-    """The value as a cell: text that begins with "=" stays text, never a formula; a late
-    completion keeps its real date, shown with 「逾期完成」 by its number format."""
-    if value == "":
-        return None  # no cell at all, as for any blank (a check-in without attachments)
-    if isinstance(value, Dated):
-        cell = WriteOnlyCell(ws, value.day)
-        cell.number_format = LATE_FORMAT if value.late else DATE_FORMAT
-        return cell
-    value = xml_safe(value)
-    if isinstance(value, str) and value.startswith("="):
-        cell = WriteOnlyCell(ws, value)
-        cell.data_type = "s"
-        return cell
-    return value
 
 
 def _visible(match: re.Match[str]) -> str:
@@ -308,24 +291,32 @@ class Report:
                 writer.writerow(_csv_value(v) for v in row)  # CSV holds any text
 
     def _write_xlsx(self, path: Path, step: Callable[[], object]) -> None:
-        wb = Workbook(write_only=True)
-        self._summary_sheet(wb.create_sheet(SUMMARY_SHEET))
-        step()
-        self._matrix_sheet(wb.create_sheet(MATRIX_SHEET))
-        step()
-        _table(wb.create_sheet(DETAIL_SHEET), DETAIL_HEADERS, self.detail_rows())
-        step()
-        _table(wb.create_sheet(EXCUSE_SHEET), EXCUSE_HEADERS, self._excuse_rows())
-        step()
-        _table(wb.create_sheet(ESCALATION_SHEET), ESCALATION_HEADERS, self._escalation_rows())
-        step()
-        _table(wb.create_sheet(MEETING_SHEET), MEETING_HEADERS, self.meeting_rows())
-        step()
-        _table(wb.create_sheet(MAKEUP_SHEET), MAKEUP_HEADERS, self.makeup_rows())
-        wb.save(path)
+        # XlsxWriter keeps each sheet's rows in a file until the workbook is put together
+        # (in a folder of our own, gone even when that fails), and puts it together in
+        # memory (a city's year is 4 MB): only writing it out can fail for want of space.
+        packed = BytesIO()
+        with TemporaryDirectory(prefix="dutybot-report-") as rows:
+            self._write_book(_Book(packed, Path(rows)), step)
+        path.write_bytes(packed.getbuffer())
         step()
 
-    def _summary_sheet(self, ws: WriteOnlyWorksheet) -> None:
+    def _write_book(self, book: _Book, step: Callable[[], object]) -> None:
+        self._summary_sheet(book)
+        step()
+        self._matrix_sheet(book)
+        step()
+        book.table(DETAIL_SHEET, DETAIL_HEADERS, self.detail_rows())
+        step()
+        book.table(EXCUSE_SHEET, EXCUSE_HEADERS, self._excuse_rows())
+        step()
+        book.table(ESCALATION_SHEET, ESCALATION_HEADERS, self._escalation_rows())
+        step()
+        book.table(MEETING_SHEET, MEETING_HEADERS, self.meeting_rows())
+        step()
+        book.table(MAKEUP_SHEET, MAKEUP_HEADERS, self.makeup_rows())
+        book.close()
+
+    def _summary_sheet(self, book: _Book) -> None:
         rows: list[list[Any]] = []
         total = Standing()
         for owner in self.owners():
@@ -336,9 +327,9 @@ class Report:
         heading = (f"{self.org.name} 意识形态工作责任制落实情况（{self.span.label}，"
                    f"截止日期在 {self.span.first:%Y-%m-%d} 至 {self.span.last:%Y-%m-%d} 的事项；"
                    f"统计至 {self.today:%Y-%m-%d}；按单位顺序，不作排名）")
-        _table(ws, SUMMARY_HEADERS, rows, heading=heading)
+        book.table(SUMMARY_SHEET, SUMMARY_HEADERS, rows, heading=heading)
 
-    def _matrix_sheet(self, ws: WriteOnlyWorksheet) -> None:
+    def _matrix_sheet(self, book: _Book) -> None:
         months = self.span.months()
         cells: dict[str, dict[str, dict[int, list[Task]]]] = defaultdict(
             lambda: defaultdict(lambda: defaultdict(list)))
@@ -357,7 +348,7 @@ class Report:
                    f"未完成的写明状态：{OVERDUE}、{NOT_YET_DUE}、{EXCUSED}、{RETIRED}"
                    "（责任清单调整后不再要求）。")
         headers = [*MATRIX_HEADERS, *(MONTH_HEADER.format(month=m) for m in months)]
-        _table(ws, headers, rows, heading=heading, freeze_columns=2)
+        book.table(MATRIX_SHEET, headers, rows, heading=heading, freeze_columns=2)
 
     def _matrix_cell(self, tasks: Sequence[Task]) -> Any:
         """The completion date (a real date; a late one says so in its format), or the
@@ -476,39 +467,68 @@ def _figures(s: Standing) -> list[int]:
             s.retired]
 
 
-def _table(ws: WriteOnlyWorksheet, headers: Sequence[str], rows: Sequence[Sequence[Any]],
-           heading: str = "", freeze_columns: int = 1) -> None:
-    """A header row (bold, frozen), an optional heading line above it, and the rows, with
-    dates formatted as dates and widths that fit the content (CJK characters count two)."""
-    widths = [_width(h) for h in headers]
-    for row in rows[:500]:  # a sample is enough to size the columns
-        for i, value in enumerate(row):
-            widths[i] = max(widths[i], _width(value))
-    for i, w in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = min(w + 2, MAX_WIDTH)
-    header_row = 2 if heading else 1
-    ws.freeze_panes = f"{get_column_letter(freeze_columns + 1)}{header_row + 1}"
-    # Printed for 考核 files: landscape, one page wide, the header rows on every page.
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = Worksheet.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_title_rows = f"1:{header_row}"
-    if heading:
-        cell = WriteOnlyCell(ws, heading)
-        cell.font = Font(bold=True, size=12)
-        ws.append([cell])
-    bold = Font(bold=True)
-    header_cells = []
-    for h in headers:
-        cell = WriteOnlyCell(ws, h)
-        cell.font = bold
-        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        header_cells.append(cell)
-    ws.append(header_cells)
-    for row in rows:  # openpyxl gives dates and datetimes a date format of their own
-        ws.append([_cell(ws, v) for v in row])
+class _Book:
+    """The workbook being written, and the formats its sheets share."""
+
+    def __init__(self, out: BytesIO, rows: Path) -> None:
+        # Text is written as text: never a formula (a note may begin with "="), a number or
+        # a link. Constant memory: each row goes to a file in `rows` as the next begins.
+        self.wb = Workbook(out, {
+            "constant_memory": True, "tmpdir": str(rows), "strings_to_formulas": False,
+            "strings_to_numbers": False, "strings_to_urls": False})
+        self.heading = self.wb.add_format({"bold": True, "font_size": 12})
+        self.header = self.wb.add_format({"bold": True, "align": "center", "valign": "vcenter",
+                                          "text_wrap": True})
+        self.day = self.wb.add_format({"num_format": DATE_FORMAT})
+        self.late = self.wb.add_format({"num_format": LATE_FORMAT})
+        self.moment = self.wb.add_format({"num_format": MOMENT_FORMAT})
+
+    def table(self, name: str, headers: Sequence[str], rows: Sequence[Sequence[Any]],
+              heading: str = "", freeze_columns: int = 1) -> None:
+        """A sheet: an optional heading line, a header row (bold, frozen) and the rows, with
+        dates as real dates and widths that fit the content (CJK characters count two)."""
+        ws = self.wb.add_worksheet(name)
+        widths = [_width(h) for h in headers]
+        for row in rows[:500]:  # a sample is enough to size the columns
+            for i, value in enumerate(row):
+                widths[i] = max(widths[i], _width(value))
+        for i, w in enumerate(widths):
+            ws.set_column(i, i, min(w + 2, MAX_WIDTH))
+        header_row = 1 if heading else 0
+        ws.freeze_panes(header_row + 1, freeze_columns)
+        # Printed for 考核 files: landscape, A4, one page wide, the header rows on every page.
+        ws.set_landscape()
+        ws.set_paper(9)
+        ws.fit_to_pages(1, 0)
+        ws.repeat_rows(0, header_row)
+        if heading:
+            ws.write_string(0, 0, heading, self.heading)
+        for i, h in enumerate(headers):
+            ws.write_string(header_row, i, h, self.header)
+        for r, row in enumerate(rows, start=header_row + 1):
+            for i, value in enumerate(row):
+                self._write(ws, r, i, value)
+
+    def _write(self, ws: Worksheet, row: int, column: int, value: Any) -> None:
+        """One cell, by its value's type; a blank ("" or None) writes no cell at all."""
+        if type(value) is str:
+            if value:
+                ws.write_string(row, column, xml_safe(value))
+        elif value is None:
+            pass
+        elif isinstance(value, datetime):  # before date: a datetime is a date too
+            ws.write_datetime(row, column, value, self.moment)
+        elif isinstance(value, date):
+            ws.write_datetime(row, column, value, self.day)
+        elif isinstance(value, Dated):  # a late completion says so in its format
+            ws.write_datetime(row, column, value.day, self.late if value.late else self.day)
+        elif isinstance(value, int | float):
+            ws.write_number(row, column, value)
+        else:
+            raise TypeError(f"no cell for {type(value).__name__}")
+
+    def close(self) -> None:
+        self.wb.close()
 
 
 def _width(value: Any) -> int:

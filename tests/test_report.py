@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import errno
 import shutil
+import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -12,7 +14,7 @@ import pytest
 from openpyxl import load_workbook
 
 from bot.app import App
-from bot.cli import main
+from bot.cli import WRITE_ERRORS, main
 from bot.clock import FakeClock
 from bot.config import load
 from bot.delivery import Deliverer
@@ -150,6 +152,18 @@ def test_bad_arguments_are_refused_without_writing(lived: Year, tmp_path: Path,
     assert not list(tmp_path.iterdir())
 
 
+def test_a_full_disk_is_one_message_and_leaves_nothing(
+        lived: Year, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The workbook is written beside the output first: here to /dev/full, as on a full disk.
+    (tmp_path / ".2026.xlsx.partial").symlink_to("/dev/full")
+    rows_before = set(Path(tempfile.gettempdir()).glob("dutybot-report-*"))
+    assert write(lived, out=tmp_path / "2026.xlsx") == 1
+    err = capsys.readouterr().err
+    assert err.count(WRITE_ERRORS[errno.ENOSPC]) == 1 and "Traceback" not in err
+    assert not list(tmp_path.iterdir())
+    assert set(Path(tempfile.gettempdir()).glob("dutybot-report-*")) <= rows_before
+
+
 def test_every_sheet_prints_landscape_one_page_wide_with_its_headers(
         lived: Year, tmp_path: Path) -> None:
     out = tmp_path / "2026.xlsx"
@@ -158,7 +172,8 @@ def test_every_sheet_prints_landscape_one_page_wide_with_its_headers(
     for ws in wb.worksheets:
         assert ws.page_setup.orientation == "landscape", ws.title
         assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
-        assert (ws.page_setup.fitToWidth, ws.page_setup.fitToHeight) == (1, 0), ws.title
+        # An absent fitToWidth is 1 (ECMA-376's default; XlsxWriter leaves defaults out).
+        assert (ws.page_setup.fitToWidth or 1, ws.page_setup.fitToHeight) == (1, 0), ws.title
         header_row = 2 if ws.title in ("汇总", "事项矩阵") else 1
         assert ws.print_title_rows == f"$1:${header_row}", ws.title
 
