@@ -76,10 +76,13 @@ class App:
         self._refresh_lock = threading.Lock()  # the ticker and message handlers both refresh
 
     @classmethod
-    def open(cls, config: Config, clock: Clock, read_only: bool = False) -> App:
-        """Open the store (raises `StoreError`) and bring its tasks up to date."""
+    def open(cls, config: Config, clock: Clock, read_only: bool = False,
+             counting_in: tuple[date, date] | None = None) -> App:
+        """Open the store (raises `StoreError`) and bring its tasks up to date; read-only,
+        it can hold only the tasks `counting_in` those days (`TinyDBStore.open`)."""
         store = TinyDBStore.open(config.store_path, clock.now(), read_only=read_only,
-                                 backups=config.backups, max_file_bytes=config.max_file_bytes)
+                                 backups=config.backups, max_file_bytes=config.max_file_bytes,
+                                 counting_in=counting_in)
         app = cls(config, store, clock)
         if not read_only:
             app._recall()

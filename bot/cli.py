@@ -419,21 +419,26 @@ def _cannot_write(out: Path, e: OSError) -> str:
 def _report(config: Config, clock: Clock, year: int, half: int | None, out: Path) -> int:
     from bot.report import Report, Span
     _check_output(out, year, ".xlsx", ".csv")
-    now = clock.now()
-    # Read-only: a report can be made beside the running bot, and changes nothing.
+    now, span = clock.now(), Span.of(year, half)
+    # Read-only: a report can be made beside the running bot, and changes nothing. It holds
+    # the span's tasks alone, unless a meeting of the span fulfils a task of another.
     with _progress(8, "生成报表", "步") as bar:
-        app = App.open(config, clock, read_only=True)
+        app = App.open(config, clock, read_only=True, counting_in=(span.first, span.last))
         try:
+            report = Report(app.org, app.store, app.calendar, span, app.today(now))
+            if report.lacks_tasks:
+                app.close()
+                app = App.open(config, clock, read_only=True)
+                report = Report(app.org, app.store, app.calendar, span, app.today(now))
             bar.update()
-            made = Report(app.org, app.store, app.calendar, Span.of(year, half),
-                          app.today(now)).write(out, step=bar.update)
+            made = report.write(out, step=bar.update)
         except OSError as e:
             print(_cannot_write(out, e), file=sys.stderr)
             return 1
         finally:
             app.close()
     what = "完成记录明细" if out.suffix.lower() == ".csv" else "报表"
-    print(f"已生成{what}：{out}（{Span.of(year, half).label}：事项 {made.tasks} 项，"
+    print(f"已生成{what}：{out}（{span.label}：事项 {made.tasks} 项，"
           f"完成记录 {made.checkins} 条，升级督办 {made.escalations} 次，"
           f"会议 {made.meetings} 次，补学 {made.makeups} 项）")
     return 0

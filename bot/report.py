@@ -156,6 +156,9 @@ class Report:
         self.escalations = [e for e in store.escalations() if e.task in keys]
         self.escalated = frozenset(e.task for e in self.escalations)
         self.by_key = {t.key: t for t in self.tasks}
+        # A meeting of the span fulfils a task the store does not hold (one that counts in
+        # another span, in a store opened for this one's alone: open it whole then).
+        self.lacks_tasks = any(k not in self.task_of for m in self.meetings for k in m.tasks)
         self.by_owner: dict[str, list[Task]] = defaultdict(list)
         for t in self.tasks:
             self.by_owner[t.owner].append(t)

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from schedules.meetings import makeup_meeting
+from schedules.periods import period_end
 from schedules.reminders import read_stage_name, stage_name
 from schedules.tasks import Attachment, CheckIn, Excuse, Status, Task, made
 from storage.ledger import LedgerRecord, RecordInvalid
@@ -81,6 +82,19 @@ def task_shard(task: Task) -> str:
     meeting, whose record opens it beside the tasks it completes (one file written)."""
     held = makeup_meeting(task.period)
     return shard_of(held[0] if held else task.due)
+
+
+def reporting_day_of(d: Any) -> date | None:
+    """The day a task document counts on (`schedules.tasks.reporting_day`), found without
+    making the task; None for a document not of the writer's shape (make it then)."""
+    if type(d) is dict:
+        period, due = d.get("period"), d.get("due")
+        if type(period) is str and type(due) is str:
+            try:
+                return period_end(period) or _parsed_day(due)
+            except ValueError:
+                return None
+    return None
 
 
 # ---- typed reading -------------------------------------------------------------------------

@@ -105,6 +105,10 @@ def _document(path: Path, doc_key: str, raw: Any,
         raise StoreCorrupt(path, f"中文档 {doc_key} 格式不对：编号不是数字") from e
 
 
+class _Unmade(Exception):
+    """A record the files lag behind changes a task a view left unmade (`open`)."""
+
+
 class TinyDBStore:
     def __init__(self, folder: Path, read_only: bool, backups: Path | None = None,
                  max_file_bytes: int = files.DEFAULT_MAX_MB * files.MB) -> None:
@@ -164,13 +168,18 @@ class TinyDBStore:
         self._planned: checkpoint.Planned | None = None  # see `planned_through`
         self._planned_checkpointed: checkpoint.Planned | None = None  # in the newest one
         self.replayed = 0  # ledger records read at opening (those after the checkpoint)
+        # A read-only view of the tasks that count in a span (`open`'s `counting_in`): the
+        # documents of the others are only noted, as (collection, key), with their record.
+        self._counting_in: tuple[date, date] | None = None
+        self._unmade: set[DocKey] = set()
 
     # ---- opening -------------------------------------------------------------------------
 
     @classmethod
     def open(cls, folder: Path, now: datetime, read_only: bool = False,
              backups: Path | None = None,
-             max_file_bytes: int = files.DEFAULT_MAX_MB * files.MB) -> TinyDBStore:
+             max_file_bytes: int = files.DEFAULT_MAX_MB * files.MB,
+             counting_in: tuple[date, date] | None = None) -> TinyDBStore:
         """Open (or create) the store in `folder`.
 
         Raises `StoreLocked` when another process holds it, `StoreCorrupt` when a file
@@ -180,8 +189,27 @@ class TinyDBStore:
         and audits beside a running bot. A store an older release wrote is upgraded (see
         `storage.upgrade`) after a backup into `backups`; a newer one raises `StoreTooNew`.
         Evidence files bigger than `max_file_bytes` are not kept (`files`).
+
+        `counting_in` (read-only) holds only the tasks that count in those days, first and
+        last (`schedules.tasks.reporting_day`), and the tasks the ledger made since the
+        files were written: a report of one year then makes a third of three years' tasks.
+        The other documents are read and noted, not made, nor checked as closely. Should a
+        record the files lag behind change one of them, the store is opened whole.
         """
+        if counting_in is not None:
+            assert read_only, "a store that holds only some tasks must not write"
+            try:
+                return cls._open_as(folder, now, True, backups, max_file_bytes, counting_in)
+            except _Unmade:
+                log.info("a record since the files changes a task outside %s: reading all",
+                         counting_in)
+        return cls._open_as(folder, now, read_only, backups, max_file_bytes, None)
+
+    @classmethod
+    def _open_as(cls, folder: Path, now: datetime, read_only: bool, backups: Path | None,
+                 max_file_bytes: int, counting_in: tuple[date, date] | None) -> TinyDBStore:
         store = cls(folder, read_only, backups, max_file_bytes)
+        store._counting_in = counting_in
         lock_existed = (folder / LOCK_FILE).exists()
         try:
             try:
@@ -375,10 +403,21 @@ class TinyDBStore:
         return settled
 
     def _load_tasks(self, path: Path, shard: str, table: dict[str, Any]) -> int:
-        """Index a month file's tasks (`_index_new`); the newest record they reflect."""
-        seqs, by_number = self._seq, self._by_number
+        """Index a month file's tasks (`_index_new`); the newest record they reflect. A view
+        of the tasks counting in some days (`open`) only notes the others'."""
+        seqs, by_number, counting_in, newest = self._seq, self._by_number, self._counting_in, 0
         batch: list[_NewTask] = []
         for doc_key, raw in table.items():
+            if counting_in is not None:
+                day = records.reporting_day_of(raw)
+                key, seq = raw.get("key"), raw.get("seq")  # a dict when `day` is not None
+                if (day is not None and not counting_in[0] <= day <= counting_in[1]
+                        and type(key) is str and type(seq) is int
+                        and (records.TASKS, key) not in seqs):
+                    seqs[records.TASKS, key] = seq
+                    self._unmade.add((records.TASKS, key))
+                    newest = max(newest, seq)
+                    continue
             doc_id, (task, seq) = _document(path, doc_key, raw, records.task_from_doc)
             doc = (records.TASKS, task.key)  # one tuple for every index of the document
             if doc in seqs:
@@ -388,21 +427,21 @@ class TinyDBStore:
                     path, f"中文档 {doc_key} 的任务编号 {task.number} 与另一任务重复")
             batch.append((task, seq, doc, doc_id, shard))
         tasks, numbers = len(self._tasks), len(by_number)
-        newest = self._index_new(batch)
+        newest = max(newest, self._index_new(batch))
         if len(self._tasks) - tasks < len(batch) or len(by_number) - numbers < len(batch):
-            self._clash_in(path, table, batch)  # two documents of this file: one task
+            self._clash_in(path, batch)  # two documents of this file: one task
         return newest
 
     @staticmethod
-    def _clash_in(path: Path, table: dict[str, Any], batch: list[_NewTask]) -> NoReturn:
+    def _clash_in(path: Path, batch: list[_NewTask]) -> NoReturn:
         keys: set[str] = set()
         numbers: set[int] = set()
-        for doc_key, (task, *_) in zip(table, batch, strict=True):
+        for task, _, _, doc_id, _ in batch:
             if task.key in keys:
                 raise StoreCorrupt(path, f"重复了记录 {task.key}")
             if task.number in numbers:
                 raise StoreCorrupt(
-                    path, f"中文档 {doc_key} 的任务编号 {task.number} 与另一任务重复")
+                    path, f"中文档 {doc_id} 的任务编号 {task.number} 与另一任务重复")
             keys.add(task.key)
             numbers.add(task.number)
         raise AssertionError("no clash found")
@@ -608,6 +647,8 @@ class TinyDBStore:
             return  # every document it changed already reflects it
         for collection, key, effect in records.effects(record):
             if self._seq.get((collection, key), 0) < record.seq:
+                if (collection, key) in self._unmade:
+                    raise _Unmade
                 if collection == records.TASKS:
                     self._index_task(effect(self._tasks.get(key)), record.seq)
                 else:

@@ -207,3 +207,27 @@ def test_a_half_year_without_meetings_has_empty_meeting_sheets(lived: Lived,
     wb = load_workbook(out)
     assert rows(wb[MEETING_SHEET], MEETING_HEADERS) == []
     assert rows(wb[MAKEUP_SHEET], MAKEUP_HEADERS) == []
+
+
+def test_a_meeting_fulfilling_a_task_of_another_span_still_names_it(config_path: Path,
+                                                                     tmp_path: Path) -> None:
+    """`report` holds only the span's tasks unless a meeting of the span fulfils one of
+    another: June's theme day, held late in July, is named in the second half's sheet."""
+    clock = FakeClock(at("2026-06-20 10:00"))
+    app = App.open(load(config_path), clock)
+    try:
+        app.refresh(clock.now())
+        june = task_of(app, "theme-day", period="2026-06")
+        clock.set(at("2026-07-01 10:00"))
+        app.refresh(clock.now())
+        held = announce(app, clock, june, "7月3日 15:00 三楼会议室 补开主题党日")
+        clock.set(at("2026-07-06 10:00"))
+        assert Chat(app, clock, "吴芳").say(record_text(held)).startswith("已记录会议纪实")
+    finally:
+        app.close()
+    out = tmp_path / "h2.xlsx"
+    assert main(["report", "--config", str(config_path), "--now", "2026-07-10T10:00",
+                 "--year", "2026", "--half", "2", "--out", str(out)]) == 0
+    found = rows(load_workbook(out)[MEETING_SHEET], MEETING_HEADERS)
+    assert [r["编号"] for r in found] == [held]
+    assert found[0]["完成事项"].startswith(f"【{june.number}】")
