@@ -1,7 +1,9 @@
 """`dutybot`: the command line. The only place that prints errors and chooses exit codes.
 
-Each command imports what only it uses (the platforms and HTTP server for `run`, XlsxWriter
-for `report`, python-docx for `record-book`), so `chat` and `check` start quickly.
+Each command imports what only it uses: the bot (`bot.app`, the handlers, the runner) for
+the commands that open it, the platforms and HTTP server for `run`, XlsxWriter for `report`,
+python-docx for `record-book`. So `chat` and `check` start quickly, and `audit verify`,
+`backup` and `restore`, which read the store alone, load none of it.
 
 Exit codes: 0 fine, 1 the store or the run failed, 2 bad config or bad arguments.
 """
@@ -9,7 +11,6 @@ Exit codes: 0 fine, 1 the store or the run failed, 2 bad config or bad arguments
 from __future__ import annotations
 
 import argparse
-import asyncio
 import difflib
 import errno
 import json
@@ -21,24 +22,18 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from logging.handlers import TimedRotatingFileHandler
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot import argparse_zh, runner, simulate, summary
-from bot.app import App, make_calendar
-from bot.channels import registry
-from bot.channels.base import ChannelStartFailed
-from bot.channels.console import ConsoleChannel
+from bot import argparse_zh
 from bot.clock import Clock, ShiftedClock, SystemClock
 from bot.config import Config, ConfigError, LogSettings, load, store_path
-from bot.delivery import Deliverer
-from bot.review import review
-from handlers.scope import Scope, find_owners
-from handlers.text import channel_name
-from schedules.model import Role, Unit
 from storage import backup, bindcodes
 from storage.audit import describe_problems, describe_time, verify
 from storage.errors import StoreError, os_why
 from storage.upgrade import release
+
+if TYPE_CHECKING:
+    from schedules.model import Unit
 
 log = logging.getLogger("dutybot")
 
@@ -210,6 +205,12 @@ def _no_such_person(config: Config, who: str) -> str:
 
 
 def _chat(config: Config, clock: Clock, person: str | None) -> int:
+    import asyncio
+
+    from bot import runner
+    from bot.app import App
+    from bot.channels.console import ConsoleChannel
+    from bot.delivery import Deliverer
     if person is not None and config.org.person(person) is None:
         raise UsageError(_no_such_person(config, person))
     sender = person or _default_person(config)
@@ -296,6 +297,13 @@ class _Redact(logging.Filter):
 
 
 def _run(config: Config, clock: Clock) -> int:
+    import asyncio
+
+    from bot import runner
+    from bot.app import App
+    from bot.channels.base import ChannelStartFailed
+    from bot.channels.console import ConsoleChannel
+    from bot.delivery import Deliverer
     _log_to_file(config.log)
     logging.getLogger().setLevel(logging.INFO)
     for noisy in ("apscheduler", "httpx", "httpcore"):  # a line per request is noise
@@ -349,6 +357,8 @@ STARTED = "dutybot 已启动"  # the first line `run` prints once it serves
 
 def _running(config: Config, channels: list[str], server: bool, now: datetime) -> list[str]:
     """What `dutybot run` tells the admin it is doing, in Chinese."""
+    from bot.runner import TICK_SECONDS
+    from handlers.text import channel_name
     policy = config.reminders
     names = "、".join(channel_name(c) for c in channels)
     lines = [f"{STARTED}：{config.org.name}。"]
@@ -358,7 +368,7 @@ def _running(config: Config, channels: list[str], server: bool, now: datetime) -
         lines.append(f"渠道：{names}。")
     quiet = (f"，免打扰 {policy.quiet_start:%H:%M}–{policy.quiet_end:%H:%M}"
              if policy.quiet_start != policy.quiet_end else "")
-    local = now.astimezone(config.org.timezone) + timedelta(seconds=runner.TICK_SECONDS)
+    local = now.astimezone(config.org.timezone) + timedelta(seconds=TICK_SECONDS)
     lines.append(f"提醒：工作日 {policy.send_at:%H:%M} 发送{quiet}；每分钟检查一次，"
                  f"下一次 {local:%H:%M}。")
     if server:
@@ -369,6 +379,8 @@ def _running(config: Config, channels: list[str], server: bool, now: datetime) -
 
 
 def _simulate(config: Config, clock: Clock, first: date, last: date, fmt: str) -> int:
+    from bot import simulate
+    from bot.app import make_calendar
     if last < first:
         raise UsageError("--to 早于 --from")
     begins = simulate.record_begins(config, first, clock.now())
@@ -417,6 +429,7 @@ def _cannot_write(out: Path, e: OSError) -> str:
 
 
 def _report(config: Config, clock: Clock, year: int, half: int | None, out: Path) -> int:
+    from bot.app import App
     from bot.report import Report, Span
     _check_output(out, year, ".xlsx", ".csv")
     now, span = clock.now(), Span.of(year, half)
@@ -445,6 +458,7 @@ def _report(config: Config, clock: Clock, year: int, half: int | None, out: Path
 
 
 def _record_book(config: Config, clock: Clock, which: str, year: int, out: Path) -> int:
+    from bot.app import App
     from bot.record_book import write_record_book
     _check_output(out, year, ".docx")
     unit = _find_unit(config, which)
@@ -464,6 +478,7 @@ def _record_book(config: Config, clock: Clock, which: str, year: int, out: Path)
 
 def _find_unit(config: Config, which: str) -> Unit:
     """A unit by id or name, a shortened name too (第一支部), as `查询` finds one."""
+    from handlers.scope import Scope, find_owners
     org = config.org
     everywhere = Scope("", True, tuple(org.units), ())
     found = list(dict.fromkeys(owners[0] for owners in find_owners(org, everywhere, which)
@@ -511,6 +526,7 @@ def _restore(archive: Path, into: Path) -> int:
 
 
 def _bind_code(config: Config, clock: Clock, who: str) -> int:
+    from bot.channels import registry
     person = config.org.person(who)
     if person is None:
         raise UsageError(_no_such_person(config, who))
@@ -529,6 +545,7 @@ def _bind_code(config: Config, clock: Clock, who: str) -> int:
 
 
 def _default_person(config: Config) -> str:
+    from schedules.model import Role
     people = list(config.org.people.values())
     chosen = next((p for p in people if p.has(Role.ADMIN)), people[0])
     print(f"dutybot: 以 {chosen.name} 的身份运行（用 --as 姓名 切换）", file=sys.stderr)
@@ -537,6 +554,9 @@ def _default_person(config: Config) -> str:
 
 def _check(config: Config, clock: Clock, as_json: bool) -> int:
     """0 when the bot can run on this config; 1 when its store folder cannot be used."""
+    from bot import summary
+    from bot.app import make_calendar
+    from bot.review import review
     now = clock.now()
     found = review(config, now, make_calendar(config))
     if as_json:

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import tomli
 
-from bot.channels import registry
+# `bot.channels.registry` (every channel's module) is imported where it is used: `audit
+# verify` and `restore` read `[store]` alone (`store_path`) and start without it.
 from bot.channels.plugin import AddressKey
 from bot.toml_table import ConfigError as ConfigError  # for callers of `load`
 from bot.toml_table import (
@@ -114,11 +115,13 @@ class Config:
     @property
     def any_channel(self) -> bool:
         """Whether a platform is enabled (if none is, the console reaches everyone)."""
+        from bot.channels import registry
         return any(True for _ in registry.enabled(self.channels))
 
     def secret_env_names(self) -> list[str]:
         """Every environment variable the config names as holding a secret: the enabled
         channels' and every address key ending in `_env` (a group robot's key)."""
+        from bot.channels import registry
         keys = [k.key for k in (*registry.person_keys(), *registry.group_keys())
                 if k.key.endswith("_env")]
         held = [a for u in self.org.units.values() if u.group for k, a in u.group.addresses
@@ -128,6 +131,7 @@ class Config:
 
     def env_names(self) -> dict[str, str]:
         """Environment variables the enabled channels read, by what they hold."""
+        from bot.channels import registry
         names: dict[str, str] = {}
         for channel, settings in registry.enabled(self.channels):
             names |= channel.secret_envs(settings, self.org)
@@ -288,6 +292,7 @@ class _Reader:
         seen: dict[str, str] = {}
         names: dict[str, str] = {}
         held: dict[tuple[str, str], str] = {}  # (address key, address) → person id
+        from bot.channels import registry
         keys = registry.person_keys()
         for t in tables:
             pid = t.unique_id(seen)
@@ -577,12 +582,14 @@ class _Reader:
         return Owners(tuple(kinds), tuple(named), role)
 
     def _channels(self, t: Table) -> dict[str, Any]:
+        from bot.channels import registry
         found = {c.name: c.settings(t.table(c.name)) for c in registry.CHANNELS}
         t.done()
         return found
 
 
 def _group(t: Table) -> GroupChat:
+    from bot.channels import registry
     group = GroupChat(name=t.text("name"), addresses=_addresses(t, registry.group_keys()))
     t.done()
     return group
