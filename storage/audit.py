@@ -8,9 +8,10 @@ Record times must not go backwards by more than the ledger's allowance. Every ev
 check-in or meeting record names must be in `files/` with the size and SHA-256 recorded.
 
 It never cries wolf: beside a running bot, straight after a crash or on a full disk, the
-files may lag behind the ledger (they are written after it). So the files are read first
-and each task is compared with the ledger as it stood at the record the file says it
-reflects; a file can lag, but never lead, and never lose a task it once held.
+files may lag behind the ledger (they are written after it). So the files are opened first
+(a writer replaces a file whole, so an open file keeps what it held) and each task is
+compared with the ledger as it stood at the record the file says it reflects; a file can
+lag, but never lead, and never lose a task it once held.
 
 Each file and each ledger line is parsed once. The chain is checked over the lines' bytes
 as stored (`storage.ledger`); a line whose record is intact but whose bytes were edited is
@@ -25,10 +26,11 @@ runs: it would only walk the many objects the audit keeps to its end again and a
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from schedules.meetings import Meeting
 from schedules.tasks import Attachment, Task
@@ -129,7 +131,12 @@ def verify(folder: Path) -> AuditResult:
 
 
 def _verify(folder: Path) -> AuditResult:
-    snapshot = _snapshot(folder)  # first: the files may lag the ledger, never lead it
+    with ExitStack() as held:
+        snapshot = _snapshot(folder, held)  # first: the files may lag the ledger, never lead it
+        return _checked(folder, snapshot)
+
+
+def _checked(folder: Path, snapshot: list[tuple[str, str, BinaryIO | None]]) -> AuditResult:
     meta = _meta_problem(folder)
     reader = ChainReader(folder / "ledger.jsonl", exact=True)
     chain = _replayed(reader, checkpoint.read(folder))
@@ -149,18 +156,30 @@ def _verify(folder: Path) -> AuditResult:
                        reencoded, chain.checkpoint)
 
 
-def _snapshot(folder: Path) -> list[tuple[str, str, bytes | None]]:
-    """Every task and outbox file as (name, collection, bytes), None if unreadable. Bytes,
-    not parsed: kept for the whole replay, a city's parsed files would cost more to hold
-    than to parse."""
-    found: list[tuple[str, str, bytes | None]] = []
+def _snapshot(folder: Path, held: ExitStack) -> list[tuple[str, str, BinaryIO | None]]:
+    """Every task and outbox file as (name, collection, the file opened), None if it cannot
+    be opened. Opened, not read: a writer replaces a file whole (`storage.atomic`), so an
+    open file keeps what it held when opened, and a city's files are not held in memory
+    for the whole replay."""
+    found: list[tuple[str, str, BinaryIO | None]] = []
     for collection in (records.TASKS, records.OUTBOX):
         for path in sorted(folder.glob(f"{collection}-*.json")):
             try:
-                found.append((path.name, collection, path.read_bytes()))
+                found.append((path.name, collection, held.enter_context(path.open("rb"))))
             except OSError:
                 found.append((path.name, collection, None))
     return found
+
+
+def _read(file: BinaryIO | None) -> Any:
+    """A month file's tables (None if it cannot be read, or is not UTF-8 JSON); closed."""
+    if file is None:
+        return None
+    try:
+        with file:
+            return json.loads(file.read().decode("utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def _named(collection: str, raw: Any) -> tuple[str, int]:
@@ -229,7 +248,7 @@ def _replayed(reader: ChainReader, mark: checkpoint.Checkpoint | None) -> _Chain
     return chain
 
 
-def _compared(snapshot: list[tuple[str, str, bytes | None]], history: History) -> _Files:
+def _compared(snapshot: list[tuple[str, str, BinaryIO | None]], history: History) -> _Files:
     """Each file parsed once (and let go before the next), each document read as the store
     reads it and compared with the ledger as of the record the document names: the value
     that record gave it. Reading it as the store does accepts what an older release wrote
@@ -238,11 +257,8 @@ def _compared(snapshot: list[tuple[str, str, bytes | None]], history: History) -
     (0.0 == 0 to Python). Nearly every task is as recorded, which
     `records.task_doc_reads_as` finds without making the task."""
     found = _Files()
-    for name, collection, data in snapshot:
-        try:
-            tables = json.loads(data.decode("utf-8")) if data is not None else None
-        except ValueError:  # not UTF-8 or not JSON
-            tables = None
+    for name, collection, file in snapshot:
+        tables = _read(file)
         if tables is None:
             found.unreadable = Altered(name, 0, "无法读取或不是有效的 JSON")
             return found
