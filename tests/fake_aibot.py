@@ -535,9 +535,12 @@ class FakeAibotGateway:
             return
         older = [other for other in self._links if other.authenticated and other is not link]
         link.authenticated = True
-        await self._ack(link, req_id, OK, "ok")
+        # Counted before the ack goes out: the SDK reports "authenticated" on the ack, and a
+        # test that saw it must find the subscription already counted.
+        ack = self._noted_ack(req_id, OK, "ok")
         self.subscriptions += 1
         self.subscribed.set()
+        await self._send_ack(link, ack)
         for other in older:
             await self._kick(other, None)
 
@@ -561,8 +564,14 @@ class FakeAibotGateway:
         return pushed
 
     async def _ack(self, link: _Link, req_id: str, errcode: int, errmsg: str) -> None:
+        await self._send_ack(link, self._noted_ack(req_id, errcode, errmsg))
+
+    def _noted_ack(self, req_id: str, errcode: int, errmsg: str) -> dict[str, Any]:
         ack = {"headers": {"req_id": req_id}, "errcode": errcode, "errmsg": errmsg}
         self.acks.append(ack)
+        return ack
+
+    async def _send_ack(self, link: _Link, ack: dict[str, Any]) -> None:
         with suppress(ConnectionClosed):
             await link.ws.send(json.dumps(ack))
         self._notify()
