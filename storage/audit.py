@@ -13,19 +13,31 @@ files may lag behind the ledger (they are written after it). So the files are op
 compared with the ledger as it stood at the record the file says it reflects; a file can
 lag, but never lead, and never lose a task it once held.
 
-Each file and each ledger line is parsed once. The chain is checked over the lines' bytes
-as stored (`storage.ledger`); a line whose record is intact but whose bytes were edited is
-reported too (`reencoded`). Replaying keeps every value each document had, by record. Each
-document of a task or outbox file is then read as the store reads it (`storage.records`) and
-compared with the value the record it names gave it: that accepts what an older release
-wrote (fields it did not know are missing; fields the store ignores are ignored here too)
-and names what opening the store would refuse. The cyclic collector is held while the audit
-runs: it would only walk the many objects the audit keeps to its end again and again.
+Each file and each ledger line is parsed once (in each half, below). The chain is checked
+over the lines' bytes as stored (`storage.ledger`); a line whose record is intact but whose
+bytes were edited is reported too (`reencoded`). Replaying keeps every value each document
+had, by record. Each document of a task or outbox file is then read as the store reads it
+(`storage.records`) and compared with the value the record it names gave it: that accepts
+what an older release wrote (fields it did not know are missing; fields the store ignores
+are ignored here too) and names what opening the store would refuse. The cyclic collector
+is held while the audit runs: it would only walk the many objects the audit keeps to its
+end again and again.
+
+On a large store, in a process of its own with a second core, the audit checks in two
+halves at once (`_in_halves`): a forked child and the audit itself each read the whole
+chain and every file, and each replays and compares the documents of half the keys. Only
+when both halves find the store intact is that the answer; otherwise the audit checks it
+again in one piece, so whatever is wrong is named exactly as it would be without the
+halves (the first problem of each kind). The halves only make an intact store's audit
+faster; they never decide what is reported wrong.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -125,26 +137,72 @@ class _Files:
     unexplained: Altered | None = None  # a document no record made what it is
 
 
+# A ledger this large is audited in two halves where that can be done (`_in_halves`); below
+# it the fork would cost more than it saves.
+SPLIT_FROM = 1 << 20  # bytes
+
+Snapshot = list[tuple[str, str, BinaryIO | None]]
+
+
 def verify(folder: Path) -> AuditResult:
-    with collector_held():
-        return _verify(folder)
-
-
-def _verify(folder: Path) -> AuditResult:
-    with ExitStack() as held:
+    with collector_held(), ExitStack() as held:
         snapshot = _snapshot(folder, held)  # first: the files may lag the ledger, never lead it
+        if _worth_halving(folder):
+            halved = _in_halves(folder, snapshot)
+            if halved is not None:
+                return halved
         return _checked(folder, snapshot)
 
 
-def _checked(folder: Path, snapshot: list[tuple[str, str, BinaryIO | None]]) -> AuditResult:
+def _worth_halving(folder: Path) -> bool:
+    """A large ledger, a second core, and a process of the audit's own (a fork beside other
+    threads could inherit a lock one of them holds)."""
+    if not hasattr(os, "fork") or threading.active_count() > 1:
+        return False
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    try:
+        return (cores or 1) > 1 and (folder / "ledger.jsonl").stat().st_size >= SPLIT_FROM
+    except OSError:
+        return False
+
+
+def _in_halves(folder: Path, snapshot: Snapshot) -> AuditResult | None:
+    """The audit of an intact store, its keys checked half here and half in a forked child
+    at the same time; None if either half finds anything wrong (or the child fails): then
+    the store is checked in one piece, which names it. Each half reads the whole chain, so
+    this half's result says all that an intact store's audit says. The files were opened
+    before the fork and are read with `pread`, which the two processes can share."""
+    try:
+        child = os.fork()
+    except OSError:  # no memory or processes to spare: one piece, then
+        return None
+    if child == 0:  # the child: its exit code says whether its half is intact
+        code = 2
+        try:
+            code = 0 if _checked(folder, snapshot, half=1).intact else 1
+        finally:
+            os._exit(code)
+    try:
+        result = _checked(folder, snapshot, half=0)
+    except BaseException:
+        os.kill(child, signal.SIGKILL)
+        raise
+    finally:
+        _, status = os.waitpid(child, 0)
+    return result if result.intact and os.waitstatus_to_exitcode(status) == 0 else None
+
+
+def _checked(folder: Path, snapshot: Snapshot, half: int | None = None) -> AuditResult:
+    """The audit over the whole chain and every file; with `half` (0 or 1), the documents
+    of that half of the keys alone are replayed and compared."""
     meta = _meta_problem(folder)
     reader = ChainReader(folder / "ledger.jsonl", exact=True)
-    chain = _replayed(reader, checkpoint.read(folder))
+    chain = _replayed(reader, checkpoint.read(folder), half)
     torn, reencoded = reader.torn_at is not None, tuple(reader.reencoded)
     if chain.broken is not None:
         return AuditResult(chain.records, chain.last_at, chain.broken, torn, None, None,
                            chain.backwards, reencoded=reencoded)
-    files = _compared(snapshot, chain.history)
+    files = _compared(snapshot, chain.history, half)
     # Removing the newest records leaves a valid chain; the task files still remember them.
     newest_seq = max(files.newest.values(), default=0)
     missing = (chain.records + 1, newest_seq) if newest_seq > chain.records else None
@@ -156,12 +214,12 @@ def _checked(folder: Path, snapshot: list[tuple[str, str, BinaryIO | None]]) -> 
                        reencoded, chain.checkpoint)
 
 
-def _snapshot(folder: Path, held: ExitStack) -> list[tuple[str, str, BinaryIO | None]]:
+def _snapshot(folder: Path, held: ExitStack) -> Snapshot:
     """Every task and outbox file as (name, collection, the file opened), None if it cannot
     be opened. Opened, not read: a writer replaces a file whole (`storage.atomic`), so an
     open file keeps what it held when opened, and a city's files are not held in memory
     for the whole replay."""
-    found: list[tuple[str, str, BinaryIO | None]] = []
+    found: Snapshot = []
     for collection in (records.TASKS, records.OUTBOX):
         for path in sorted(folder.glob(f"{collection}-*.json")):
             try:
@@ -172,12 +230,17 @@ def _snapshot(folder: Path, held: ExitStack) -> list[tuple[str, str, BinaryIO | 
 
 
 def _read(file: BinaryIO | None) -> Any:
-    """A month file's tables (None if it cannot be read, or is not UTF-8 JSON); closed."""
+    """A month file's tables (None if it cannot be read, or is not UTF-8 JSON). Read from
+    its start with `pread`, which leaves the offset the file shares with a forked child
+    alone, so each half of the audit (and a second audit in one piece) reads it whole."""
     if file is None:
         return None
     try:
-        with file:
-            return json.loads(file.read().decode("utf-8"))
+        fd, chunks, offset = file.fileno(), [], 0
+        while chunk := os.pread(fd, 1 << 24, offset):
+            chunks.append(chunk)
+            offset += len(chunk)
+        return json.loads(b"".join(chunks).decode("utf-8"))
     except (OSError, ValueError):
         return None
 
@@ -205,12 +268,15 @@ def _field(doc: Any, name: str, kind: type) -> Any:
     return doc[name]
 
 
-def _replayed(reader: ChainReader, mark: checkpoint.Checkpoint | None) -> _Chain:
-    """Every record in order, applied: each document's values, the meetings, and the first
+def _replayed(reader: ChainReader, mark: checkpoint.Checkpoint | None,
+              half: int | None = None) -> _Chain:
+    """Every record in order, applied: each document's values (with `half`, of the keys in
+    that half: `hash(key) & 1`, the same in a forked child), the meetings, and the first
     break, backward time and disagreement with the checkpoint."""
     chain = _Chain()
     history, meetings, effects = chain.history, chain.meetings, records.effects
     expected = checkpoint.Expected() if mark is not None else None
+    wanted = None if half is None else (lambda key: hash(key) & 1 == half)
     newest: datetime | None = None
     earliest = datetime.min.replace(tzinfo=UTC)  # a record before this goes backwards
     seq, at = 0, ""
@@ -219,7 +285,7 @@ def _replayed(reader: ChainReader, mark: checkpoint.Checkpoint | None) -> _Chain
             chain.broken = item
             break
         try:
-            for collection, key, effect in effects(item):
+            for collection, key, effect in effects(item, wanted):
                 documents = history[collection]
                 versions = documents.get(key)
                 if versions is None:
@@ -248,14 +314,16 @@ def _replayed(reader: ChainReader, mark: checkpoint.Checkpoint | None) -> _Chain
     return chain
 
 
-def _compared(snapshot: list[tuple[str, str, BinaryIO | None]], history: History) -> _Files:
+def _compared(snapshot: Snapshot, history: History, half: int | None = None) -> _Files:
     """Each file parsed once (and let go before the next), each document read as the store
     reads it and compared with the ledger as of the record the document names: the value
     that record gave it. Reading it as the store does accepts what an older release wrote
     (fields it did not know are then missing) and names what opening the store would
     refuse (a count written as 0.0, say), which a comparison of JSON values would miss
     (0.0 == 0 to Python). Nearly every task is as recorded, which
-    `records.task_doc_reads_as` finds without making the task."""
+    `records.task_doc_reads_as` finds without making the task. With `half`, every file is
+    still read and each document's key and record noted (what is missing or duplicated is
+    found in each half), but only the documents of that half of the keys are compared."""
     found = _Files()
     for name, collection, file in snapshot:
         tables = _read(file)
@@ -280,6 +348,8 @@ def _compared(snapshot: list[tuple[str, str, BinaryIO | None]], history: History
             held.add(key)
             newest = max(newest, seq)
             found.newest[name] = newest
+            if half is not None and hash(key) & 1 != half:
+                continue
             expected = _as_of(documents.get(key), seq)
             if tasks and expected is not None and records.task_doc_reads_as(raw, expected, seq):
                 continue  # nearly every document: nothing made to know it is as recorded

@@ -684,24 +684,31 @@ def touches(record: LedgerRecord) -> list[tuple[str, str]]:
     return []
 
 
-def effects(record: LedgerRecord) -> list[tuple[str, str, Effect]]:
-    """The documents a record changes, as (collection, key, change)."""
+def effects(record: LedgerRecord,
+            wanted: Callable[[str], bool] | None = None) -> list[tuple[str, str, Effect]]:
+    """The documents a record changes, as (collection, key, change). With `wanted` (`audit
+    verify` in halves), only the documents whose key it accepts: a record about one task
+    that is not wanted is read no further, and a task that is not wanted is not made."""
     if record.type in _ABOUT_OUTBOX:
-        return [(OUTBOX, k, e) for k, e in _outbox_effects(record)]
-    return [(TASKS, k, e) for k, e in _task_effects(record)]
+        found = _outbox_effects(record, wanted)
+    else:
+        found = _task_effects(record, wanted)
+    collection = OUTBOX if record.type in _ABOUT_OUTBOX else TASKS
+    return [(collection, k, e) for k, e in found]
 
 
 _ABOUT_OUTBOX = frozenset({RecordType.DELIVERIES_ADDED, RecordType.DELIVERY})
 
 
-def _outbox_effects(record: LedgerRecord) -> list[tuple[str, Effect]]:
+def _outbox_effects(record: LedgerRecord,
+                    wanted: Callable[[str], bool] | None) -> list[tuple[str, Effect]]:
     data = record.data
     if record.type == RecordType.DELIVERIES_ADDED:
         def adder(doc: dict[str, Any]) -> Effect:
             entry = _entry_of(doc)  # as written, its `seq` aside
             return lambda _: entry
-        return [(f"{doc['notice']}|{doc['channel']}", adder(doc))
-                for doc in _get(data, "entries", list)]
+        keyed = ((f"{doc['notice']}|{doc['channel']}", doc) for doc in _get(data, "entries", list))
+        return [(key, adder(doc)) for key, doc in keyed if wanted is None or wanted(key)]
     if record.type == RecordType.DELIVERY:
         try:
             state = Delivery(_get(data, "state", str))
@@ -714,17 +721,23 @@ def _outbox_effects(record: LedgerRecord) -> list[tuple[str, Effect]]:
                 raise RecordInvalid("引用了不存在的提醒")
             return e.moved(state, at, data.get("error", ""), not_before,
                            attempt=state is Delivery.SENDING)
-        return [(key, move) for key in _get(data, "keys", list)]
+        return [(key, move) for key in _get(data, "keys", list)
+                if wanted is None or wanted(key)]
     return []
 
 
-def _task_effects(record: LedgerRecord) -> list[tuple[str, Effect]]:
+def _task_effects(record: LedgerRecord,
+                  wanted: Callable[[str], bool] | None) -> list[tuple[str, Effect]]:
     data, at, actor = record.data, record.moment, record.actor
     if record.type == RecordType.TASKS_OPENED:
-        return [(spec["key"], _opener(spec, at)) for spec in _get(data, "tasks", list)]
+        return [(spec["key"], _opener(spec, at)) for spec in _get(data, "tasks", list)
+                if wanted is None or wanted(spec["key"])]
     if record.type == RecordType.MEETING_RECORDED:
-        return _meeting_task_effects(record)
+        found = _meeting_task_effects(record)
+        return found if wanted is None else [(k, e) for k, e in found if wanted(k)]
     key = _get(data, "task", str) if record.type in _ABOUT_ONE_TASK else ""
+    if wanted is not None and key and not wanted(key):
+        return []
     if record.type == RecordType.TASK_DUE_CHANGED:
         due = _day(data, "due")
         return [(key, lambda t: _changed(t, key, lambda t: t.with_due(due)))]

@@ -1,10 +1,12 @@
 """`dutybot audit verify`: intact, edited, removed, reordered and truncated ledgers; lines
-edited without changing their record; task files written out differently."""
+edited without changing their record; task files written out differently. Each test runs
+twice: the audit in one piece, and in two halves at once as on a large store."""
 
 from __future__ import annotations
 
 import gc
 import json
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,17 @@ from bot.app import App
 from bot.cli import main
 from bot.clock import FakeClock
 from bot.config import load
+from storage import audit
 from tests.builders import at
+
+
+@pytest.fixture(autouse=True, params=["in one piece", "in halves"])
+def halved(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """In halves: the audit halves however small the store (`storage.audit.SPLIT_FROM`)."""
+    if request.param == "in one piece":
+        return False
+    monkeypatch.setattr(audit, "SPLIT_FROM", 0)
+    return True
 
 
 @pytest.fixture
@@ -30,6 +42,7 @@ def ledger(config_path: Path) -> Path:
 
 
 def run(config_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    assert threading.active_count() == 1  # else the audit would not halve
     code = main(["audit", "verify", "--config", str(config_path)])
     captured = capsys.readouterr()
     return code, captured.out + captured.err
@@ -196,3 +209,26 @@ def test_the_audit_needs_only_the_store_path_of_the_config(
     assert "Mars/Olympus" in capsys.readouterr().err
     code, out = run(config_path, capsys)
     assert code == 0 and "台账完好：共 4 条记录" in out
+
+
+@pytest.mark.parametrize("half", [0, 1])
+def test_a_task_edited_in_either_half_is_named(ledger: Path, halved: bool, half: int) -> None:
+    """In halves, each task is compared in one of two processes (by its key's hash, the
+    second half in a forked child): an edit is named whichever compares it."""
+    folder = ledger.parent
+    assert audit._worth_halving(folder) == halved
+    tasks_file, content = _task_docs(ledger)
+    doc = next(d for d in content["tasks"].values() if hash(d["key"]) & 1 == half)
+    doc["duty"] = "改过的职责"
+    tasks_file.write_text(json.dumps(content, ensure_ascii=False), encoding="utf-8")
+    result = audit.verify(folder)
+    assert not result.intact and result.altered is not None
+    assert (result.altered.file, result.altered.number) == (tasks_file.name, doc["number"])
+
+
+def test_an_intact_store_audited_in_halves_says_what_one_piece_says(
+        ledger: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = ledger.parent
+    either = audit.verify(folder)
+    monkeypatch.setattr(audit, "SPLIT_FROM", 1 << 62)
+    assert either == audit.verify(folder) and either.intact and either.records == 4
