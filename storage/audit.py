@@ -247,10 +247,16 @@ def _read(file: BinaryIO | None) -> Any:
 
 def _named(collection: str, raw: Any) -> tuple[str, int]:
     """A document's key and record, read as strictly as reading it does."""
-    if type(raw) is dict and collection == records.TASKS:
-        key, seq = raw.get("key"), raw.get("seq")
-        if type(key) is str and type(seq) is int:
-            return key, seq
+    if type(raw) is dict:  # in line for a document of the writer's shape
+        seq = raw.get("seq")
+        if collection == records.TASKS:
+            key = raw.get("key")
+            if type(key) is str and type(seq) is int:
+                return key, seq
+        else:
+            notice, channel = raw.get("notice"), raw.get("channel")
+            if type(notice) is str and type(channel) is str and type(seq) is int:
+                return f"{notice}|{channel}", seq
     if collection == records.TASKS:
         key = _field(raw, "key", str)
     else:

@@ -117,15 +117,27 @@ class ChainBreak:
 
 _FIELDS = ("seq", "at", "type", "actor", "data", "prev")
 _ALL_FIELDS = frozenset((*_FIELDS, "hash"))
-_decode = json.JSONDecoder().decode  # `json.loads` without its per-call set-up
+_DECODER = json.JSONDecoder()  # its methods are `json.loads` without the per-call set-up
 
 
 def _parse(raw: bytes) -> dict[str, Any] | None:
-    """The line as a JSON object with every field of a record, or None."""
+    """The line as a JSON object with every field of a record, or None. A line as written
+    (the object, then its newline) is read by `raw_decode` alone; anything else (spaces
+    around it, say) by `decode`, which allows them and refuses anything more."""
     try:
-        obj = _decode(raw.decode())
-    except ValueError:  # not UTF-8 or not JSON
+        text = raw.decode()
+    except ValueError:  # not UTF-8
         return None
+    try:
+        obj, end = _DECODER.raw_decode(text)
+        whole = end == len(text) or text[end:] == "\n"
+    except ValueError:
+        whole = False
+    if not whole:
+        try:
+            obj = _DECODER.decode(text)
+        except ValueError:  # not JSON
+            return None
     if not isinstance(obj, dict) or not obj.keys() >= _ALL_FIELDS:
         return None
     return obj

@@ -710,19 +710,22 @@ def _outbox_effects(record: LedgerRecord,
         keyed = ((f"{doc['notice']}|{doc['channel']}", doc) for doc in _get(data, "entries", list))
         return [(key, adder(doc)) for key, doc in keyed if wanted is None or wanted(key)]
     if record.type == RecordType.DELIVERY:
-        try:
-            state = Delivery(_get(data, "state", str))
-        except ValueError:
-            raise RecordInvalid("字段 state 不是已知的发送状态") from None
+        keys = _get(data, "keys", list)
+        if wanted is not None:
+            keys = [key for key in keys if wanted(key)]
+            if not keys:
+                return []
+        state = _DELIVERY.get(_get(data, "state", str))
+        if state is None:
+            raise RecordInvalid("字段 state 不是已知的发送状态")
         at, not_before = record.moment, _when(data.get("not_before"))
+        error, attempt = data.get("error", ""), state is Delivery.SENDING
 
         def move(e: OutboxEntry | None) -> OutboxEntry:
             if e is None:
                 raise RecordInvalid("引用了不存在的提醒")
-            return e.moved(state, at, data.get("error", ""), not_before,
-                           attempt=state is Delivery.SENDING)
-        return [(key, move) for key in _get(data, "keys", list)
-                if wanted is None or wanted(key)]
+            return e.moved(state, at, error, not_before, attempt)
+        return [(key, move) for key in keys]
     return []
 
 

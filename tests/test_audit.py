@@ -122,10 +122,12 @@ def _reordered(line: str) -> str:
 
 @pytest.mark.parametrize(("edit", "said"), [
     (lambda line: line.replace('":', '": '), "多了空白"),
+    (lambda line: f" {line[:-1]}\t\n", "多了空白"),
     (lambda line: line.replace('"note":"二"', '"note":"贰","note":"二"'),
      "字段 note 出现了不止一次"),
     (_reordered, "字段的顺序被调换过"),
-], ids=["spaces", "a value shown before the hashed one", "keys rearranged"])
+], ids=["spaces", "spaces around the line", "a value shown before the hashed one",
+        "keys rearranged"])
 def test_a_line_edited_without_changing_its_record_is_named(
         config_path: Path, ledger: Path, capsys: pytest.CaptureFixture[str],
         edit: Callable[[str], str], said: str, tmp_path: Path) -> None:
