@@ -690,11 +690,8 @@ def effects(record: LedgerRecord,
     verify` in halves), only the documents whose key it accepts: a record about one task
     that is not wanted is read no further, and a task that is not wanted is not made."""
     if record.type in _ABOUT_OUTBOX:
-        found = _outbox_effects(record, wanted)
-    else:
-        found = _task_effects(record, wanted)
-    collection = OUTBOX if record.type in _ABOUT_OUTBOX else TASKS
-    return [(collection, k, e) for k, e in found]
+        return [(OUTBOX, k, e) for k, e in _outbox_effects(record, wanted)]
+    return [(TASKS, k, e) for k, e in _task_effects(record, wanted)]
 
 
 _ABOUT_OUTBOX = frozenset({RecordType.DELIVERIES_ADDED, RecordType.DELIVERY})
