@@ -38,6 +38,7 @@ import json
 import os
 import signal
 import threading
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -59,6 +60,7 @@ from storage.ledger import (
     record_problem,
 )
 from storage.records import MEETING_RECORDS, shard_of
+from storage.repository import outbox_key
 
 
 @dataclass(frozen=True)
@@ -194,15 +196,17 @@ def _in_halves(folder: Path, snapshot: Snapshot) -> AuditResult | None:
 
 def _checked(folder: Path, snapshot: Snapshot, half: int | None = None) -> AuditResult:
     """The audit over the whole chain and every file; with `half` (0 or 1), the documents
-    of that half of the keys alone are replayed and compared."""
+    of that half of the keys alone are replayed and compared: `hash(key) & 1`, the same in
+    a forked child."""
+    wanted = None if half is None else (lambda key: hash(key) & 1 == half)
     meta = _meta_problem(folder)
     reader = ChainReader(folder / "ledger.jsonl", exact=True)
-    chain = _replayed(reader, checkpoint.read(folder), half)
+    chain = _replayed(reader, checkpoint.read(folder), wanted)
     torn, reencoded = reader.torn_at is not None, tuple(reader.reencoded)
     if chain.broken is not None:
         return AuditResult(chain.records, chain.last_at, chain.broken, torn, None, None,
                            chain.backwards, reencoded=reencoded)
-    files = _compared(snapshot, chain.history, half)
+    files = _compared(snapshot, chain.history, wanted)
     # Removing the newest records leaves a valid chain; the task files still remember them.
     newest_seq = max(files.newest.values(), default=0)
     missing = (chain.records + 1, newest_seq) if newest_seq > chain.records else None
@@ -256,11 +260,11 @@ def _named(collection: str, raw: Any) -> tuple[str, int]:
         else:
             notice, channel = raw.get("notice"), raw.get("channel")
             if type(notice) is str and type(channel) is str and type(seq) is int:
-                return f"{notice}|{channel}", seq
+                return outbox_key(notice, channel), seq
     if collection == records.TASKS:
         key = _field(raw, "key", str)
     else:
-        key = f"{_field(raw, 'notice', str)}|{_field(raw, 'channel', str)}"
+        key = outbox_key(_field(raw, "notice", str), _field(raw, "channel", str))
     return key, _field(raw, "seq", int)
 
 
@@ -275,14 +279,13 @@ def _field(doc: Any, name: str, kind: type) -> Any:
 
 
 def _replayed(reader: ChainReader, mark: checkpoint.Checkpoint | None,
-              half: int | None = None) -> _Chain:
-    """Every record in order, applied: each document's values (with `half`, of the keys in
-    that half: `hash(key) & 1`, the same in a forked child), the meetings, and the first
-    break, backward time and disagreement with the checkpoint."""
+              wanted: Callable[[str], bool] | None = None) -> _Chain:
+    """Every record in order, applied: each document's values (with `wanted`, of the keys
+    it accepts), the meetings, and the first break, backward time and disagreement with
+    the checkpoint."""
     chain = _Chain()
     history, meetings, effects = chain.history, chain.meetings, records.effects
     expected = checkpoint.Expected() if mark is not None else None
-    wanted = None if half is None else (lambda key: hash(key) & 1 == half)
     newest: datetime | None = None
     earliest = datetime.min.replace(tzinfo=UTC)  # a record before this goes backwards
     seq, at = 0, ""
@@ -320,16 +323,17 @@ def _replayed(reader: ChainReader, mark: checkpoint.Checkpoint | None,
     return chain
 
 
-def _compared(snapshot: Snapshot, history: History, half: int | None = None) -> _Files:
+def _compared(snapshot: Snapshot, history: History,
+              wanted: Callable[[str], bool] | None = None) -> _Files:
     """Each file parsed once (and let go before the next), each document read as the store
     reads it and compared with the ledger as of the record the document names: the value
     that record gave it. Reading it as the store does accepts what an older release wrote
     (fields it did not know are then missing) and names what opening the store would
     refuse (a count written as 0.0, say), which a comparison of JSON values would miss
     (0.0 == 0 to Python). Nearly every task is as recorded, which
-    `records.task_doc_reads_as` finds without making the task. With `half`, every file is
+    `records.task_doc_reads_as` finds without making the task. With `wanted`, every file is
     still read and each document's key and record noted (what is missing or duplicated is
-    found in each half), but only the documents of that half of the keys are compared."""
+    found in each half), but only the documents of the keys it accepts are compared."""
     found = _Files()
     for name, collection, file in snapshot:
         tables = _read(file)
@@ -354,7 +358,7 @@ def _compared(snapshot: Snapshot, history: History, half: int | None = None) -> 
             held.add(key)
             newest = max(newest, seq)
             found.newest[name] = newest
-            if half is not None and hash(key) & 1 != half:
+            if wanted is not None and not wanted(key):
                 continue
             expected = _as_of(documents.get(key), seq)
             if tasks and expected is not None and records.task_doc_reads_as(raw, expected, seq):

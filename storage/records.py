@@ -20,7 +20,7 @@ from schedules.periods import period_end
 from schedules.reminders import read_stage_name, stage_name
 from schedules.tasks import Attachment, CheckIn, Excuse, Status, Task, made
 from storage.ledger import LedgerRecord, RecordInvalid
-from storage.repository import Delivery, OutboxEntry
+from storage.repository import Delivery, OutboxEntry, outbox_key
 
 
 class RecordType(StrEnum):
@@ -673,7 +673,7 @@ def touches(record: LedgerRecord) -> list[tuple[str, str]]:
     if record.type in _ABOUT_ONE_TASK:
         return [(TASKS, _get(data, "task", str))]
     if record.type == RecordType.DELIVERIES_ADDED:
-        return [(OUTBOX, f"{doc['notice']}|{doc['channel']}")
+        return [(OUTBOX, outbox_key(doc["notice"], doc["channel"]))
                 for doc in _get(data, "entries", list)]
     if record.type == RecordType.DELIVERY:
         return [(OUTBOX, key) for key in _get(data, "keys", list)]
@@ -704,7 +704,8 @@ def _outbox_effects(record: LedgerRecord,
         def adder(doc: dict[str, Any]) -> Effect:
             entry = _entry_of(doc)  # as written, its `seq` aside
             return lambda _: entry
-        keyed = ((f"{doc['notice']}|{doc['channel']}", doc) for doc in _get(data, "entries", list))
+        keyed = ((outbox_key(doc["notice"], doc["channel"]), doc)
+                 for doc in _get(data, "entries", list))
         return [(key, adder(doc)) for key, doc in keyed if wanted is None or wanted(key)]
     if record.type == RecordType.DELIVERY:
         keys = _get(data, "keys", list)

@@ -105,6 +105,11 @@ class Delivery(StrEnum):
     SKIPPED = "skipped"  # missed while the bot was down and no longer useful
 
 
+def outbox_key(notice: str, channel: str) -> str:
+    """The key of one message on one channel, in the outbox and the ledger."""
+    return f"{notice}|{channel}"
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxEntry:
     """One message for one recipient on one channel."""
@@ -127,7 +132,7 @@ class OutboxEntry:
 
     @property
     def key(self) -> str:
-        return f"{self.notice}|{self.channel}"
+        return outbox_key(self.notice, self.channel)
 
     def moved(self, state: Delivery, at: datetime, error: str = "",
               not_before: datetime | None = None, attempt: bool = False) -> OutboxEntry:
